@@ -1,0 +1,33 @@
+//! Formats that Causeway's parties share, with no I/O.
+//!
+//! * [`merkle`]: RFC 6962 / RFC 9162 hashing, compact ranges, proof plans
+//!   and proof verification.
+//! * [`note`]: C2SP signed notes and their signature types (Ed25519, ECDSA
+//!   P-256, cosignature/v1, RFC 6962 tree heads).
+//! * [`checkpoint`]: C2SP checkpoint bodies.
+//! * [`v1`]: the gRPC schema of the `causeway.v1.Log` service, generated
+//!   from `proto/causeway/v1/log.proto`.
+//!
+//! What is *not* here: storage, networking, clocks. The server, witness
+//! and client crates do those and call into this crate for every format.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod checkpoint;
+pub mod merkle;
+pub mod note;
+
+/// The largest entry the log accepts. C2SP tlog-tiles entry bundles prefix
+/// each entry with a big-endian u16 length.
+pub const MAX_ENTRY_SIZE: usize = 65_535;
+
+/// Generated gRPC types and stubs for `causeway.v1`.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod v1 {
+    tonic::include_proto!("causeway.v1");
+
+    /// The encoded file descriptor set, for gRPC server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("causeway_descriptor");
+}
