@@ -1,1 +1,255 @@
+//! Causeway client library: talk to a log over gRPC and verify what it
+//! says before believing it.
+//!
+//! * [`LogClient`]: a thin gRPC client returning checked types.
+//! * [`verify`]: checkpoint and proof verification against the log's keys,
+//!   with no I/O (usable offline on saved data).
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod verify;
+
+use causeway_proto::merkle::{Hash, HashLengthError};
+use causeway_proto::v1;
+use causeway_proto::v1::log_client::LogClient as GrpcClient;
+use tonic::transport::{Channel, Endpoint};
+
+/// The default gRPC endpoint of a local log.
+pub const DEFAULT_LOG_URL: &str = "http://127.0.0.1:7400";
+
+/// A client-side failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The URL is not a valid endpoint.
+    #[error("invalid log URL {0:?}: {1}")]
+    BadUrl(String, String),
+    /// The connection could not be made.
+    #[error("cannot connect to the log at {0}: {1}; is causeway-server running there?")]
+    Connect(String, String),
+    /// The server answered with a gRPC error.
+    #[error("the log answered {code:?}: {message}", code = .0.code(), message = .0.message())]
+    Status(tonic::Status),
+    /// The server's answer is malformed.
+    #[error("malformed answer from the log: {0}")]
+    Malformed(String),
+}
+
+impl From<tonic::Status> for ClientError {
+    fn from(s: tonic::Status) -> Self {
+        ClientError::Status(s)
+    }
+}
+
+impl ClientError {
+    /// The gRPC code, if the server answered with an error status.
+    pub fn code(&self) -> Option<tonic::Code> {
+        match self {
+            ClientError::Status(s) => Some(s.code()),
+            _ => None,
+        }
+    }
+}
+
+impl From<HashLengthError> for ClientError {
+    fn from(e: HashLengthError) -> Self {
+        ClientError::Malformed(e.to_string())
+    }
+}
+
+/// One accepted entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Added {
+    /// The entry's index.
+    pub index: u64,
+    /// Its leaf hash.
+    pub leaf_hash: Hash,
+    /// Whether it was already in the log.
+    pub duplicate: bool,
+}
+
+/// What the log returned for an `AddEntries` call.
+#[derive(Clone, Debug)]
+pub struct AddResult {
+    /// One per entry sent, in order.
+    pub entries: Vec<Added>,
+    /// The signed note of a checkpoint covering every entry.
+    pub checkpoint_note: String,
+}
+
+/// A proof as fetched, before verification.
+#[derive(Clone, Debug)]
+pub struct FetchedInclusion {
+    /// The leaf index.
+    pub leaf_index: u64,
+    /// The tree size.
+    pub tree_size: u64,
+    /// The leaf hash.
+    pub leaf_hash: Hash,
+    /// The audit path.
+    pub proof: Vec<Hash>,
+}
+
+/// A gRPC client of `causeway.v1.Log`.
+#[derive(Clone)]
+pub struct LogClient {
+    inner: GrpcClient<Channel>,
+}
+
+fn hashes(raw: Vec<Vec<u8>>) -> Result<Vec<Hash>, ClientError> {
+    raw.iter()
+        .map(|h| Ok(Hash::try_from(h.as_slice())?))
+        .collect()
+}
+
+impl LogClient {
+    /// Connects to a log, e.g. `http://127.0.0.1:7400`.
+    ///
+    /// # Errors
+    /// If the URL is invalid or the log is unreachable.
+    pub async fn connect(url: &str) -> Result<Self, ClientError> {
+        let endpoint = Endpoint::from_shared(url.to_owned())
+            .map_err(|e| ClientError::BadUrl(url.to_owned(), e.to_string()))?;
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| ClientError::Connect(url.to_owned(), e.to_string()))?;
+        let inner = GrpcClient::new(channel)
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20);
+        Ok(LogClient { inner })
+    }
+
+    /// Appends entries; returns once they are durable.
+    ///
+    /// # Errors
+    /// On a gRPC error or a malformed answer.
+    pub async fn add_entries(&mut self, entries: Vec<Vec<u8>>) -> Result<AddResult, ClientError> {
+        let sent = entries.len();
+        let resp = self
+            .inner
+            .add_entries(v1::AddEntriesRequest { entries })
+            .await?
+            .into_inner();
+        if resp.entries.len() != sent {
+            return Err(ClientError::Malformed(format!(
+                "sent {sent} entries, got {} results",
+                resp.entries.len()
+            )));
+        }
+        let entries = resp
+            .entries
+            .into_iter()
+            .map(|e| {
+                Ok(Added {
+                    index: e.index,
+                    leaf_hash: Hash::try_from(e.leaf_hash.as_slice())?,
+                    duplicate: e.duplicate,
+                })
+            })
+            .collect::<Result<_, ClientError>>()?;
+        let checkpoint_note = resp
+            .checkpoint
+            .map(|c| c.note)
+            .ok_or_else(|| ClientError::Malformed("no checkpoint in the answer".into()))?;
+        Ok(AddResult {
+            entries,
+            checkpoint_note,
+        })
+    }
+
+    /// The signed note of the latest checkpoint, or of the one at `size`.
+    ///
+    /// # Errors
+    /// On a gRPC error.
+    pub async fn checkpoint(&mut self, size: Option<u64>) -> Result<String, ClientError> {
+        let resp = self
+            .inner
+            .get_checkpoint(v1::GetCheckpointRequest { tree_size: size })
+            .await?;
+        Ok(resp.into_inner().note)
+    }
+
+    /// The inclusion proof of a leaf (by index or hash) at `size`.
+    ///
+    /// # Errors
+    /// On a gRPC error or a malformed answer.
+    pub async fn inclusion_proof(
+        &mut self,
+        leaf: LeafRef,
+        size: Option<u64>,
+    ) -> Result<FetchedInclusion, ClientError> {
+        use v1::get_inclusion_proof_request::Leaf;
+        let leaf = match leaf {
+            LeafRef::Index(i) => Leaf::LeafIndex(i),
+            LeafRef::Hash(h) => Leaf::LeafHash(h.as_bytes().to_vec()),
+        };
+        let p = self
+            .inner
+            .get_inclusion_proof(v1::GetInclusionProofRequest {
+                leaf: Some(leaf),
+                tree_size: size,
+            })
+            .await?
+            .into_inner();
+        Ok(FetchedInclusion {
+            leaf_index: p.leaf_index,
+            tree_size: p.tree_size,
+            leaf_hash: Hash::try_from(p.leaf_hash.as_slice())?,
+            proof: hashes(p.hashes)?,
+        })
+    }
+
+    /// The consistency proof from `old` to `new` (latest when `None`);
+    /// returns the new size and the proof.
+    ///
+    /// # Errors
+    /// On a gRPC error or a malformed answer.
+    pub async fn consistency_proof(
+        &mut self,
+        old: u64,
+        new: Option<u64>,
+    ) -> Result<(u64, Vec<Hash>), ClientError> {
+        let p = self
+            .inner
+            .get_consistency_proof(v1::GetConsistencyProofRequest {
+                old_size: old,
+                new_size: new,
+            })
+            .await?
+            .into_inner();
+        Ok((p.new_size, hashes(p.hashes)?))
+    }
+
+    /// Up to `count` entries from `start` (the server may return fewer).
+    ///
+    /// # Errors
+    /// On a gRPC error or an answer out of order.
+    pub async fn entries(&mut self, start: u64, count: u64) -> Result<Vec<Vec<u8>>, ClientError> {
+        let resp = self
+            .inner
+            .get_entries(v1::GetEntriesRequest { start, count })
+            .await?
+            .into_inner();
+        let mut out = Vec::with_capacity(resp.entries.len());
+        for (expected, e) in (start..).zip(resp.entries) {
+            if e.index != expected {
+                return Err(ClientError::Malformed(format!(
+                    "entry {} where {expected} was due",
+                    e.index
+                )));
+            }
+            out.push(e.data);
+        }
+        Ok(out)
+    }
+}
+
+/// A leaf, by index or by leaf hash.
+#[derive(Clone, Copy, Debug)]
+pub enum LeafRef {
+    /// By index.
+    Index(u64),
+    /// By RFC 6962 leaf hash.
+    Hash(Hash),
+}

@@ -1,1 +1,205 @@
+//! The Causeway log server.
+//!
+//! # Layout
+//!
+//! * [`keys`]: the log's origin and its two signing keys in the data directory.
+//! * [`storage`]: RocksDB column families and the one synced write per batch.
+//! * [`sequencer`]: the single writer: batching, dedup, appending to the
+//!   compact range, signing, committing, publishing.
+//! * [`reader`]: checkpoints, proofs and entries, bounded by what is published.
+//! * [`service`]: the `causeway.v1.Log` gRPC service (translation only).
+//! * [`grpc_limits`]: oversized requests answer `RESOURCE_EXHAUSTED`.
+//!
+//! [`run`] wires them together; `main.rs` only parses the command line.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod grpc_limits;
+pub mod keys;
+pub mod reader;
+pub mod sequencer;
+pub mod service;
+pub mod storage;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use causeway_proto::note::VerifierKey;
+use causeway_proto::v1::log_server::LogServer;
+use tokio::net::TcpListener;
+
+use crate::keys::{KeysError, LogKeys};
+use crate::reader::Reader;
+use crate::sequencer::{Sequencer, SequencerConfig, SequencerHandle, StartError};
+use crate::service::{Limits, LogService};
+use crate::storage::{Storage, StorageError, StorageOptions};
+
+/// The origin used when a data directory is initialized without `--origin`.
+pub const DEFAULT_ORIGIN: &str = "localhost/causeway";
+
+/// Everything needed to run a log.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where keys and the database live.
+    pub data_dir: PathBuf,
+    /// The origin for a new data directory; checked against an existing one.
+    pub origin: Option<String>,
+    /// Batching.
+    pub sequencer: SequencerConfig,
+    /// The largest gRPC request accepted, in bytes.
+    pub max_request_bytes: usize,
+    /// The most entries one `AddEntries` call may carry.
+    pub max_request_entries: usize,
+    /// RocksDB memory budget.
+    pub storage: StorageOptions,
+}
+
+impl Config {
+    /// Defaults for a data directory.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Config {
+            data_dir,
+            origin: None,
+            sequencer: SequencerConfig::default(),
+            max_request_bytes: 16 << 20,
+            max_request_entries: 10_000,
+            storage: StorageOptions::default(),
+        }
+    }
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Keys could not be created or loaded.
+    #[error(transparent)]
+    Keys(#[from] KeysError),
+    /// Storage could not be opened.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The stored log could not be restored.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// gRPC serving failed.
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Other I/O.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// An open log: storage, the sequencer thread, and read access.
+pub struct OpenLog {
+    /// Read access to published data.
+    pub reader: Reader,
+    /// Write access.
+    pub sequencer: SequencerHandle,
+    /// The log's verifier keys (ECDSA, Ed25519).
+    pub vkeys: [VerifierKey; 2],
+    /// The log's origin.
+    pub origin: String,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl OpenLog {
+    /// Opens the data directory (initializing it if empty), restores the
+    /// tree and starts the sequencer thread.
+    ///
+    /// # Errors
+    /// If keys, storage or the stored tree are unusable.
+    pub fn open(config: &Config) -> Result<Self, ServerError> {
+        let keys =
+            LogKeys::load_or_create(&config.data_dir, config.origin.as_deref(), DEFAULT_ORIGIN)?;
+        let storage = Arc::new(Storage::open(&config.data_dir.join("db"), &config.storage)?);
+        match storage.origin()? {
+            None => storage.set_origin(keys.origin.as_str())?,
+            Some(o) if o != keys.origin.as_str() => {
+                return Err(StartError::Inconsistent(format!(
+                    "the database belongs to origin {o:?} but the keys to {:?}",
+                    keys.origin.as_str()
+                ))
+                .into());
+            }
+            Some(_) => {}
+        }
+        let vkeys = keys.vkeys();
+        let origin = keys.origin.to_string();
+        let (sequencer, handle, published) =
+            Sequencer::start(storage.clone(), keys, config.sequencer.clone())?;
+        let thread = std::thread::Builder::new()
+            .name("sequencer".into())
+            .spawn(move || sequencer.run())?;
+        Ok(OpenLog {
+            reader: Reader::new(storage, published),
+            sequencer: handle,
+            vkeys,
+            origin,
+            thread,
+        })
+    }
+
+    /// Stops the sequencer once every handle is dropped and waits for the
+    /// last batch to be durable.
+    pub fn close(self) {
+        let OpenLog {
+            reader,
+            sequencer,
+            thread,
+            ..
+        } = self;
+        drop(sequencer);
+        drop(reader);
+        let _ = thread.join();
+    }
+}
+
+/// Serves the log over gRPC on `grpc` until `shutdown` completes, then
+/// stops accepting, lets in-flight batches finish and returns.
+///
+/// # Errors
+/// If serving fails.
+pub async fn serve(
+    log: OpenLog,
+    config: &Config,
+    grpc: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let service = LogService::new(
+        log.reader.clone(),
+        log.sequencer.clone(),
+        Limits {
+            max_request_entries: config.max_request_entries,
+        },
+    );
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(causeway_proto::v1::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    // Small request/response exchanges stall for tens of milliseconds under
+    // Nagle's algorithm plus delayed ACKs; proofs are small.
+    let incoming =
+        tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(grpc), |s| {
+            s.inspect(|s| {
+                let _ = s.set_nodelay(true);
+            })
+        });
+    tonic::transport::Server::builder()
+        .layer(grpc_limits::OversizeLayer {
+            limit: config.max_request_bytes,
+        })
+        .add_service(
+            LogServer::new(service)
+                .max_decoding_message_size(config.max_request_bytes)
+                .max_encoding_message_size(64 << 20),
+        )
+        .add_service(reflection)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await?;
+    // Handlers are gone; the sequencer drains its queue and stops.
+    tokio::task::spawn_blocking(move || log.close())
+        .await
+        .map_err(std::io::Error::other)?;
+    Ok(())
+}

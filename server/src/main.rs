@@ -1,1 +1,212 @@
-fn main() {}
+//! `causeway-server`: parses the command line and runs the log.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use causeway_server::keys::LogKeys;
+use causeway_server::{Config, DEFAULT_ORIGIN, OpenLog};
+use clap::{Parser, Subcommand};
+
+/// The Causeway transparency log: an append-only RFC 6962 Merkle log with
+/// C2SP signed checkpoints, served over gRPC.
+///
+/// Without a subcommand, runs the log in --data-dir (initializing it first
+/// if it is empty). Stop it with SIGTERM or Ctrl-C: it stops accepting,
+/// finishes the batch in flight and exits 0.
+#[derive(Parser, Debug)]
+#[command(name = "causeway-server", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Creates the log's two signing keys (ECDSA P-256 and Ed25519, PKCS#8
+    /// PEM, mode 0600) in --data-dir and prints their verifier keys.
+    Init {
+        /// The data directory to initialize.
+        #[arg(long, env = "CAUSEWAY_DATA_DIR", default_value = "causeway-data")]
+        data_dir: PathBuf,
+        /// The log's origin: the first line of every checkpoint and the
+        /// name of both keys. A scheme-less URL, e.g. example.com/log.
+        #[arg(long, env = "CAUSEWAY_ORIGIN", default_value = DEFAULT_ORIGIN)]
+        origin: String,
+        /// Print {"origin": ..., "vkeys": [ecdsa, ed25519]} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Directory holding the keys (keys/, origin) and the RocksDB database (db/).
+    #[arg(long, env = "CAUSEWAY_DATA_DIR", default_value = "causeway-data")]
+    data_dir: PathBuf,
+    /// Origin for a new data directory; must match an existing one.
+    /// [default: localhost/causeway]
+    #[arg(long, env = "CAUSEWAY_ORIGIN")]
+    origin: Option<String>,
+    /// gRPC listen address. Port 0 picks a free port (printed on start).
+    #[arg(long, env = "CAUSEWAY_GRPC_ADDR", default_value = "127.0.0.1:7400")]
+    grpc_addr: SocketAddr,
+    /// Close a batch once it holds this many entries (a request is never split).
+    #[arg(long, env = "CAUSEWAY_BATCH_MAX_ENTRIES", default_value_t = 4096)]
+    batch_max_entries: usize,
+    /// Close a batch this long after its first request arrived (e.g. 500us, 2ms, 1s).
+    /// Batches also form on their own while the previous one is being written.
+    #[arg(long, env = "CAUSEWAY_BATCH_MAX_DELAY", default_value = "1ms", value_parser = parse_duration)]
+    batch_max_delay: Duration,
+    /// Answer RESOURCE_EXHAUSTED while this many entries wait to be sequenced.
+    #[arg(long, env = "CAUSEWAY_MAX_PENDING_ENTRIES", default_value_t = 200_000)]
+    max_pending_entries: usize,
+    /// Largest gRPC request, in bytes; larger ones get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "CAUSEWAY_MAX_REQUEST_BYTES", default_value_t = 16 << 20)]
+    max_request_bytes: usize,
+    /// Most entries per AddEntries call; more get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "CAUSEWAY_MAX_REQUEST_ENTRIES", default_value_t = 10_000)]
+    max_request_entries: usize,
+    /// RocksDB block cache, in MiB.
+    #[arg(long, env = "CAUSEWAY_CACHE_MB", default_value_t = 64)]
+    cache_mb: usize,
+    /// Log format on stderr: text or json. The filter comes from RUST_LOG (default info).
+    #[arg(long, env = "CAUSEWAY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+/// Parses `250us`, `5ms`, `2s` or a bare number of milliseconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (num, unit) = text.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500us, 2ms or 1s"))?;
+    match unit {
+        "us" => Ok(Duration::from_micros(n)),
+        "ms" | "" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        _ => Err(format!("{text:?}: unknown unit {unit:?}; use us, ms or s")),
+    }
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Init {
+            data_dir,
+            origin,
+            json,
+        }) => {
+            let keys = LogKeys::create(&data_dir, &origin)
+                .with_context(|| format!("initializing {}", data_dir.display()))?;
+            let vkeys = keys.vkeys().map(|k| k.to_string());
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "origin": origin, "vkeys": vkeys })
+                );
+            } else {
+                println!("initialized {} for origin {origin}", data_dir.display());
+                println!("verifier keys (give both to clients with --vkey):");
+                for v in vkeys {
+                    println!("  {v}");
+                }
+            }
+            Ok(())
+        }
+        None => run(cli.run),
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    init_tracing(&args.log_format);
+    let mut config = Config::new(args.data_dir);
+    config.origin = args.origin;
+    config.sequencer.max_batch_entries = args.batch_max_entries.max(1);
+    config.sequencer.max_batch_delay = args.batch_max_delay;
+    config.sequencer.max_pending_entries = args.max_pending_entries.max(1);
+    config.max_request_bytes = args.max_request_bytes;
+    config.max_request_entries = args.max_request_entries.max(1);
+    config.storage.block_cache_bytes = args.cache_mb << 20;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let log = OpenLog::open(&config)
+            .with_context(|| format!("opening the log in {}", config.data_dir.display()))?;
+        let grpc = tokio::net::TcpListener::bind(args.grpc_addr)
+            .await
+            .with_context(|| format!("binding gRPC to {}; is another server running? pick another --grpc-addr", args.grpc_addr))?;
+        let latest = log.reader.latest();
+        // One machine-readable line on stdout: scripts and tests wait for it.
+        println!(
+            "causeway-server ready grpc={} origin={} size={}",
+            grpc.local_addr()?,
+            log.origin,
+            latest.size
+        );
+        for v in &log.vkeys {
+            println!("vkey {v}");
+        }
+        tracing::info!(grpc = %grpc.local_addr()?, origin = %log.origin, size = latest.size, "serving");
+        causeway_server::serve(log, &config, grpc, shutdown_signal()).await?;
+        tracing::info!("stopped cleanly");
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_duration("5ms"), Ok(Duration::from_millis(5)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_millis(5)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("2h").is_err());
+        assert!(parse_duration("ms").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,1 +1,181 @@
+//! Helpers for whole-system tests: locate the real binaries, start
+//! `causeway-server` on an ephemeral loopback port, stop it politely
+//! (SIGTERM) or not (SIGKILL).
 
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The directory holding the workspace's binaries for this test build.
+fn bin_dir() -> PathBuf {
+    // Test executables live in target/<profile>/deps/.
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
+}
+
+/// The path to a workspace binary, building the binaries once if this test
+/// was run on its own (`cargo test -p causeway-tests`).
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let path = bin_dir().join(name);
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "--bins",
+            "-p",
+            "causeway-server",
+            "-p",
+            "causeway-client",
+        ]);
+        if bin_dir().ends_with("release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build");
+        assert!(status.success(), "building the binaries failed");
+    });
+    assert!(path.exists(), "{} is missing", path.display());
+    path
+}
+
+/// A running `causeway-server` process.
+pub struct Server {
+    child: Option<Child>,
+    /// The gRPC URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// The verifier keys it printed (ECDSA, Ed25519).
+    pub vkeys: Vec<String>,
+    /// The tree size it reported at start.
+    pub start_size: u64,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    stderr_path: PathBuf,
+}
+
+impl Server {
+    /// Starts a server on `data_dir` with extra flags, on a free port, and
+    /// waits until it is ready.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let stderr_path = data_dir.with_extension(format!("stderr-{}", rand::random::<u32>()));
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut cmd = Command::new(binary("causeway-server"));
+        cmd.arg("--data-dir")
+            .arg(data_dir)
+            .args(["--grpc-addr", "127.0.0.1:0"]);
+        if !extra.contains(&"--origin") {
+            cmd.args(["--origin", "test.causeway/log"]);
+        }
+        let mut child = cmd
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawning causeway-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut url = None;
+        let mut start_size = 0;
+        let mut vkeys = Vec::new();
+        while vkeys.len() < 2 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(l) => l,
+                Err(_) => {
+                    let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                    let _ = child.kill();
+                    panic!("causeway-server did not become ready; stderr:\n{log}");
+                }
+            };
+            if let Some(rest) = line.strip_prefix("causeway-server ready ") {
+                for field in rest.split(' ') {
+                    if let Some(a) = field.strip_prefix("grpc=") {
+                        url = Some(format!("http://{a}"));
+                    }
+                    if let Some(s) = field.strip_prefix("size=") {
+                        start_size = s.parse().expect("size");
+                    }
+                }
+            } else if let Some(v) = line.strip_prefix("vkey ") {
+                vkeys.push(v.to_owned());
+            }
+        }
+        Server {
+            child: Some(child),
+            url: url.expect("ready line"),
+            vkeys,
+            start_size,
+            data_dir: data_dir.to_owned(),
+            stderr_path,
+        }
+    }
+
+    /// The server's stderr so far, for failure messages.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        wait_timeout(&mut child, Duration::from_secs(60))
+            .expect("server did not exit after SIGTERM")
+    }
+
+    /// SIGKILL, like `kill -9`: no chance to flush anything.
+    pub fn kill9(mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("kill -9");
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    None
+}
+
+/// Runs the `causeway` CLI and returns (success, stdout, stderr).
+pub fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(binary("causeway"))
+        .args(args)
+        .output()
+        .expect("running causeway");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

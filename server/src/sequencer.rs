@@ -1,0 +1,437 @@
+//! The sequencer: the single writer of the log.
+//!
+//! Submissions queue on a channel. A dedicated thread takes the first one,
+//! keeps collecting until the batch holds `max_batch_entries` or
+//! `max_batch_delay` has passed, then, for the whole batch at once:
+//!
+//! 1. looks up every leaf hash (one batched read) so that duplicates get
+//!    their original index instead of a second copy;
+//! 2. appends the new leaves to the in-memory [`CompactRange`], collecting
+//!    every node that completes;
+//! 3. signs the checkpoint of the new tree with both log keys;
+//! 4. writes entries, nodes, checkpoint and size in one synced batch
+//!    ([`Storage::commit`]);
+//! 5. only then publishes the new checkpoint to readers and answers the
+//!    submitters.
+//!
+//! A submission is acknowledged only after step 4 returned, so nothing
+//! acknowledged can be lost; a crash before step 4 loses only unacknowledged
+//! work. While one batch is being written the next one queues up, which is
+//! what makes group commit work without any tuning.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use causeway_proto::checkpoint::Checkpoint;
+use causeway_proto::merkle::{CompactRange, Hash};
+use causeway_proto::note::Note;
+use tokio::sync::{oneshot, watch};
+
+use crate::keys::LogKeys;
+use crate::storage::{Commit, Storage, StorageError};
+
+/// A checkpoint that readers may serve: durable and signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    /// The tree size.
+    pub size: u64,
+    /// The root hash.
+    pub root: Hash,
+    /// The signed note.
+    pub note: String,
+}
+
+/// Batching limits.
+#[derive(Clone, Debug)]
+pub struct SequencerConfig {
+    /// Stop collecting a batch once it holds this many entries. A single
+    /// request is never split, so a batch may exceed this by one request.
+    pub max_batch_entries: usize,
+    /// Stop collecting a batch this long after its first submission.
+    pub max_batch_delay: Duration,
+    /// Refuse new submissions while this many entries wait to be sequenced.
+    pub max_pending_entries: usize,
+}
+
+impl Default for SequencerConfig {
+    fn default() -> Self {
+        SequencerConfig {
+            max_batch_entries: 4096,
+            max_batch_delay: Duration::from_millis(1),
+            max_pending_entries: 200_000,
+        }
+    }
+}
+
+/// The position of one submitted entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sequenced {
+    /// Its index in the log.
+    pub index: u64,
+    /// Its RFC 6962 leaf hash.
+    pub leaf_hash: Hash,
+    /// Whether it was already in the log (then `index` is the original).
+    pub duplicate: bool,
+}
+
+/// The answer to one submission.
+#[derive(Debug)]
+pub struct Accepted {
+    /// One result per submitted entry, in order.
+    pub entries: Vec<Sequenced>,
+    /// A durable signed checkpoint that includes every entry.
+    pub checkpoint: Arc<Published>,
+}
+
+/// Why a submission was not sequenced.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SubmitError {
+    /// Too many entries are already waiting.
+    #[error(
+        "the sequencer queue is full ({pending} entries waiting, limit {limit}); retry with backoff"
+    )]
+    Busy {
+        /// Entries waiting.
+        pending: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The server is shutting down.
+    #[error("the log is shutting down; retry against the restarted server")]
+    ShuttingDown,
+    /// Storage failed; nothing of this submission was acknowledged.
+    #[error("storage failure, nothing was written for this request: {0}; retry later")]
+    Storage(String),
+}
+
+struct Submission {
+    entries: Vec<(Vec<u8>, Hash)>,
+    reply: oneshot::Sender<Result<Accepted, SubmitError>>,
+}
+
+/// The cloneable front door of the sequencer.
+#[derive(Clone)]
+pub struct SequencerHandle {
+    tx: mpsc::Sender<Submission>,
+    pending: Arc<AtomicUsize>,
+    max_pending: usize,
+}
+
+impl SequencerHandle {
+    /// Submits entries (with their leaf hashes) and waits until they are
+    /// durable.
+    ///
+    /// # Errors
+    /// [`SubmitError`] if the queue is full, the log is stopping, or storage
+    /// failed.
+    pub async fn submit(&self, entries: Vec<(Vec<u8>, Hash)>) -> Result<Accepted, SubmitError> {
+        let n = entries.len();
+        let before = self.pending.fetch_add(n, Ordering::AcqRel);
+        if before + n > self.max_pending && before > 0 {
+            self.pending.fetch_sub(n, Ordering::AcqRel);
+            return Err(SubmitError::Busy {
+                pending: before,
+                limit: self.max_pending,
+            });
+        }
+        let (reply, answer) = oneshot::channel();
+        if self.tx.send(Submission { entries, reply }).is_err() {
+            self.pending.fetch_sub(n, Ordering::AcqRel);
+            return Err(SubmitError::ShuttingDown);
+        }
+        answer.await.map_err(|_| SubmitError::ShuttingDown)?
+    }
+}
+
+/// The single writer. Owns the compact range; runs on its own thread.
+pub struct Sequencer {
+    rx: mpsc::Receiver<Submission>,
+    storage: Arc<Storage>,
+    keys: LogKeys,
+    range: CompactRange,
+    config: SequencerConfig,
+    published: watch::Sender<Arc<Published>>,
+    pending: Arc<AtomicUsize>,
+}
+
+/// Why the log could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The stored checkpoint does not match the stored tree or keys.
+    #[error("the data directory is inconsistent: {0}")]
+    Inconsistent(String),
+    /// Signing the first checkpoint failed.
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+impl Sequencer {
+    /// Restores the sequencer from storage: reads the head checkpoint and
+    /// the `popcount(size)` nodes of its compact range, whatever the log's
+    /// size. A new log commits a signed checkpoint of the empty tree first.
+    ///
+    /// # Errors
+    /// If storage fails or its head does not match its nodes.
+    pub fn start(
+        storage: Arc<Storage>,
+        keys: LogKeys,
+        config: SequencerConfig,
+    ) -> Result<(Self, SequencerHandle, watch::Receiver<Arc<Published>>), StartError> {
+        let (range, published) = match storage.head()? {
+            Some(head) => {
+                let range = storage.compact_range(head.size)?;
+                let note = Note::parse(head.note.as_bytes())
+                    .map_err(|e| StartError::Inconsistent(format!("head checkpoint: {e}")))?;
+                let cp = Checkpoint::parse(note.text())
+                    .map_err(|e| StartError::Inconsistent(format!("head checkpoint: {e}")))?;
+                if cp.size() != head.size || *cp.root() != range.root() {
+                    return Err(StartError::Inconsistent(format!(
+                        "head checkpoint (size {}, root {}) does not match the stored tree (size {}, root {})",
+                        cp.size(),
+                        cp.root(),
+                        head.size,
+                        range.root()
+                    )));
+                }
+                if cp.origin() != keys.origin.as_str() {
+                    return Err(StartError::Inconsistent(format!(
+                        "stored checkpoints are for origin {:?} but the keys are for {:?}",
+                        cp.origin(),
+                        keys.origin.as_str()
+                    )));
+                }
+                let published = Published {
+                    size: head.size,
+                    root: range.root(),
+                    note: head.note,
+                };
+                (range, published)
+            }
+            None => {
+                let range = CompactRange::new();
+                let note = sign(&keys, &range)?;
+                storage.commit(&Commit {
+                    size: 0,
+                    note: note.clone(),
+                    ..Default::default()
+                })?;
+                let root = range.root();
+                (
+                    range,
+                    Published {
+                        size: 0,
+                        root,
+                        note,
+                    },
+                )
+            }
+        };
+        let (tx, rx) = mpsc::channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let (published_tx, published_rx) = watch::channel(Arc::new(published));
+        let handle = SequencerHandle {
+            tx,
+            pending: pending.clone(),
+            max_pending: config.max_pending_entries,
+        };
+        let seq = Sequencer {
+            rx,
+            storage,
+            keys,
+            range,
+            config,
+            published: published_tx,
+            pending,
+        };
+        Ok((seq, handle, published_rx))
+    }
+
+    /// Sequences batches until every [`SequencerHandle`] is dropped, then
+    /// returns after the last queued batch is durable.
+    pub fn run(mut self) {
+        while let Ok(first) = self.rx.recv() {
+            let batch = self.collect(first);
+            self.process(batch);
+        }
+        tracing::info!(size = self.range.size(), "sequencer stopped");
+    }
+
+    /// Gathers more submissions after `first`, up to the size and delay limits.
+    fn collect(&self, first: Submission) -> Vec<Submission> {
+        let deadline = Instant::now() + self.config.max_batch_delay;
+        let mut count = first.entries.len();
+        let mut batch = vec![first];
+        while count < self.config.max_batch_entries {
+            let next = match self.rx.try_recv() {
+                Ok(s) => s,
+                Err(mpsc::TryRecvError::Disconnected) => break,
+                Err(mpsc::TryRecvError::Empty) => {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                        break;
+                    };
+                    match self.rx.recv_timeout(left) {
+                        Ok(s) => s,
+                        Err(_) => break,
+                    }
+                }
+            };
+            count += next.entries.len();
+            batch.push(next);
+        }
+        batch
+    }
+
+    fn process(&mut self, batch: Vec<Submission>) {
+        let count: usize = batch.iter().map(|s| s.entries.len()).sum();
+        let result = self.integrate(batch);
+        self.pending.fetch_sub(count, Ordering::AcqRel);
+        let (answers, checkpoint) = match result {
+            Ok(done) => done,
+            Err((replies, e)) => {
+                tracing::error!(error = %e, "batch failed; reloading state from storage");
+                let msg = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(SubmitError::Storage(msg.clone())));
+                }
+                self.reload();
+                return;
+            }
+        };
+        for (reply, entries) in answers {
+            let _ = reply.send(Ok(Accepted {
+                entries,
+                checkpoint: checkpoint.clone(),
+            }));
+        }
+    }
+
+    /// Sequences a batch and makes it durable. On failure, hands the reply
+    /// channels back so every submitter hears about it.
+    #[allow(clippy::type_complexity)]
+    fn integrate(
+        &mut self,
+        batch: Vec<Submission>,
+    ) -> Result<
+        (
+            Vec<(
+                oneshot::Sender<Result<Accepted, SubmitError>>,
+                Vec<Sequenced>,
+            )>,
+            Arc<Published>,
+        ),
+        (Vec<oneshot::Sender<Result<Accepted, SubmitError>>>, String),
+    > {
+        let hashes: Vec<Hash> = batch
+            .iter()
+            .flat_map(|s| s.entries.iter().map(|(_, h)| *h))
+            .collect();
+        let existing = match self.storage.leaf_indices(&hashes) {
+            Ok(found) => found,
+            Err(e) => return Err((batch.into_iter().map(|s| s.reply).collect(), e.to_string())),
+        };
+        let mut existing = existing.into_iter();
+        let before = self.range.clone();
+        let mut commit = Commit {
+            first_index: before.size(),
+            ..Default::default()
+        };
+        let mut in_batch: HashMap<Hash, u64> = HashMap::new();
+        let mut answers = Vec::with_capacity(batch.len());
+        for sub in batch {
+            let mut results = Vec::with_capacity(sub.entries.len());
+            for (entry, hash) in sub.entries {
+                let known = existing
+                    .next()
+                    .flatten()
+                    .or_else(|| in_batch.get(&hash).copied());
+                if let Some(index) = known {
+                    results.push(Sequenced {
+                        index,
+                        leaf_hash: hash,
+                        duplicate: true,
+                    });
+                    continue;
+                }
+                let index = self.range.size();
+                self.range.append(hash, |id, h| commit.nodes.push((id, h)));
+                in_batch.insert(hash, index);
+                commit.entries.push((entry, hash));
+                results.push(Sequenced {
+                    index,
+                    leaf_hash: hash,
+                    duplicate: false,
+                });
+            }
+            answers.push((sub.reply, results));
+        }
+        if commit.entries.is_empty() {
+            // Only duplicates: nothing to write, the current head covers them.
+            return Ok((answers, self.published.borrow().clone()));
+        }
+        let fail = |answers: Vec<(oneshot::Sender<_>, _)>, e: String| {
+            Err((answers.into_iter().map(|(r, _)| r).collect(), e))
+        };
+        let note = match sign(&self.keys, &self.range) {
+            Ok(note) => note,
+            Err(e) => {
+                self.range = before;
+                return fail(answers, e.to_string());
+            }
+        };
+        commit.size = self.range.size();
+        commit.note = note.clone();
+        if let Err(e) = self.storage.commit(&commit) {
+            self.range = before;
+            return fail(answers, e.to_string());
+        }
+        let published = Arc::new(Published {
+            size: self.range.size(),
+            root: self.range.root(),
+            note,
+        });
+        self.published.send_replace(published.clone());
+        Ok((answers, published))
+    }
+
+    /// After a failed write, re-reads the head from storage: the write may
+    /// or may not have reached the disk, and storage is the truth.
+    fn reload(&mut self) {
+        let restored = self.storage.head().and_then(|head| {
+            let head = head.ok_or_else(|| StorageError::Corrupt("the head vanished".into()))?;
+            let range = self.storage.compact_range(head.size)?;
+            Ok((head, range))
+        });
+        match restored {
+            Ok((head, range)) => {
+                let published = Published {
+                    size: head.size,
+                    root: range.root(),
+                    note: head.note,
+                };
+                self.range = range;
+                self.published.send_replace(Arc::new(published));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reload the log state; keeping the last known state")
+            }
+        }
+    }
+}
+
+/// Signs the checkpoint of `range` with the ECDSA key, then the Ed25519 key.
+fn sign(keys: &LogKeys, range: &CompactRange) -> Result<String, StartError> {
+    let cp = Checkpoint::new(keys.origin.as_str(), range.size(), range.root())
+        .map_err(|e| StartError::Signing(e.to_string()))?;
+    let mut note = Note::new(cp.to_text()).map_err(|e| StartError::Signing(e.to_string()))?;
+    note.sign(&keys.ecdsa)
+        .map_err(|e| StartError::Signing(e.to_string()))?;
+    note.sign(&keys.ed25519)
+        .map_err(|e| StartError::Signing(e.to_string()))?;
+    Ok(note.to_string())
+}

@@ -1,0 +1,203 @@
+//! The `causeway.v1.Log` gRPC service. Handlers only translate between
+//! protobuf and the [`Reader`] / [`SequencerHandle`]; every error becomes a
+//! gRPC status in [`read_status`] or [`submit_status`], nowhere else.
+
+use causeway_proto::MAX_ENTRY_SIZE;
+use causeway_proto::merkle::{Hash, leaf_hash};
+use causeway_proto::v1::log_server::Log;
+use causeway_proto::v1::{
+    AddEntriesRequest, AddEntriesResponse, AddedEntry, Checkpoint, ConsistencyProof, Entry,
+    GetCheckpointRequest, GetConsistencyProofRequest, GetEntriesRequest, GetEntriesResponse,
+    GetInclusionProofRequest, InclusionProof, get_inclusion_proof_request::Leaf,
+};
+use tonic::{Request, Response, Status};
+
+use crate::reader::{ReadError, Reader};
+use crate::sequencer::{Published, SequencerHandle, SubmitError};
+
+/// Request limits enforced by the service.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// The most entries one `AddEntries` call may carry.
+    pub max_request_entries: usize,
+}
+
+/// The gRPC service.
+pub struct LogService {
+    reader: Reader,
+    sequencer: SequencerHandle,
+    limits: Limits,
+}
+
+impl LogService {
+    /// A service over a reader and a sequencer.
+    pub fn new(reader: Reader, sequencer: SequencerHandle, limits: Limits) -> Self {
+        LogService {
+            reader,
+            sequencer,
+            limits,
+        }
+    }
+}
+
+fn read_status(e: ReadError) -> Status {
+    match e {
+        ReadError::BeyondTree { .. } => Status::out_of_range(e.to_string()),
+        ReadError::Invalid(m) => Status::invalid_argument(m),
+        ReadError::NotFound(m) => Status::not_found(m),
+        ReadError::Storage(e) => {
+            tracing::error!(error = %e, "read failed");
+            Status::unavailable(format!("{e}; retry later"))
+        }
+    }
+}
+
+fn submit_status(e: SubmitError) -> Status {
+    match e {
+        SubmitError::Busy { .. } => Status::resource_exhausted(e.to_string()),
+        SubmitError::ShuttingDown | SubmitError::Storage(_) => Status::unavailable(e.to_string()),
+    }
+}
+
+fn checkpoint_message(p: &Published) -> Checkpoint {
+    Checkpoint {
+        note: p.note.clone(),
+        tree_size: p.size,
+        root_hash: p.root.as_bytes().to_vec(),
+    }
+}
+
+fn hashes(hs: Vec<Hash>) -> Vec<Vec<u8>> {
+    hs.into_iter().map(|h| h.as_bytes().to_vec()).collect()
+}
+
+/// Checks each entry and computes its leaf hash.
+fn validate_entries(
+    entries: Vec<Vec<u8>>,
+    limits: &Limits,
+) -> Result<Vec<(Vec<u8>, Hash)>, Status> {
+    if entries.is_empty() {
+        return Err(Status::invalid_argument("the request has no entries"));
+    }
+    if entries.len() > limits.max_request_entries {
+        return Err(Status::resource_exhausted(format!(
+            "the request has {} entries; the limit is {} per request (--max-request-entries): split it",
+            entries.len(),
+            limits.max_request_entries
+        )));
+    }
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            if e.is_empty() {
+                return Err(Status::invalid_argument(format!("entry {i} is empty; entries must have 1 to {MAX_ENTRY_SIZE} bytes")));
+            }
+            if e.len() > MAX_ENTRY_SIZE {
+                return Err(Status::invalid_argument(format!(
+                    "entry {i} is {} bytes; the limit is {MAX_ENTRY_SIZE} bytes (C2SP tlog-tiles entry bundles carry a 16-bit length)",
+                    e.len()
+                )));
+            }
+            let h = leaf_hash(&e);
+            Ok((e, h))
+        })
+        .collect()
+}
+
+#[tonic::async_trait]
+impl Log for LogService {
+    async fn add_entries(
+        &self,
+        request: Request<AddEntriesRequest>,
+    ) -> Result<Response<AddEntriesResponse>, Status> {
+        let entries = validate_entries(request.into_inner().entries, &self.limits)?;
+        let accepted = self
+            .sequencer
+            .submit(entries)
+            .await
+            .map_err(submit_status)?;
+        Ok(Response::new(AddEntriesResponse {
+            entries: accepted
+                .entries
+                .into_iter()
+                .map(|s| AddedEntry {
+                    index: s.index,
+                    leaf_hash: s.leaf_hash.as_bytes().to_vec(),
+                    duplicate: s.duplicate,
+                })
+                .collect(),
+            checkpoint: Some(checkpoint_message(&accepted.checkpoint)),
+        }))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        request: Request<GetCheckpointRequest>,
+    ) -> Result<Response<Checkpoint>, Status> {
+        let p = self
+            .reader
+            .checkpoint(request.into_inner().tree_size)
+            .map_err(read_status)?;
+        Ok(Response::new(checkpoint_message(&p)))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<GetInclusionProofRequest>,
+    ) -> Result<Response<InclusionProof>, Status> {
+        let req = request.into_inner();
+        let index = match req.leaf {
+            Some(Leaf::LeafIndex(i)) => i,
+            Some(Leaf::LeafHash(h)) => {
+                let h = Hash::try_from(h.as_slice())
+                    .map_err(|e| Status::invalid_argument(format!("leaf_hash: {e}")))?;
+                self.reader.leaf_index(&h).map_err(read_status)?
+            }
+            None => return Err(Status::invalid_argument("set leaf_index or leaf_hash")),
+        };
+        let p = self
+            .reader
+            .inclusion_proof(index, req.tree_size)
+            .map_err(read_status)?;
+        Ok(Response::new(InclusionProof {
+            leaf_index: p.leaf_index,
+            tree_size: p.tree_size,
+            leaf_hash: p.leaf_hash.as_bytes().to_vec(),
+            hashes: hashes(p.hashes),
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<GetConsistencyProofRequest>,
+    ) -> Result<Response<ConsistencyProof>, Status> {
+        let req = request.into_inner();
+        let (new_size, proof) = self
+            .reader
+            .consistency_proof(req.old_size, req.new_size)
+            .map_err(read_status)?;
+        Ok(Response::new(ConsistencyProof {
+            old_size: req.old_size,
+            new_size,
+            hashes: hashes(proof),
+        }))
+    }
+
+    async fn get_entries(
+        &self,
+        request: Request<GetEntriesRequest>,
+    ) -> Result<Response<GetEntriesResponse>, Status> {
+        let req = request.into_inner();
+        let entries = self
+            .reader
+            .entries(req.start, req.count)
+            .map_err(read_status)?;
+        Ok(Response::new(GetEntriesResponse {
+            entries: (req.start..)
+                .zip(entries)
+                .map(|(index, data)| Entry { index, data })
+                .collect(),
+        }))
+    }
+}

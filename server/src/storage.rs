@@ -1,0 +1,469 @@
+//! The log's durable state in RocksDB.
+//!
+//! | column family | key | value |
+//! |---|---|---|
+//! | `entries` | leaf index, u64 big-endian | entry bytes |
+//! | `leaves` | leaf hash, 32 bytes | leaf index, u64 big-endian |
+//! | `nodes` | level (1 byte) ‖ index (u64 big-endian) | node hash, 32 bytes |
+//! | `checkpoints` | tree size, u64 big-endian | signed note text |
+//! | `meta` | name | value (`size`: latest tree size; `origin`) |
+//!
+//! Every perfect subtree is stored once, when it completes (see
+//! [`causeway_proto::merkle::CompactRange::append`]), so any proof is a
+//! handful of point reads: O(log n), never the whole tree. Level 0 of
+//! `nodes` holds the leaf hashes. Big-endian keys keep each level and the
+//! entries in index order, which makes tile and entry ranges plain scans.
+//!
+//! Durability: a batch of entries, its new nodes, its signed checkpoint and
+//! the new `size` are one `WriteBatch` written with `sync = true`. Either all
+//! of it survives a crash or none of it does, and `size` never points past
+//! what is on disk. Readers are only told about a size after its batch
+//! commits.
+
+use std::path::Path;
+
+use causeway_proto::merkle::{CompactRange, Hash, NodeId};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, Direction,
+    IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions,
+};
+
+const CF_ENTRIES: &str = "entries";
+const CF_LEAVES: &str = "leaves";
+const CF_NODES: &str = "nodes";
+const CF_CHECKPOINTS: &str = "checkpoints";
+const CF_META: &str = "meta";
+
+const META_SIZE: &[u8] = b"size";
+const META_ORIGIN: &[u8] = b"origin";
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// RocksDB reported an error (I/O, corruption, disk full...).
+    #[error("storage: {0}")]
+    RocksDb(#[from] rocksdb::Error),
+    /// Stored data contradicts itself; the data directory is damaged.
+    #[error("storage is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// Tuning knobs for the RocksDB instance.
+#[derive(Clone, Debug)]
+pub struct StorageOptions {
+    /// Shared block cache size in bytes.
+    pub block_cache_bytes: usize,
+    /// Total memtable budget across column families, in bytes.
+    pub write_buffer_bytes: usize,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        StorageOptions {
+            block_cache_bytes: 64 << 20,
+            write_buffer_bytes: 96 << 20,
+        }
+    }
+}
+
+/// The latest committed tree: its size and its signed checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredHead {
+    /// The tree size.
+    pub size: u64,
+    /// The signed note of the checkpoint at that size.
+    pub note: String,
+}
+
+/// One sequenced batch, ready to be made durable.
+#[derive(Default)]
+pub struct Commit {
+    /// New entries with their leaf hashes, at consecutive indices from `first_index`.
+    pub entries: Vec<(Vec<u8>, Hash)>,
+    /// The index of the first new entry (the tree size before the batch).
+    pub first_index: u64,
+    /// Every node completed by the batch, leaves included.
+    pub nodes: Vec<(NodeId, Hash)>,
+    /// The tree size after the batch.
+    pub size: u64,
+    /// The signed checkpoint note at `size`.
+    pub note: String,
+}
+
+/// The RocksDB-backed log store.
+pub struct Storage {
+    db: DB,
+    sync_writes: WriteOptions,
+}
+
+fn node_key(id: NodeId) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = id.level;
+    k[1..].copy_from_slice(&id.index.to_be_bytes());
+    k
+}
+
+fn u64_value(bytes: &[u8], what: &str) -> Result<u64, StorageError> {
+    <[u8; 8]>::try_from(bytes)
+        .map(u64::from_be_bytes)
+        .map_err(|_| StorageError::Corrupt(format!("{what} is {} bytes, not 8", bytes.len())))
+}
+
+impl Storage {
+    /// Opens (creating if needed) the database at `path`.
+    ///
+    /// # Errors
+    /// If RocksDB cannot open it, e.g. another process holds its lock.
+    pub fn open(path: &Path, opts: &StorageOptions) -> Result<Self, StorageError> {
+        let cache = Cache::new_lru_cache(opts.block_cache_bytes);
+        let table = |bloom: bool| {
+            let mut t = BlockBasedOptions::default();
+            t.set_block_cache(&cache);
+            // Index and filter blocks live in the bounded cache, so memory
+            // stays flat as the log grows instead of growing with file count.
+            t.set_cache_index_and_filter_blocks(true);
+            t.set_pin_l0_filter_and_index_blocks_in_cache(true);
+            if bloom {
+                t.set_bloom_filter(10.0, false);
+            }
+            t
+        };
+        let cf = |name: &str, bloom: bool, compress: bool, buffer: usize| {
+            let mut o = Options::default();
+            o.set_block_based_table_factory(&table(bloom));
+            o.set_write_buffer_size(buffer);
+            o.set_max_write_buffer_number(2);
+            o.set_compression_type(if compress {
+                DBCompressionType::Lz4
+            } else {
+                DBCompressionType::None
+            });
+            ColumnFamilyDescriptor::new(name, o)
+        };
+        let wb = opts.write_buffer_bytes;
+        let cfs = vec![
+            cf(CF_ENTRIES, false, true, wb / 2),
+            // Leaf hashes are random: a bloom filter turns "is this new?"
+            // into a memory check for almost every new entry.
+            cf(CF_LEAVES, true, false, wb / 4),
+            cf(CF_NODES, false, false, wb / 8),
+            cf(CF_CHECKPOINTS, false, true, wb / 16),
+            cf(CF_META, false, false, wb / 16),
+        ];
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.set_max_background_jobs(2);
+        db_opts.set_keep_log_file_num(4);
+        db_opts.set_max_total_wal_size(256 << 20);
+        db_opts.set_db_write_buffer_size(wb);
+        let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
+        let mut sync_writes = WriteOptions::default();
+        sync_writes.set_sync(true);
+        Ok(Storage { db, sync_writes })
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("column families are created at open")
+    }
+
+    /// The origin recorded at the first start, if any.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn origin(&self) -> Result<Option<String>, StorageError> {
+        let v = self.db.get_cf(self.cf(CF_META), META_ORIGIN)?;
+        v.map(|b| {
+            String::from_utf8(b).map_err(|_| StorageError::Corrupt("origin is not UTF-8".into()))
+        })
+        .transpose()
+    }
+
+    /// Records the origin (durably); done once, before the first commit.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn set_origin(&self, origin: &str) -> Result<(), StorageError> {
+        let mut b = WriteBatch::default();
+        b.put_cf(self.cf(CF_META), META_ORIGIN, origin.as_bytes());
+        self.db.write_opt(b, &self.sync_writes)?;
+        Ok(())
+    }
+
+    /// The latest committed tree, or `None` for a log that never committed.
+    ///
+    /// # Errors
+    /// On a storage failure or if the stored head has no checkpoint.
+    pub fn head(&self) -> Result<Option<StoredHead>, StorageError> {
+        let Some(size) = self.db.get_cf(self.cf(CF_META), META_SIZE)? else {
+            return Ok(None);
+        };
+        let size = u64_value(&size, "stored tree size")?;
+        let note = self.checkpoint(size)?.ok_or_else(|| {
+            StorageError::Corrupt(format!("no checkpoint at the head size {size}"))
+        })?;
+        Ok(Some(StoredHead { size, note }))
+    }
+
+    /// Rebuilds the compact range of the tree of `size` leaves from stored
+    /// nodes: `popcount(size)` point reads.
+    ///
+    /// # Errors
+    /// On a storage failure or a missing node.
+    pub fn compact_range(&self, size: u64) -> Result<CompactRange, StorageError> {
+        let hashes = self.nodes(&CompactRange::node_ids(size))?;
+        CompactRange::from_parts(size, hashes).map_err(|e| StorageError::Corrupt(e.to_string()))
+    }
+
+    /// Makes a batch durable: one synced write.
+    ///
+    /// # Errors
+    /// On a storage failure; then nothing of the batch is visible.
+    pub fn commit(&self, commit: &Commit) -> Result<(), StorageError> {
+        let mut b = WriteBatch::default();
+        let (entries, leaves, nodes) = (self.cf(CF_ENTRIES), self.cf(CF_LEAVES), self.cf(CF_NODES));
+        for (i, (entry, hash)) in commit.entries.iter().enumerate() {
+            let index = (commit.first_index + i as u64).to_be_bytes();
+            b.put_cf(entries, index, entry);
+            b.put_cf(leaves, hash.as_bytes(), index);
+        }
+        for (id, hash) in &commit.nodes {
+            b.put_cf(nodes, node_key(*id), hash.as_bytes());
+        }
+        b.put_cf(
+            self.cf(CF_CHECKPOINTS),
+            commit.size.to_be_bytes(),
+            commit.note.as_bytes(),
+        );
+        b.put_cf(self.cf(CF_META), META_SIZE, commit.size.to_be_bytes());
+        self.db.write_opt(b, &self.sync_writes)?;
+        Ok(())
+    }
+
+    /// Looks up the indices of leaf hashes, in one batched read.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn leaf_indices(&self, hashes: &[Hash]) -> Result<Vec<Option<u64>>, StorageError> {
+        let cf = self.cf(CF_LEAVES);
+        self.db
+            .batched_multi_get_cf(cf, hashes.iter().map(|h| h.as_bytes()), false)
+            .into_iter()
+            .map(|r| match r? {
+                Some(v) => u64_value(&v, "leaf index").map(Some),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    /// Reads node hashes, in one batched read.
+    ///
+    /// # Errors
+    /// On a storage failure, or [`StorageError::Corrupt`] if a node is missing.
+    pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StorageError> {
+        let cf = self.cf(CF_NODES);
+        let keys: Vec<[u8; 9]> = ids.iter().map(|id| node_key(*id)).collect();
+        self.db
+            .batched_multi_get_cf(cf, keys.iter(), false)
+            .into_iter()
+            .zip(ids)
+            .map(|(r, id)| {
+                let v = r?.ok_or_else(|| StorageError::Corrupt(format!("missing node {id:?}")))?;
+                Hash::try_from(&v[..])
+                    .map_err(|e| StorageError::Corrupt(format!("node {id:?}: {e}")))
+            })
+            .collect()
+    }
+
+    /// Reads up to `max_count` consecutive nodes of one level from `start`:
+    /// the hashes of a tile row.
+    ///
+    /// # Errors
+    /// On a storage failure or a malformed node.
+    pub fn node_range(
+        &self,
+        level: u8,
+        start: u64,
+        max_count: usize,
+    ) -> Result<Vec<Hash>, StorageError> {
+        let from = node_key(NodeId::new(level, start));
+        let mut out = Vec::with_capacity(max_count.min(256));
+        let iter = self.db.iterator_cf(
+            self.cf(CF_NODES),
+            IteratorMode::From(&from, Direction::Forward),
+        );
+        for (expected, item) in (start..).zip(iter) {
+            if out.len() == max_count {
+                break;
+            }
+            let (k, v) = item?;
+            if k.as_ref() != node_key(NodeId::new(level, expected)) {
+                break;
+            }
+            out.push(Hash::try_from(&v[..]).map_err(|e| StorageError::Corrupt(e.to_string()))?);
+        }
+        Ok(out)
+    }
+
+    /// Reads up to `max_count` consecutive entries from `start`, stopping
+    /// before `end` and once `max_bytes` is reached (at least one entry is
+    /// returned if any exists).
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn entries(
+        &self,
+        start: u64,
+        end: u64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Vec<u8>>, StorageError> {
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(end.to_be_bytes().to_vec());
+        let from = start.to_be_bytes();
+        let iter = self.db.iterator_cf_opt(
+            self.cf(CF_ENTRIES),
+            opts,
+            IteratorMode::From(&from, Direction::Forward),
+        );
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for (expected, item) in (start..end).zip(iter) {
+            let (k, v) = item?;
+            if u64_value(&k, "entry key")? != expected {
+                return Err(StorageError::Corrupt(format!(
+                    "entry {expected} is missing"
+                )));
+            }
+            if out.len() == max_count || (!out.is_empty() && bytes + v.len() > max_bytes) {
+                break;
+            }
+            bytes += v.len();
+            out.push(v.into_vec());
+        }
+        Ok(out)
+    }
+
+    /// The signed checkpoint published at `size`, if one was.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn checkpoint(&self, size: u64) -> Result<Option<String>, StorageError> {
+        let v = self
+            .db
+            .get_cf(self.cf(CF_CHECKPOINTS), size.to_be_bytes())?;
+        v.map(|b| {
+            String::from_utf8(b)
+                .map_err(|_| StorageError::Corrupt(format!("checkpoint {size} is not UTF-8")))
+        })
+        .transpose()
+    }
+
+    /// The sizes of the published checkpoints nearest to `size` (at most one
+    /// below, one above), to help a caller who asked for a size that has none.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn checkpoint_sizes_near(
+        &self,
+        size: u64,
+    ) -> Result<(Option<u64>, Option<u64>), StorageError> {
+        let cf = self.cf(CF_CHECKPOINTS);
+        let key = size.to_be_bytes();
+        let above = self
+            .db
+            .iterator_cf(cf, IteratorMode::From(&key, Direction::Forward))
+            .next()
+            .transpose()?
+            .map(|(k, _)| u64_value(&k, "checkpoint key"))
+            .transpose()?;
+        let below = self
+            .db
+            .iterator_cf(cf, IteratorMode::From(&key, Direction::Reverse))
+            .find(|item| item.as_ref().map_or(true, |(k, _)| k.as_ref() != key))
+            .transpose()?
+            .map(|(k, _)| u64_value(&k, "checkpoint key"))
+            .transpose()?;
+        Ok((below, above))
+    }
+
+    /// Approximate bytes on disk (SST files plus WAL-backed memtables).
+    pub fn approximate_size(&self) -> u64 {
+        [CF_ENTRIES, CF_LEAVES, CF_NODES, CF_CHECKPOINTS, CF_META]
+            .iter()
+            .filter_map(|cf| {
+                self.db
+                    .property_int_value_cf(self.cf(cf), "rocksdb.total-sst-files-size")
+                    .ok()
+                    .flatten()
+            })
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use causeway_proto::merkle::leaf_hash;
+
+    fn commit_n(storage: &Storage, range: &mut CompactRange, n: u64) {
+        let mut c = Commit {
+            first_index: range.size(),
+            ..Default::default()
+        };
+        for i in 0..n {
+            let entry = format!("entry {}", range.size() + i).into_bytes();
+            let hash = leaf_hash(&entry);
+            c.entries.push((entry, hash));
+        }
+        for (_, h) in &c.entries {
+            range.append(*h, |id, hash| c.nodes.push((id, hash)));
+        }
+        c.size = range.size();
+        c.note = format!("note {}", c.size);
+        storage.commit(&c).unwrap();
+    }
+
+    #[test]
+    fn commits_survive_reopen_and_rebuild_the_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut range = CompactRange::new();
+        {
+            let s = Storage::open(dir.path(), &StorageOptions::default()).unwrap();
+            assert_eq!(s.head().unwrap(), None);
+            s.set_origin("o").unwrap();
+            commit_n(&s, &mut range, 5);
+            commit_n(&s, &mut range, 300);
+        }
+        let s = Storage::open(dir.path(), &StorageOptions::default()).unwrap();
+        assert_eq!(s.origin().unwrap().as_deref(), Some("o"));
+        let head = s.head().unwrap().unwrap();
+        assert_eq!((head.size, head.note.as_str()), (305, "note 305"));
+        assert_eq!(s.compact_range(305).unwrap(), range);
+        assert_eq!(s.checkpoint(5).unwrap().as_deref(), Some("note 5"));
+        assert_eq!(s.checkpoint(6).unwrap(), None);
+        assert_eq!(s.checkpoint_sizes_near(6).unwrap(), (Some(5), Some(305)));
+        assert_eq!(s.checkpoint_sizes_near(5).unwrap(), (None, Some(5)));
+        let idx = s
+            .leaf_indices(&[leaf_hash(b"entry 7"), leaf_hash(b"nope")])
+            .unwrap();
+        assert_eq!(idx, vec![Some(7), None]);
+        let e = s.entries(300, 305, 10, 1 << 20).unwrap();
+        assert_eq!(e.len(), 5);
+        assert_eq!(e[0], b"entry 300");
+        assert_eq!(s.entries(0, 305, 10, 20).unwrap().len(), 2, "byte bound");
+        assert_eq!(
+            s.entries(0, 305, 1000, 0).unwrap().len(),
+            1,
+            "always one entry"
+        );
+        assert_eq!(s.node_range(0, 250, 256).unwrap().len(), 55);
+        assert_eq!(s.node_range(8, 0, 256).unwrap().len(), 1);
+        assert!(matches!(
+            s.nodes(&[NodeId::new(9, 0)]),
+            Err(StorageError::Corrupt(_))
+        ));
+    }
+}

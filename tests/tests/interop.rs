@@ -1,0 +1,145 @@
+//! Independent implementations check Causeway's output: Go's
+//! golang.org/x/mod (sumdb/note for the Ed25519 checkpoint signature,
+//! sumdb/tlog for inclusion and consistency proofs) and Python's
+//! `cryptography` for the ECDSA P-256 (type 0x02) signature. `.ci/run`
+//! installs golang-go, golang-golang-x-mod-dev and python3-cryptography.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use causeway_client::verify::check_checkpoint;
+use causeway_client::{LeafRef, LogClient};
+use causeway_proto::checkpoint::Checkpoint;
+use causeway_proto::note::VerifierKey;
+use causeway_tests::Server;
+use serde_json::json;
+
+fn run_with_stdin(mut cmd: Command, input: &str) -> (bool, String) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (see .ci/run for the packages)"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn go(job: &serde_json::Value, cache: &Path) -> (bool, String) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/verify_go.go");
+    let mut cmd = Command::new("go");
+    cmd.arg("run")
+        .arg(&src)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOCACHE", cache)
+        .env("GOFLAGS", "");
+    run_with_stdin(cmd, &job.to_string())
+}
+
+fn python(job: &serde_json::Value) -> (bool, String) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/verify_py.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(src);
+    run_with_stdin(cmd, &job.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_and_python_verify_our_checkpoints_and_proofs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("log"), &[]);
+    let keys: Vec<VerifierKey> = server
+        .vkeys
+        .iter()
+        .map(|v| VerifierKey::parse(v).unwrap())
+        .collect();
+    let mut client = LogClient::connect(&server.url).await.unwrap();
+    let mut olds: Vec<Checkpoint> = Vec::new();
+    for round in 0..7u32 {
+        let n = [1, 2, 5, 30, 100, 1, 63][round as usize];
+        let r = client
+            .add_entries(
+                (0..n)
+                    .map(|i| format!("round {round} entry {i}").into_bytes())
+                    .collect(),
+            )
+            .await
+            .unwrap();
+        olds.push(
+            check_checkpoint(&r.checkpoint_note, &keys)
+                .unwrap()
+                .checkpoint,
+        );
+    }
+    let note = client.checkpoint(None).await.unwrap();
+    let head = check_checkpoint(&note, &keys).unwrap().checkpoint;
+    let mut inclusion = Vec::new();
+    for index in (0..head.size()).step_by(7).chain([head.size() - 1]) {
+        let p = client
+            .inclusion_proof(LeafRef::Index(index), Some(head.size()))
+            .await
+            .unwrap();
+        inclusion.push(json!({
+            "index": index, "size": head.size(), "leaf_hash": p.leaf_hash.to_hex(),
+            "proof": p.proof.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
+        }));
+    }
+    let mut consistency = Vec::new();
+    for old in olds.iter().filter(|c| c.size() < head.size()) {
+        let (_, proof) = client
+            .consistency_proof(old.size(), Some(head.size()))
+            .await
+            .unwrap();
+        consistency.push(json!({
+            "old": old.size(), "old_root": old.root().to_hex(),
+            "proof": proof.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
+        }));
+    }
+    let checks = 1 + inclusion.len() + consistency.len();
+    let job = json!({
+        "vkey": server.vkeys[1], "note": note, "inclusion": inclusion, "consistency": consistency,
+    });
+    let gocache = dir.path().join("gocache");
+    let (ok, out) = go(&job, &gocache);
+    assert!(ok, "Go rejected our output: {out}");
+    assert_eq!(out.trim(), format!("ok {checks}"));
+
+    let (ok, out) = python(&json!({ "vkey": server.vkeys[0], "note": note }));
+    assert!(ok, "Python rejected our ECDSA signature: {out}");
+
+    // The checkers are not rubber stamps: a tampered note or proof fails.
+    let tampered = note.replacen(
+        &format!("\n{}\n", head.size()),
+        &format!("\n{}\n", head.size() + 1),
+        1,
+    );
+    let (ok, _) = go(
+        &json!({ "vkey": server.vkeys[1], "note": tampered }),
+        &gocache,
+    );
+    assert!(!ok, "Go accepted a tampered checkpoint");
+    let (ok, _) = python(&json!({ "vkey": server.vkeys[0], "note": tampered }));
+    assert!(!ok, "Python accepted a tampered checkpoint");
+    let mut bad = job.clone();
+    let first = bad["inclusion"][0]["proof"][0].as_str().unwrap().to_owned();
+    let flipped = format!(
+        "{}{}",
+        if first.starts_with('0') { "1" } else { "0" },
+        &first[1..]
+    );
+    bad["inclusion"][0]["proof"][0] = json!(flipped);
+    let (ok, _) = go(&bad, &gocache);
+    assert!(!ok, "Go accepted a corrupted proof");
+}
