@@ -1,1 +1,547 @@
-fn main() {}
+//! `causeway-loadgen`: drives a real `causeway-server` over loopback and
+//! prints a results table, with the baselines measured in the same run:
+//! raw RocksDB synced batch writes of the same bytes (the storage limit)
+//! and `rs_merkle` building the same tree in memory and producing the same
+//! proofs (the in-memory limit).
+//!
+//! ```text
+//! cargo build --release -p causeway-server -p causeway-bench
+//! target/release/causeway-loadgen            # 10^6 entries of 1 KiB
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use causeway_proto::merkle::leaf_hash;
+use causeway_proto::v1;
+use causeway_proto::v1::log_client::LogClient;
+use clap::Parser;
+use hdrhistogram::Histogram;
+use rand::{Rng as _, RngCore as _, SeedableRng as _};
+use tonic::transport::Channel;
+
+/// Load generator for causeway-server, with same-run baselines.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "causeway-loadgen", version, about)]
+struct Args {
+    /// The causeway-server binary (default: next to this one).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Where to put the benchmark's data directories (default: a temp dir).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Entries appended by the batched phase; the proof phase runs at this size.
+    #[arg(long, default_value_t = 1_000_000)]
+    entries: u64,
+    /// Bytes per entry.
+    #[arg(long, default_value_t = 1024)]
+    entry_bytes: usize,
+    /// Entries per AddEntries call in the batched phase.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Concurrent clients in the batched phase.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// Concurrent clients in the single-entry phase.
+    #[arg(long, default_value_t = 64)]
+    single_clients: usize,
+    /// Entries sent one per call in the single-entry phase.
+    #[arg(long, default_value_t = 50_000)]
+    single_entries: u64,
+    /// Inclusion proofs requested in the proof phase.
+    #[arg(long, default_value_t = 50_000)]
+    proofs: u64,
+    /// Concurrent clients in the proof phase.
+    #[arg(long, default_value_t = 8)]
+    proof_clients: usize,
+    /// After everything else, keep appending until the log holds this many
+    /// entries and report the server's RSS (0 = skip).
+    #[arg(long, default_value_t = 0)]
+    grow_to: u64,
+    /// Extra flags for causeway-server (repeatable), e.g. --server-arg=--batch-max-delay=2ms
+    #[arg(long = "server-arg")]
+    server_args: Vec<String>,
+}
+
+struct Row {
+    what: String,
+    ours: String,
+    baseline: String,
+    ratio: String,
+}
+
+fn row(
+    what: impl Into<String>,
+    ours: impl Into<String>,
+    baseline: impl Into<String>,
+    ratio: Option<f64>,
+) -> Row {
+    Row {
+        what: what.into(),
+        ours: ours.into(),
+        baseline: baseline.into(),
+        ratio: ratio.map_or_else(|| "—".into(), |r| format!("{r:.2}")),
+    }
+}
+
+fn rate(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn fmt_rate(r: f64) -> String {
+    let r = r.round() as u64;
+    let s = r.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn us(h: &Histogram<u64>, q: f64) -> String {
+    let v = h.value_at_quantile(q);
+    if v >= 10_000 {
+        format!("{:.1} ms", v as f64 / 1000.0)
+    } else {
+        format!("{v} µs")
+    }
+}
+
+/// Unique, incompressible entries: an 8-byte counter then random bytes.
+fn entry(n: u64, len: usize, rng: &mut rand::rngs::StdRng) -> Vec<u8> {
+    let mut e = vec![0u8; len.max(8)];
+    e[..8].copy_from_slice(&n.to_be_bytes());
+    rng.fill_bytes(&mut e[8..]);
+    e
+}
+
+struct ServerProcess {
+    child: Child,
+    url: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(bin: &Path, data: &Path, extra: &[String]) -> anyhow::Result<ServerProcess> {
+    use std::io::BufRead as _;
+    let mut child = Command::new(bin)
+        .arg("--data-dir")
+        .arg(data)
+        .args([
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--origin",
+            "bench.causeway/log",
+        ])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stdout = child.stdout.take().context("stdout")?;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("causeway-server ready ") {
+            let addr = rest
+                .split(' ')
+                .find_map(|f| f.strip_prefix("grpc="))
+                .context("grpc=")?;
+            return Ok(ServerProcess {
+                child,
+                url: format!("http://{addr}"),
+            });
+        }
+    }
+    bail!("causeway-server exited before it was ready")
+}
+
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+async fn connect(url: &str) -> anyhow::Result<LogClient<Channel>> {
+    Ok(LogClient::connect(url.to_owned())
+        .await?
+        .max_decoding_message_size(64 << 20))
+}
+
+/// Appends `total` entries with `clients` concurrent clients, `batch` per
+/// call; returns (elapsed, per-call latency histogram in µs).
+async fn append(
+    url: &str,
+    total: u64,
+    first: u64,
+    batch: usize,
+    clients: usize,
+    entry_bytes: usize,
+) -> anyhow::Result<(Duration, Histogram<u64>)> {
+    let next = Arc::new(AtomicU64::new(first));
+    let end = first + total;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (url, next) = (url.to_owned(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut client = connect(&url).await?;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(c as u64 ^ first);
+            let mut hist = Histogram::<u64>::new(3)?;
+            loop {
+                let at = next.fetch_add(batch as u64, Ordering::Relaxed);
+                if at >= end {
+                    break;
+                }
+                let n = (end - at).min(batch as u64);
+                let entries: Vec<Vec<u8>> = (at..at + n)
+                    .map(|i| entry(i, entry_bytes, &mut rng))
+                    .collect();
+                let t = Instant::now();
+                client
+                    .add_entries(v1::AddEntriesRequest { entries })
+                    .await?;
+                hist.record(t.elapsed().as_micros() as u64)?;
+            }
+            anyhow::Ok(hist)
+        }));
+    }
+    let mut hist = Histogram::<u64>::new(3)?;
+    for t in tasks {
+        hist.add(t.await??)?;
+    }
+    Ok((started.elapsed(), hist))
+}
+
+/// Raw RocksDB: the same bytes in synced batches of the same size.
+fn rocksdb_baseline(
+    dir: &Path,
+    total: u64,
+    batch: usize,
+    entry_bytes: usize,
+    threads: usize,
+) -> anyhow::Result<Duration> {
+    let mut opts = rocksdb::Options::default();
+    opts.create_if_missing(true);
+    let db = Arc::new(rocksdb::DB::open(&opts, dir)?);
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (db, next) = (db.clone(), next.clone());
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(t as u64);
+                let mut sync = rocksdb::WriteOptions::default();
+                sync.set_sync(true);
+                loop {
+                    let at = next.fetch_add(batch as u64, Ordering::Relaxed);
+                    if at >= total {
+                        return Ok(());
+                    }
+                    let mut wb = rocksdb::WriteBatch::default();
+                    for i in at..(at + batch as u64).min(total) {
+                        wb.put(i.to_be_bytes(), entry(i, entry_bytes, &mut rng));
+                    }
+                    db.write_opt(wb, &sync)?;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join()
+            .map_err(|_| anyhow::anyhow!("baseline thread panicked"))??;
+    }
+    Ok(started.elapsed())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let bin = match &args.server_bin {
+        Some(b) => b.clone(),
+        None => std::env::current_exe()?.with_file_name("causeway-server"),
+    };
+    let tmp = tempfile::tempdir_in(args.work_dir.clone().unwrap_or_else(std::env::temp_dir))?;
+    let mut rows = Vec::new();
+    let kib = args.entry_bytes as f64 / 1024.0;
+    eprintln!(
+        "causeway-loadgen: {} entries of {} bytes; server {}",
+        args.entries,
+        args.entry_bytes,
+        bin.display()
+    );
+
+    // 1. Raw RocksDB, the storage limit.
+    eprintln!("[1/6] raw RocksDB synced batches ...");
+    let raw_batched = rocksdb_baseline(
+        &tmp.path().join("raw1"),
+        args.entries,
+        args.batch,
+        args.entry_bytes,
+        args.clients,
+    )?;
+    let raw_batched_rate = rate(args.entries, raw_batched);
+    eprintln!("[2/6] raw RocksDB synced single writes ...");
+    let raw_single = rocksdb_baseline(
+        &tmp.path().join("raw2"),
+        args.single_entries,
+        1,
+        args.entry_bytes,
+        args.single_clients,
+    )?;
+    let raw_single_rate = rate(args.single_entries, raw_single);
+
+    // 2. The server, batched.
+    let server = start_server(&bin, &tmp.path().join("log"), &args.server_args)?;
+    eprintln!(
+        "[3/6] batched append: {} clients × {} entries per call ...",
+        args.clients, args.batch
+    );
+    let (took, hist) = append(
+        &server.url,
+        args.entries,
+        0,
+        args.batch,
+        args.clients,
+        args.entry_bytes,
+    )
+    .await?;
+    let ours = rate(args.entries, took);
+    rows.push(row(
+        format!(
+            "durable append, batched ({} clients × {} × {kib:.0} KiB), records/s",
+            args.clients, args.batch
+        ),
+        fmt_rate(ours),
+        format!("raw RocksDB synced batches: {}", fmt_rate(raw_batched_rate)),
+        Some(ours / raw_batched_rate),
+    ));
+    rows.push(row(
+        "  ack latency per call p50 / p99",
+        format!("{} / {}", us(&hist, 0.5), us(&hist, 0.99)),
+        "",
+        None,
+    ));
+    let rss_at_entries = rss_mib(server.child.id());
+
+    // 3. Proofs at this size.
+    let size = args.entries;
+    eprintln!(
+        "[4/6] {} inclusion proofs at size {size} over gRPC ...",
+        args.proofs
+    );
+    let indices: Vec<u64> = {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+        (0..args.proofs).map(|_| rng.gen_range(0..size)).collect()
+    };
+    let started = Instant::now();
+    let chunk = indices.len().div_ceil(args.proof_clients);
+    let mut tasks = Vec::new();
+    for part in indices.chunks(chunk).map(<[u64]>::to_vec) {
+        let url = server.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut client = connect(&url).await?;
+            let mut server_side = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+            let mut end_to_end = Histogram::<u64>::new(3)?;
+            for index in part {
+                use v1::get_inclusion_proof_request::Leaf;
+                let t = Instant::now();
+                let resp = client
+                    .get_inclusion_proof(v1::GetInclusionProofRequest {
+                        leaf: Some(Leaf::LeafIndex(index)),
+                        tree_size: Some(size),
+                    })
+                    .await?;
+                end_to_end.record(t.elapsed().as_micros() as u64)?;
+                let timing = resp
+                    .metadata()
+                    .get("server-timing")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let ms: f64 = timing
+                    .split("dur=")
+                    .nth(1)
+                    .and_then(|d| d.parse().ok())
+                    .unwrap_or(0.0);
+                server_side.record(((ms * 1000.0).round() as u64).max(1))?;
+            }
+            anyhow::Ok((server_side, end_to_end))
+        }));
+    }
+    let mut server_side = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut end_to_end = Histogram::<u64>::new(3)?;
+    for t in tasks {
+        let (s, e) = t.await??;
+        server_side.add(s)?;
+        end_to_end.add(e)?;
+    }
+    let proof_rate = rate(args.proofs, started.elapsed());
+
+    // rs_merkle over the same leaves, producing proofs for the same indices.
+    eprintln!("[5/6] rs_merkle: same tree in memory, same proofs ...");
+    let leaves: Vec<[u8; 32]> = {
+        let mut client = connect(&server.url).await?;
+        let mut leaves = Vec::with_capacity(size as usize);
+        while (leaves.len() as u64) < size {
+            let start = leaves.len() as u64;
+            let page = client
+                .get_entries(v1::GetEntriesRequest { start, count: 1000 })
+                .await?
+                .into_inner();
+            leaves.extend(page.entries.iter().map(|e| *leaf_hash(&e.data).as_bytes()));
+        }
+        leaves
+    };
+    let t = Instant::now();
+    let tree = rs_merkle::MerkleTree::<rs_merkle::algorithms::Sha256>::from_leaves(&leaves);
+    let build = t.elapsed();
+    let mut rs_hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let t = Instant::now();
+    for &i in &indices {
+        let t1 = Instant::now();
+        let p = tree.proof(&[i as usize]);
+        std::hint::black_box(&p);
+        rs_hist.record((t1.elapsed().as_nanos() as u64 / 1000).max(1))?;
+    }
+    let rs_rate = rate(args.proofs, t.elapsed());
+    drop(tree);
+    rows.push(row(
+        format!("inclusion proof at {size}, server-side median / p99"),
+        format!("{} / {}", us(&server_side, 0.5), us(&server_side, 0.99)),
+        format!(
+            "rs_merkle in memory: {} / {}",
+            us(&rs_hist, 0.5),
+            us(&rs_hist, 0.99)
+        ),
+        Some(
+            server_side.value_at_quantile(0.5) as f64
+                / rs_hist.value_at_quantile(0.5).max(1) as f64,
+        ),
+    ));
+    rows.push(row(
+        format!(
+            "inclusion proofs over gRPC ({} clients), proofs/s",
+            args.proof_clients
+        ),
+        fmt_rate(proof_rate),
+        format!("rs_merkle, one thread: {}", fmt_rate(rs_rate)),
+        Some(proof_rate / rs_rate),
+    ));
+    rows.push(row(
+        "  end-to-end latency p50 / p99",
+        format!("{} / {}", us(&end_to_end, 0.5), us(&end_to_end, 0.99)),
+        "",
+        None,
+    ));
+    rows.push(row(
+        format!("tree of {size} leaves"),
+        format!("durable, incremental: {} leaves/s (row 1)", fmt_rate(ours)),
+        format!(
+            "rs_merkle from_leaves: {} leaves/s",
+            fmt_rate(rate(size, build))
+        ),
+        Some(ours / rate(size, build)),
+    ));
+
+    // 4. Single-entry calls.
+    eprintln!(
+        "[6/6] single-entry calls from {} clients ...",
+        args.single_clients
+    );
+    let (took, hist) = append(
+        &server.url,
+        args.single_entries,
+        size,
+        1,
+        args.single_clients,
+        args.entry_bytes,
+    )
+    .await?;
+    let single = rate(args.single_entries, took);
+    rows.push(row(
+        format!(
+            "durable append, single-entry calls ({} clients), records/s",
+            args.single_clients
+        ),
+        fmt_rate(single),
+        format!(
+            "raw RocksDB synced single writes, {} threads: {}",
+            args.single_clients,
+            fmt_rate(raw_single_rate)
+        ),
+        Some(single / raw_single_rate),
+    ));
+    rows.push(row(
+        "  ack latency p50 / p99",
+        format!("{} / {}", us(&hist, 0.5), us(&hist, 0.99)),
+        "",
+        None,
+    ));
+    if let Some(rss) = rss_at_entries {
+        rows.push(row(
+            format!("server RSS at {size} entries"),
+            format!("{rss:.0} MiB"),
+            "",
+            None,
+        ));
+    }
+
+    if args.grow_to > 0 {
+        let have = size + args.single_entries;
+        if args.grow_to > have {
+            eprintln!("growing the log to {} entries ...", args.grow_to);
+            let (took, _) = append(
+                &server.url,
+                args.grow_to - have,
+                have,
+                args.batch,
+                args.clients,
+                args.entry_bytes,
+            )
+            .await?;
+            rows.push(row(
+                format!(
+                    "durable append while growing to {}, records/s",
+                    args.grow_to
+                ),
+                fmt_rate(rate(args.grow_to - have, took)),
+                "",
+                None,
+            ));
+        }
+        if let Some(rss) = rss_mib(server.child.id()) {
+            rows.push(row(
+                format!("server RSS at {} entries", args.grow_to.max(have)),
+                format!("{rss:.0} MiB"),
+                "",
+                None,
+            ));
+        }
+    }
+
+    println!("| measurement | causeway | baseline (same run) | ratio |");
+    println!("|---|---|---|---|");
+    for r in rows {
+        println!("| {} | {} | {} | {} |", r.what, r.ours, r.baseline, r.ratio);
+    }
+    Ok(())
+}

@@ -173,9 +173,14 @@ pub async fn serve(
             max_request_entries: config.max_request_entries,
         },
     );
+    // Both reflection versions: grpcurl speaks v1, older tools v1alpha.
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(causeway_proto::v1::FILE_DESCRIPTOR_SET)
         .build_v1()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(causeway_proto::v1::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     // Small request/response exchanges stall for tens of milliseconds under
     // Nagle's algorithm plus delayed ACKs; proofs are small.
@@ -195,6 +200,7 @@ pub async fn serve(
                 .max_encoding_message_size(64 << 20),
         )
         .add_service(reflection)
+        .add_service(reflection_alpha)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     // Handlers are gone; the sequencer drains its queue and stops.

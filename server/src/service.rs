@@ -10,6 +10,8 @@ use causeway_proto::v1::{
     GetCheckpointRequest, GetConsistencyProofRequest, GetEntriesRequest, GetEntriesResponse,
     GetInclusionProofRequest, InclusionProof, get_inclusion_proof_request::Leaf,
 };
+use std::time::Instant;
+
 use tonic::{Request, Response, Status};
 
 use crate::reader::{ReadError, Reader};
@@ -67,6 +69,18 @@ fn checkpoint_message(p: &Published) -> Checkpoint {
     }
 }
 
+/// Wraps a reply with a `server-timing` header (the HTTP Server-Timing
+/// format, milliseconds) so clients and load generators can tell server
+/// work from network time.
+fn timed<T>(message: T, name: &str, started: Instant) -> Response<T> {
+    let mut response = Response::new(message);
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = format!("{name};dur={ms:.3}").parse() {
+        response.metadata_mut().insert("server-timing", v);
+    }
+    response
+}
+
 fn hashes(hs: Vec<Hash>) -> Vec<Vec<u8>> {
     hs.into_iter().map(|h| h.as_bytes().to_vec()).collect()
 }
@@ -111,13 +125,14 @@ impl Log for LogService {
         &self,
         request: Request<AddEntriesRequest>,
     ) -> Result<Response<AddEntriesResponse>, Status> {
+        let started = Instant::now();
         let entries = validate_entries(request.into_inner().entries, &self.limits)?;
         let accepted = self
             .sequencer
             .submit(entries)
             .await
             .map_err(submit_status)?;
-        Ok(Response::new(AddEntriesResponse {
+        let reply = AddEntriesResponse {
             entries: accepted
                 .entries
                 .into_iter()
@@ -128,7 +143,8 @@ impl Log for LogService {
                 })
                 .collect(),
             checkpoint: Some(checkpoint_message(&accepted.checkpoint)),
-        }))
+        };
+        Ok(timed(reply, "sequence", started))
     }
 
     async fn get_checkpoint(
@@ -146,6 +162,7 @@ impl Log for LogService {
         &self,
         request: Request<GetInclusionProofRequest>,
     ) -> Result<Response<InclusionProof>, Status> {
+        let started = Instant::now();
         let req = request.into_inner();
         let index = match req.leaf {
             Some(Leaf::LeafIndex(i)) => i,
@@ -160,12 +177,13 @@ impl Log for LogService {
             .reader
             .inclusion_proof(index, req.tree_size)
             .map_err(read_status)?;
-        Ok(Response::new(InclusionProof {
+        let reply = InclusionProof {
             leaf_index: p.leaf_index,
             tree_size: p.tree_size,
             leaf_hash: p.leaf_hash.as_bytes().to_vec(),
             hashes: hashes(p.hashes),
-        }))
+        };
+        Ok(timed(reply, "proof", started))
     }
 
     async fn get_consistency_proof(

@@ -143,3 +143,48 @@ async fn go_and_python_verify_our_checkpoints_and_proofs() {
     let (ok, _) = go(&bad, &gocache);
     assert!(!ok, "Go accepted a corrupted proof");
 }
+
+#[test]
+fn python_grpcio_discovers_and_calls_the_service_through_reflection() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("log"), &[]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/grpc_reflect.py");
+    let addr = server.url.trim_start_matches("http://");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(addr)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let services: Vec<&str> = v["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(services.contains(&"causeway.v1.Log"), "{services:?}");
+    assert_eq!(
+        v["methods"],
+        json!([
+            "AddEntries",
+            "GetCheckpoint",
+            "GetConsistencyProof",
+            "GetEntries",
+            "GetInclusionProof"
+        ])
+    );
+    assert_eq!(v["index"], 0);
+    let expected = causeway_proto::merkle::leaf_hash(b"from python grpcio").to_hex();
+    assert_eq!(v["leaf_hash"], expected.as_str());
+    assert_eq!(v["tree_size"], 1);
+    assert_eq!(v["note_first_line"], "test.causeway/log");
+    assert_eq!(
+        v["codes"],
+        json!({"empty": "INVALID_ARGUMENT", "oversize": "INVALID_ARGUMENT", "beyond": "OUT_OF_RANGE"})
+    );
+}
