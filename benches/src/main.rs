@@ -127,6 +127,14 @@ struct ServerProcess {
     url: String,
 }
 
+impl ServerProcess {
+    /// `kill -9`: no flush, no goodbye.
+    fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = Command::new("kill")
@@ -148,7 +156,10 @@ fn start_server(bin: &Path, data: &Path, extra: &[String]) -> anyhow::Result<Ser
             "bench.causeway/log",
         ])
         .args(extra)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
@@ -504,6 +515,26 @@ async fn main() -> anyhow::Result<()> {
             None,
         ));
     }
+
+    // 5. Restart after kill -9: start-up must not depend on the log size.
+    let pid_size = size + args.single_entries;
+    server.kill9();
+    let t = Instant::now();
+    let server = start_server(&bin, &tmp.path().join("log"), &args.server_args)?;
+    let restart_big = t.elapsed();
+    let empty_dir = tmp.path().join("empty");
+    let empty = start_server(&bin, &empty_dir, &args.server_args)?;
+    empty.kill9();
+    let t = Instant::now();
+    let empty = start_server(&bin, &empty_dir, &args.server_args)?;
+    let restart_empty = t.elapsed();
+    drop(empty);
+    rows.push(row(
+        format!("restart after kill -9 at {pid_size} entries, until serving"),
+        format!("{} ms", restart_big.as_millis()),
+        format!("same for an empty log: {} ms", restart_empty.as_millis()),
+        Some(restart_big.as_secs_f64() / restart_empty.as_secs_f64()),
+    ));
 
     if args.grow_to > 0 {
         let have = size + args.single_entries;

@@ -5,6 +5,7 @@
 //! * [`note`]: C2SP signed notes and their signature types (Ed25519, ECDSA
 //!   P-256, cosignature/v1, RFC 6962 tree heads).
 //! * [`checkpoint`]: C2SP checkpoint bodies.
+//! * [`tiles`]: C2SP tlog-tiles coordinates, paths and entry bundles.
 //! * [`v1`]: the gRPC schema of the `causeway.v1.Log` service, generated
 //!   from `proto/causeway/v1/log.proto`.
 //!
@@ -17,6 +18,7 @@
 pub mod checkpoint;
 pub mod merkle;
 pub mod note;
+pub mod tiles;
 
 /// The largest entry the log accepts. C2SP tlog-tiles entry bundles prefix
 /// each entry with a big-endian u16 length.

@@ -121,6 +121,15 @@ impl LogKeys {
         )?;
         // The origin file is written last: its presence means "initialized".
         write_file(&origin_path, format!("{origin}\n").as_bytes(), 0o644)?;
+        // Make the new directory entries themselves durable.
+        for d in [&key_dir, &dir.to_path_buf()] {
+            fs::File::open(d)
+                .and_then(|f| f.sync_all())
+                .map_err(|source| KeysError::Io {
+                    path: d.clone(),
+                    source,
+                })?;
+        }
         Ok(keys)
     }
 

@@ -60,7 +60,7 @@ impl Default for SequencerConfig {
     fn default() -> Self {
         SequencerConfig {
             max_batch_entries: 4096,
-            max_batch_delay: Duration::from_millis(1),
+            max_batch_delay: Duration::ZERO,
             max_pending_entries: 200_000,
         }
     }
@@ -377,6 +377,7 @@ impl Sequencer {
         let fail = |answers: Vec<(oneshot::Sender<_>, _)>, e: String| {
             Err((answers.into_iter().map(|(r, _)| r).collect(), e))
         };
+        let t_sign = Instant::now();
         let note = match sign(&self.keys, &self.range) {
             Ok(note) => note,
             Err(e) => {
@@ -386,10 +387,18 @@ impl Sequencer {
         };
         commit.size = self.range.size();
         commit.note = note.clone();
+        let t_commit = Instant::now();
         if let Err(e) = self.storage.commit(&commit) {
             self.range = before;
             return fail(answers, e.to_string());
         }
+        tracing::debug!(
+            entries = commit.entries.len(),
+            size = commit.size,
+            sign_us = (t_commit - t_sign).as_micros() as u64,
+            commit_us = t_commit.elapsed().as_micros() as u64,
+            "batch committed"
+        );
         let published = Arc::new(Published {
             size: self.range.size(),
             root: self.range.root(),

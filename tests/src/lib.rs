@@ -91,7 +91,7 @@ impl Server {
         let mut url = None;
         let mut start_size = 0;
         let mut vkeys = Vec::new();
-        while vkeys.len() < 2 {
+        while url.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match rx.recv_timeout(left) {
                 Ok(l) => l,
