@@ -62,6 +62,16 @@ struct Args {
     /// entries and report the server's RSS (0 = skip).
     #[arg(long, default_value_t = 0)]
     grow_to: u64,
+    /// Seconds of tile load (causeway's HTTP API, then nginx serving an
+    /// export of the same tiles); 0 skips the tile phase.
+    #[arg(long, default_value_t = 10)]
+    tile_seconds: u64,
+    /// Concurrent HTTP clients in the tile phase.
+    #[arg(long, default_value_t = 32)]
+    tile_clients: usize,
+    /// The nginx binary for the static-file baseline.
+    #[arg(long, default_value = "/usr/sbin/nginx")]
+    nginx: PathBuf,
     /// Extra flags for causeway-server (repeatable), e.g. --server-arg=--batch-max-delay=2ms
     #[arg(long = "server-arg")]
     server_args: Vec<String>,
@@ -125,6 +135,8 @@ fn entry(n: u64, len: usize, rng: &mut rand::rngs::StdRng) -> Vec<u8> {
 struct ServerProcess {
     child: Child,
     url: String,
+    tiles: String,
+    killed: bool,
 }
 
 impl ServerProcess {
@@ -132,50 +144,55 @@ impl ServerProcess {
     fn kill9(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.killed = true;
     }
 }
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
+        if !self.killed {
+            let pid = self.child.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            let _ = self.child.wait();
+        }
     }
 }
 
 fn start_server(bin: &Path, data: &Path, extra: &[String]) -> anyhow::Result<ServerProcess> {
     use std::io::BufRead as _;
+    let log_filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
     let mut child = Command::new(bin)
         .arg("--data-dir")
         .arg(data)
-        .args([
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--origin",
-            "bench.causeway/log",
-        ])
+        .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+        .args(["--origin", "bench.causeway/log"])
         .args(extra)
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-        )
+        .env("RUST_LOG", log_filter)
         .stdout(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
     let stdout = child.stdout.take().context("stdout")?;
-    for line in std::io::BufReader::new(stdout).lines() {
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line?;
-        if let Some(rest) = line.strip_prefix("causeway-server ready ") {
-            let addr = rest
-                .split(' ')
-                .find_map(|f| f.strip_prefix("grpc="))
-                .context("grpc=")?;
-            return Ok(ServerProcess {
-                child,
-                url: format!("http://{addr}"),
-            });
-        }
+        let Some(rest) = line.strip_prefix("causeway-server ready ") else {
+            continue;
+        };
+        let field = |name: &str| {
+            rest.split(' ')
+                .find_map(|f| f.strip_prefix(name))
+                .map(str::to_owned)
+        };
+        let grpc = field("grpc=").context("grpc=")?;
+        let http = field("http=").context("http=")?;
+        // Keep draining so the server never writes into a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        return Ok(ServerProcess {
+            child,
+            url: format!("http://{grpc}"),
+            tiles: format!("http://{http}"),
+            killed: false,
+        });
     }
     bail!("causeway-server exited before it was ready")
 }
@@ -190,6 +207,102 @@ fn rss_mib(pid: u32) -> Option<f64> {
         .parse()
         .ok()?;
     Some(kb / 1024.0)
+}
+
+/// Fetches random tiles from `paths` under `prefix` with `clients`
+/// keep-alive HTTP clients for `seconds`; returns (requests, elapsed, µs histogram).
+async fn tile_load(
+    prefix: &str,
+    paths: Arc<Vec<String>>,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<(u64, Duration, Histogram<u64>)> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (prefix, paths) = (prefix.to_owned(), paths.clone());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(c as u64);
+            let mut hist = Histogram::<u64>::new(3)?;
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                let path = &paths[rng.gen_range(0..paths.len())];
+                let t = Instant::now();
+                let resp = http.get(format!("{prefix}/{path}")).send().await?;
+                if !resp.status().is_success() {
+                    bail!("{path}: {}", resp.status());
+                }
+                let body = resp.bytes().await?;
+                std::hint::black_box(&body);
+                hist.record(t.elapsed().as_micros() as u64)?;
+                n += 1;
+            }
+            anyhow::Ok((n, hist))
+        }));
+    }
+    let mut hist = Histogram::<u64>::new(3)?;
+    let mut total = 0;
+    for t in tasks {
+        let (n, h) = t.await??;
+        total += n;
+        hist.add(h)?;
+    }
+    Ok((total, started.elapsed(), hist))
+}
+
+/// nginx serving `root` on a free loopback port, stopped on drop.
+struct Nginx {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_nginx(bin: &Path, work: &Path, root: &Path) -> anyhow::Result<Nginx> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    std::fs::create_dir_all(work.join("logs"))?;
+    let conf = work.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\nworker_processes 2;\nuser root;\npid {pid};\nerror_log {err} warn;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{ access_log off; sendfile on; tcp_nodelay on; keepalive_requests 1000000;\n\
+             default_type application/octet-stream;\n\
+             server {{ listen 127.0.0.1:{port}; root {root};\n\
+             location / {{ add_header Cache-Control \"public, max-age=31536000, immutable\"; }} }} }}\n",
+            pid = work.join("nginx.pid").display(),
+            err = work.join("logs/error.log").display(),
+            root = root.display(),
+        ),
+    )?;
+    let child = Command::new(bin)
+        .arg("-p")
+        .arg(work)
+        .arg("-c")
+        .arg(&conf)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(Nginx { child, url });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!(
+        "nginx did not start; see {}",
+        work.join("logs/error.log").display()
+    )
 }
 
 async fn connect(url: &str) -> anyhow::Result<LogClient<Channel>> {
@@ -512,6 +625,62 @@ async fn main() -> anyhow::Result<()> {
             format!("server RSS at {size} entries"),
             format!("{rss:.0} MiB"),
             "",
+            None,
+        ));
+    }
+
+    // 5. Tiles: causeway's HTTP API, then nginx serving an export of it.
+    if args.tile_seconds > 0 {
+        eprintln!(
+            "[tiles] exporting the tiles of {size}+ entries, then {} s of load on each server ...",
+            args.tile_seconds
+        );
+        let export = tmp.path().join("export");
+        let source = causeway_client::tiles::HttpTiles::new(&server.tiles)?;
+        causeway_client::tiles::mirror(&source, &export, &[], true, |_, _, _| {}).await?;
+        let exported = std::fs::read_to_string(export.join("checkpoint"))?;
+        let exported_size: u64 = exported
+            .lines()
+            .nth(1)
+            .context("checkpoint size")?
+            .parse()?;
+        let paths: Arc<Vec<String>> = Arc::new(
+            causeway_proto::tiles::hash_tiles(exported_size)
+                .filter(|t| t.is_full())
+                .map(|t| t.path())
+                .collect(),
+        );
+        let (n, took, hist) = tile_load(
+            &server.tiles,
+            paths.clone(),
+            args.tile_clients,
+            args.tile_seconds,
+        )
+        .await?;
+        let ours = rate(n, took);
+        let nginx = start_nginx(&args.nginx, &tmp.path().join("nginx"), &export)?;
+        let (n2, took2, hist2) = tile_load(
+            &nginx.url,
+            paths.clone(),
+            args.tile_clients,
+            args.tile_seconds,
+        )
+        .await?;
+        drop(nginx);
+        let theirs = rate(n2, took2);
+        rows.push(row(
+            format!(
+                "full hash tiles (8 KiB) over HTTP, {} clients, requests/s",
+                args.tile_clients
+            ),
+            fmt_rate(ours),
+            format!("nginx serving the exported tiles: {}", fmt_rate(theirs)),
+            Some(ours / theirs),
+        ));
+        rows.push(row(
+            "  tile latency p50 / p99",
+            format!("{} / {}", us(&hist, 0.5), us(&hist, 0.99)),
+            format!("nginx: {} / {}", us(&hist2, 0.5), us(&hist2, 0.99)),
             None,
         ));
     }

@@ -2,12 +2,15 @@
 //! says before believing it.
 //!
 //! * [`LogClient`]: a thin gRPC client returning checked types.
+//! * [`tiles`]: roots, proofs and whole-tree checks computed from C2SP
+//!   tlog-tiles, and incremental static mirrors.
 //! * [`verify`]: checkpoint and proof verification against the log's keys,
 //!   with no I/O (usable offline on saved data).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod tiles;
 pub mod verify;
 
 use causeway_proto::merkle::{Hash, HashLengthError};

@@ -74,6 +74,42 @@ enum Command {
     /// Fetches and verifies proofs.
     #[command(subcommand)]
     Prove(Prove),
+    /// Verifies a whole log from its C2SP tiles alone: the signed
+    /// checkpoint, every hash tile against the level above, the root, and
+    /// with --entries every entry bundle. Trusts no proof endpoint.
+    VerifyTiles {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        tiles: TilesArg,
+        /// Also fetch every entry bundle and check each entry's leaf hash.
+        #[arg(long)]
+        entries: bool,
+    },
+    /// Copies a log's tiles, entry bundles and checkpoint into a directory
+    /// that any static file server, bucket or CDN can serve at the same
+    /// paths. Incremental: full tiles already there are not fetched again.
+    /// The copy is verified before its checkpoint is replaced.
+    ExportTiles {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        tiles: TilesArg,
+        /// The directory to write (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Copy hash tiles only, not entry bundles.
+        #[arg(long)]
+        no_entries: bool,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+struct TilesArg {
+    /// The log's tile URL prefix (c2sp.org/tlog-tiles): the server's
+    /// --http-addr, a mirror, a bucket or a CDN.
+    #[arg(long = "tiles", env = "CAUSEWAY_TILES", default_value = causeway_client::tiles::DEFAULT_TILES_URL)]
+    url: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -83,9 +119,9 @@ enum Prove {
         #[command(flatten)]
         common: Common,
         /// The leaf's index.
-        #[arg(long, conflicts_with_all = ["leaf_hash", "file"], required_unless_present_any = ["leaf_hash", "file"])]
+        #[arg(long, required_unless_present_any = ["leaf_hash", "file"])]
         index: Option<u64>,
-        /// The leaf's RFC 6962 hash, 64 hex digits.
+        /// The leaf's RFC 6962 hash, 64 hex digits (checked against --index if both are given).
         #[arg(long, conflicts_with = "file")]
         leaf_hash: Option<String>,
         /// A file whose content is the entry (its leaf hash is computed locally).
@@ -94,6 +130,11 @@ enum Prove {
         /// The tree size of a published checkpoint to prove against; latest if absent.
         #[arg(long)]
         size: Option<u64>,
+        /// Compute the proof from the log's tiles at this URL instead of
+        /// asking the server for it (needs --index; the checkpoint comes
+        /// from the tiles too, so --size is not allowed).
+        #[arg(long = "from-tiles", value_name = "URL", conflicts_with = "size")]
+        from_tiles: Option<String>,
     },
     /// Proves that one signed checkpoint's tree is a prefix of another's.
     Consistency {
@@ -105,6 +146,10 @@ enum Prove {
         /// The new tree size; latest if absent.
         #[arg(long)]
         new: Option<u64>,
+        /// Compute the proof from the log's tiles at this URL (the new
+        /// checkpoint comes from the tiles; the old one from --log).
+        #[arg(long = "from-tiles", value_name = "URL", conflicts_with = "new")]
+        from_tiles: Option<String>,
     },
 }
 
@@ -139,22 +184,43 @@ async fn run(command: Command) -> anyhow::Result<()> {
             leaf_hash,
             file,
             size,
+            from_tiles,
         }) => {
             let leaf = match (index, leaf_hash, file) {
-                (Some(i), _, _) => LeafRef::Index(i),
                 (_, Some(h), _) => {
                     LeafRef::Hash(Hash::from_hex(&h).with_context(|| format!("--leaf-hash {h:?}"))?)
                 }
                 (_, _, Some(f)) => {
                     LeafRef::Hash(causeway_proto::merkle::leaf_hash(&read_entry(&f)?))
                 }
+                (Some(i), None, None) => LeafRef::Index(i),
                 _ => bail!("give --index, --leaf-hash or --file"),
             };
-            prove_inclusion(&common, leaf, size).await
+            match from_tiles {
+                Some(url) => prove_inclusion_from_tiles(&common, &url, index, leaf).await,
+                None => prove_inclusion(&common, index, leaf, size).await,
+            }
         }
-        Command::Prove(Prove::Consistency { common, old, new }) => {
-            prove_consistency(&common, old, new).await
-        }
+        Command::Prove(Prove::Consistency {
+            common,
+            old,
+            new,
+            from_tiles,
+        }) => match from_tiles {
+            Some(url) => prove_consistency_from_tiles(&common, &url, old).await,
+            None => prove_consistency(&common, old, new).await,
+        },
+        Command::VerifyTiles {
+            common,
+            tiles,
+            entries,
+        } => verify_tiles(&common, &tiles.url, entries).await,
+        Command::ExportTiles {
+            common,
+            tiles,
+            out,
+            no_entries,
+        } => export_tiles(&common, &tiles.url, &out, no_entries).await,
     }
 }
 
@@ -307,7 +373,12 @@ fn hex_list(hs: &[Hash]) -> Vec<String> {
     hs.iter().map(Hash::to_hex).collect()
 }
 
-async fn prove_inclusion(common: &Common, leaf: LeafRef, size: Option<u64>) -> anyhow::Result<()> {
+async fn prove_inclusion(
+    common: &Common,
+    index: Option<u64>,
+    leaf: LeafRef,
+    size: Option<u64>,
+) -> anyhow::Result<()> {
     let keys = keys(common)?;
     let mut client = connect(common).await?;
     let c = fetch_checkpoint(&mut client, size, &keys).await?;
@@ -319,6 +390,11 @@ async fn prove_inclusion(common: &Common, leaf: LeafRef, size: Option<u64>) -> a
     {
         bail!("asked about leaf {h}, the log proved {}", p.leaf_hash);
     }
+    if let Some(i) = index
+        && p.leaf_index != i
+    {
+        bail!("that leaf is at index {}, not {i}", p.leaf_index);
+    }
     if p.tree_size != c.checkpoint.size() {
         bail!(
             "asked for a proof at size {}, got one at {}",
@@ -328,29 +404,37 @@ async fn prove_inclusion(common: &Common, leaf: LeafRef, size: Option<u64>) -> a
     }
     check_inclusion(&c.checkpoint, p.leaf_index, &p.leaf_hash, &p.proof)
         .context("the inclusion proof does not lead to the checkpoint's root")?;
+    print_inclusion(common, p.leaf_index, &p.leaf_hash, &p.proof, &c);
+    Ok(())
+}
+
+fn print_inclusion(
+    common: &Common,
+    index: u64,
+    leaf: &Hash,
+    proof: &[Hash],
+    c: &CheckedCheckpoint,
+) {
+    let size = c.checkpoint.size();
     if common.json {
         println!(
             "{}",
             json!({
-                "leaf_index": p.leaf_index,
-                "tree_size": p.tree_size,
-                "leaf_hash": p.leaf_hash.to_hex(),
+                "leaf_index": index,
+                "tree_size": size,
+                "leaf_hash": leaf.to_hex(),
                 "root": c.checkpoint.root().to_hex(),
-                "proof": hex_list(&p.proof),
+                "proof": hex_list(proof),
                 "note": c.note,
                 "verified": c.verified,
             })
         );
     } else {
-        println!(
-            "leaf {} ({}) is in the tree of size {}",
-            p.leaf_index, p.leaf_hash, p.tree_size
-        );
+        println!("leaf {index} ({leaf}) is in the tree of size {size}");
         println!("root {}", c.checkpoint.root());
-        println!("proof checked: {} hashes", p.proof.len());
+        println!("proof checked: {} hashes", proof.len());
         println!("{}", verdict(c.verified));
     }
-    Ok(())
 }
 
 async fn prove_consistency(common: &Common, old: u64, new: Option<u64>) -> anyhow::Result<()> {
@@ -369,27 +453,189 @@ async fn prove_consistency(common: &Common, old: u64, new: Option<u64>) -> anyho
     }
     check_consistency(&old_c.checkpoint, &new_c.checkpoint, &proof)
         .context("the consistency proof does not link the two checkpoints")?;
+    print_consistency(common, &old_c, &new_c, &proof);
+    Ok(())
+}
+
+fn print_consistency(
+    common: &Common,
+    old_c: &CheckedCheckpoint,
+    new_c: &CheckedCheckpoint,
+    proof: &[Hash],
+) {
     let verified = old_c.verified && new_c.verified;
+    let (old, new) = (old_c.checkpoint.size(), new_c.checkpoint.size());
     if common.json {
         println!(
             "{}",
             json!({
                 "old_size": old,
-                "new_size": new_size,
+                "new_size": new,
                 "old_root": old_c.checkpoint.root().to_hex(),
                 "new_root": new_c.checkpoint.root().to_hex(),
-                "proof": hex_list(&proof),
+                "proof": hex_list(proof),
                 "verified": verified,
             })
         );
     } else {
         println!(
-            "tree {old} ({}) is a prefix of tree {new_size} ({})",
+            "tree {old} ({}) is a prefix of tree {new} ({})",
             old_c.checkpoint.root(),
             new_c.checkpoint.root()
         );
         println!("proof checked: {} hashes", proof.len());
         println!("{}", verdict(verified));
     }
+}
+
+fn progress_bar(what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} tiles ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+async fn verify_tiles(common: &Common, url: &str, entries: bool) -> anyhow::Result<()> {
+    use causeway_client::tiles::{HttpTiles, TileSource as _, verify_tree};
+    let keys = keys(common)?;
+    let source = HttpTiles::new(url)?;
+    let note = source.checkpoint().await?;
+    let checked = check_checkpoint(&note, &keys)
+        .context("the checkpoint served with the tiles does not verify")?;
+    let bar = progress_bar("verifying");
+    let report = verify_tree(&source, &checked.checkpoint, entries, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await;
+    bar.finish_and_clear();
+    let report = report.context("the tiles do not match the signed checkpoint")?;
+    if common.json {
+        println!(
+            "{}",
+            json!({
+                "origin": checked.checkpoint.origin(),
+                "size": report.size,
+                "root": report.root.to_hex(),
+                "hash_tiles": report.hash_tiles,
+                "entry_bundles": report.entry_bundles,
+                "verified": checked.verified,
+            })
+        );
+    } else {
+        println!(
+            "tree of size {} with root {}: {} hash tiles{} consistent with the checkpoint",
+            report.size,
+            report.root,
+            report.hash_tiles,
+            if entries {
+                format!(" and {} entry bundles", report.entry_bundles)
+            } else {
+                String::new()
+            }
+        );
+        println!("{}", verdict(checked.verified));
+    }
+    Ok(())
+}
+
+async fn export_tiles(
+    common: &Common,
+    url: &str,
+    out: &std::path::Path,
+    no_entries: bool,
+) -> anyhow::Result<()> {
+    use causeway_client::tiles::{HttpTiles, mirror};
+    let keys = keys(common)?;
+    let source = HttpTiles::new(url)?;
+    let bar = progress_bar("fetching");
+    let report = mirror(&source, out, &keys, no_entries, |phase, done, total| {
+        bar.set_message(phase.to_owned());
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await;
+    bar.finish_and_clear();
+    let report = report.with_context(|| format!("exporting tiles to {}", out.display()))?;
+    let cp = &report.checkpoint.checkpoint;
+    if common.json {
+        println!(
+            "{}",
+            json!({
+                "out": out.display().to_string(),
+                "size": cp.size(),
+                "root": cp.root().to_hex(),
+                "previous_size": report.previous_size,
+                "written": report.written,
+                "skipped": report.skipped,
+                "verified": report.checkpoint.verified,
+            })
+        );
+    } else {
+        println!(
+            "{}: size {} (was {}), {} files written, {} full tiles already present",
+            out.display(),
+            cp.size(),
+            report
+                .previous_size
+                .map_or("empty".to_owned(), |s| s.to_string()),
+            report.written,
+            report.skipped
+        );
+        println!("{}", verdict(report.checkpoint.verified));
+    }
+    Ok(())
+}
+
+async fn prove_inclusion_from_tiles(
+    common: &Common,
+    url: &str,
+    index: Option<u64>,
+    leaf: LeafRef,
+) -> anyhow::Result<()> {
+    use causeway_client::tiles::{HttpTiles, TileSource as _, TileTree};
+    let keys = keys(common)?;
+    let Some(index) = index else {
+        bail!("--from-tiles needs --index: tiles cannot look a leaf up by hash");
+    };
+    let source = HttpTiles::new(url)?;
+    let note = source.checkpoint().await?;
+    let c = check_checkpoint(&note, &keys)
+        .context("the checkpoint served with the tiles does not verify")?;
+    let tree = TileTree::new(&source, c.checkpoint.size());
+    let leaf_hash = tree.leaf_hash(index).await?;
+    if let LeafRef::Hash(h) = leaf
+        && h != leaf_hash
+    {
+        bail!("leaf {index} in the tiles is {leaf_hash}, not {h}");
+    }
+    let proof = tree.inclusion_proof(index).await?;
+    check_inclusion(&c.checkpoint, index, &leaf_hash, &proof)
+        .context("the proof computed from the tiles does not lead to the checkpoint's root")?;
+    print_inclusion(common, index, &leaf_hash, &proof, &c);
+    Ok(())
+}
+
+async fn prove_consistency_from_tiles(common: &Common, url: &str, old: u64) -> anyhow::Result<()> {
+    use causeway_client::tiles::{HttpTiles, TileSource as _, TileTree};
+    let keys = keys(common)?;
+    let source = HttpTiles::new(url)?;
+    let note = source.checkpoint().await?;
+    let new_c = check_checkpoint(&note, &keys)
+        .context("the checkpoint served with the tiles does not verify")?;
+    // The old root must come from somewhere other than these tiles, or
+    // the check would be circular: the log's signed checkpoint at `old`.
+    let mut client = connect(common).await?;
+    let old_c = fetch_checkpoint(&mut client, Some(old), &keys).await?;
+    let proof = TileTree::new(&source, new_c.checkpoint.size())
+        .consistency_proof(old)
+        .await?;
+    check_consistency(&old_c.checkpoint, &new_c.checkpoint, &proof)
+        .context("the proof computed from the tiles does not link the two checkpoints")?;
+    print_consistency(common, &old_c, &new_c, &proof);
     Ok(())
 }

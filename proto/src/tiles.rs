@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use crate::merkle::NodeId;
+use crate::merkle::{Hash, NodeId, node_hash};
 
 /// Hashes per full tile.
 pub const TILE_WIDTH: u64 = 256;
@@ -289,6 +289,63 @@ pub fn entry_bundles(size: u64) -> impl Iterator<Item = TileId> {
     })
 }
 
+/// Where the hash of stored node `id` can be computed from in a tree of
+/// `size` leaves: the hash tile at level `id.level / 8` (at its width in
+/// that tree) and the slice of its hashes whose perfect fold is the node.
+/// `None` if the node is not complete in that tree.
+pub fn tile_for_node(id: NodeId, size: u64) -> Option<(TileId, std::ops::Range<usize>)> {
+    if id.coverage().end > size || id.level >= 64 {
+        return None;
+    }
+    let level = id.level / TILE_HEIGHT;
+    let sub = u32::from(id.level % TILE_HEIGHT);
+    let first = id.index.checked_shl(sub)?;
+    let count = 1u64 << sub;
+    let index = first / TILE_WIDTH;
+    let offset = (first % TILE_WIDTH) as usize;
+    let width = width_at(TileKind::Hashes { level }, index, size)?;
+    let range = offset..offset + count as usize;
+    (range.end <= usize::from(width)).then(|| (TileId::hashes(level, index, width), range))
+}
+
+/// Folds `2^k` consecutive hashes of one level into the root of the
+/// perfect subtree above them. A full tile folds into the hash one tile
+/// level up.
+///
+/// # Panics
+/// If the number of hashes is not a power of two.
+pub fn fold_perfect(hashes: &[Hash]) -> Hash {
+    assert!(
+        hashes.len().is_power_of_two(),
+        "a perfect subtree has 2^k leaves"
+    );
+    let mut row = hashes.to_vec();
+    while row.len() > 1 {
+        row = row
+            .chunks_exact(2)
+            .map(|p| node_hash(&p[0], &p[1]))
+            .collect();
+    }
+    row[0]
+}
+
+/// Splits a hash tile's bytes into hashes.
+///
+/// # Errors
+/// If the length is not `32 × width`.
+pub fn split_hashes(tile: &TileId, bytes: &[u8]) -> Result<Vec<Hash>, BundleError> {
+    if bytes.len() != usize::from(tile.width()) * 32 {
+        return Err(BundleError::WrongTileSize {
+            expected: usize::from(tile.width()) * 32,
+            got: bytes.len(),
+        });
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| Hash::try_from(c).expect("32-byte chunks"))
+        .collect())
+}
+
 /// Splits an entry bundle into its entries.
 ///
 /// # Errors
@@ -326,6 +383,14 @@ pub enum BundleError {
     /// An entry does not fit a u16 length.
     #[error("entry of {0} bytes does not fit an entry bundle (max 65,535)")]
     EntryTooLong(usize),
+    /// A hash tile of the wrong length.
+    #[error("hash tile is {got} bytes, expected {expected}")]
+    WrongTileSize {
+        /// 32 × width.
+        expected: usize,
+        /// What arrived.
+        got: usize,
+    },
 }
 
 #[cfg(test)]
@@ -409,6 +474,50 @@ mod tests {
             exists_at(&TileId::hashes(0, 0, 5), 1000),
             "partials stay servable"
         );
+    }
+
+    #[test]
+    fn nodes_are_found_in_the_right_tile() {
+        use crate::merkle::{CompactRange, leaf_hash};
+        use std::collections::HashMap;
+        // A tree of 70,000 leaves: every stored node must be computable
+        // from the tiles of that tree.
+        let size = 70_000u64;
+        let mut range = CompactRange::new();
+        let mut nodes: HashMap<NodeId, Hash> = HashMap::new();
+        for i in 0..size {
+            range.append(leaf_hash(&i.to_le_bytes()), |id, h| {
+                nodes.insert(id, h);
+            });
+        }
+        let tile_hashes = |t: &TileId| -> Vec<Hash> {
+            let (height, r) = t.nodes().unwrap();
+            r.map(|i| nodes[&NodeId::new(height, i)]).collect()
+        };
+        for (id, want) in nodes
+            .iter()
+            .filter(|(id, _)| id.index % 97 == 3 || id.level > 9)
+        {
+            let (tile, r) = tile_for_node(*id, size).unwrap_or_else(|| panic!("{id:?}"));
+            assert_eq!(
+                fold_perfect(&tile_hashes(&tile)[r]),
+                *want,
+                "{id:?} via {tile}"
+            );
+        }
+        assert_eq!(
+            tile_for_node(NodeId::new(17, 0), size),
+            None,
+            "incomplete node"
+        );
+        // Every full tile folds into its hash one level up.
+        for t in hash_tiles(size).filter(|t| t.is_full()) {
+            let TileKind::Hashes { level } = t.kind() else {
+                unreachable!()
+            };
+            let parent = NodeId::new((level + 1) * TILE_HEIGHT, t.index());
+            assert_eq!(fold_perfect(&tile_hashes(&t)), nodes[&parent]);
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! * [`reader`]: checkpoints, proofs and entries, bounded by what is published.
 //! * [`service`]: the `causeway.v1.Log` gRPC service (translation only).
 //! * [`grpc_limits`]: oversized requests answer `RESOURCE_EXHAUSTED`.
+//! * [`http`]: the C2SP tlog-tiles read API.
 //!
 //! [`run`] wires them together; `main.rs` only parses the command line.
 
@@ -16,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod grpc_limits;
+pub mod http;
 pub mod keys;
 pub mod reader;
 pub mod sequencer;
@@ -155,8 +157,9 @@ impl OpenLog {
     }
 }
 
-/// Serves the log over gRPC on `grpc` until `shutdown` completes, then
-/// stops accepting, lets in-flight batches finish and returns.
+/// Serves the log over gRPC on `grpc` and the tile API on `http` until
+/// `shutdown` completes, then stops accepting, lets in-flight batches
+/// finish and returns.
 ///
 /// # Errors
 /// If serving fails.
@@ -164,8 +167,19 @@ pub async fn serve(
     log: OpenLog,
     config: &Config,
     grpc: TcpListener,
-    shutdown: impl Future<Output = ()> + Send,
+    http: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    // One shutdown signal, fanned out to both servers.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
     let service = LogService::new(
         log.reader.clone(),
         log.sequencer.clone(),
@@ -190,7 +204,7 @@ pub async fn serve(
                 let _ = s.set_nodelay(true);
             })
         });
-    tonic::transport::Server::builder()
+    let grpc_server = tonic::transport::Server::builder()
         .layer(grpc_limits::OversizeLayer {
             limit: config.max_request_bytes,
         })
@@ -201,8 +215,26 @@ pub async fn serve(
         )
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await?;
+        .serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone()));
+
+    let http_server = async {
+        match http {
+            Some(listener) => {
+                use axum::serve::ListenerExt as _;
+                let listener = listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                axum::serve(listener, http::router(log.reader.clone()))
+                    .with_graceful_shutdown(stopped(stop_rx.clone()))
+                    .await
+                    .map_err(ServerError::Io)
+            }
+            None => Ok(()),
+        }
+    };
+    let (grpc_result, http_result) = tokio::join!(grpc_server, http_server);
+    grpc_result?;
+    http_result?;
     // Handlers are gone; the sequencer drains its queue and stops.
     tokio::task::spawn_blocking(move || log.close())
         .await

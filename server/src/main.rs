@@ -54,6 +54,10 @@ struct RunArgs {
     /// gRPC listen address. Port 0 picks a free port (printed on start).
     #[arg(long, env = "CAUSEWAY_GRPC_ADDR", default_value = "127.0.0.1:7400")]
     grpc_addr: SocketAddr,
+    /// HTTP listen address of the C2SP tlog-tiles read API (/checkpoint,
+    /// /tile/...). "off" disables it.
+    #[arg(long, env = "CAUSEWAY_HTTP_ADDR", default_value = "127.0.0.1:7401")]
+    http_addr: String,
     /// Close a batch once it holds this many entries (a request is never split).
     #[arg(long, env = "CAUSEWAY_BATCH_MAX_ENTRIES", default_value_t = 4096)]
     batch_max_entries: usize,
@@ -173,6 +177,21 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         let grpc = tokio::net::TcpListener::bind(args.grpc_addr)
             .await
             .with_context(|| format!("binding gRPC to {}; is another server running? pick another --grpc-addr", args.grpc_addr))?;
+        let http = match args.http_addr.as_str() {
+            "off" => None,
+            addr => {
+                let addr: SocketAddr = addr
+                    .parse()
+                    .with_context(|| format!("--http-addr {addr:?} is not host:port or \"off\""))?;
+                Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                    format!("binding HTTP to {addr}; is another server running? pick another --http-addr")
+                })?)
+            }
+        };
+        let http_addr = match &http {
+            Some(l) => l.local_addr()?.to_string(),
+            None => "off".into(),
+        };
         let latest = log.reader.latest();
         // Machine-readable lines on stdout, "ready" last: scripts and tests
         // wait for it. A closed stdout must not take the server down.
@@ -184,7 +203,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             }
             let _ = writeln!(
                 out,
-                "causeway-server ready grpc={} origin={} size={}",
+                "causeway-server ready grpc={} http={http_addr} origin={} size={}",
                 grpc.local_addr()?,
                 log.origin,
                 latest.size
@@ -192,7 +211,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             let _ = out.flush();
         }
         tracing::info!(grpc = %grpc.local_addr()?, origin = %log.origin, size = latest.size, "serving");
-        causeway_server::serve(log, &config, grpc, shutdown_signal()).await?;
+        causeway_server::serve(log, &config, grpc, http, shutdown_signal()).await?;
         tracing::info!("stopped cleanly");
         Ok(())
     })

@@ -49,6 +49,8 @@ pub struct Server {
     child: Option<Child>,
     /// The gRPC URL, e.g. `http://127.0.0.1:41234`.
     pub url: String,
+    /// The tile API URL, e.g. `http://127.0.0.1:41235`.
+    pub tiles_url: String,
     /// The verifier keys it printed (ECDSA, Ed25519).
     pub vkeys: Vec<String>,
     /// The tree size it reported at start.
@@ -65,9 +67,12 @@ impl Server {
         let stderr_path = data_dir.with_extension(format!("stderr-{}", rand::random::<u32>()));
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut cmd = Command::new(binary("causeway-server"));
-        cmd.arg("--data-dir")
-            .arg(data_dir)
-            .args(["--grpc-addr", "127.0.0.1:0"]);
+        cmd.arg("--data-dir").arg(data_dir).args([
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+        ]);
         if !extra.contains(&"--origin") {
             cmd.args(["--origin", "test.causeway/log"]);
         }
@@ -89,6 +94,7 @@ impl Server {
         });
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut url = None;
+        let mut tiles_url = String::new();
         let mut start_size = 0;
         let mut vkeys = Vec::new();
         while url.is_none() {
@@ -106,6 +112,9 @@ impl Server {
                     if let Some(a) = field.strip_prefix("grpc=") {
                         url = Some(format!("http://{a}"));
                     }
+                    if let Some(a) = field.strip_prefix("http=") {
+                        tiles_url = format!("http://{a}");
+                    }
                     if let Some(s) = field.strip_prefix("size=") {
                         start_size = s.parse().expect("size");
                     }
@@ -117,6 +126,7 @@ impl Server {
         Server {
             child: Some(child),
             url: url.expect("ready line"),
+            tiles_url,
             vkeys,
             start_size,
             data_dir: data_dir.to_owned(),

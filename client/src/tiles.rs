@@ -1,0 +1,554 @@
+//! Reading a log through its C2SP tlog-tiles, so an auditor never has to
+//! trust the server's proof endpoints: roots, inclusion and consistency
+//! proofs are computed here from the tiles, and a whole tree can be checked
+//! tile by tile (and entry by entry) against a signed checkpoint.
+//!
+//! A [`TileSource`] fetches tiles: [`HttpTiles`] from a tile server, CDN or
+//! bucket, [`DirTiles`] from a directory written by [`mirror`].
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use causeway_proto::checkpoint::Checkpoint;
+use causeway_proto::merkle::{CompactRange, Hash, NodeId, ProofPlan, leaf_hash};
+use causeway_proto::note::VerifierKey;
+use causeway_proto::tiles::{
+    self, TileId, TileKind, entry_bundles, fold_perfect, hash_tiles, split_bundle, split_hashes,
+    tile_for_node,
+};
+use futures::{StreamExt as _, TryStreamExt as _};
+
+use crate::verify::{CheckedCheckpoint, VerificationError, check_checkpoint};
+
+/// The default tile endpoint of a local log.
+pub const DEFAULT_TILES_URL: &str = "http://127.0.0.1:7401";
+
+/// How many tiles are fetched at once.
+const PARALLEL: usize = 16;
+
+/// Why tiles could not be read or did not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum TileError {
+    /// The HTTP request failed.
+    #[error("fetching {url}: {message}")]
+    Http {
+        /// What was fetched.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The server answered with an error status.
+    #[error("{url} answered {status}: {body}")]
+    Status {
+        /// What was fetched.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The body, trimmed.
+        body: String,
+    },
+    /// A local file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A tile or bundle is malformed.
+    #[error("{0}")]
+    Malformed(String),
+    /// The tiles contradict each other or the signed checkpoint.
+    #[error("verification failed: {0}")]
+    Mismatch(String),
+    /// The checkpoint did not verify.
+    #[error(transparent)]
+    Checkpoint(#[from] VerificationError),
+}
+
+/// Something tiles can be fetched from.
+pub trait TileSource: Send + Sync {
+    /// The current signed checkpoint note.
+    fn checkpoint(&self) -> impl Future<Output = Result<String, TileError>> + Send;
+    /// The bytes of one tile or entry bundle.
+    fn fetch(&self, tile: &TileId) -> impl Future<Output = Result<Vec<u8>, TileError>> + Send;
+}
+
+/// Tiles over HTTP(S), below a URL prefix.
+#[derive(Clone)]
+pub struct HttpTiles {
+    prefix: String,
+    client: reqwest::Client,
+}
+
+impl HttpTiles {
+    /// Tiles below `prefix`, e.g. `http://127.0.0.1:7401` or
+    /// `https://cdn.example.com/log`.
+    ///
+    /// # Errors
+    /// If the HTTP client cannot be built.
+    pub fn new(prefix: &str) -> Result<Self, TileError> {
+        let client = reqwest::Client::builder()
+            .gzip(true)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| TileError::Http {
+                url: prefix.to_owned(),
+                message: e.to_string(),
+            })?;
+        Ok(HttpTiles {
+            prefix: prefix.trim_end_matches('/').to_owned(),
+            client,
+        })
+    }
+
+    async fn get(&self, path: &str) -> Result<Vec<u8>, TileError> {
+        let url = format!("{}/{path}", self.prefix);
+        let http = |e: reqwest::Error| TileError::Http {
+            url: url.clone(),
+            message: e.to_string(),
+        };
+        let resp = self.client.get(&url).send().await.map_err(http)?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(http)?;
+        if !status.is_success() {
+            let body = String::from_utf8_lossy(&body)
+                .trim()
+                .chars()
+                .take(300)
+                .collect();
+            return Err(TileError::Status {
+                url,
+                status: status.as_u16(),
+                body,
+            });
+        }
+        Ok(body.to_vec())
+    }
+}
+
+impl TileSource for HttpTiles {
+    async fn checkpoint(&self) -> Result<String, TileError> {
+        let bytes = self.get("checkpoint").await?;
+        String::from_utf8(bytes)
+            .map_err(|_| TileError::Malformed("the checkpoint is not UTF-8".into()))
+    }
+
+    async fn fetch(&self, tile: &TileId) -> Result<Vec<u8>, TileError> {
+        self.get(&tile.path()).await
+    }
+}
+
+/// Tiles in a local directory laid out like the HTTP paths.
+#[derive(Clone, Debug)]
+pub struct DirTiles {
+    root: PathBuf,
+}
+
+impl DirTiles {
+    /// Tiles below `root`.
+    pub fn new(root: &Path) -> Self {
+        DirTiles {
+            root: root.to_owned(),
+        }
+    }
+
+    async fn read(&self, rel: &str) -> Result<Vec<u8>, TileError> {
+        let path = self.root.join(rel);
+        tokio::fs::read(&path)
+            .await
+            .map_err(|source| TileError::Io { path, source })
+    }
+}
+
+impl TileSource for DirTiles {
+    async fn checkpoint(&self) -> Result<String, TileError> {
+        let bytes = self.read("checkpoint").await?;
+        String::from_utf8(bytes)
+            .map_err(|_| TileError::Malformed("the checkpoint is not UTF-8".into()))
+    }
+
+    async fn fetch(&self, tile: &TileId) -> Result<Vec<u8>, TileError> {
+        self.read(&tile.path()).await
+    }
+}
+
+/// The tree of one size, read through tiles, with the tiles it fetched cached.
+pub struct TileTree<'a, S> {
+    source: &'a S,
+    size: u64,
+    cache: Mutex<HashMap<TileId, Arc<Vec<Hash>>>>,
+}
+
+impl<'a, S: TileSource> TileTree<'a, S> {
+    /// The tree of `size` leaves (take it from a verified checkpoint).
+    pub fn new(source: &'a S, size: u64) -> Self {
+        TileTree {
+            source,
+            size,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn tile_hashes(&self, tile: TileId) -> Result<Arc<Vec<Hash>>, TileError> {
+        if let Some(h) = self.cache.lock().expect("cache lock").get(&tile) {
+            return Ok(h.clone());
+        }
+        let bytes = self.source.fetch(&tile).await?;
+        let hashes = Arc::new(
+            split_hashes(&tile, &bytes)
+                .map_err(|e| TileError::Malformed(format!("{tile}: {e}")))?,
+        );
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .insert(tile, hashes.clone());
+        Ok(hashes)
+    }
+
+    /// The hashes of stored nodes, computed from tiles.
+    ///
+    /// # Errors
+    /// If a node is not complete in this tree or a tile cannot be fetched.
+    pub async fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, TileError> {
+        let mut located = Vec::with_capacity(ids.len());
+        for id in ids {
+            let (tile, range) = tile_for_node(*id, self.size).ok_or_else(|| {
+                TileError::Malformed(format!(
+                    "node {id:?} is not in the tree of size {}",
+                    self.size
+                ))
+            })?;
+            located.push((tile, range));
+        }
+        let mut wanted: Vec<TileId> = located.iter().map(|(t, _)| *t).collect();
+        wanted.sort();
+        wanted.dedup();
+        futures::stream::iter(wanted.into_iter().map(|t| self.tile_hashes(t)))
+            .buffer_unordered(PARALLEL)
+            .try_collect::<Vec<_>>()
+            .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (tile, range) in located {
+            let hashes = self.tile_hashes(tile).await?;
+            out.push(fold_perfect(&hashes[range]));
+        }
+        Ok(out)
+    }
+
+    /// The root of the tree, from the tiles on its right edge.
+    ///
+    /// # Errors
+    /// If a tile cannot be fetched.
+    pub async fn root(&self) -> Result<Hash, TileError> {
+        let ids = CompactRange::node_ids(self.size);
+        let hashes = self.nodes(&ids).await?;
+        let range = CompactRange::from_parts(self.size, hashes)
+            .map_err(|e| TileError::Malformed(e.to_string()))?;
+        Ok(range.root())
+    }
+
+    /// The leaf hash at `index`.
+    ///
+    /// # Errors
+    /// If the index is beyond the tree or the tile cannot be fetched.
+    pub async fn leaf_hash(&self, index: u64) -> Result<Hash, TileError> {
+        Ok(self.nodes(&[NodeId::leaf(index)]).await?[0])
+    }
+
+    /// The inclusion proof of leaf `index`, computed from tiles.
+    ///
+    /// # Errors
+    /// If the index is beyond the tree or a tile cannot be fetched.
+    pub async fn inclusion_proof(&self, index: u64) -> Result<Vec<Hash>, TileError> {
+        let plan = ProofPlan::inclusion(index, self.size)
+            .map_err(|e| TileError::Malformed(e.to_string()))?;
+        let hashes = self.nodes(plan.node_ids()).await?;
+        plan.assemble(&hashes)
+            .map_err(|e| TileError::Malformed(e.to_string()))
+    }
+
+    /// The consistency proof from `old` leaves to this tree, from tiles.
+    ///
+    /// # Errors
+    /// If `old` is 0 or larger than the tree, or a tile cannot be fetched.
+    pub async fn consistency_proof(&self, old: u64) -> Result<Vec<Hash>, TileError> {
+        let plan = ProofPlan::consistency(old, self.size)
+            .map_err(|e| TileError::Malformed(e.to_string()))?;
+        let hashes = self.nodes(plan.node_ids()).await?;
+        plan.assemble(&hashes)
+            .map_err(|e| TileError::Malformed(e.to_string()))
+    }
+}
+
+/// What [`verify_tree`] checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeReport {
+    /// The tree size.
+    pub size: u64,
+    /// The root recomputed from the tiles (equal to the checkpoint's).
+    pub root: Hash,
+    /// Hash tiles fetched and checked.
+    pub hash_tiles: u64,
+    /// Entry bundles fetched and checked (0 unless asked).
+    pub entry_bundles: u64,
+}
+
+/// Checks a whole tree against its checkpoint: every full tile must hash to
+/// its entry one level up, the root recomputed from the tiles must equal
+/// the checkpoint's, and (with `entries`) every entry bundle must hash to
+/// its level-0 tile. Memory stays at one hash per full tile. `progress` is
+/// called with (tiles done, tiles in total).
+///
+/// # Errors
+/// The first fetch failure or mismatch.
+pub async fn verify_tree<S: TileSource>(
+    source: &S,
+    checkpoint: &Checkpoint,
+    entries: bool,
+    progress: impl Fn(u64, u64),
+) -> Result<TreeReport, TileError> {
+    let size = checkpoint.size();
+    let total_hash = hash_tiles(size).count() as u64;
+    let total = total_hash
+        + if entries {
+            entry_bundles(size).count() as u64
+        } else {
+            0
+        };
+    let mut done = 0u64;
+    let mut bundles = 0u64;
+    // Folds of the full tiles of the level below, in order: they must be
+    // exactly the hashes of this level.
+    let mut expected: Option<Vec<Hash>> = None;
+    for level in 0u8..8 {
+        let level_tiles: Vec<TileId> = hash_tiles(size)
+            .filter(|t| t.kind() == TileKind::Hashes { level })
+            .collect();
+        if level_tiles.is_empty() {
+            break;
+        }
+        let mut folds = Vec::new();
+        let mut seen = 0usize;
+        let mut fetched = futures::stream::iter(level_tiles.into_iter().map(|tile| async move {
+            let bytes = source.fetch(&tile).await?;
+            let bundle = if entries && level == 0 {
+                Some(
+                    source
+                        .fetch(&TileId::entries(tile.index(), tile.width()))
+                        .await?,
+                )
+            } else {
+                None
+            };
+            Ok::<_, TileError>((tile, bytes, bundle))
+        }))
+        .buffered(PARALLEL);
+        while let Some(item) = fetched.next().await {
+            let (tile, bytes, bundle) = item?;
+            let hashes = split_hashes(&tile, &bytes)
+                .map_err(|e| TileError::Malformed(format!("{tile}: {e}")))?;
+            if let Some(exp) = &expected {
+                let want = exp.get(seen..seen + hashes.len()).ok_or_else(|| {
+                    TileError::Mismatch(format!("{tile} has more hashes than full tiles below it"))
+                })?;
+                if let Some(i) = (0..hashes.len()).find(|&i| hashes[i] != want[i]) {
+                    return Err(TileError::Mismatch(format!(
+                        "{tile} hash {i} is {}, but the tile below hashes to {}",
+                        hashes[i], want[i]
+                    )));
+                }
+            }
+            seen += hashes.len();
+            if let Some(bundle) = bundle {
+                let list = split_bundle(&bundle).map_err(|e| {
+                    TileError::Malformed(format!("entry bundle {}: {e}", tile.index()))
+                })?;
+                if list.len() != hashes.len() {
+                    return Err(TileError::Mismatch(format!(
+                        "entry bundle {} holds {} entries, its tile {} hashes",
+                        tile.index(),
+                        list.len(),
+                        hashes.len()
+                    )));
+                }
+                for (i, e) in list.iter().enumerate() {
+                    if leaf_hash(e) != hashes[i] {
+                        let index = tile.index() * tiles::TILE_WIDTH + i as u64;
+                        return Err(TileError::Mismatch(format!(
+                            "entry {index} does not hash to its leaf in {tile}"
+                        )));
+                    }
+                }
+                bundles += 1;
+                done += 1;
+            }
+            if tile.is_full() {
+                folds.push(fold_perfect(&hashes));
+            }
+            done += 1;
+            progress(done, total);
+        }
+        if let Some(exp) = &expected
+            && seen != exp.len()
+        {
+            return Err(TileError::Mismatch(format!(
+                "level {level} has {seen} hashes but level {} has {} full tiles",
+                level - 1,
+                exp.len()
+            )));
+        }
+        expected = Some(folds);
+    }
+    let root = TileTree::new(source, size).root().await?;
+    if root != *checkpoint.root() {
+        return Err(TileError::Mismatch(format!(
+            "the tiles give root {root}, the signed checkpoint says {}",
+            checkpoint.root()
+        )));
+    }
+    Ok(TreeReport {
+        size,
+        root,
+        hash_tiles: total_hash,
+        entry_bundles: bundles,
+    })
+}
+
+/// What [`mirror`] did.
+#[derive(Clone, Debug)]
+pub struct MirrorReport {
+    /// The mirrored checkpoint.
+    pub checkpoint: CheckedCheckpoint,
+    /// The size the mirror had before, if any.
+    pub previous_size: Option<u64>,
+    /// Tiles and bundles written.
+    pub written: u64,
+    /// Full tiles already present (immutable, not fetched again).
+    pub skipped: u64,
+}
+
+/// Copies a log's tiles (and, unless `skip_entries`, its entry bundles) into
+/// `dir`, incrementally: full tiles already there are kept, new tiles and
+/// the current partial tiles are fetched. Before the new checkpoint is
+/// written (last, atomically), the whole tree in `dir` is verified against
+/// it ([`verify_tree`]) and, when `dir` held an older checkpoint, that
+/// older root is recomputed from the same tiles, which proves the new tree
+/// extends it. The result can be served by any static file server.
+///
+/// # Errors
+/// Fetch, write or verification failures; `dir` then keeps its previous
+/// checkpoint.
+pub async fn mirror<S: TileSource>(
+    source: &S,
+    dir: &Path,
+    keys: &[VerifierKey],
+    skip_entries: bool,
+    progress: impl Fn(&str, u64, u64),
+) -> Result<MirrorReport, TileError> {
+    let note = source.checkpoint().await?;
+    let checked = check_checkpoint(&note, keys)?;
+    let size = checked.checkpoint.size();
+    let local = DirTiles::new(dir);
+    let previous = match tokio::fs::read_to_string(dir.join("checkpoint")).await {
+        Ok(old) => Some(check_checkpoint(&old, keys)?.checkpoint),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(TileError::Io {
+                path: dir.join("checkpoint"),
+                source,
+            });
+        }
+    };
+    if let Some(old) = &previous {
+        if old.origin() != checked.checkpoint.origin() {
+            return Err(TileError::Mismatch(format!(
+                "{} mirrors {:?}, the source is {:?}",
+                dir.display(),
+                old.origin(),
+                checked.checkpoint.origin()
+            )));
+        }
+        if old.size() > size {
+            return Err(TileError::Mismatch(format!(
+                "the source is at size {size}, behind the mirror's {}; refusing to go back",
+                old.size()
+            )));
+        }
+    }
+    let mut wanted: Vec<TileId> = hash_tiles(size).collect();
+    if !skip_entries {
+        wanted.extend(entry_bundles(size));
+    }
+    let total = wanted.len() as u64;
+    let mut skipped = 0u64;
+    let mut todo = Vec::new();
+    for tile in wanted {
+        if tile.is_full()
+            && tokio::fs::try_exists(dir.join(tile.path()))
+                .await
+                .unwrap_or(false)
+        {
+            skipped += 1;
+        } else {
+            todo.push(tile);
+        }
+    }
+    let written = todo.len() as u64;
+    let done = std::sync::atomic::AtomicU64::new(skipped);
+    futures::stream::iter(todo.into_iter().map(|tile| {
+        let done = &done;
+        let progress = &progress;
+        async move {
+            let bytes = source.fetch(&tile).await?;
+            write_atomically(&dir.join(tile.path()), &bytes).await?;
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress("fetching", n, total);
+            Ok::<_, TileError>(())
+        }
+    }))
+    .buffer_unordered(PARALLEL)
+    .try_collect::<Vec<_>>()
+    .await?;
+    verify_tree(&local, &checked.checkpoint, !skip_entries, |d, t| {
+        progress("verifying", d, t)
+    })
+    .await?;
+    if let Some(old) = &previous
+        && old.size() > 0
+    {
+        let old_root = TileTree::new(&local, old.size()).root().await?;
+        if old_root != *old.root() {
+            return Err(TileError::Mismatch(format!(
+                "the new tiles give root {old_root} at the mirror's previous size {}, which had root {}: the log forked",
+                old.size(),
+                old.root()
+            )));
+        }
+    }
+    write_atomically(&dir.join("checkpoint"), note.as_bytes()).await?;
+    Ok(MirrorReport {
+        checkpoint: checked,
+        previous_size: previous.map(|c| c.size()),
+        written,
+        skipped,
+    })
+}
+
+async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TileError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| TileError::Io { path, source }
+    };
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(io(parent))?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    tokio::fs::write(&tmp, bytes).await.map_err(io(&tmp))?;
+    tokio::fs::rename(&tmp, path).await.map_err(io(path))?;
+    Ok(())
+}

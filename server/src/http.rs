@@ -1,0 +1,149 @@
+//! The C2SP tlog-tiles read API over HTTP (<https://c2sp.org/tlog-tiles>):
+//!
+//! * `GET /checkpoint`: the latest signed checkpoint, cacheable for a
+//!   couple of seconds.
+//! * `GET /tile/<L>/<N>[.p/<W>]`: Merkle hash tiles.
+//! * `GET /tile/entries/<N>[.p/<W>]`: entry bundles, gzip-compressed when
+//!   the client accepts it.
+//!
+//! Tiles are built from the stored nodes (no separate tile store), so they
+//! always agree with the gRPC proofs. Full and partial tiles never change
+//! once they exist, so both are served with a one-year immutable cache
+//! lifetime; any HTTP cache or CDN in front scales reads out. Paths are
+//! parsed strictly by [`TileId::parse`]; nothing here ever touches the file
+//! system, so there is nothing to traverse.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use causeway_proto::tiles::{self, TileId, TileKind};
+
+use crate::reader::Reader;
+
+/// `Cache-Control` for tiles and bundles.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` for the checkpoint: the spec asks for a few seconds at most.
+pub const CHECKPOINT_CACHE: &str = "public, max-age=2";
+
+/// The tile API's routes over a reader.
+pub fn router(reader: Reader) -> Router {
+    Router::new()
+        .route("/checkpoint", get(checkpoint))
+        .route("/tile/{*path}", get(tile))
+        .fallback(not_found)
+        .with_state(reader)
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+}
+
+fn text(status: StatusCode, message: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message + "\n",
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    text(
+        StatusCode::NOT_FOUND,
+        "not found: this server serves /checkpoint, /tile/<L>/<N>[.p/<W>] and /tile/entries/<N>[.p/<W>] (c2sp.org/tlog-tiles)".into(),
+    )
+}
+
+async fn checkpoint(State(reader): State<Reader>) -> Response {
+    let latest = reader.latest();
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(CHECKPOINT_CACHE),
+            ),
+        ],
+        latest.note.clone(),
+    )
+        .into_response()
+}
+
+async fn tile(State(reader): State<Reader>, Path(path): Path<String>) -> Response {
+    let tile = match TileId::parse(&format!("tile/{path}")) {
+        Ok(t) => t,
+        Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let size = reader.latest().size;
+    if !tiles::exists_at(&tile, size) {
+        let hint = match tiles::width_at(tile.kind(), tile.index(), size) {
+            Some(w) if w < 256 => format!("; the tree has it at partial width {w} (.p/{w})"),
+            _ => String::new(),
+        };
+        return text(
+            StatusCode::NOT_FOUND,
+            format!("{tile} does not exist at tree size {size}{hint}"),
+        );
+    }
+    let body = match tile_bytes(&reader, &tile) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, %tile, "reading a tile failed");
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("reading {tile} failed: {e}; retry later"),
+            );
+        }
+    };
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE)),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The bytes of a tile known to exist in the published tree.
+pub fn tile_bytes(reader: &Reader, tile: &TileId) -> Result<Vec<u8>, crate::storage::StorageError> {
+    use crate::storage::StorageError;
+    let (height, range) = tile
+        .nodes()
+        .ok_or_else(|| StorageError::Corrupt(format!("{tile} cannot exist")))?;
+    let width = usize::from(tile.width());
+    match tile.kind() {
+        TileKind::Hashes { .. } => {
+            let hashes = reader.storage().node_range(height, range.start, width)?;
+            if hashes.len() != width {
+                return Err(StorageError::Corrupt(format!(
+                    "{tile}: only {} hashes stored",
+                    hashes.len()
+                )));
+            }
+            Ok(hashes.iter().flat_map(|h| *h.as_bytes()).collect())
+        }
+        TileKind::Entries => {
+            let entries = reader
+                .storage()
+                .entries(range.start, range.end, width, usize::MAX)?;
+            if entries.len() != width {
+                return Err(StorageError::Corrupt(format!(
+                    "{tile}: only {} entries stored",
+                    entries.len()
+                )));
+            }
+            let mut bundle = Vec::with_capacity(entries.iter().map(|e| e.len() + 2).sum());
+            for e in &entries {
+                tiles::push_bundle_entry(&mut bundle, e)
+                    .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            }
+            Ok(bundle)
+        }
+    }
+}
