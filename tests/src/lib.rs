@@ -134,6 +134,14 @@ impl Server {
         }
     }
 
+    /// The verifier keys, parsed.
+    pub fn keys(&self) -> Vec<causeway_proto::note::VerifierKey> {
+        self.vkeys
+            .iter()
+            .map(|v| v.parse().expect("the server prints valid vkeys"))
+            .collect()
+    }
+
     /// The server's stderr so far, for failure messages.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
@@ -188,4 +196,43 @@ pub fn cli(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `go run tests/interop/<script>` in GOPATH mode against Debian's
+/// golang-golang-x-mod-dev, with its build cache under `cache`.
+pub fn go_command(script: &str, cache: &Path) -> Command {
+    let mut cmd = Command::new("go");
+    cmd.arg("run")
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("interop")
+                .join(script),
+        )
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOCACHE", cache)
+        .env("GOFLAGS", "");
+    cmd
+}
+
+/// Runs an independent checker with `input` on stdin; returns whether it
+/// succeeded and everything it printed.
+pub fn run_checker(mut cmd: Command, input: &str) -> (bool, String) {
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (.ci/run installs the checkers)"));
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let out = child.wait_with_output().expect("checker output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }

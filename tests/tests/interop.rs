@@ -4,67 +4,30 @@
 //! `cryptography` for the ECDSA P-256 (type 0x02) signature. `.ci/run`
 //! installs golang-go, golang-golang-x-mod-dev and python3-cryptography.
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use causeway_client::verify::check_checkpoint;
 use causeway_client::{LeafRef, LogClient};
 use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::note::VerifierKey;
-use causeway_tests::Server;
+use causeway_tests::{Server, go_command, run_checker};
 use serde_json::json;
 
-fn run_with_stdin(mut cmd: Command, input: &str) -> (bool, String) {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (see .ci/run for the packages)"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 fn go(job: &serde_json::Value, cache: &Path) -> (bool, String) {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/verify_go.go");
-    let mut cmd = Command::new("go");
-    cmd.arg("run")
-        .arg(&src)
-        .env("GO111MODULE", "off")
-        .env("GOPATH", "/usr/share/gocode")
-        .env("GOCACHE", cache)
-        .env("GOFLAGS", "");
-    run_with_stdin(cmd, &job.to_string())
+    run_checker(go_command("verify_go.go", cache), &job.to_string())
 }
 
 fn python(job: &serde_json::Value) -> (bool, String) {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/verify_py.py");
     let mut cmd = Command::new("python3");
-    cmd.arg(src);
-    run_with_stdin(cmd, &job.to_string())
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/verify_py.py"));
+    run_checker(cmd, &job.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_and_python_verify_our_checkpoints_and_proofs() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("log"), &[]);
-    let keys: Vec<VerifierKey> = server
-        .vkeys
-        .iter()
-        .map(|v| VerifierKey::parse(v).unwrap())
-        .collect();
+    let keys = server.keys();
     let mut client = LogClient::connect(&server.url).await.unwrap();
     let mut olds: Vec<Checkpoint> = Vec::new();
     for round in 0..7u32 {

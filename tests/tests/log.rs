@@ -13,14 +13,6 @@ use causeway_proto::note::VerifierKey;
 use causeway_tests::Server;
 use rand::Rng as _;
 
-fn keys(server: &Server) -> Vec<VerifierKey> {
-    server
-        .vkeys
-        .iter()
-        .map(|v| VerifierKey::parse(v).unwrap())
-        .collect()
-}
-
 async fn latest(client: &mut LogClient, keys: &[VerifierKey]) -> Checkpoint {
     let note = client.checkpoint(None).await.unwrap();
     let checked = check_checkpoint(&note, keys).unwrap();
@@ -60,7 +52,7 @@ async fn ten_thousand_entries_from_concurrent_clients_prove_and_survive_restart(
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("log");
     let server = Server::start(&data, &[]);
-    let keys = keys(&server);
+    let keys = server.keys();
     const CLIENTS: usize = 16;
     const PER_CLIENT: usize = 625; // 16 × 625 = 10,000
 
@@ -209,7 +201,7 @@ async fn kill_9_in_a_write_storm_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("log");
     let mut server = Server::start(&data, &[]);
-    let keys = keys(&server);
+    let keys = server.keys();
     let observed = Arc::new(Mutex::new(Observed::default()));
 
     for cycle in 0..3u32 {

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 use causeway_client::tiles::{DirTiles, HttpTiles, TileSource as _, TileTree, verify_tree};
 use causeway_client::verify::{check_checkpoint, check_consistency, check_inclusion};
@@ -13,7 +12,7 @@ use causeway_client::{LeafRef, LogClient};
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::note::VerifierKey;
 use causeway_proto::tiles::{TileId, entry_bundles, hash_tiles, split_bundle};
-use causeway_tests::{Server, cli};
+use causeway_tests::{Server, cli, go_command, run_checker};
 use rand::Rng as _;
 
 fn entry(i: u64) -> Vec<u8> {
@@ -48,11 +47,7 @@ async fn signed_head(source: &HttpTiles, keys: &[VerifierKey]) -> Checkpoint {
 async fn tiles_match_checkpoints_and_proofs_around_tile_boundaries() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("log"), &[]);
-    let keys: Vec<VerifierKey> = server
-        .vkeys
-        .iter()
-        .map(|v| VerifierKey::parse(v).unwrap())
-        .collect();
+    let keys = server.keys();
     let mut client = LogClient::connect(&server.url).await.unwrap();
     let source = HttpTiles::new(&server.tiles_url).unwrap();
     let http = reqwest::Client::new();
@@ -198,35 +193,18 @@ async fn tiles_match_checkpoints_and_proofs_around_tile_boundaries() {
 }
 
 fn go_tiles(tiles_url: &str, vkey: &str, indices: &[u64], cache: &Path) -> (bool, String) {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/tiles_go.go");
-    let out = Command::new("go")
-        .arg("run")
-        .arg(&src)
-        .arg(tiles_url)
+    let mut cmd = go_command("tiles_go.go", cache);
+    cmd.arg(tiles_url)
         .arg(vkey)
-        .args(indices.iter().map(u64::to_string))
-        .env("GO111MODULE", "off")
-        .env("GOPATH", "/usr/share/gocode")
-        .env("GOCACHE", cache)
-        .output()
-        .expect("go (see .ci/run)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+        .args(indices.iter().map(u64::to_string));
+    run_checker(cmd, "")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_sumdb_tlog_reads_our_tiles_and_exports_serve_the_same_tree() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("log"), &[]);
-    let keys: Vec<VerifierKey> = server
-        .vkeys
-        .iter()
-        .map(|v| VerifierKey::parse(v).unwrap())
-        .collect();
+    let keys = server.keys();
     let mut client = LogClient::connect(&server.url).await.unwrap();
     grow_to(&mut client, 0, 66_000).await;
 
