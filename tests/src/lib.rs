@@ -18,11 +18,17 @@ fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The path to a workspace binary, building the binaries once if this test
-/// was run on its own (`cargo test -p causeway-tests`).
+/// The path to a workspace binary. `cargo test --workspace` builds them
+/// (the server and client crates have integration tests of their own);
+/// when this crate's tests run alone and a binary is missing, they are
+/// built once here. After changing the server, run `cargo test --workspace`
+/// (or `cargo build --bins`) so these tests do not use a stale binary.
 pub fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     let path = bin_dir().join(name);
+    if path.exists() {
+        return path;
+    }
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
