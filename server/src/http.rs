@@ -90,7 +90,10 @@ async fn tile(State(reader): State<Reader>, Path(path): Path<String>) -> Respons
     // Up to 256 RocksDB reads: keep them off the async workers that also
     // serve gRPC.
     let read = tokio::task::spawn_blocking(move || tile_bytes(&reader, &tile)).await;
-    let body = match read.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
+    let body = match read
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, %tile, "reading a tile failed");

@@ -23,7 +23,10 @@ pub use compact::CompactRange;
 pub use hash::{EMPTY_ROOT, Hash, HashLengthError, leaf_hash, node_hash};
 pub use node::NodeId;
 pub use proof::{ProofPlan, ProofPlanError};
-pub use verify::{VerifyError, root_from_inclusion_proof, verify_consistency, verify_inclusion};
+pub use verify::{
+    VerifyError, root_from_inclusion_proof, verify_consistency, verify_inclusion,
+    verify_subtree_inclusion,
+};
 
 /// Computes the RFC 6962 root of a list of leaf hashes, the slow and obvious
 /// way. Meant for tests and tools that already hold every leaf; a log uses

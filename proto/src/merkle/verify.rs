@@ -45,6 +45,15 @@ pub enum VerifyError {
         /// What it should have been.
         expected: Hash,
     },
+    /// `[start, end)` is not a subtree: empty, or `start` is not a multiple
+    /// of the smallest power of two holding `end - start` leaves.
+    #[error("[{start}, {end}) is not a valid subtree")]
+    InvalidSubtree {
+        /// First leaf.
+        start: u64,
+        /// One past the last leaf.
+        end: u64,
+    },
     /// The proof does not lead from the old root.
     #[error("old root mismatch: the proof yields {computed}, expected {expected}")]
     OldRootMismatch {
@@ -126,6 +135,38 @@ pub fn verify_inclusion(
         });
     }
     Ok(())
+}
+
+/// Verifies that leaf `index` is in the subtree of leaves `[start, end)`
+/// whose hash is `subtree_root` (the subtree inclusion proofs of the Merkle
+/// Tree Certificates draft, as transparency-dev/merkle implements them).
+/// A valid subtree is non-empty and starts at a multiple of the smallest
+/// power of two at least `end - start`; the proof is then an ordinary
+/// inclusion proof inside it.
+///
+/// # Errors
+/// Any [`VerifyError`] describing why the proof fails.
+pub fn verify_subtree_inclusion(
+    index: u64,
+    start: u64,
+    end: u64,
+    leaf: &Hash,
+    proof: &[Hash],
+    subtree_root: &Hash,
+) -> Result<(), VerifyError> {
+    if start >= end {
+        return Err(VerifyError::InvalidSubtree { start, end });
+    }
+    let width = (end - start)
+        .checked_next_power_of_two()
+        .ok_or(VerifyError::InvalidSubtree { start, end })?;
+    if !start.is_multiple_of(width) {
+        return Err(VerifyError::InvalidSubtree { start, end });
+    }
+    if !(start..end).contains(&index) {
+        return Err(VerifyError::IndexBeyondSize { index, size: end });
+    }
+    verify_inclusion(index - start, end - start, leaf, proof, subtree_root)
 }
 
 /// Verifies that the tree of `old` leaves with root `old_root` is a prefix
