@@ -34,8 +34,21 @@ pub fn router(reader: Reader) -> Router {
         .route("/tile/{*path}", get(tile))
         .fallback(not_found)
         .with_state(reader)
-        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .gzip(true)
+                .compress_when(
+                    |_status, _version, _headers: &_, ext: &axum::http::Extensions| {
+                        ext.get::<Compressible>().is_some()
+                    },
+                ),
+        )
 }
+
+/// Marks a response worth compressing. Hash tiles are random bytes that
+/// gzip cannot shrink, so only entry bundles carry this.
+#[derive(Clone, Copy)]
+struct Compressible;
 
 fn text(status: StatusCode, message: String) -> Response {
     (
@@ -103,7 +116,7 @@ async fn tile(State(reader): State<Reader>, Path(path): Path<String>) -> Respons
             );
         }
     };
-    (
+    let mut response = (
         [
             (
                 header::CONTENT_TYPE,
@@ -113,11 +126,15 @@ async fn tile(State(reader): State<Reader>, Path(path): Path<String>) -> Respons
         ],
         body,
     )
-        .into_response()
+        .into_response();
+    if tile.kind() == TileKind::Entries {
+        response.extensions_mut().insert(Compressible);
+    }
+    response
 }
 
 /// The bytes of a tile known to exist in the published tree.
-pub fn tile_bytes(reader: &Reader, tile: &TileId) -> Result<Vec<u8>, crate::storage::StorageError> {
+fn tile_bytes(reader: &Reader, tile: &TileId) -> Result<Vec<u8>, crate::storage::StorageError> {
     use crate::storage::StorageError;
     let (height, range) = tile
         .nodes()

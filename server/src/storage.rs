@@ -146,7 +146,10 @@ impl Storage {
             // Leaf hashes are random: a bloom filter turns "is this new?"
             // into a memory check for almost every new entry.
             cf(CF_LEAVES, true, false, wb / 4),
-            cf(CF_NODES, false, false, wb / 8),
+            // Every memtable flush holds nodes of all levels, so each L0 file
+            // spans the whole key space: without a filter, every proof read
+            // would probe every L0 file.
+            cf(CF_NODES, true, false, wb / 8),
             cf(CF_CHECKPOINTS, false, true, wb / 16),
             cf(CF_META, false, false, wb / 16),
         ];

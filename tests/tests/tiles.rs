@@ -139,6 +139,27 @@ async fn tiles_match_checkpoints_and_proofs_around_tile_boundaries() {
             r.headers()["cache-control"],
             "public, max-age=31536000, immutable"
         );
+        // Entry bundles are gzipped for clients that accept it; hash tiles,
+        // random bytes, are not.
+        let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+        let encoding = |path: String| {
+            let raw = raw.clone();
+            let url = format!("{}/{path}", server.tiles_url);
+            async move {
+                let r = raw
+                    .get(url)
+                    .header("accept-encoding", "gzip")
+                    .send()
+                    .await
+                    .unwrap();
+                r.headers()
+                    .get("content-encoding")
+                    .map(|v| v.to_str().unwrap().to_owned())
+            }
+        };
+        let bundle = entry_bundles(size).last().unwrap();
+        assert_eq!(encoding(bundle.path()).await.as_deref(), Some("gzip"));
+        assert_eq!(encoding(last.path()).await, None);
         previous = Some(head);
     }
 
