@@ -36,6 +36,11 @@ const CF_META: &str = "meta";
 
 const META_SIZE: &[u8] = b"size";
 const META_ORIGIN: &[u8] = b"origin";
+const META_LAYOUT: &[u8] = b"layout";
+
+/// The on-disk layout this code reads and writes. Bump it when key or
+/// value encodings change.
+pub const LAYOUT_VERSION: u64 = 1;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -96,10 +101,20 @@ pub struct Storage {
     sync_writes: WriteOptions,
 }
 
-fn node_key(id: NodeId) -> [u8; 9] {
-    let mut k = [0u8; 9];
-    k[0] = id.level;
-    k[1..].copy_from_slice(&id.index.to_be_bytes());
+/// Node keys cluster each 8-level tile: `tile level ‖ tile index ‖ level
+/// within the tile ‖ node index`. A proof's nodes fall into about one
+/// cluster per tile level (three at 10^6 leaves), so they share a handful
+/// of data blocks instead of touching one block per tree level, and a
+/// tile's base row is one contiguous scan.
+fn node_key(id: NodeId) -> [u8; 18] {
+    let tile_level = id.level / 8;
+    let sub = id.level % 8;
+    let tile_index = (id.index << sub) >> 8;
+    let mut k = [0u8; 18];
+    k[0] = tile_level;
+    k[1..9].copy_from_slice(&tile_index.to_be_bytes());
+    k[9] = sub;
+    k[10..].copy_from_slice(&id.index.to_be_bytes());
     k
 }
 
@@ -125,6 +140,10 @@ impl Storage {
             t.set_pin_l0_filter_and_index_blocks_in_cache(true);
             if bloom {
                 t.set_bloom_filter(10.0, false);
+            } else {
+                // Node clusters are ~20 KiB (one block read per tile level
+                // of a proof) and entries are read in ranges.
+                t.set_block_size(16 << 10);
             }
             t
         };
@@ -146,10 +165,7 @@ impl Storage {
             // Leaf hashes are random: a bloom filter turns "is this new?"
             // into a memory check for almost every new entry.
             cf(CF_LEAVES, true, false, wb / 4),
-            // Every memtable flush holds nodes of all levels, so each L0 file
-            // spans the whole key space: without a filter, every proof read
-            // would probe every L0 file.
-            cf(CF_NODES, true, false, wb / 8),
+            cf(CF_NODES, false, false, wb / 8),
             cf(CF_CHECKPOINTS, false, true, wb / 16),
             cf(CF_META, false, false, wb / 16),
         ];
@@ -163,7 +179,36 @@ impl Storage {
         let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
         let mut sync_writes = WriteOptions::default();
         sync_writes.set_sync(true);
-        Ok(Storage { db, sync_writes })
+        let storage = Storage { db, sync_writes };
+        storage.check_layout()?;
+        Ok(storage)
+    }
+
+    /// Stamps a new database with [`LAYOUT_VERSION`]; refuses one written
+    /// with another layout instead of misreading it.
+    fn check_layout(&self) -> Result<(), StorageError> {
+        let meta = self.cf(CF_META);
+        match self.db.get_cf(meta, META_LAYOUT)? {
+            Some(v) => {
+                let found = u64_value(&v, "layout version")?;
+                if found != LAYOUT_VERSION {
+                    return Err(StorageError::Corrupt(format!(
+                        "the database has layout {found}; this build reads layout {LAYOUT_VERSION}"
+                    )));
+                }
+            }
+            None if self.db.get_cf(meta, META_SIZE)?.is_some() => {
+                return Err(StorageError::Corrupt(
+                    "the database predates layout versions; start a new --data-dir".into(),
+                ));
+            }
+            None => {
+                let mut b = WriteBatch::default();
+                b.put_cf(meta, META_LAYOUT, LAYOUT_VERSION.to_be_bytes());
+                self.db.write_opt(b, &self.sync_writes)?;
+            }
+        }
+        Ok(())
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -267,7 +312,7 @@ impl Storage {
     /// On a storage failure, or [`StorageError::Corrupt`] if a node is missing.
     pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StorageError> {
         let cf = self.cf(CF_NODES);
-        let keys: Vec<[u8; 9]> = ids.iter().map(|id| node_key(*id)).collect();
+        let keys: Vec<[u8; 18]> = ids.iter().map(|id| node_key(*id)).collect();
         self.db
             .batched_multi_get_cf(cf, keys.iter(), false)
             .into_iter()
@@ -280,8 +325,8 @@ impl Storage {
             .collect()
     }
 
-    /// Reads up to `max_count` consecutive nodes of one level from `start`:
-    /// the hashes of a tile row.
+    /// Reads up to `max_count` consecutive nodes of one level from `start`,
+    /// stopping at the end of the tile: the hashes of a tile row.
     ///
     /// # Errors
     /// On a storage failure or a malformed node.
@@ -462,7 +507,13 @@ mod tests {
             1,
             "always one entry"
         );
-        assert_eq!(s.node_range(0, 250, 256).unwrap().len(), 55);
+        assert_eq!(s.node_range(0, 0, 256).unwrap().len(), 256);
+        assert_eq!(s.node_range(0, 256, 256).unwrap().len(), 49);
+        assert_eq!(
+            s.node_range(0, 250, 256).unwrap().len(),
+            6,
+            "stops at the tile's end"
+        );
         assert_eq!(s.node_range(8, 0, 256).unwrap().len(), 1);
         assert!(matches!(
             s.nodes(&[NodeId::new(9, 0)]),
