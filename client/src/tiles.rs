@@ -70,10 +70,24 @@ pub enum TileError {
 
 /// Something tiles can be fetched from.
 pub trait TileSource: Send + Sync {
+    /// The bytes at a path below the log's prefix, e.g. `checkpoint` or
+    /// `tile/0/x001/234`.
+    fn get(&self, path: &str) -> impl Future<Output = Result<Vec<u8>, TileError>> + Send;
+
     /// The current signed checkpoint note.
-    fn checkpoint(&self) -> impl Future<Output = Result<String, TileError>> + Send;
+    fn checkpoint(&self) -> impl Future<Output = Result<String, TileError>> + Send {
+        async {
+            let bytes = self.get("checkpoint").await?;
+            String::from_utf8(bytes)
+                .map_err(|_| TileError::Malformed("the checkpoint is not UTF-8".into()))
+        }
+    }
+
     /// The bytes of one tile or entry bundle.
-    fn fetch(&self, tile: &TileId) -> impl Future<Output = Result<Vec<u8>, TileError>> + Send;
+    fn fetch(&self, tile: &TileId) -> impl Future<Output = Result<Vec<u8>, TileError>> + Send {
+        let path = tile.path();
+        async move { self.get(&path).await }
+    }
 }
 
 /// Tiles over HTTP(S), below a URL prefix.
@@ -103,7 +117,9 @@ impl HttpTiles {
             client,
         })
     }
+}
 
+impl TileSource for HttpTiles {
     async fn get(&self, path: &str) -> Result<Vec<u8>, TileError> {
         let url = format!("{}/{path}", self.prefix);
         let http = |e: reqwest::Error| TileError::Http {
@@ -129,18 +145,6 @@ impl HttpTiles {
     }
 }
 
-impl TileSource for HttpTiles {
-    async fn checkpoint(&self) -> Result<String, TileError> {
-        let bytes = self.get("checkpoint").await?;
-        String::from_utf8(bytes)
-            .map_err(|_| TileError::Malformed("the checkpoint is not UTF-8".into()))
-    }
-
-    async fn fetch(&self, tile: &TileId) -> Result<Vec<u8>, TileError> {
-        self.get(&tile.path()).await
-    }
-}
-
 /// Tiles in a local directory laid out like the HTTP paths.
 #[derive(Clone, Debug)]
 pub struct DirTiles {
@@ -154,24 +158,14 @@ impl DirTiles {
             root: root.to_owned(),
         }
     }
-
-    async fn read(&self, rel: &str) -> Result<Vec<u8>, TileError> {
-        let path = self.root.join(rel);
-        tokio::fs::read(&path)
-            .await
-            .map_err(|source| TileError::Io { path, source })
-    }
 }
 
 impl TileSource for DirTiles {
-    async fn checkpoint(&self) -> Result<String, TileError> {
-        let bytes = self.read("checkpoint").await?;
-        String::from_utf8(bytes)
-            .map_err(|_| TileError::Malformed("the checkpoint is not UTF-8".into()))
-    }
-
-    async fn fetch(&self, tile: &TileId) -> Result<Vec<u8>, TileError> {
-        self.read(&tile.path()).await
+    async fn get(&self, path: &str) -> Result<Vec<u8>, TileError> {
+        let path = self.root.join(path);
+        tokio::fs::read(&path)
+            .await
+            .map_err(|source| TileError::Io { path, source })
     }
 }
 
