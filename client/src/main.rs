@@ -488,6 +488,18 @@ fn print_consistency(
     }
 }
 
+/// The tile source at `url` and its checked checkpoint.
+async fn open_tiles(
+    url: &str,
+    keys: &[VerifierKey],
+) -> anyhow::Result<(causeway_client::tiles::HttpTiles, CheckedCheckpoint)> {
+    let source = causeway_client::tiles::HttpTiles::new(url)?;
+    let checked = causeway_client::tiles::checked_checkpoint(&source, keys)
+        .await
+        .context("the checkpoint served with the tiles does not verify")?;
+    Ok((source, checked))
+}
+
 fn progress_bar(what: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
@@ -500,12 +512,9 @@ fn progress_bar(what: &str) -> indicatif::ProgressBar {
 }
 
 async fn verify_tiles(common: &Common, url: &str, entries: bool) -> anyhow::Result<()> {
-    use causeway_client::tiles::{HttpTiles, TileSource as _, verify_tree};
+    use causeway_client::tiles::verify_tree;
     let keys = keys(common)?;
-    let source = HttpTiles::new(url)?;
-    let note = source.checkpoint().await?;
-    let checked = check_checkpoint(&note, &keys)
-        .context("the checkpoint served with the tiles does not verify")?;
+    let (source, checked) = open_tiles(url, &keys).await?;
     let bar = progress_bar("verifying");
     let report = verify_tree(&source, &checked.checkpoint, entries, |done, total| {
         bar.set_length(total);
@@ -597,15 +606,12 @@ async fn prove_inclusion_from_tiles(
     index: Option<u64>,
     leaf: LeafRef,
 ) -> anyhow::Result<()> {
-    use causeway_client::tiles::{HttpTiles, TileSource as _, TileTree};
+    use causeway_client::tiles::TileTree;
     let keys = keys(common)?;
     let Some(index) = index else {
         bail!("--from-tiles needs --index: tiles cannot look a leaf up by hash");
     };
-    let source = HttpTiles::new(url)?;
-    let note = source.checkpoint().await?;
-    let c = check_checkpoint(&note, &keys)
-        .context("the checkpoint served with the tiles does not verify")?;
+    let (source, c) = open_tiles(url, &keys).await?;
     let tree = TileTree::new(&source, c.checkpoint.size());
     let leaf_hash = tree.leaf_hash(index).await?;
     if let LeafRef::Hash(h) = leaf
@@ -621,12 +627,9 @@ async fn prove_inclusion_from_tiles(
 }
 
 async fn prove_consistency_from_tiles(common: &Common, url: &str, old: u64) -> anyhow::Result<()> {
-    use causeway_client::tiles::{HttpTiles, TileSource as _, TileTree};
+    use causeway_client::tiles::TileTree;
     let keys = keys(common)?;
-    let source = HttpTiles::new(url)?;
-    let note = source.checkpoint().await?;
-    let new_c = check_checkpoint(&note, &keys)
-        .context("the checkpoint served with the tiles does not verify")?;
+    let (source, new_c) = open_tiles(url, &keys).await?;
     // The old root must come from somewhere other than these tiles, or
     // the check would be circular: the log's signed checkpoint at `old`.
     let mut client = connect(common).await?;

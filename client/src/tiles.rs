@@ -169,6 +169,19 @@ impl TileSource for DirTiles {
     }
 }
 
+/// Fetches the checkpoint served with the tiles and checks it with `keys`
+/// (see [`check_checkpoint`]).
+///
+/// # Errors
+/// If it cannot be fetched or does not verify.
+pub async fn checked_checkpoint<S: TileSource>(
+    source: &S,
+    keys: &[VerifierKey],
+) -> Result<CheckedCheckpoint, TileError> {
+    let note = source.checkpoint().await?;
+    Ok(check_checkpoint(&note, keys)?)
+}
+
 /// The tree of one size, read through tiles, with the tiles it fetched cached.
 pub struct TileTree<'a, S> {
     source: &'a S,
@@ -442,8 +455,7 @@ pub async fn mirror<S: TileSource>(
     skip_entries: bool,
     progress: impl Fn(&str, u64, u64),
 ) -> Result<MirrorReport, TileError> {
-    let note = source.checkpoint().await?;
-    let checked = check_checkpoint(&note, keys)?;
+    let checked = checked_checkpoint(source, keys).await?;
     let size = checked.checkpoint.size();
     let local = DirTiles::new(dir);
     let previous = match tokio::fs::read_to_string(dir.join("checkpoint")).await {
@@ -522,7 +534,7 @@ pub async fn mirror<S: TileSource>(
             )));
         }
     }
-    write_atomically(&dir.join("checkpoint"), note.as_bytes()).await?;
+    write_atomically(&dir.join("checkpoint"), checked.note.as_bytes()).await?;
     Ok(MirrorReport {
         checkpoint: checked,
         previous_size: previous.map(|c| c.size()),
