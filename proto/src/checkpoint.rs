@@ -148,14 +148,19 @@ fn check_line(line: &str) -> Option<()> {
 }
 
 fn parse_size(line: &str) -> Result<u64, CheckpointError> {
-    let bad = || CheckpointError::BadSize(line.to_owned());
-    let canonical = !line.is_empty()
-        && line.bytes().all(|b| b.is_ascii_digit())
-        && (line == "0" || !line.starts_with('0'));
+    parse_decimal(line).ok_or_else(|| CheckpointError::BadSize(line.to_owned()))
+}
+
+/// Parses a canonical ASCII decimal u64: digits only, no leading zeros
+/// except for `0` itself. C2SP formats all write sizes this way.
+pub(crate) fn parse_decimal(text: &str) -> Option<u64> {
+    let canonical = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
     if !canonical {
-        return Err(bad());
+        return None;
     }
-    line.parse().map_err(|_| bad())
+    text.parse().ok()
 }
 
 fn parse_root(line: &str) -> Result<Hash, CheckpointError> {

@@ -6,6 +6,7 @@
 //!   P-256, cosignature/v1, RFC 6962 tree heads).
 //! * [`checkpoint`]: C2SP checkpoint bodies.
 //! * [`tiles`]: C2SP tlog-tiles coordinates, paths and entry bundles.
+//! * [`witness`]: the C2SP tlog-witness `add-checkpoint` wire format.
 //! * [`v1`]: the gRPC schema of the `causeway.v1.Log` service, generated
 //!   from `proto/causeway/v1/log.proto`.
 //!
@@ -19,6 +20,7 @@ pub mod checkpoint;
 pub mod merkle;
 pub mod note;
 pub mod tiles;
+pub mod witness;
 
 /// The largest entry the log accepts. C2SP tlog-tiles entry bundles prefix
 /// each entry with a big-endian u16 length.

@@ -561,3 +561,81 @@ impl NoteSigner for EcdsaSigner {
         Ok(sig.to_der().as_bytes().to_vec())
     }
 }
+
+/// A witness key: Ed25519 signing C2SP cosignature/v1 (type 0x04).
+///
+/// A cosignature covers a timestamp as well as the checkpoint, so unlike
+/// [`NoteSigner`] the caller passes the time: this crate reads no clocks.
+pub struct CosignatureSigner {
+    name: KeyName,
+    key_id: u32,
+    key: ed25519_dalek::SigningKey,
+}
+
+impl CosignatureSigner {
+    /// A new random key.
+    pub fn generate(name: KeyName, rng: &mut (impl CryptoRng + RngCore)) -> Self {
+        Self::from_key(name, ed25519_dalek::SigningKey::generate(rng))
+    }
+
+    fn from_key(name: KeyName, key: ed25519_dalek::SigningKey) -> Self {
+        let key_id = standard_key_id(
+            &name,
+            SignatureType::Cosignature,
+            key.verifying_key().as_bytes(),
+        );
+        CosignatureSigner { name, key_id, key }
+    }
+
+    /// Loads a PKCS#8 PEM Ed25519 private key.
+    ///
+    /// # Errors
+    /// If the PEM is not an Ed25519 PKCS#8 key.
+    pub fn from_pkcs8_pem(name: KeyName, pem: &str) -> Result<Self, KeyError> {
+        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+            .map_err(|e| KeyError::PrivateKey(format!("not an Ed25519 PKCS#8 PEM key: {e}")))?;
+        Ok(Self::from_key(name, key))
+    }
+
+    /// The private key as PKCS#8 PEM.
+    ///
+    /// # Errors
+    /// If encoding fails.
+    pub fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
+        self.key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map(|pem| pem.to_string())
+            .map_err(|e| KeyError::PrivateKey(e.to_string()))
+    }
+
+    /// The key's name.
+    pub fn name(&self) -> &KeyName {
+        &self.name
+    }
+
+    /// The key's ID.
+    pub fn key_id(&self) -> u32 {
+        self.key_id
+    }
+
+    /// The matching verifier key (type 0x04).
+    pub fn verifier(&self) -> VerifierKey {
+        VerifierKey {
+            name: self.name.clone(),
+            key_id: self.key_id,
+            kind: SignatureType::Cosignature,
+            material: KeyMaterial::Ed25519(self.key.verifying_key()),
+        }
+    }
+
+    /// Cosigns a checkpoint body at POSIX time `time` (seconds). The result
+    /// is the signature payload after the key ID: `u64 time ‖ Ed25519 sig`.
+    pub fn cosign(&self, checkpoint_body: &str, time: u64) -> Vec<u8> {
+        use ed25519_dalek::Signer as _;
+        let message = cosignature_message(time, checkpoint_body);
+        let mut out = Vec::with_capacity(72);
+        out.extend_from_slice(&time.to_be_bytes());
+        out.extend_from_slice(&self.key.sign(message.as_bytes()).to_bytes());
+        out
+    }
+}

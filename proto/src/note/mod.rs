@@ -17,8 +17,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 pub use keys::{
-    EcdsaSigner, Ed25519Signer, KeyError, KeyName, NoteSigner, NoteVerifier, SignatureType,
-    VerifierKey,
+    CosignatureSigner, EcdsaSigner, Ed25519Signer, KeyError, KeyName, NoteSigner, NoteVerifier,
+    SignatureType, VerifierKey,
 };
 
 /// The em dash (U+2014) and space that start every signature line.
