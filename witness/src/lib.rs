@@ -1,0 +1,91 @@
+//! A standalone C2SP tlog-witness (<https://c2sp.org/tlog-witness>).
+//!
+//! A witness is configured with the verifier keys of the logs it trusts.
+//! Logs `POST /add-checkpoint` their new signed checkpoints together with a
+//! consistency proof from the last checkpoint this witness cosigned; the
+//! witness checks the log's signature and the proof, durably remembers the
+//! new checkpoint, and answers with its cosignature (c2sp.org/tlog-cosignature).
+//! A checkpoint the witness has cosigned is thereby known to be an
+//! append-only extension of every earlier one it cosigned for that log.
+//!
+//! When a correctly signed checkpoint contradicts what the witness has
+//! cosigned (same size but another root, or a consistency proof that does
+//! not hold) that is possible evidence of a split view. The witness keeps
+//! both signed notes on disk so an auditor can check them independently.
+//!
+//! # Layout
+//!
+//! * [`check`]: the pure accept/reject decision of `add-checkpoint`.
+//! * [`keys`]: the witness's own cosigning key in the data directory.
+//! * [`logs`]: the trusted logs, from their verifier keys.
+//! * [`state`]: files: atomic writes, the latest cosigned checkpoint per
+//!   log, the evidence store.
+//! * [`witness`]: the `add-checkpoint` pipeline over those pieces, with one
+//!   lock per log.
+//! * [`http`]: the axum router and the one place that maps outcomes to HTTP
+//!   statuses.
+//!
+//! ```text
+//! <data-dir>/witness.pem               Ed25519 PKCS#8 PEM, mode 0600
+//! <data-dir>/witness.json              {"name": <key name>}
+//! <data-dir>/logs/<sha256(origin)>.note latest cosigned checkpoint per log
+//! <data-dir>/evidence/<id>.json        split-view evidence records
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod check;
+pub mod http;
+pub mod keys;
+pub mod logs;
+pub mod state;
+pub mod witness;
+
+#[cfg(test)]
+mod testutil;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
+
+pub use check::{EvidenceKind, RejectReason, Rejection, Stored, Verdict};
+pub use logs::TrustedLogs;
+pub use state::{DataDir, EvidenceRecord};
+pub use witness::{AddError, Cosigned, Witness};
+
+/// The key name a new witness gets when none is given.
+pub const DEFAULT_NAME: &str = "localhost/causeway-witness";
+
+/// The listen address when none is given.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:7410";
+
+/// The lowercase hex SHA-256 of an origin: the file name of its state and
+/// the first path segment of its monitoring URL. Hashing keeps arbitrary
+/// origin text (slashes, dots) out of paths.
+pub fn origin_hash(origin: &str) -> String {
+    hex::encode(Sha256::digest(origin.as_bytes()))
+}
+
+/// Current POSIX time in seconds, the timestamp of new cosignatures.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Serves the witness on `listener` until `shutdown` completes, then
+/// finishes the requests in flight.
+///
+/// # Errors
+/// If the server fails to accept connections.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    witness: Arc<Witness>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, http::router(witness))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
