@@ -168,7 +168,7 @@ mod tests {
         let vectors = include_str!("../../testdata/vectors/notes.txt");
         let start = vectors.find("-----BEGIN BODY-----\n").expect("body vector") + 21;
         let end = vectors.find("-----END BODY-----").expect("body vector end");
-        vectors[start..end].as_bytes().to_vec()
+        vectors.as_bytes()[start..end].to_vec()
     }
 
     #[test]

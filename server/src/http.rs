@@ -67,7 +67,16 @@ async fn not_found() -> Response {
 }
 
 async fn checkpoint(State(reader): State<Reader>) -> Response {
-    let latest = reader.latest();
+    let latest = match reader.latest() {
+        Ok(latest) => latest,
+        Err(e) => {
+            let mut response = text(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; retry later"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
+    };
     (
         [
             (
@@ -89,7 +98,7 @@ async fn tile(State(reader): State<Reader>, Path(path): Path<String>) -> Respons
         Ok(t) => t,
         Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    let size = reader.latest().size;
+    let size = reader.published_size();
     if !tiles::exists_at(&tile, size) {
         let hint = match tiles::width_at(tile.kind(), tile.index(), size) {
             Some(w) if w < 256 => format!("; the tree has it at partial width {w} (.p/{w})"),

@@ -6,6 +6,8 @@
 //! * [`storage`]: RocksDB column families and the one synced write per batch.
 //! * [`sequencer`]: the single writer: batching, dedup, appending to the
 //!   compact range, signing, committing, publishing.
+//! * [`witnesses`]: asking one C2SP witness to cosign (tlog-witness client).
+//! * [`publisher`]: publishes a head once a quorum of witnesses cosigned it.
 //! * [`reader`]: checkpoints, proofs and entries, bounded by what is published.
 //! * [`service`]: the `causeway.v1.Log` gRPC service (translation only).
 //! * [`grpc_limits`]: oversized requests answer `RESOURCE_EXHAUSTED`.
@@ -19,10 +21,12 @@
 pub mod grpc_limits;
 pub mod http;
 pub mod keys;
+pub mod publisher;
 pub mod reader;
 pub mod sequencer;
 pub mod service;
 pub mod storage;
+pub mod witnesses;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -33,10 +37,12 @@ use causeway_proto::v1::log_server::LogServer;
 use tokio::net::TcpListener;
 
 use crate::keys::{KeysError, LogKeys};
-use crate::reader::Reader;
-use crate::sequencer::{Sequencer, SequencerConfig, SequencerHandle, StartError};
+use crate::publisher::{Publisher, PublisherConfig};
+use crate::reader::{PublishedView, Reader};
+use crate::sequencer::{Sequencer, SequencerConfig, SequencerHandle, StartError, TreeHead};
 use crate::service::{Limits, LogService};
 use crate::storage::{Storage, StorageError, StorageOptions};
+use crate::witnesses::{WitnessClient, WitnessEndpoint};
 
 /// The origin used when a data directory is initialized without `--origin`.
 pub const DEFAULT_ORIGIN: &str = "localhost/causeway";
@@ -56,6 +62,11 @@ pub struct Config {
     pub max_request_entries: usize,
     /// RocksDB memory budget.
     pub storage: StorageOptions,
+    /// Witnesses asked to cosign every checkpoint; empty publishes every
+    /// signed head at once.
+    pub witnesses: Vec<WitnessEndpoint>,
+    /// Quorum and timing of witnessing.
+    pub publisher: PublisherConfig,
 }
 
 impl Config {
@@ -68,6 +79,12 @@ impl Config {
             max_request_bytes: 16 << 20,
             max_request_entries: 10_000,
             storage: StorageOptions::default(),
+            witnesses: Vec::new(),
+            publisher: PublisherConfig {
+                quorum: 0,
+                timeout: std::time::Duration::from_secs(5),
+                refresh: std::time::Duration::from_secs(60),
+            },
         }
     }
 }
@@ -102,6 +119,10 @@ pub struct OpenLog {
     pub vkeys: [VerifierKey; 2],
     /// The log's origin.
     pub origin: String,
+    /// The sequencer's latest durable head (ahead of what is published
+    /// while witnesses cosign).
+    pub head: tokio::sync::watch::Receiver<Arc<TreeHead>>,
+    publisher: Option<Publisher>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -128,16 +149,45 @@ impl OpenLog {
         }
         let vkeys = keys.vkeys();
         let origin = keys.origin.to_string();
-        let (sequencer, handle, published) =
+        let (sequencer, handle, heads) =
             Sequencer::start(storage.clone(), keys, config.sequencer.clone())?;
+        let (publisher, view) = if config.witnesses.is_empty() {
+            (None, PublishedView::Heads(heads.clone()))
+        } else {
+            let http = reqwest::Client::builder()
+                .user_agent(concat!("causeway-server/", env!("CARGO_PKG_VERSION")))
+                .tcp_nodelay(true)
+                .build()
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            let clients = config
+                .witnesses
+                .iter()
+                .map(|w| {
+                    Arc::new(WitnessClient::new(
+                        w.clone(),
+                        http.clone(),
+                        config.publisher.timeout,
+                    ))
+                })
+                .collect();
+            let (publisher, rx) = Publisher::new(
+                storage.clone(),
+                clients,
+                config.publisher.clone(),
+                heads.clone(),
+            )?;
+            (Some(publisher), PublishedView::Cosigned(rx))
+        };
         let thread = std::thread::Builder::new()
             .name("sequencer".into())
             .spawn(move || sequencer.run())?;
         Ok(OpenLog {
-            reader: Reader::new(storage, published),
+            reader: Reader::new(storage, view, heads.clone()),
             sequencer: handle,
             vkeys,
             origin,
+            head: heads,
+            publisher,
             thread,
         })
     }
@@ -149,8 +199,10 @@ impl OpenLog {
             reader,
             sequencer,
             thread,
+            publisher,
             ..
         } = self;
+        drop(publisher);
         drop(sequencer);
         drop(reader);
         let _ = thread.join();
@@ -164,7 +216,7 @@ impl OpenLog {
 /// # Errors
 /// If serving fails.
 pub async fn serve(
-    log: OpenLog,
+    mut log: OpenLog,
     config: &Config,
     grpc: TcpListener,
     http: Option<TcpListener>,
@@ -180,12 +232,16 @@ pub async fn serve(
         let _ = rx.wait_for(|s| *s).await;
     };
 
+    if let Some(publisher) = log.publisher.take() {
+        tokio::spawn(publisher.run(stopped(stop_rx.clone())));
+    }
     let service = LogService::new(
         log.reader.clone(),
         log.sequencer.clone(),
         Limits {
             max_request_entries: config.max_request_entries,
         },
+        stop_rx.clone(),
     );
     // Both reflection versions: grpcurl speaks v1, older tools v1alpha.
     let reflection = tonic_reflection::server::Builder::configure()

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use causeway_server::keys::LogKeys;
+use causeway_server::witnesses::WitnessEndpoint;
 use causeway_server::{Config, DEFAULT_ORIGIN, OpenLog};
 use clap::{Parser, Subcommand};
 
@@ -78,6 +79,28 @@ struct RunArgs {
     /// RocksDB block cache, in MiB.
     #[arg(long, env = "CAUSEWAY_CACHE_MB", default_value_t = 64)]
     cache_mb: usize,
+    /// A C2SP witness to ask for a cosignature of every checkpoint, as
+    /// VKEY@URL (the witness's cosignature/v1 vkey and its submission
+    /// prefix, e.g. http://127.0.0.1:7410). Repeatable; the environment
+    /// variable takes a comma-separated list.
+    #[arg(
+        long = "witness",
+        env = "CAUSEWAY_WITNESSES",
+        value_delimiter = ',',
+        value_name = "VKEY@URL"
+    )]
+    witnesses: Vec<WitnessEndpoint>,
+    /// How many witness cosignatures a checkpoint needs before it is
+    /// published (GetCheckpoint, /checkpoint). [default: every --witness]
+    #[arg(long, env = "CAUSEWAY_WITNESS_QUORUM")]
+    witness_quorum: Option<usize>,
+    /// How long one witness request may take before it counts as failed.
+    #[arg(long, env = "CAUSEWAY_WITNESS_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    witness_timeout: Duration,
+    /// Re-cosign an unchanged checkpoint this often, so cosignature
+    /// timestamps stay fresh for clients that bound their age.
+    #[arg(long, env = "CAUSEWAY_WITNESS_REFRESH", default_value = "60s", value_parser = parse_duration)]
+    witness_refresh: Duration,
     /// Log format on stderr: text or json. The filter comes from RUST_LOG (default info).
     #[arg(long, env = "CAUSEWAY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -167,6 +190,20 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     config.max_request_bytes = args.max_request_bytes;
     config.max_request_entries = args.max_request_entries.max(1);
     config.storage.block_cache_bytes = args.cache_mb << 20;
+    let witnesses = args.witnesses.len();
+    let quorum = args.witness_quorum.unwrap_or(witnesses);
+    if witnesses > 0 && !(1..=witnesses).contains(&quorum) {
+        anyhow::bail!(
+            "--witness-quorum {quorum} must be between 1 and the number of --witness flags ({witnesses})"
+        );
+    }
+    if witnesses == 0 && args.witness_quorum.is_some_and(|q| q > 0) {
+        anyhow::bail!("--witness-quorum needs at least that many --witness VKEY@URL flags");
+    }
+    config.witnesses = args.witnesses;
+    config.publisher.quorum = quorum;
+    config.publisher.timeout = args.witness_timeout;
+    config.publisher.refresh = args.witness_refresh.max(Duration::from_secs(1));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -192,7 +229,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             Some(l) => l.local_addr()?.to_string(),
             None => "off".into(),
         };
-        let latest = log.reader.latest();
+        let head_size = log.head.borrow().size;
         // Machine-readable lines on stdout, "ready" last: scripts and tests
         // wait for it. A closed stdout must not take the server down.
         {
@@ -206,11 +243,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                 "causeway-server ready grpc={} http={http_addr} origin={} size={}",
                 grpc.local_addr()?,
                 log.origin,
-                latest.size
+                head_size
             );
             let _ = out.flush();
         }
-        tracing::info!(grpc = %grpc.local_addr()?, origin = %log.origin, size = latest.size, "serving");
+        tracing::info!(grpc = %grpc.local_addr()?, origin = %log.origin, size = head_size, witnesses, quorum, "serving");
         causeway_server::serve(log, &config, grpc, http, shutdown_signal()).await?;
         tracing::info!("stopped cleanly");
         Ok(())

@@ -1,13 +1,14 @@
 //! Read paths: checkpoints, proofs and entries, served from storage and
 //! bounded by the published tree size, so readers never see a tree that
-//! is not durable and signed.
+//! is not durable and signed (and, with witnesses, cosigned by a quorum).
 
 use std::sync::Arc;
 
 use causeway_proto::merkle::{Hash, ProofPlan};
 use tokio::sync::watch;
 
-use crate::sequencer::Published;
+use crate::publisher::Publication;
+use crate::sequencer::TreeHead;
 use crate::storage::{Storage, StorageError};
 
 /// Why a read could not be answered.
@@ -29,6 +30,19 @@ pub enum ReadError {
     /// Nothing matches.
     #[error("{0}")]
     NotFound(String),
+    /// The leaf is durable but the latest published checkpoint predates it.
+    #[error(
+        "the leaf is sequenced at index {index} but the latest published checkpoint has size {size}; retry once a newer checkpoint is published"
+    )]
+    NotYetPublished {
+        /// The leaf's index.
+        index: u64,
+        /// The published size.
+        size: u64,
+    },
+    /// No checkpoint has been cosigned by a quorum of witnesses yet.
+    #[error("no checkpoint is published yet: {0}")]
+    NotPublished(String),
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -52,26 +66,108 @@ pub const MAX_ENTRIES_PAGE: usize = 1000;
 /// Largest number of entry bytes one `GetEntries` page returns.
 pub const MAX_ENTRIES_PAGE_BYTES: usize = 4 << 20;
 
-/// Answers read requests from storage and the published head.
+/// What readers treat as "the latest checkpoint".
+#[derive(Clone)]
+pub enum PublishedView {
+    /// No witnesses: every durable signed head is published at once.
+    Heads(watch::Receiver<Arc<TreeHead>>),
+    /// Witnesses: only checkpoints cosigned by a quorum are published.
+    Cosigned(watch::Receiver<Publication>),
+}
+
+impl PublishedView {
+    /// The latest published checkpoint, if any.
+    pub fn current(&self) -> Option<Arc<TreeHead>> {
+        match self {
+            PublishedView::Heads(rx) => Some(rx.borrow().clone()),
+            PublishedView::Cosigned(rx) => rx.borrow().checkpoint.clone(),
+        }
+    }
+
+    /// Waits for the next change; `false` once the publisher is gone.
+    pub async fn changed(&mut self) -> bool {
+        match self {
+            PublishedView::Heads(rx) => rx.changed().await.is_ok(),
+            PublishedView::Cosigned(rx) => rx.changed().await.is_ok(),
+        }
+    }
+
+    fn not_published_reason(&self) -> String {
+        match self {
+            PublishedView::Heads(_) => "the log has not started".into(),
+            PublishedView::Cosigned(rx) => rx
+                .borrow()
+                .stalled
+                .clone()
+                .unwrap_or_else(|| "waiting for the first witness cosignatures".into()),
+        }
+    }
+}
+
+/// Answers read requests from storage.
+///
+/// Two sizes bound what it serves. The *published* checkpoint (cosigned by
+/// a quorum when witnesses are configured) is the default for "latest" and
+/// the limit for checkpoints and tiles. The sequencer's *head*, durable
+/// and signed by the log, limits explicit sizes of proofs and entries, so
+/// a producer can check inclusion in the checkpoint `AddEntries` returned
+/// before witnesses have cosigned it.
 #[derive(Clone)]
 pub struct Reader {
     storage: Arc<Storage>,
-    published: watch::Receiver<Arc<Published>>,
+    published: PublishedView,
+    head: watch::Receiver<Arc<TreeHead>>,
 }
 
 impl Reader {
-    /// A reader over `storage` that trusts only what `published` announces.
-    pub fn new(storage: Arc<Storage>, published: watch::Receiver<Arc<Published>>) -> Self {
-        Reader { storage, published }
+    /// A reader over `storage` that serves what `published` announces and
+    /// proofs up to the sequencer's `head`.
+    pub fn new(
+        storage: Arc<Storage>,
+        published: PublishedView,
+        head: watch::Receiver<Arc<TreeHead>>,
+    ) -> Self {
+        Reader {
+            storage,
+            published,
+            head,
+        }
+    }
+
+    /// The size of the latest durable signed head.
+    pub fn head_size(&self) -> u64 {
+        self.head.borrow().size
+    }
+
+    fn size_at_most_head(&self, what: &'static str, size: u64) -> Result<u64, ReadError> {
+        let head = self.head_size();
+        if size > head {
+            return Err(ReadError::BeyondTree {
+                what,
+                value: size,
+                size: head,
+            });
+        }
+        Ok(size)
     }
 
     /// The latest published checkpoint.
-    pub fn latest(&self) -> Arc<Published> {
-        self.published.borrow().clone()
+    ///
+    /// # Errors
+    /// [`ReadError::NotPublished`] before witnesses cosigned anything.
+    pub fn latest(&self) -> Result<Arc<TreeHead>, ReadError> {
+        self.published
+            .current()
+            .ok_or_else(|| ReadError::NotPublished(self.published.not_published_reason()))
     }
 
-    /// A receiver that wakes up on every newly published checkpoint.
-    pub fn subscribe(&self) -> watch::Receiver<Arc<Published>> {
+    /// The size of the latest published checkpoint (0 before the first).
+    pub fn published_size(&self) -> u64 {
+        self.published.current().map_or(0, |p| p.size)
+    }
+
+    /// A view that wakes up on every newly published checkpoint.
+    pub fn subscribe(&self) -> PublishedView {
         self.published.clone()
     }
 
@@ -81,7 +177,7 @@ impl Reader {
     }
 
     fn size_at_most_latest(&self, what: &'static str, size: u64) -> Result<u64, ReadError> {
-        let latest = self.latest().size;
+        let latest = self.published_size();
         if size > latest {
             return Err(ReadError::BeyondTree {
                 what,
@@ -96,15 +192,25 @@ impl Reader {
     ///
     /// # Errors
     /// Beyond the tree, or no checkpoint was published at that size.
-    pub fn checkpoint(&self, size: Option<u64>) -> Result<Arc<Published>, ReadError> {
-        let latest = self.latest();
+    pub fn checkpoint(&self, size: Option<u64>) -> Result<Arc<TreeHead>, ReadError> {
+        let latest = self.latest()?;
         let Some(size) = size.filter(|s| *s != latest.size) else {
             return Ok(latest);
         };
         self.size_at_most_latest("tree size", size)?;
-        let Some(note) = self.storage.checkpoint(size)? else {
-            let (below, above) = self.storage.checkpoint_sizes_near(size)?;
-            let near: Vec<String> = [below, above]
+        let cosigned = matches!(self.published, PublishedView::Cosigned(_));
+        let stored = if cosigned {
+            self.storage.published(size)?
+        } else {
+            self.storage.checkpoint(size)?
+        };
+        let Some(note) = stored else {
+            let (below, above) = if cosigned {
+                self.storage.published_sizes_near(size)?
+            } else {
+                self.storage.checkpoint_sizes_near(size)?
+            };
+            let near: Vec<String> = [below, above.filter(|a| *a <= latest.size)]
                 .into_iter()
                 .flatten()
                 .map(|s| s.to_string())
@@ -115,7 +221,7 @@ impl Reader {
             )));
         };
         let root = self.root_at(size)?;
-        Ok(Arc::new(Published { size, root, note }))
+        Ok(Arc::new(TreeHead { size, root, note }))
     }
 
     /// The root of the tree of `size` leaves, from stored nodes.
@@ -131,16 +237,16 @@ impl Reader {
     /// # Errors
     /// [`ReadError::NotFound`] if it is not.
     pub fn leaf_index(&self, hash: &Hash) -> Result<u64, ReadError> {
-        let latest = self.latest().size;
+        let head = self.head_size();
         match self
             .storage
             .leaf_indices(std::slice::from_ref(hash))?
             .pop()
             .flatten()
         {
-            Some(index) if index < latest => Ok(index),
+            Some(index) if index < head => Ok(index),
             _ => Err(ReadError::NotFound(format!(
-                "leaf hash {hash} is not in the log (size {latest})"
+                "leaf hash {hash} is not in the log (size {head})"
             ))),
         }
     }
@@ -155,15 +261,27 @@ impl Reader {
         index: u64,
         size: Option<u64>,
     ) -> Result<InclusionProof, ReadError> {
-        let latest = self.latest().size;
-        if index >= latest {
+        let head = self.head_size();
+        if index >= head {
             return Err(ReadError::BeyondTree {
                 what: "leaf index",
                 value: index,
-                size: latest,
+                size: head,
             });
         }
-        let size = self.size_at_most_latest("tree size", size.unwrap_or(latest))?;
+        let size = match size {
+            Some(size) => self.size_at_most_head("tree size", size)?,
+            None => {
+                let published = self.published_size();
+                if index >= published {
+                    return Err(ReadError::NotYetPublished {
+                        index,
+                        size: published,
+                    });
+                }
+                published
+            }
+        };
         let plan =
             ProofPlan::inclusion(index, size).map_err(|e| ReadError::Invalid(e.to_string()))?;
         // One batched read: the leaf hash and every node the proof needs.
@@ -191,17 +309,14 @@ impl Reader {
         old: u64,
         new: Option<u64>,
     ) -> Result<(u64, Vec<Hash>), ReadError> {
-        let new = self.size_at_most_latest("tree size", new.unwrap_or(self.latest().size))?;
+        let new = match new {
+            Some(new) => self.size_at_most_head("tree size", new)?,
+            None => self.published_size(),
+        };
         if old > new {
-            self.size_at_most_latest("old size", old)?;
+            self.size_at_most_head("old size", old)?;
         }
-        let plan =
-            ProofPlan::consistency(old, new).map_err(|e| ReadError::Invalid(e.to_string()))?;
-        let hashes = self.storage.nodes(plan.node_ids())?;
-        let proof = plan
-            .assemble(&hashes)
-            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        Ok((new, proof))
+        Ok((new, consistency_proof(&self.storage, old, new)?))
     }
 
     /// Up to `count` entries from `start`, bounded by the page limits.
@@ -212,7 +327,7 @@ impl Reader {
         if count == 0 {
             return Err(ReadError::Invalid("count must be at least 1".into()));
         }
-        let latest = self.latest().size;
+        let latest = self.head_size();
         if start >= latest {
             return Err(ReadError::BeyondTree {
                 what: "start index",
@@ -228,4 +343,18 @@ impl Reader {
             .storage
             .entries(start, end, max, MAX_ENTRIES_PAGE_BYTES)?)
     }
+}
+
+/// The consistency proof from `old` to `new` leaves, from stored nodes,
+/// without checking `new` against what is published: the publisher proves
+/// not-yet-published heads to witnesses.
+///
+/// # Errors
+/// `old` of 0 or `old > new`, or a storage failure.
+pub fn consistency_proof(storage: &Storage, old: u64, new: u64) -> Result<Vec<Hash>, ReadError> {
+    let plan = ProofPlan::consistency(old, new).map_err(|e| ReadError::Invalid(e.to_string()))?;
+    let hashes = storage.nodes(plan.node_ids())?;
+    Ok(plan
+        .assemble(&hashes)
+        .map_err(|e| StorageError::Corrupt(e.to_string()))?)
 }

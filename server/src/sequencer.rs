@@ -11,7 +11,8 @@
 //! 3. signs the checkpoint of the new tree with both log keys;
 //! 4. writes entries, nodes, checkpoint and size in one synced batch
 //!    ([`Storage::commit`]);
-//! 5. only then publishes the new checkpoint to readers and answers the
+//! 5. only then announces the new head (to readers, or to the
+//!    [`crate::publisher`] when witnesses must cosign first) and answers the
 //!    submitters.
 //!
 //! A submission is acknowledged only after step 4 returned, so nothing
@@ -33,9 +34,10 @@ use tokio::sync::{oneshot, watch};
 use crate::keys::LogKeys;
 use crate::storage::{Commit, Storage, StorageError};
 
-/// A checkpoint that readers may serve: durable and signed.
+/// A signed tree head: durable, signed by the log and, once published
+/// through witnesses, cosigned (then `note` carries the cosignatures too).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Published {
+pub struct TreeHead {
     /// The tree size.
     pub size: u64,
     /// The root hash.
@@ -83,7 +85,7 @@ pub struct Accepted {
     /// One result per submitted entry, in order.
     pub entries: Vec<Sequenced>,
     /// A durable signed checkpoint that includes every entry.
-    pub checkpoint: Arc<Published>,
+    pub checkpoint: Arc<TreeHead>,
 }
 
 /// Why a submission was not sequenced.
@@ -153,7 +155,7 @@ pub struct Sequencer {
     keys: LogKeys,
     range: CompactRange,
     config: SequencerConfig,
-    published: watch::Sender<Arc<Published>>,
+    head: watch::Sender<Arc<TreeHead>>,
     pending: Arc<AtomicUsize>,
 }
 
@@ -182,8 +184,8 @@ impl Sequencer {
         storage: Arc<Storage>,
         keys: LogKeys,
         config: SequencerConfig,
-    ) -> Result<(Self, SequencerHandle, watch::Receiver<Arc<Published>>), StartError> {
-        let (range, published) = match storage.head()? {
+    ) -> Result<(Self, SequencerHandle, watch::Receiver<Arc<TreeHead>>), StartError> {
+        let (range, head) = match storage.head()? {
             Some(head) => {
                 let range = storage.compact_range(head.size)?;
                 let note = Note::parse(head.note.as_bytes())
@@ -206,12 +208,12 @@ impl Sequencer {
                         keys.origin.as_str()
                     )));
                 }
-                let published = Published {
+                let head = TreeHead {
                     size: head.size,
                     root: range.root(),
                     note: head.note,
                 };
-                (range, published)
+                (range, head)
             }
             None => {
                 let range = CompactRange::new();
@@ -224,7 +226,7 @@ impl Sequencer {
                 let root = range.root();
                 (
                     range,
-                    Published {
+                    TreeHead {
                         size: 0,
                         root,
                         note,
@@ -234,7 +236,7 @@ impl Sequencer {
         };
         let (tx, rx) = mpsc::channel();
         let pending = Arc::new(AtomicUsize::new(0));
-        let (published_tx, published_rx) = watch::channel(Arc::new(published));
+        let (head_tx, head_rx) = watch::channel(Arc::new(head));
         let handle = SequencerHandle {
             tx,
             pending: pending.clone(),
@@ -246,10 +248,10 @@ impl Sequencer {
             keys,
             range,
             config,
-            published: published_tx,
+            head: head_tx,
             pending,
         };
-        Ok((seq, handle, published_rx))
+        Ok((seq, handle, head_rx))
     }
 
     /// Sequences batches until every [`SequencerHandle`] is dropped, then
@@ -323,7 +325,7 @@ impl Sequencer {
                 oneshot::Sender<Result<Accepted, SubmitError>>,
                 Vec<Sequenced>,
             )>,
-            Arc<Published>,
+            Arc<TreeHead>,
         ),
         (Vec<oneshot::Sender<Result<Accepted, SubmitError>>>, String),
     > {
@@ -372,7 +374,7 @@ impl Sequencer {
         }
         if commit.entries.is_empty() {
             // Only duplicates: nothing to write, the current head covers them.
-            return Ok((answers, self.published.borrow().clone()));
+            return Ok((answers, self.head.borrow().clone()));
         }
         let fail = |answers: Vec<(oneshot::Sender<_>, _)>, e: String| {
             Err((answers.into_iter().map(|(r, _)| r).collect(), e))
@@ -399,13 +401,13 @@ impl Sequencer {
             commit_us = t_commit.elapsed().as_micros() as u64,
             "batch committed"
         );
-        let published = Arc::new(Published {
+        let head = Arc::new(TreeHead {
             size: self.range.size(),
             root: self.range.root(),
             note,
         });
-        self.published.send_replace(published.clone());
-        Ok((answers, published))
+        self.head.send_replace(head.clone());
+        Ok((answers, head))
     }
 
     /// After a failed write, re-reads the head from storage: the write may
@@ -418,13 +420,13 @@ impl Sequencer {
         });
         match restored {
             Ok((head, range)) => {
-                let published = Published {
+                let head = TreeHead {
                     size: head.size,
                     root: range.root(),
                     note: head.note,
                 };
                 self.range = range;
-                self.published.send_replace(Arc::new(published));
+                self.head.send_replace(Arc::new(head));
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot reload the log state; keeping the last known state")

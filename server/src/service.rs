@@ -8,14 +8,19 @@ use causeway_proto::v1::log_server::Log;
 use causeway_proto::v1::{
     AddEntriesRequest, AddEntriesResponse, AddedEntry, Checkpoint, ConsistencyProof, Entry,
     GetCheckpointRequest, GetConsistencyProofRequest, GetEntriesRequest, GetEntriesResponse,
-    GetInclusionProofRequest, InclusionProof, get_inclusion_proof_request::Leaf,
+    GetInclusionProofRequest, InclusionProof, WatchCheckpointsRequest,
+    get_inclusion_proof_request::Leaf,
 };
 use std::time::Instant;
 
 use tonic::{Request, Response, Status};
 
-use crate::reader::{ReadError, Reader};
-use crate::sequencer::{Published, SequencerHandle, SubmitError};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::reader::{PublishedView, ReadError, Reader};
+use crate::sequencer::{SequencerHandle, SubmitError, TreeHead};
 
 /// Request limits enforced by the service.
 #[derive(Clone, Debug)]
@@ -29,22 +34,68 @@ pub struct LogService {
     reader: Reader,
     sequencer: SequencerHandle,
     limits: Limits,
+    stop: watch::Receiver<bool>,
 }
 
 impl LogService {
-    /// A service over a reader and a sequencer.
-    pub fn new(reader: Reader, sequencer: SequencerHandle, limits: Limits) -> Self {
+    /// A service over a reader and a sequencer. Streams end once `stop`
+    /// turns true, so that shutdown does not wait for watchers.
+    pub fn new(
+        reader: Reader,
+        sequencer: SequencerHandle,
+        limits: Limits,
+        stop: watch::Receiver<bool>,
+    ) -> Self {
         LogService {
             reader,
             sequencer,
             limits,
+            stop,
         }
     }
 }
 
+/// The stream behind `WatchCheckpoints`.
+pub type CheckpointStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<Checkpoint, Status>> + Send>>;
+
+/// Yields the published checkpoint whenever it changes, until `stop`.
+fn watch_checkpoints(view: PublishedView, stop: watch::Receiver<bool>) -> CheckpointStream {
+    struct State {
+        view: PublishedView,
+        stop: watch::Receiver<bool>,
+        last: Option<Arc<TreeHead>>,
+    }
+    let state = State {
+        view,
+        stop,
+        last: None,
+    };
+    Box::pin(futures::stream::unfold(state, |mut s| async move {
+        loop {
+            if *s.stop.borrow() {
+                return None;
+            }
+            if let Some(current) = s.view.current()
+                && s.last.as_ref().is_none_or(|l| !Arc::ptr_eq(l, &current))
+            {
+                s.last = Some(current.clone());
+                return Some((Ok(checkpoint_message(&current)), s));
+            }
+            tokio::select! {
+                changed = s.view.changed() => if !changed { return None },
+                _ = s.stop.changed() => {}
+            }
+        }
+    }))
+}
+
 fn read_status(e: ReadError) -> Status {
     match e {
-        ReadError::BeyondTree { .. } => Status::out_of_range(e.to_string()),
+        ReadError::BeyondTree { .. } | ReadError::NotYetPublished { .. } => {
+            Status::out_of_range(e.to_string())
+        }
+        ReadError::NotPublished(_) => Status::unavailable(e.to_string()),
         ReadError::Invalid(m) => Status::invalid_argument(m),
         ReadError::NotFound(m) => Status::not_found(m),
         ReadError::Storage(e) => {
@@ -61,7 +112,7 @@ fn submit_status(e: SubmitError) -> Status {
     }
 }
 
-fn checkpoint_message(p: &Published) -> Checkpoint {
+fn checkpoint_message(p: &TreeHead) -> Checkpoint {
     Checkpoint {
         note: p.note.clone(),
         tree_size: p.size,
@@ -121,6 +172,18 @@ fn validate_entries(
 
 #[tonic::async_trait]
 impl Log for LogService {
+    type WatchCheckpointsStream = CheckpointStream;
+
+    async fn watch_checkpoints(
+        &self,
+        _request: Request<WatchCheckpointsRequest>,
+    ) -> Result<Response<CheckpointStream>, Status> {
+        Ok(Response::new(watch_checkpoints(
+            self.reader.subscribe(),
+            self.stop.clone(),
+        )))
+    }
+
     async fn add_entries(
         &self,
         request: Request<AddEntriesRequest>,

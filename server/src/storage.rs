@@ -32,6 +32,9 @@ const CF_ENTRIES: &str = "entries";
 const CF_LEAVES: &str = "leaves";
 const CF_NODES: &str = "nodes";
 const CF_CHECKPOINTS: &str = "checkpoints";
+/// Witness-cosigned checkpoints by size; only used when witnesses are
+/// configured. Written after the tree it names is durable.
+const CF_PUBLISHED: &str = "published";
 const CF_META: &str = "meta";
 
 const META_SIZE: &[u8] = b"size";
@@ -167,6 +170,7 @@ impl Storage {
             cf(CF_LEAVES, true, false, wb / 4),
             cf(CF_NODES, false, false, wb / 8),
             cf(CF_CHECKPOINTS, false, true, wb / 16),
+            cf(CF_PUBLISHED, false, true, wb / 16),
             cf(CF_META, false, false, wb / 16),
         ];
         let mut db_opts = Options::default();
@@ -409,7 +413,7 @@ impl Storage {
         .transpose()
     }
 
-    /// The sizes of the published checkpoints nearest to `size` (at most one
+    /// The sizes of the signed checkpoints nearest to `size` (at most one
     /// below, one above), to help a caller who asked for a size that has none.
     ///
     /// # Errors
@@ -418,7 +422,11 @@ impl Storage {
         &self,
         size: u64,
     ) -> Result<(Option<u64>, Option<u64>), StorageError> {
-        let cf = self.cf(CF_CHECKPOINTS);
+        self.sizes_near(CF_CHECKPOINTS, size)
+    }
+
+    fn sizes_near(&self, cf: &str, size: u64) -> Result<(Option<u64>, Option<u64>), StorageError> {
+        let cf = self.cf(cf);
         let key = size.to_be_bytes();
         let above = self
             .db
@@ -437,17 +445,81 @@ impl Storage {
         Ok((below, above))
     }
 
+    /// Records a witness-cosigned checkpoint (durably) so that a restart
+    /// serves it again instead of waiting for witnesses.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn publish(&self, size: u64, note: &str) -> Result<(), StorageError> {
+        let mut b = WriteBatch::default();
+        b.put_cf(self.cf(CF_PUBLISHED), size.to_be_bytes(), note.as_bytes());
+        self.db.write_opt(b, &self.sync_writes)?;
+        Ok(())
+    }
+
+    /// The cosigned checkpoint published at `size`, if one was.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn published(&self, size: u64) -> Result<Option<String>, StorageError> {
+        let v = self.db.get_cf(self.cf(CF_PUBLISHED), size.to_be_bytes())?;
+        v.map(|b| {
+            String::from_utf8(b).map_err(|_| {
+                StorageError::Corrupt(format!("published checkpoint {size} is not UTF-8"))
+            })
+        })
+        .transpose()
+    }
+
+    /// The latest cosigned checkpoint, if any: `(size, note)`.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn latest_published(&self) -> Result<Option<(u64, String)>, StorageError> {
+        let Some(item) = self
+            .db
+            .iterator_cf(self.cf(CF_PUBLISHED), IteratorMode::End)
+            .next()
+        else {
+            return Ok(None);
+        };
+        let (k, v) = item?;
+        let size = u64_value(&k, "published checkpoint key")?;
+        let note = String::from_utf8(v.to_vec()).map_err(|_| {
+            StorageError::Corrupt(format!("published checkpoint {size} is not UTF-8"))
+        })?;
+        Ok(Some((size, note)))
+    }
+
+    /// Like [`Storage::checkpoint_sizes_near`], among cosigned checkpoints.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn published_sizes_near(
+        &self,
+        size: u64,
+    ) -> Result<(Option<u64>, Option<u64>), StorageError> {
+        self.sizes_near(CF_PUBLISHED, size)
+    }
+
     /// Approximate bytes on disk (SST files plus WAL-backed memtables).
     pub fn approximate_size(&self) -> u64 {
-        [CF_ENTRIES, CF_LEAVES, CF_NODES, CF_CHECKPOINTS, CF_META]
-            .iter()
-            .filter_map(|cf| {
-                self.db
-                    .property_int_value_cf(self.cf(cf), "rocksdb.total-sst-files-size")
-                    .ok()
-                    .flatten()
-            })
-            .sum()
+        [
+            CF_ENTRIES,
+            CF_LEAVES,
+            CF_NODES,
+            CF_CHECKPOINTS,
+            CF_PUBLISHED,
+            CF_META,
+        ]
+        .iter()
+        .filter_map(|cf| {
+            self.db
+                .property_int_value_cf(self.cf(cf), "rocksdb.total-sst-files-size")
+                .ok()
+                .flatten()
+        })
+        .sum()
     }
 }
 

@@ -95,7 +95,8 @@ impl NoteSignature {
         &self.signature
     }
 
-    fn line(&self) -> String {
+    /// The signature line, `— <name> <base64(key ID ‖ signature)>\n`.
+    pub fn to_line(&self) -> String {
         let mut blob = Vec::with_capacity(4 + self.signature.len());
         blob.extend_from_slice(&self.key_id.to_be_bytes());
         blob.extend_from_slice(&self.signature);
@@ -276,7 +277,7 @@ impl fmt::Display for Note {
         f.write_str(&self.text)?;
         f.write_str("\n")?;
         for sig in &self.signatures {
-            f.write_str(&sig.line())?;
+            f.write_str(&sig.to_line())?;
         }
         Ok(())
     }
