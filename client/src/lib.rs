@@ -224,6 +224,23 @@ impl LogClient {
         Ok((p.new_size, hashes(p.hashes)?))
     }
 
+    /// Streams published checkpoint notes: the latest at once, then each
+    /// newly published one, until the server shuts down.
+    ///
+    /// # Errors
+    /// On a gRPC error opening the stream; the stream yields later errors.
+    pub async fn watch_checkpoints(
+        &mut self,
+    ) -> Result<impl futures::Stream<Item = Result<String, ClientError>> + use<>, ClientError> {
+        use futures::StreamExt as _;
+        let stream = self
+            .inner
+            .watch_checkpoints(v1::WatchCheckpointsRequest {})
+            .await?
+            .into_inner();
+        Ok(stream.map(|r| r.map(|c| c.note).map_err(ClientError::from)))
+    }
+
     /// Up to `count` entries from `start` (the server may return fewer).
     ///
     /// # Errors

@@ -5,12 +5,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use causeway_client::verify::{
-    CheckedCheckpoint, check_checkpoint, check_consistency, check_inclusion,
+    CheckedCheckpoint, WitnessPolicy, check_checkpoint, check_consistency, check_inclusion,
+    check_witnesses,
 };
 use causeway_client::{DEFAULT_LOG_URL, LeafRef, LogClient};
 use causeway_proto::MAX_ENTRY_SIZE;
 use causeway_proto::merkle::{Hash, leaf_hash};
-use causeway_proto::note::VerifierKey;
+use causeway_proto::note::{SignatureType, VerifierKey};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
@@ -43,9 +44,56 @@ struct Common {
         global = true
     )]
     vkeys: Vec<String>,
+    /// A witness's cosignature/v1 verifier key, as printed by
+    /// `causeway-witness init`. Repeatable; checkpoints must then carry
+    /// valid cosignatures from --quorum of these witnesses.
+    #[arg(
+        long = "witness-vkey",
+        env = "CAUSEWAY_WITNESS_VKEYS",
+        value_delimiter = ',',
+        global = true
+    )]
+    witness_vkeys: Vec<String>,
+    /// How many of the --witness-vkey witnesses must have cosigned.
+    /// [default: all of them]
+    #[arg(long, env = "CAUSEWAY_QUORUM", global = true)]
+    quorum: Option<usize>,
+    /// The oldest acceptable cosignature on the latest checkpoint (e.g.
+    /// 90s, 30m, 1h, 2d; "none" for no bound). Checkpoints asked for by
+    /// --size are historical and exempt.
+    #[arg(long, env = "CAUSEWAY_MAX_COSIGNATURE_AGE", default_value = "1h", value_parser = parse_age, global = true)]
+    max_cosignature_age: Age,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+}
+
+/// A duration in seconds, or none (no bound, no waiting).
+#[derive(Clone, Copy, Debug)]
+struct Age(Option<u64>);
+
+/// Parses `90s`, `30m`, `1h`, `2d` or `none` into seconds.
+fn parse_age(text: &str) -> Result<Age, String> {
+    if text == "none" {
+        return Ok(Age(None));
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (num, unit) = text.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not an age like 90s, 30m, 1h, 2d or none"))?;
+    let scale = match unit {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?}; use s, m, h or d")),
+    };
+    n.checked_mul(scale)
+        .map(|s| Age(Some(s)))
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -135,6 +183,11 @@ enum Prove {
         /// from the tiles too, so --size is not allowed).
         #[arg(long = "from-tiles", value_name = "URL", conflicts_with = "size")]
         from_tiles: Option<String>,
+        /// Without --size, wait up to this long (e.g. 5s, 1m, none) for a
+        /// published checkpoint that includes the leaf: with witnesses, a
+        /// just-submitted entry is published once a quorum cosigned.
+        #[arg(long, default_value = "5s", value_parser = parse_age)]
+        wait: Age,
     },
     /// Proves that one signed checkpoint's tree is a prefix of another's.
     Consistency {
@@ -185,6 +238,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             file,
             size,
             from_tiles,
+            wait,
         }) => {
             let leaf = match (index, leaf_hash, file) {
                 (_, Some(h), _) => {
@@ -198,7 +252,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             };
             match from_tiles {
                 Some(url) => prove_inclusion_from_tiles(&common, &url, index, leaf).await,
-                None => prove_inclusion(&common, index, leaf, size).await,
+                None => {
+                    let wait = std::time::Duration::from_secs(wait.0.unwrap_or(0));
+                    prove_inclusion(&common, index, leaf, size, wait).await
+                }
             }
         }
         Command::Prove(Prove::Consistency {
@@ -233,6 +290,57 @@ fn keys(common: &Common) -> anyhow::Result<Vec<VerifierKey>> {
         .collect()
 }
 
+/// The witness policy of the command line; `latest` applies the age bound.
+fn witness_policy(common: &Common, latest: bool) -> anyhow::Result<WitnessPolicy> {
+    let keys: Vec<VerifierKey> = common
+        .witness_vkeys
+        .iter()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| VerifierKey::parse(v).with_context(|| format!("--witness-vkey {v:?}")))
+        .collect::<anyhow::Result<_>>()?;
+    if let Some(k) = keys.iter().find(|k| k.kind() != SignatureType::Cosignature) {
+        bail!("--witness-vkey {k}: not a cosignature/v1 (type 0x04) witness key");
+    }
+    let quorum = common.quorum.unwrap_or(keys.len());
+    if quorum > keys.len() {
+        bail!(
+            "--quorum {quorum} is more than the {} --witness-vkey keys given",
+            keys.len()
+        );
+    }
+    Ok(WitnessPolicy {
+        keys,
+        quorum,
+        max_age_secs: if latest {
+            common.max_cosignature_age.0
+        } else {
+            None
+        },
+    })
+}
+
+/// Applies the witness policy to a checked checkpoint.
+fn check_policy(
+    mut checked: CheckedCheckpoint,
+    common: &Common,
+    latest: bool,
+) -> anyhow::Result<CheckedCheckpoint> {
+    let policy = witness_policy(common, latest)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    checked.cosigned = check_witnesses(&checked.note, &policy, now)
+        .context("the checkpoint does not satisfy the witness policy (--witness-vkey, --quorum)")?;
+    Ok(checked)
+}
+
+fn cosigned_json(c: &CheckedCheckpoint) -> serde_json::Value {
+    c.cosigned
+        .iter()
+        .map(|w| json!({"witness": w.witness, "time": w.time}))
+        .collect()
+}
+
 async fn connect(common: &Common) -> anyhow::Result<LogClient> {
     Ok(LogClient::connect(&common.log).await?)
 }
@@ -254,9 +362,11 @@ async fn fetch_checkpoint(
     client: &mut LogClient,
     size: Option<u64>,
     keys: &[VerifierKey],
+    common: &Common,
 ) -> anyhow::Result<CheckedCheckpoint> {
     let note = client.checkpoint(size).await?;
     let checked = check_checkpoint(&note, keys).context("the log's checkpoint does not verify")?;
+    let checked = check_policy(checked, common, size.is_none())?;
     if let Some(size) = size
         && checked.checkpoint.size() != size
     {
@@ -339,7 +449,7 @@ async fn submit(common: &Common, files: &[PathBuf]) -> anyhow::Result<()> {
 async fn checkpoint(common: &Common, size: Option<u64>) -> anyhow::Result<()> {
     let keys = keys(common)?;
     let mut client = connect(common).await?;
-    let c = fetch_checkpoint(&mut client, size, &keys).await?;
+    let c = fetch_checkpoint(&mut client, size, &keys, common).await?;
     if common.json {
         println!(
             "{}",
@@ -349,6 +459,7 @@ async fn checkpoint(common: &Common, size: Option<u64>) -> anyhow::Result<()> {
                 "root": c.checkpoint.root().to_hex(),
                 "note": c.note,
                 "verified": c.verified,
+                "cosignatures": cosigned_json(&c),
             })
         );
     } else {
@@ -356,6 +467,9 @@ async fn checkpoint(common: &Common, size: Option<u64>) -> anyhow::Result<()> {
         println!("size   {}", c.checkpoint.size());
         println!("root   {}", c.checkpoint.root());
         println!("{}", verdict(c.verified));
+        for w in &c.cosigned {
+            println!("cosigned by {} at {}", w.witness, w.time);
+        }
         print!("\n{}", c.note);
     }
     Ok(())
@@ -378,13 +492,38 @@ async fn prove_inclusion(
     index: Option<u64>,
     leaf: LeafRef,
     size: Option<u64>,
+    wait: std::time::Duration,
 ) -> anyhow::Result<()> {
     let keys = keys(common)?;
     let mut client = connect(common).await?;
-    let c = fetch_checkpoint(&mut client, size, &keys).await?;
-    let p = client
-        .inclusion_proof(leaf, Some(c.checkpoint.size()))
-        .await?;
+    let deadline = std::time::Instant::now() + wait;
+    let (c, p) = loop {
+        let c = fetch_checkpoint(&mut client, size, &keys, common).await?;
+        match client
+            .inclusion_proof(leaf, Some(c.checkpoint.size()))
+            .await
+        {
+            Ok(p) => break (c, p),
+            // The leaf is beyond the latest published checkpoint: it may
+            // be waiting for witness cosignatures.
+            Err(e)
+                if size.is_none()
+                    && matches!(
+                        e.code(),
+                        Some(tonic::Code::InvalidArgument | tonic::Code::OutOfRange)
+                    ) =>
+            {
+                if std::time::Instant::now() >= deadline {
+                    bail!(
+                        "{e}\nthe leaf is not in the latest published checkpoint (size {}); with witnesses, entries are published once a quorum cosigns a checkpoint that includes them: retry, or wait longer with --wait",
+                        c.checkpoint.size()
+                    );
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     if let LeafRef::Hash(h) = leaf
         && p.leaf_hash != h
     {
@@ -427,6 +566,7 @@ fn print_inclusion(
                 "proof": hex_list(proof),
                 "note": c.note,
                 "verified": c.verified,
+                "cosignatures": cosigned_json(c),
             })
         );
     } else {
@@ -440,8 +580,8 @@ fn print_inclusion(
 async fn prove_consistency(common: &Common, old: u64, new: Option<u64>) -> anyhow::Result<()> {
     let keys = keys(common)?;
     let mut client = connect(common).await?;
-    let new_c = fetch_checkpoint(&mut client, new, &keys).await?;
-    let old_c = fetch_checkpoint(&mut client, Some(old), &keys).await?;
+    let new_c = fetch_checkpoint(&mut client, new, &keys, common).await?;
+    let old_c = fetch_checkpoint(&mut client, Some(old), &keys, common).await?;
     let (new_size, proof) = client
         .consistency_proof(old, Some(new_c.checkpoint.size()))
         .await?;
@@ -492,11 +632,13 @@ fn print_consistency(
 async fn open_tiles(
     url: &str,
     keys: &[VerifierKey],
+    common: &Common,
 ) -> anyhow::Result<(causeway_client::tiles::HttpTiles, CheckedCheckpoint)> {
     let source = causeway_client::tiles::HttpTiles::new(url)?;
     let checked = causeway_client::tiles::checked_checkpoint(&source, keys)
         .await
         .context("the checkpoint served with the tiles does not verify")?;
+    let checked = check_policy(checked, common, true)?;
     Ok((source, checked))
 }
 
@@ -514,7 +656,7 @@ fn progress_bar(what: &str) -> indicatif::ProgressBar {
 async fn verify_tiles(common: &Common, url: &str, entries: bool) -> anyhow::Result<()> {
     use causeway_client::tiles::verify_tree;
     let keys = keys(common)?;
-    let (source, checked) = open_tiles(url, &keys).await?;
+    let (source, checked) = open_tiles(url, &keys, common).await?;
     let bar = progress_bar("verifying");
     let report = verify_tree(&source, &checked.checkpoint, entries, |done, total| {
         bar.set_length(total);
@@ -611,7 +753,7 @@ async fn prove_inclusion_from_tiles(
     let Some(index) = index else {
         bail!("--from-tiles needs --index: tiles cannot look a leaf up by hash");
     };
-    let (source, c) = open_tiles(url, &keys).await?;
+    let (source, c) = open_tiles(url, &keys, common).await?;
     let tree = TileTree::new(&source, c.checkpoint.size());
     let leaf_hash = tree.leaf_hash(index).await?;
     if let LeafRef::Hash(h) = leaf
@@ -629,11 +771,11 @@ async fn prove_inclusion_from_tiles(
 async fn prove_consistency_from_tiles(common: &Common, url: &str, old: u64) -> anyhow::Result<()> {
     use causeway_client::tiles::TileTree;
     let keys = keys(common)?;
-    let (source, new_c) = open_tiles(url, &keys).await?;
+    let (source, new_c) = open_tiles(url, &keys, common).await?;
     // The old root must come from somewhere other than these tiles, or
     // the check would be circular: the log's signed checkpoint at `old`.
     let mut client = connect(common).await?;
-    let old_c = fetch_checkpoint(&mut client, Some(old), &keys).await?;
+    let old_c = fetch_checkpoint(&mut client, Some(old), &keys, common).await?;
     let proof = TileTree::new(&source, new_c.checkpoint.size())
         .consistency_proof(old)
         .await?;
@@ -641,4 +783,39 @@ async fn prove_consistency_from_tiles(common: &Common, url: &str, old: u64) -> a
         .context("the proof computed from the tiles does not link the two checkpoints")?;
     print_consistency(common, &old_c, &new_c, &proof);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+        // Every flag's type matches its parser (clap checks that only when
+        // parsing).
+        Cli::try_parse_from(["causeway", "checkpoint", "--max-cosignature-age", "none"]).unwrap();
+        Cli::try_parse_from([
+            "causeway",
+            "prove",
+            "inclusion",
+            "--index",
+            "1",
+            "--wait",
+            "2m",
+        ])
+        .unwrap();
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(parse_age("90s").unwrap().0, Some(90));
+        assert_eq!(parse_age("30m").unwrap().0, Some(1800));
+        assert_eq!(parse_age("2d").unwrap().0, Some(172_800));
+        assert_eq!(parse_age("7").unwrap().0, Some(7));
+        assert_eq!(parse_age("none").unwrap().0, None);
+        assert!(parse_age("1w").is_err());
+        assert!(parse_age("h").is_err());
+    }
 }

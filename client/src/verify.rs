@@ -28,6 +28,18 @@ pub enum VerificationError {
     /// The given keys disagree about the origin.
     #[error("the --vkey keys name different logs ({0} and {1}); pass the keys of one log")]
     MixedKeys(String, String),
+    /// Fewer witnesses than the policy's quorum cosigned.
+    #[error(
+        "the checkpoint is cosigned by {got} of the required {quorum} witnesses{detail}; it is not yet (or no longer) witnessed enough"
+    )]
+    NoQuorum {
+        /// Valid, fresh cosignatures from distinct policy witnesses.
+        got: usize,
+        /// The quorum.
+        quorum: usize,
+        /// Which cosignatures did not count, and why.
+        detail: String,
+    },
     /// A proof failed.
     #[error("proof: {0}")]
     Proof(#[from] VerifyError),
@@ -45,6 +57,9 @@ pub struct CheckedCheckpoint {
     pub note: String,
     /// True only if every required key's signature verified.
     pub verified: bool,
+    /// The witness cosignatures that satisfied a [`WitnessPolicy`], once
+    /// [`check_witnesses`] has been applied (empty before).
+    pub cosigned: Vec<Cosigned>,
 }
 
 /// Parses a checkpoint note and verifies it with `keys`.
@@ -68,6 +83,7 @@ pub fn check_checkpoint(
             checkpoint,
             note: note.to_owned(),
             verified: false,
+            cosigned: Vec::new(),
         });
     }
     let name = keys[0].name().as_str();
@@ -98,7 +114,100 @@ pub fn check_checkpoint(
         checkpoint,
         note: note.to_owned(),
         verified: true,
+        cosigned: Vec::new(),
     })
+}
+
+/// Which witnesses must have cosigned a checkpoint (c2sp.org/tlog-cosignature).
+#[derive(Clone, Debug, Default)]
+pub struct WitnessPolicy {
+    /// The witnesses' cosignature/v1 verifier keys.
+    pub keys: Vec<VerifierKey>,
+    /// How many of them must have cosigned.
+    pub quorum: usize,
+    /// The oldest acceptable cosignature, in seconds before `now`; `None`
+    /// accepts any age (for historical checkpoints).
+    pub max_age_secs: Option<u64>,
+}
+
+/// How far in the future a cosignature timestamp may be (clock skew).
+pub const MAX_COSIGNATURE_SKEW_SECS: u64 = 600;
+
+/// A witness cosignature that counted towards the quorum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cosigned {
+    /// The witness's verifier key.
+    pub witness: String,
+    /// The cosignature's timestamp (POSIX seconds).
+    pub time: u64,
+}
+
+/// Checks a checkpoint note's witness cosignatures against `policy` at
+/// POSIX time `now`. A policy witness whose cosignature is present but
+/// invalid rejects the note (as any known key's bad signature does); stale
+/// or future-dated cosignatures do not count.
+///
+/// # Errors
+/// [`VerificationError::NoQuorum`] if fewer than `policy.quorum` distinct
+/// policy witnesses cosigned within the age bound, or a note error.
+pub fn check_witnesses(
+    note: &str,
+    policy: &WitnessPolicy,
+    now: u64,
+) -> Result<Vec<Cosigned>, VerificationError> {
+    if policy.quorum == 0 {
+        return Ok(Vec::new());
+    }
+    let parsed = Note::parse(note.as_bytes())?;
+    let known: Vec<&dyn NoteVerifier> =
+        policy.keys.iter().map(|k| k as &dyn NoteVerifier).collect();
+    let verified = match parsed.verify(&known) {
+        Ok(v) => v.verified,
+        Err(NoteError::NoKnownSignature(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut counted: Vec<Cosigned> = Vec::new();
+    let mut rejected = Vec::new();
+    for key in &policy.keys {
+        let Some(sig) = verified
+            .iter()
+            .find(|s| s.name() == key.name() && s.key_id() == key.key_id())
+        else {
+            continue;
+        };
+        let time = VerifierKey::cosignature_time(sig.signature()).unwrap_or(0);
+        let too_old = policy
+            .max_age_secs
+            .is_some_and(|max| now.saturating_sub(time) > max);
+        if time > now.saturating_add(MAX_COSIGNATURE_SKEW_SECS) {
+            rejected.push(format!("{} is dated {time}, in the future", key.name()));
+        } else if too_old {
+            rejected.push(format!(
+                "{} is {} s old (limit {} s)",
+                key.name(),
+                now - time,
+                policy.max_age_secs.unwrap_or(0)
+            ));
+        } else if !counted.iter().any(|c| c.witness == key.to_string()) {
+            counted.push(Cosigned {
+                witness: key.to_string(),
+                time,
+            });
+        }
+    }
+    if counted.len() < policy.quorum {
+        let detail = if rejected.is_empty() {
+            String::new()
+        } else {
+            format!(" (not counted: {})", rejected.join("; "))
+        };
+        return Err(VerificationError::NoQuorum {
+            got: counted.len(),
+            quorum: policy.quorum,
+            detail,
+        });
+    }
+    Ok(counted)
 }
 
 /// Verifies an inclusion proof against a checked checkpoint.
@@ -196,5 +305,94 @@ mod tests {
         let one = Checkpoint::new("log.example/a", 1, leaf).unwrap();
         assert!(check_inclusion(&one, 0, &leaf, &[]).is_ok());
         assert!(check_inclusion(&one, 0, &EMPTY_ROOT, &[]).is_err());
+    }
+
+    #[test]
+    fn witness_quorum_and_age() {
+        use causeway_proto::note::{CosignatureSigner, NoteSignature};
+        let mut rng = rand::rngs::OsRng;
+        let name = KeyName::new("log.example/a").unwrap();
+        let ec = EcdsaSigner::generate(name.clone(), &mut rng);
+        let ed = Ed25519Signer::generate(name, &mut rng);
+        let note = signed("log.example/a", &ec, &ed, 0, EMPTY_ROOT);
+        let witnesses: Vec<CosignatureSigner> = (1..=3)
+            .map(|i| {
+                CosignatureSigner::generate(
+                    KeyName::new(format!("w{i}.example")).unwrap(),
+                    &mut rng,
+                )
+            })
+            .collect();
+        let text = Note::parse(note.as_bytes()).unwrap().text().to_owned();
+        let cosign = |note: &str, w: &CosignatureSigner, time: u64| {
+            let mut n = Note::parse(note.as_bytes()).unwrap();
+            n.push_signature(NoteSignature::new(
+                w.name().clone(),
+                w.key_id(),
+                w.cosign(&text, time),
+            ));
+            n.to_string()
+        };
+        let now = 1_800_000_000;
+        let policy = |quorum, max_age_secs| WitnessPolicy {
+            keys: witnesses.iter().map(|w| w.verifier()).collect(),
+            quorum,
+            max_age_secs,
+        };
+        let two = cosign(
+            &cosign(&note, &witnesses[0], now - 10),
+            &witnesses[2],
+            now - 5000,
+        );
+        assert_eq!(
+            check_witnesses(&two, &policy(2, None), now).unwrap().len(),
+            2
+        );
+        assert!(matches!(
+            check_witnesses(&two, &policy(3, None), now),
+            Err(VerificationError::NoQuorum {
+                got: 2,
+                quorum: 3,
+                ..
+            })
+        ));
+        // The one-hour bound drops the 5000 s old cosignature.
+        let err = check_witnesses(&two, &policy(2, Some(3600)), now).unwrap_err();
+        assert!(err.to_string().contains("5000 s old"), "{err}");
+        assert_eq!(
+            check_witnesses(&two, &policy(1, Some(3600)), now)
+                .unwrap()
+                .len(),
+            1
+        );
+        // Future-dated beyond the skew does not count.
+        let future = cosign(&note, &witnesses[1], now + 3600);
+        assert!(check_witnesses(&future, &policy(1, None), now).is_err());
+        // The same witness twice counts once.
+        let twice = cosign(&cosign(&note, &witnesses[0], now), &witnesses[0], now - 1);
+        assert!(check_witnesses(&twice, &policy(2, None), now).is_err());
+        // A policy witness's forged cosignature rejects the note.
+        let last = two.lines().last().unwrap();
+        let b64_start = last.rfind(' ').unwrap() + 1;
+        // Base64 characters 20..30 encode signature bytes (after the 4-byte
+        // key ID and the 8-byte time).
+        let sig_chars = &last[b64_start + 20..b64_start + 30];
+        let replacement = if sig_chars == "AAAAAAAAAA" {
+            "BBBBBBBBBB"
+        } else {
+            "AAAAAAAAAA"
+        };
+        let forged = two.replacen(sig_chars, replacement, 1);
+        assert!(matches!(
+            check_witnesses(&forged, &policy(1, None), now),
+            Err(VerificationError::Note(_))
+        ));
+        // Cosignatures from unknown witnesses are ignored.
+        let stranger = CosignatureSigner::generate(KeyName::new("w9.example").unwrap(), &mut rng);
+        let other = cosign(&note, &stranger, now);
+        assert!(matches!(
+            check_witnesses(&other, &policy(1, None), now),
+            Err(VerificationError::NoQuorum { got: 0, .. })
+        ));
     }
 }
