@@ -52,7 +52,20 @@ def main() -> None:
     except grpc.RpcError as e:
         codes["beyond"] = e.code().name
 
+    # The server-streaming WatchCheckpoints: the first message is the
+    # latest published checkpoint.
+    m = log.methods_by_name["WatchCheckpoints"]
+    watch = channel.unary_stream(
+        "/causeway.v1.Log/WatchCheckpoints",
+        request_serializer=message_factory.GetMessageClass(m.input_type).SerializeToString,
+        response_deserializer=message_factory.GetMessageClass(m.output_type).FromString,
+    )
+    stream = watch(message_factory.GetMessageClass(m.input_type)(), timeout=10)
+    watched = next(stream)
+    stream.cancel()
+
     print(json.dumps({
+        "watched_size": watched.tree_size,
         "services": services,
         "methods": sorted(log.methods_by_name),
         "index": reply.entries[0].index,

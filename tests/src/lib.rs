@@ -39,6 +39,8 @@ pub fn binary(name: &str) -> PathBuf {
             "causeway-server",
             "-p",
             "causeway-client",
+            "-p",
+            "causeway-witness",
         ]);
         if bin_dir().ends_with("release") {
             cmd.arg("--release");
@@ -189,6 +191,132 @@ fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     }
     let _ = child.kill();
     None
+}
+
+/// A running `causeway-witness` process.
+pub struct Witness {
+    child: Option<Child>,
+    /// Its HTTP URL, e.g. `http://127.0.0.1:41236`.
+    pub url: String,
+    /// Its listen address, to restart it on the same port.
+    pub addr: String,
+    /// Its cosignature/v1 verifier key.
+    pub vkey: String,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    stderr_path: PathBuf,
+}
+
+impl Witness {
+    /// Starts a witness named `name` on `data_dir` (created if needed)
+    /// trusting the log keys `logs`, on `addr` (`127.0.0.1:0` for any).
+    pub fn start(data_dir: &Path, name: &str, logs: &[String], addr: &str) -> Witness {
+        let stderr_path = data_dir.with_extension(format!("stderr-{}", rand::random::<u32>()));
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut cmd = Command::new(binary("causeway-witness"));
+        cmd.arg("--data-dir")
+            .arg(data_dir)
+            .args(["--addr", addr, "--name", name]);
+        for log in logs {
+            cmd.args(["--log", log]);
+        }
+        let mut child = cmd
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawning causeway-witness");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = lines
+            .find_map(|l| {
+                l.ok()
+                    .and_then(|l| l.strip_prefix("causeway-witness ready ").map(str::to_owned))
+            })
+            .unwrap_or_else(|| {
+                let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                panic!("causeway-witness did not become ready; stderr:\n{log}")
+            });
+        // Keep draining stdout so the witness never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let field = |key: &str| {
+            ready
+                .split(' ')
+                .find_map(|f| f.strip_prefix(key))
+                .unwrap_or_else(|| panic!("no {key} in {ready:?}"))
+                .to_owned()
+        };
+        let addr = field("addr=");
+        Witness {
+            child: Some(child),
+            url: format!("http://{addr}"),
+            addr,
+            vkey: field("vkey="),
+            data_dir: data_dir.to_owned(),
+            stderr_path,
+        }
+    }
+
+    /// The `--witness` flag value for a log server: `VKEY@URL`.
+    pub fn flag(&self) -> String {
+        format!("{}@{}", self.vkey, self.url)
+    }
+
+    /// The witness's stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// SIGKILL: the witness gets no chance to flush anything.
+    pub fn kill9(mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill -9");
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        wait_timeout(&mut child, Duration::from_secs(30)).expect("witness did not exit")
+    }
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Creates a log's keys in `data_dir` with `causeway-server init` and
+/// returns its verifier keys (ECDSA, Ed25519), so witnesses can be
+/// configured before the log starts.
+pub fn init_log(data_dir: &Path, origin: &str) -> Vec<String> {
+    let out = Command::new(binary("causeway-server"))
+        .arg("init")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--origin", origin, "--json"])
+        .output()
+        .expect("causeway-server init");
+    assert!(
+        out.status.success(),
+        "init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("init --json");
+    v["vkeys"]
+        .as_array()
+        .expect("vkeys")
+        .iter()
+        .map(|k| k.as_str().expect("vkey").to_owned())
+        .collect()
 }
 
 /// Runs the `causeway` CLI and returns (success, stdout, stderr).

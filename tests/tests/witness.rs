@@ -1,0 +1,423 @@
+//! A log with real witness processes: quorum publication, witnesses dying
+//! and coming back, all witnesses down, restarts, and a split-view attack.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use causeway_client::LogClient;
+use causeway_client::verify::{
+    VerificationError, WitnessPolicy, check_checkpoint, check_consistency, check_witnesses,
+};
+use causeway_proto::note::VerifierKey;
+use causeway_tests::{Server, Witness, cli, init_log};
+
+const ORIGIN: &str = "test.causeway/witnessed";
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn policy(witnesses: &[&Witness], quorum: usize) -> WitnessPolicy {
+    WitnessPolicy {
+        keys: witnesses.iter().map(|w| w.vkey.parse().unwrap()).collect(),
+        quorum,
+        max_age_secs: Some(300),
+    }
+}
+
+async fn submit(client: &mut LogClient, tag: &str, n: usize) -> u64 {
+    let entries: Vec<Vec<u8>> = (0..n).map(|i| format!("{tag}-{i}").into_bytes()).collect();
+    let added = client
+        .add_entries(entries)
+        .await
+        .expect("entries acknowledged");
+    added.entries.last().unwrap().index + 1
+}
+
+/// Polls GetCheckpoint until the published size reaches `size`.
+async fn published_at_least(client: &mut LogClient, size: u64, server: &Server) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(note) = client.checkpoint(None).await {
+            let cp = check_checkpoint(&note, &server.keys()).unwrap().checkpoint;
+            if cp.size() >= size {
+                return note;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "size {size} was not published within 30 s; server stderr:\n{}",
+            server.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn get_json(url: &str) -> serde_json::Value {
+    let body = reqwest::get(url).await.unwrap().text().await.unwrap();
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+}
+
+fn size_of(note: &str, keys: &[VerifierKey]) -> u64 {
+    check_checkpoint(note, keys).unwrap().checkpoint.size()
+}
+
+fn start_witnesses(dir: &Path, logs: &[String], n: usize) -> Vec<Witness> {
+    (1..=n)
+        .map(|i| {
+            Witness::start(
+                &dir.join(format!("w{i}")),
+                &format!("witness.test/w{i}"),
+                logs,
+                "127.0.0.1:0",
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quorum_publication_through_witness_failures_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_dir = dir.path().join("log");
+    let log_vkeys = init_log(&log_dir, ORIGIN);
+    let mut witnesses = start_witnesses(dir.path(), &log_vkeys, 3);
+    let flags: Vec<String> = witnesses.iter().map(Witness::flag).collect();
+    let mut args: Vec<&str> = vec!["--origin", ORIGIN, "--witness-quorum", "2"];
+    for f in &flags {
+        args.extend(["--witness", f]);
+    }
+    let server = Server::start(&log_dir, &args);
+    let keys = server.keys();
+    let mut client = LogClient::connect(&server.url).await.unwrap();
+
+    // Every published checkpoint carries the log's signatures and at least
+    // two valid cosignatures from the configured witnesses.
+    let size = submit(&mut client, "a", 20).await;
+    let note = published_at_least(&mut client, size, &server).await;
+    let all: Vec<&Witness> = witnesses.iter().collect();
+    let cosigned = check_witnesses(&note, &policy(&all, 2), now()).unwrap();
+    assert!(cosigned.len() >= 2, "{note}");
+    // A quorum of three is not met by a note with two cosignatures, and
+    // a witness outside the policy never counts.
+    let outsider = Witness::start(
+        &dir.path().join("w9"),
+        "witness.test/w9",
+        &log_vkeys,
+        "127.0.0.1:0",
+    );
+    assert!(matches!(
+        check_witnesses(&note, &policy(&[&outsider], 1), now()),
+        Err(VerificationError::NoQuorum { got: 0, .. })
+    ));
+    drop(outsider);
+
+    // The CLI applies the same policy.
+    let wv: Vec<String> = witnesses.iter().map(|w| w.vkey.clone()).collect();
+    let mut cli_args = vec![
+        "checkpoint",
+        "--log",
+        &server.url,
+        "--json",
+        "--quorum",
+        "2",
+    ];
+    for v in &log_vkeys {
+        cli_args.extend(["--vkey", v]);
+    }
+    for v in &wv {
+        cli_args.extend(["--witness-vkey", v]);
+    }
+    let (ok, out, err) = cli(&cli_args);
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(json["cosignatures"].as_array().unwrap().len() >= 2, "{out}");
+    // Demanding a witness that is not in the note fails with a clear reason.
+    let mut strict = cli_args.clone();
+    strict.extend([
+        "--witness-vkey",
+        "witness.test/none+00000000+BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ]);
+    let (ok, _, err) = cli(&strict);
+    assert!(!ok);
+    assert!(
+        err.contains("--witness-vkey") || err.contains("witness"),
+        "{err}"
+    );
+
+    // One witness killed: publication continues with the other two.
+    let w1 = witnesses.remove(0);
+    let (w1_dir, w1_addr) = (w1.data_dir.clone(), w1.addr.clone());
+    let monitored_before = reqwest::get(format!("{}/logs", w1.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    w1.kill9();
+    let size = submit(&mut client, "b", 10).await;
+    let note = published_at_least(&mut client, size, &server).await;
+    let remaining: Vec<&Witness> = witnesses.iter().collect();
+    assert_eq!(
+        check_witnesses(&note, &policy(&remaining, 2), now())
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Restarted on the same port with the same state: it remembers the
+    // size it cosigned, and cosigns again from there (the log follows its
+    // 409 to the right consistency proof).
+    let w1 = Witness::start(&w1_dir, "witness.test/w1", &log_vkeys, &w1_addr);
+    let monitored_after = reqwest::get(format!("{}/logs", w1.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        monitored_before, monitored_after,
+        "witness state did not survive kill -9"
+    );
+    witnesses.insert(0, w1);
+    // The log publishes as soon as two cosigned, so the restarted witness's
+    // progress shows in its own state: it catches up with the log's head.
+    let size = submit(&mut client, "c", 5).await;
+    published_at_least(&mut client, size, &server).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let logs = get_json(&format!("{}/logs", witnesses[0].url)).await;
+        if logs[0]["size"].as_u64().is_some_and(|s| s >= size) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restarted witness never cosigned again: {logs}\n{}",
+            server.stderr()
+        );
+        submit(&mut client, &format!("c-{}", rand::random::<u64>()), 1).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // All witnesses down: writes are still acknowledged and durable, the
+    // published checkpoint stays where it was and the server says why.
+    let published_before = client.checkpoint(None).await.unwrap();
+    let dirs: Vec<(std::path::PathBuf, String, String)> = witnesses
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            (
+                w.data_dir.clone(),
+                w.addr.clone(),
+                format!("witness.test/w{}", i + 1),
+            )
+        })
+        .collect();
+    for w in witnesses.drain(..) {
+        w.kill9();
+    }
+    let size = submit(&mut client, "d", 25).await;
+    let entries = client.entries(size - 25, 25).await.unwrap();
+    assert_eq!(
+        entries.len(),
+        25,
+        "acknowledged entries are readable at once"
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(client.checkpoint(None).await.unwrap(), published_before);
+    assert!(
+        server.stderr().contains("publication is stalled"),
+        "{}",
+        server.stderr()
+    );
+    // The producer can still check inclusion against the log-signed
+    // checkpoint AddEntries returned.
+    let (ok, out, err) = cli(&[
+        "prove",
+        "inclusion",
+        "--log",
+        &server.url,
+        "--index",
+        &(size - 1).to_string(),
+        "--wait",
+        "none",
+        "--json",
+    ]);
+    assert!(
+        !ok,
+        "the entry cannot be in a published checkpoint yet: {out}"
+    );
+    assert!(err.contains("published") || err.contains("beyond"), "{err}");
+
+    // The witnesses return: publication catches up with the head.
+    for (d, addr, name) in &dirs {
+        witnesses.push(Witness::start(d, name, &log_vkeys, addr));
+    }
+    let note = published_at_least(&mut client, size, &server).await;
+    let all: Vec<&Witness> = witnesses.iter().collect();
+    check_witnesses(&note, &policy(&all, 2), now()).unwrap();
+    let (ok, out, err) = cli(&[
+        "prove",
+        "inclusion",
+        "--log",
+        &server.url,
+        "--index",
+        &(size - 1).to_string(),
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("\"leaf_index\""), "{out}");
+
+    // The published checkpoints before and after are consistent.
+    let old = check_checkpoint(&published_before, &keys)
+        .unwrap()
+        .checkpoint;
+    let new = check_checkpoint(&note, &keys).unwrap().checkpoint;
+    let (_, proof) = client
+        .consistency_proof(old.size(), Some(new.size()))
+        .await
+        .unwrap();
+    check_consistency(&old, &new, &proof).unwrap();
+
+    // A restart with every witness down serves the last cosigned
+    // checkpoint at once instead of waiting for witnesses.
+    let published = client.checkpoint(None).await.unwrap();
+    assert!(server.terminate().success());
+    for w in witnesses.drain(..) {
+        w.kill9();
+    }
+    let server = Server::start(&log_dir, &args);
+    let mut client = LogClient::connect(&server.url).await.unwrap();
+    assert_eq!(client.checkpoint(None).await.unwrap(), published);
+    assert_eq!(size_of(&published, &keys), size);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_checkpoint_is_published_before_a_quorum() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_dir = dir.path().join("log");
+    let log_vkeys = init_log(&log_dir, ORIGIN);
+    // A witness that is not running: nothing can be cosigned.
+    let w = Witness::start(
+        &dir.path().join("w1"),
+        "witness.test/w1",
+        &log_vkeys,
+        "127.0.0.1:0",
+    );
+    let flag = w.flag();
+    w.kill9();
+    let server = Server::start(&log_dir, &["--origin", ORIGIN, "--witness", &flag]);
+    let mut client = LogClient::connect(&server.url).await.unwrap();
+    submit(&mut client, "x", 3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let err = client.checkpoint(None).await.unwrap_err();
+    assert_eq!(err.code(), Some(tonic::Code::Unavailable), "{err}");
+    assert!(err.to_string().contains("witness.test/w1"), "{err}");
+    let http = reqwest::get(format!("{}/checkpoint", server.tiles_url))
+        .await
+        .unwrap();
+    assert_eq!(http.status(), 503);
+    assert!(http.headers().contains_key("retry-after"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_view_is_refused_and_kept_as_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let a_dir = dir.path().join("a");
+    let b_dir = dir.path().join("b");
+    let log_vkeys = init_log(&a_dir, ORIGIN);
+    let witness = Witness::start(
+        &dir.path().join("w"),
+        "witness.test/w",
+        &log_vkeys,
+        "127.0.0.1:0",
+    );
+    let flag = witness.flag();
+    let args = ["--origin", ORIGIN, "--witness", &flag];
+
+    // A common history of 3 entries, then the data dir is copied: two log
+    // instances now hold the same key and the same tree.
+    let a = Server::start(&a_dir, &args);
+    let keys = a.keys();
+    let mut client = LogClient::connect(&a.url).await.unwrap();
+    let common = submit(&mut client, "common", 3).await;
+    published_at_least(&mut client, common, &a).await;
+    assert!(a.terminate().success());
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&a_dir)
+        .arg(&b_dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // Branch A grows by 5 entries and gets cosigned.
+    let a = Server::start(&a_dir, &args);
+    let mut client = LogClient::connect(&a.url).await.unwrap();
+    let size = submit(&mut client, "branch-a", 5).await;
+    let a_note = published_at_least(&mut client, size, &a).await;
+    assert!(a.terminate().success());
+
+    // Branch B writes 5 different entries: same size, different root.
+    let b = Server::start(&b_dir, &args);
+    let mut client = LogClient::connect(&b.url).await.unwrap();
+    assert_eq!(submit(&mut client, "branch-b", 5).await, size);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !b.stderr().contains("SPLIT VIEW") {
+        assert!(
+            Instant::now() < deadline,
+            "no split-view error logged:\n{}",
+            b.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // B never publishes its branch.
+    let b_published = client.checkpoint(None).await.unwrap();
+    assert_eq!(size_of(&b_published, &keys), common);
+
+    // The witness kept both log-signed notes; they verify with the log's
+    // keys and cannot both be true.
+    let listed = get_json(&format!("{}/evidence", witness.url)).await;
+    let records = listed.as_array().unwrap();
+    assert_eq!(records.len(), 1, "{listed}");
+    let record = &records[0];
+    assert_eq!(record["kind"], "same_size_different_root");
+    let cosigned = check_checkpoint(record["cosigned"].as_str().unwrap(), &keys).unwrap();
+    let presented = check_checkpoint(record["presented"].as_str().unwrap(), &keys).unwrap();
+    assert!(cosigned.verified && presented.verified);
+    assert_eq!(cosigned.checkpoint.size(), presented.checkpoint.size());
+    assert_ne!(cosigned.checkpoint.root(), presented.checkpoint.root());
+    assert_eq!(
+        cosigned.checkpoint.root(),
+        check_checkpoint(&a_note, &keys).unwrap().checkpoint.root()
+    );
+    assert!(
+        witness.stderr().to_lowercase().contains("split"),
+        "{}",
+        witness.stderr()
+    );
+
+    // The same evidence from the witness's CLI, and by id over HTTP.
+    let id = record["id"].as_str().unwrap();
+    let one = get_json(&format!("{}/evidence/{id}", witness.url)).await;
+    assert_eq!(&one, record);
+    let out = std::process::Command::new(causeway_tests::binary("causeway-witness"))
+        .arg("evidence")
+        .arg("--data-dir")
+        .arg(&witness.data_dir)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        from_cli.as_array().unwrap()[0]["presented"],
+        record["presented"]
+    );
+}
