@@ -1,5 +1,7 @@
 //! `causeway-server`: parses the command line and runs the log.
 
+mod dev;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -45,6 +47,15 @@ enum Command {
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
+    /// Run a complete local deployment: the log (in <dev-dir>/log) plus two
+    /// causeway-witness processes with their own keys and state, quorum 2.
+    /// Prints the endpoints, keys and commands to try. For trying Causeway
+    /// out, not for production.
+    #[arg(long, env = "CAUSEWAY_DEV")]
+    dev: bool,
+    /// Where --dev keeps the log and the witnesses.
+    #[arg(long, env = "CAUSEWAY_DEV_DIR", default_value = "causeway-dev")]
+    dev_dir: PathBuf,
     /// Directory holding the keys (keys/, origin) and the RocksDB database (db/).
     #[arg(long, env = "CAUSEWAY_DATA_DIR", default_value = "causeway-data")]
     data_dir: PathBuf,
@@ -190,7 +201,19 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     config.max_request_bytes = args.max_request_bytes;
     config.max_request_entries = args.max_request_entries.max(1);
     config.storage.block_cache_bytes = args.cache_mb << 20;
-    let witnesses = args.witnesses.len();
+    let mut witness_endpoints = args.witnesses;
+    let dev = if args.dev {
+        if !witness_endpoints.is_empty() {
+            anyhow::bail!("--dev starts its own two witnesses; drop the --witness flags");
+        }
+        let (log_dir, witnesses) = dev::start(&args.dev_dir, config.origin.as_deref())?;
+        config.data_dir = log_dir;
+        witness_endpoints = dev::endpoints(&witnesses)?;
+        Some(witnesses)
+    } else {
+        None
+    };
+    let witnesses = witness_endpoints.len();
     let quorum = args.witness_quorum.unwrap_or(witnesses);
     if witnesses > 0 && !(1..=witnesses).contains(&quorum) {
         anyhow::bail!(
@@ -200,7 +223,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if witnesses == 0 && args.witness_quorum.is_some_and(|q| q > 0) {
         anyhow::bail!("--witness-quorum needs at least that many --witness VKEY@URL flags");
     }
-    config.witnesses = args.witnesses;
+    config.witnesses = witness_endpoints;
     config.publisher.quorum = quorum;
     config.publisher.timeout = args.witness_timeout;
     config.publisher.refresh = args.witness_refresh.max(Duration::from_secs(1));
@@ -208,7 +231,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let dev_ref = dev.as_ref();
+    let dev_dir = args.dev_dir;
+    let result = runtime.block_on(async move {
         let log = OpenLog::open(&config)
             .with_context(|| format!("opening the log in {}", config.data_dir.display()))?;
         let grpc = tokio::net::TcpListener::bind(args.grpc_addr)
@@ -235,6 +260,17 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         {
             use std::io::Write as _;
             let mut out = std::io::stdout().lock();
+            if let Some(witnesses) = dev_ref {
+                let vkeys: Vec<String> = log.vkeys.iter().map(ToString::to_string).collect();
+                let banner = dev::banner(
+                    &dev_dir,
+                    &grpc.local_addr()?.to_string(),
+                    &http_addr,
+                    &vkeys,
+                    witnesses,
+                );
+                let _ = writeln!(out, "{banner}");
+            }
             for v in &log.vkeys {
                 let _ = writeln!(out, "vkey {v}");
             }
@@ -251,7 +287,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         causeway_server::serve(log, &config, grpc, http, shutdown_signal()).await?;
         tracing::info!("stopped cleanly");
         Ok(())
-    })
+    });
+    // The dev witnesses stop after the log (dropping them sends SIGTERM).
+    drop(dev);
+    result
 }
 
 #[cfg(test)]

@@ -153,3 +153,74 @@ fn python_grpcio_discovers_and_calls_the_service_through_reflection() {
         json!({"empty": "INVALID_ARGUMENT", "oversize": "INVALID_ARGUMENT", "beyond": "OUT_OF_RANGE"})
     );
 }
+
+/// A witnessed checkpoint as third parties see it: Python `cryptography`
+/// checks each witness's cosignature/v1 from first principles, and Go's
+/// sumdb/note still verifies the log's Ed25519 signature with the
+/// cosignature lines present (unknown signers are ignored).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_and_go_verify_witness_cosignatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_dir = dir.path().join("log");
+    let origin = "interop.causeway/witnessed";
+    let log_vkeys = causeway_tests::init_log(&log_dir, origin);
+    let witnesses: Vec<causeway_tests::Witness> = (1..=2)
+        .map(|i| {
+            causeway_tests::Witness::start(
+                &dir.path().join(format!("w{i}")),
+                &format!("interop.witness/w{i}"),
+                &log_vkeys,
+                "127.0.0.1:0",
+            )
+        })
+        .collect();
+    let flags: Vec<String> = witnesses.iter().map(|w| w.flag()).collect();
+    let server = Server::start(
+        &log_dir,
+        &[
+            "--origin",
+            origin,
+            "--witness",
+            &flags[0],
+            "--witness",
+            &flags[1],
+        ],
+    );
+    let mut client = LogClient::connect(&server.url).await.unwrap();
+    client
+        .add_entries(vec![b"witnessed".to_vec()])
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let note = loop {
+        if let Ok(note) = client.checkpoint(None).await
+            && check_checkpoint(&note, &server.keys())
+                .unwrap()
+                .checkpoint
+                .size()
+                == 1
+        {
+            break note;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", server.stderr());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    for w in &witnesses {
+        let mut cmd = Command::new("python3");
+        cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/cosig_py.py"));
+        let (ok, out) = run_checker(cmd, &json!({"vkey": w.vkey, "note": note}).to_string());
+        assert!(ok && out.starts_with("ok "), "{}: {out}\n{note}", w.vkey);
+    }
+    let cache = dir.path().join("go-cache");
+    // `init --json` prints [ECDSA, Ed25519].
+    let ed25519 = &log_vkeys[1];
+    let kind = causeway_proto::note::VerifierKey::parse(ed25519)
+        .unwrap()
+        .kind();
+    assert_eq!(kind, causeway_proto::note::SignatureType::Ed25519);
+    let (ok, out) = go(
+        &json!({"vkey": ed25519, "note": note, "inclusion": [], "consistency": []}),
+        &cache,
+    );
+    assert!(ok, "{out}\n{note}");
+}

@@ -421,3 +421,115 @@ async fn split_view_is_refused_and_kept_as_evidence() {
         record["presented"]
     );
 }
+
+/// Starts `causeway-server --dev` in `dir`; returns the process, the gRPC
+/// URL, the log's vkeys and the two witnesses' vkeys from what it prints.
+fn start_dev(dir: &Path) -> (std::process::Child, String, Vec<String>, Vec<String>) {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(causeway_tests::binary("causeway-server"))
+        .args([
+            "--dev",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let (mut vkeys, mut witness_vkeys) = (Vec::new(), Vec::new());
+    let url = loop {
+        let line = lines.next().expect("--dev exited early").unwrap();
+        if let Some(v) = line.strip_prefix("vkey ") {
+            vkeys.push(v.to_owned());
+        } else if let Some(rest) = line.trim_start().strip_prefix("witness ") {
+            witness_vkeys.push(rest.split_whitespace().nth(2).unwrap().to_owned());
+        } else if let Some(rest) = line.strip_prefix("causeway-server ready ") {
+            let grpc = rest
+                .split(' ')
+                .find_map(|f| f.strip_prefix("grpc="))
+                .unwrap();
+            break format!("http://{grpc}");
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url, vkeys, witness_vkeys)
+}
+
+#[test]
+fn dev_mode_is_a_complete_witnessed_deployment_that_survives_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, url, vkeys, witness_vkeys) = start_dev(dir.path());
+    assert_eq!((vkeys.len(), witness_vkeys.len()), (2, 2));
+    std::fs::write(dir.path().join("entry.txt"), b"dev mode entry").unwrap();
+    let entry = dir.path().join("entry.txt");
+    let env_cli = |args: &[&str]| {
+        let out = std::process::Command::new(causeway_tests::binary("causeway"))
+            .args(args)
+            .env("CAUSEWAY_LOG", &url)
+            .env("CAUSEWAY_VKEYS", vkeys.join(","))
+            .env("CAUSEWAY_WITNESS_VKEYS", witness_vkeys.join(","))
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let (ok, _, err) = env_cli(&["submit", entry.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    // Published only with both witnesses' cosignatures (the default quorum
+    // is every --witness-vkey given).
+    let (ok, out, err) = env_cli(&[
+        "prove",
+        "inclusion",
+        "--file",
+        entry.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let proof: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(proof["cosignatures"].as_array().unwrap().len(), 2, "{out}");
+    let tree_size = proof["tree_size"].as_u64().unwrap();
+
+    let pid = child.id().to_string();
+    let mut child = child;
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        child.wait().unwrap().success(),
+        "--dev must exit 0 on SIGTERM"
+    );
+
+    // Same directory again: same keys, same witnesses, nothing lost.
+    let (mut child, url2, vkeys2, witness_vkeys2) = start_dev(dir.path());
+    assert_eq!(
+        (vkeys2, witness_vkeys2),
+        (vkeys.clone(), witness_vkeys.clone())
+    );
+    let out = std::process::Command::new(causeway_tests::binary("causeway"))
+        .args(["checkpoint", "--json", "--log", &url2])
+        .env("CAUSEWAY_VKEYS", vkeys.join(","))
+        .env("CAUSEWAY_WITNESS_VKEYS", witness_vkeys.join(","))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cp: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cp["size"].as_u64(), Some(tree_size));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+}

@@ -94,6 +94,15 @@ fn field(line: &str, name: &str) -> anyhow::Result<String> {
         .with_context(|| format!("no {name} in {line:?}"))
 }
 
+/// Records acknowledged but not yet seen in a published checkpoint.
+#[derive(Default)]
+struct Pending {
+    /// `(index after the call's last record, sent at, records)`, by index.
+    waiting: VecDeque<(u64, Instant, u64)>,
+    /// The largest published size seen so far.
+    published: u64,
+}
+
 /// One configuration: a log with `witnesses` witnesses, loaded at `rate`.
 async fn measure(
     bins: &Path,
@@ -146,8 +155,8 @@ async fn measure(
     let (server, ready) = spawn_ready(cmd, "causeway-server ready ")?;
     let url = format!("http://{}", field(&ready, "grpc=")?);
 
-    // Records waiting for publication: (first index after the call, sent at).
-    let pending: Arc<Mutex<VecDeque<(u64, Instant, u64)>>> = Arc::default();
+    // Records waiting for publication, and the latest published size.
+    let pending: Arc<Mutex<Pending>> = Arc::default();
     let hist = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
     let mut watcher = LogClient::connect(&url).await?;
     let mut stream = watcher.watch_checkpoints().await?;
@@ -164,12 +173,13 @@ async fn measure(
             };
             let mut p = p.lock().unwrap_or_else(|e| e.into_inner());
             let mut h = h.lock().unwrap_or_else(|e| e.into_inner());
-            while let Some(&(end, sent, records)) = p.front() {
+            p.published = p.published.max(size);
+            while let Some(&(end, sent, records)) = p.waiting.front() {
                 if end > size {
                     break;
                 }
                 let _ = h.record_n(now.duration_since(sent).as_micros() as u64, records);
-                p.pop_front();
+                p.waiting.pop_front();
             }
         }
     });
@@ -184,7 +194,7 @@ async fn measure(
     for call in 0..calls {
         ticker.tick().await;
         let mut client = client.clone();
-        let pending = pending.clone();
+        let (pending, hist) = (pending.clone(), hist.clone());
         let entries: Vec<Vec<u8>> = (0..per_call)
             .map(|i| {
                 let mut e = format!("{rate}-{witnesses}-{call}-{i}-").into_bytes();
@@ -197,9 +207,15 @@ async fn measure(
             let added = client.add_entries(entries).await?;
             let end = added.entries.iter().map(|e| e.index + 1).max().unwrap_or(0);
             let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+            if end <= p.published {
+                // Published before the acknowledgement arrived.
+                let mut h = hist.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = h.record_n(sent.elapsed().as_micros() as u64, per_call);
+                return anyhow::Ok(());
+            }
             // Keep the queue ordered by end index: acks can overtake.
-            let at = p.partition_point(|(e, _, _)| *e <= end);
-            p.insert(at, (end, sent, per_call));
+            let at = p.waiting.partition_point(|(e, _, _)| *e <= end);
+            p.waiting.insert(at, (end, sent, per_call));
             anyhow::Ok(())
         }));
     }
@@ -208,7 +224,12 @@ async fn measure(
     }
     // Let the last records be published.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !pending.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+    while !pending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .waiting
+        .is_empty()
+    {
         if Instant::now() > deadline {
             bail!("records were not published within 30 s after the load");
         }

@@ -1,0 +1,164 @@
+//! `causeway-server --dev`: a complete local deployment in one directory.
+//!
+//! The log's data lives in `<dev-dir>/log`; two `causeway-witness` child
+//! processes (found next to this binary, or on `PATH`) keep their own keys
+//! and state in `<dev-dir>/witness-1` and `<dev-dir>/witness-2`, listen on
+//! free loopback ports, and trust the log's keys. The log publishes with
+//! a quorum of both. Everything persists across restarts; delete the
+//! directory to start over.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context as _, bail};
+use causeway_server::keys::LogKeys;
+use causeway_server::witnesses::WitnessEndpoint;
+
+/// The witnesses of a dev deployment; stopped (SIGTERM) when dropped.
+pub struct DevWitnesses {
+    children: Vec<Child>,
+    /// `(url, vkey)` of each witness.
+    pub endpoints: Vec<(String, String)>,
+}
+
+impl Drop for DevWitnesses {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+        for child in &mut self.children {
+            let _ = child.wait();
+        }
+    }
+}
+
+fn witness_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating causeway-server")?;
+    let beside = exe.with_file_name("causeway-witness");
+    if beside.exists() {
+        return Ok(beside);
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("causeway-witness"))
+                .find(|p| p.exists())
+        })
+        .unwrap_or_default();
+    on_path.with_context(|| {
+        format!(
+            "--dev needs the causeway-witness binary next to {} or on PATH; build both with `cargo build --release --bins`",
+            exe.display()
+        )
+    })
+}
+
+/// Creates (or reuses) the log's keys under `dev_dir/log` and starts two
+/// witnesses that trust them. Returns the log's data dir and the witnesses.
+pub fn start(dev_dir: &Path, origin: Option<&str>) -> anyhow::Result<(PathBuf, DevWitnesses)> {
+    let log_dir = dev_dir.join("log");
+    let keys = LogKeys::load_or_create(&log_dir, origin, "localhost/causeway-dev")
+        .with_context(|| format!("preparing the log keys in {}", log_dir.display()))?;
+    let log_vkeys: Vec<String> = keys.vkeys().iter().map(ToString::to_string).collect();
+    let binary = witness_binary()?;
+    let mut witnesses = DevWitnesses {
+        children: Vec::new(),
+        endpoints: Vec::new(),
+    };
+    for i in 1..=2 {
+        let dir = dev_dir.join(format!("witness-{i}"));
+        let stderr = std::fs::File::create(dev_dir.join(format!("witness-{i}.log")))
+            .with_context(|| format!("creating {}", dev_dir.display()))?;
+        let mut cmd = Command::new(&binary);
+        cmd.arg("--data-dir")
+            .arg(&dir)
+            .args(["--name", &format!("localhost/causeway-dev-witness-{i}")])
+            .args(["--addr", "127.0.0.1:0"]);
+        for v in &log_vkeys {
+            cmd.args(["--log", v]);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let stdout = child.stdout.take().context("witness stdout")?;
+        witnesses.children.push(child);
+        let mut lines = BufReader::new(stdout).lines();
+        let Some(ready) = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("causeway-witness ready ").map(str::to_owned))
+        else {
+            bail!(
+                "witness {i} did not start; see {}",
+                dev_dir.join(format!("witness-{i}.log")).display()
+            );
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        let field = |name: &str| {
+            ready
+                .split(' ')
+                .find_map(|f| f.strip_prefix(name))
+                .map(str::to_owned)
+                .with_context(|| format!("witness ready line without {name}: {ready}"))
+        };
+        witnesses
+            .endpoints
+            .push((format!("http://{}", field("addr=")?), field("vkey=")?));
+    }
+    Ok((log_dir, witnesses))
+}
+
+/// The `--witness` values for the log.
+pub fn endpoints(witnesses: &DevWitnesses) -> anyhow::Result<Vec<WitnessEndpoint>> {
+    witnesses
+        .endpoints
+        .iter()
+        .map(|(url, vkey)| {
+            format!("{vkey}@{url}")
+                .parse()
+                .map_err(|e: causeway_server::witnesses::EndpointError| anyhow::anyhow!(e))
+        })
+        .collect()
+}
+
+/// What a newcomer should see: where everything is and what to run next.
+pub fn banner(
+    dev_dir: &Path,
+    grpc: &str,
+    http: &str,
+    log_vkeys: &[String],
+    witnesses: &DevWitnesses,
+) -> String {
+    let witness_vkeys: Vec<&str> = witnesses
+        .endpoints
+        .iter()
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let mut out = format!(
+        "Causeway development deployment in {} (local keys, local witnesses: not for production)\n\
+         \x20 log gRPC     http://{grpc}\n\
+         \x20 tiles (HTTP) http://{http}\n",
+        dev_dir.display()
+    );
+    for (i, (url, vkey)) in witnesses.endpoints.iter().enumerate() {
+        out.push_str(&format!("  witness {}    {url}  {vkey}\n", i + 1));
+    }
+    out.push_str(&format!(
+        "Try, in another shell (the variables give every command the log, its keys and the witness policy):\n\
+         \x20 export CAUSEWAY_LOG=http://{grpc} CAUSEWAY_TILES=http://{http} \\\n\
+         \x20   CAUSEWAY_VKEYS={} \\\n\
+         \x20   CAUSEWAY_WITNESS_VKEYS={}\n\
+         \x20 causeway submit README.md\n\
+         \x20 causeway checkpoint\n\
+         \x20 causeway prove inclusion --file README.md\n\
+         \x20 causeway verify-tiles --entries\n",
+        log_vkeys.join(","),
+        witness_vkeys.join(",")
+    ));
+    out
+}
