@@ -2,6 +2,7 @@
 //! says before believing it.
 //!
 //! * [`LogClient`]: a thin gRPC client returning checked types.
+//! * [`evidence`]: checking a witness's split-view evidence offline.
 //! * [`tiles`]: roots, proofs and whole-tree checks computed from C2SP
 //!   tlog-tiles, and incremental static mirrors.
 //! * [`verify`]: checkpoint and proof verification against the log's keys,
@@ -10,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod evidence;
 pub mod tiles;
 pub mod verify;
 

@@ -13,9 +13,16 @@
 //! `Content-Type: text/x.tlog.size` and the size in decimal plus a newline.
 //! This module parses and prints both bodies, strictly: canonical decimals,
 //! canonical base64 of exactly 32 bytes, every line newline-terminated.
+//!
+//! It also defines [`EvidenceRecord`], the JSON a Causeway witness keeps
+//! when a log presents a checkpoint that contradicts one it cosigned, so
+//! that the witness that writes it and the auditor's client that checks it
+//! share one definition.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+
+use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::parse_decimal;
 use crate::merkle::Hash;
@@ -151,6 +158,59 @@ pub fn parse_size_body(body: &[u8]) -> Result<u64, WitnessFormatError> {
     text.strip_suffix('\n')
         .and_then(parse_decimal)
         .ok_or_else(bad)
+}
+
+/// The kind of a split-view evidence record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    /// Two log-signed checkpoints of the same size with different roots:
+    /// on its own proof that the log forked.
+    SameSizeDifferentRoot,
+    /// A log-signed checkpoint whose consistency proof from the cosigned
+    /// one failed. Not proof by itself (the proof is unsigned and the log
+    /// may have a bug), but an auditor can settle it by asking the log for
+    /// a consistency proof between the two signed checkpoints.
+    ConsistencyProofFailed,
+}
+
+impl EvidenceKind {
+    /// The name used in evidence records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::SameSizeDifferentRoot => "same_size_different_root",
+            EvidenceKind::ConsistencyProofFailed => "consistency_proof_failed",
+        }
+    }
+}
+
+impl std::fmt::Display for EvidenceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A split-view evidence record, as stored in `evidence/<id>.json` and
+/// served by `GET /evidence/<id>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    /// The first 16 hex digits of SHA-256 of the presented note.
+    pub id: String,
+    /// The log's origin.
+    pub origin: String,
+    /// What kind of conflict.
+    pub kind: EvidenceKind,
+    /// When the witness saw it, POSIX seconds.
+    pub detected_at: u64,
+    /// The note the witness had cosigned: checkpoint, the log signatures
+    /// it verified, and its cosignature.
+    pub cosigned: String,
+    /// The conflicting log-signed note, exactly as received.
+    pub presented: String,
+    /// The request's `old` size.
+    pub old_size: u64,
+    /// The request's consistency proof, base64 lines.
+    pub proof: Vec<String>,
 }
 
 fn lossy(bytes: &[u8]) -> String {

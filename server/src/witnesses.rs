@@ -125,8 +125,10 @@ pub enum CosignError {
     /// The proof for the witness could not be built.
     #[error("cannot build the consistency proof: {0}")]
     Proof(String),
-    /// The log is backing off from this witness after failures.
-    #[error("backing off until {retry_in:?} from now after: {last}")]
+    /// The log is backing off from this witness after failures. (The
+    /// message leaves out the remaining time so that repeated stall
+    /// reports compare equal and are not logged again and again.)
+    #[error("retrying shortly after: {last}")]
     BackingOff {
         /// Time until the next attempt.
         retry_in: Duration,

@@ -420,6 +420,37 @@ async fn split_view_is_refused_and_kept_as_evidence() {
         from_cli.as_array().unwrap()[0]["presented"],
         record["presented"]
     );
+
+    // An auditor takes the evidence away and checks it with the log's
+    // public keys alone: conclusive proof of a split view.
+    let saved = dir.path().join("evidence.json");
+    std::fs::write(&saved, &out.stdout).unwrap();
+    let mut args = vec!["verify-evidence", saved.to_str().unwrap(), "--json"];
+    for v in &log_vkeys {
+        args.extend(["--vkey", v]);
+    }
+    let (ok, out, err) = cli(&args);
+    assert!(ok, "{err}");
+    let finding: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(finding["conclusive"], true, "{out}");
+    assert_eq!(finding["cosigned_size"], finding["presented_size"]);
+    let (ok, out, _) = cli(&[
+        "verify-evidence",
+        "--witness",
+        &witness.url,
+        "--vkey",
+        &log_vkeys[1],
+    ]);
+    assert!(ok && out.contains("PROOF OF A SPLIT VIEW"), "{out}");
+    // With another log's key the notes prove nothing, and the exit code says so.
+    let other = init_log(&dir.path().join("other"), ORIGIN);
+    let (ok, out, _) = cli(&[
+        "verify-evidence",
+        saved.to_str().unwrap(),
+        "--vkey",
+        &other[1],
+    ]);
+    assert!(!ok && out.contains("DOES NOT VERIFY"), "{out}");
 }
 
 /// Starts `causeway-server --dev` in `dir`; returns the process, the gRPC

@@ -13,8 +13,7 @@
 
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::merkle::{EMPTY_ROOT, Hash, VerifyError, verify_consistency};
-use causeway_proto::witness::AddCheckpointRequest;
-use serde::{Deserialize, Serialize};
+use causeway_proto::witness::{AddCheckpointRequest, EvidenceKind};
 
 /// What the witness last cosigned for a log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,36 +104,6 @@ pub enum RejectReason {
         /// What failed.
         error: VerifyError,
     },
-}
-
-/// The kind of a split-view evidence record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EvidenceKind {
-    /// Two log-signed checkpoints of the same size with different roots:
-    /// on its own proof that the log forked.
-    SameSizeDifferentRoot,
-    /// A log-signed checkpoint whose consistency proof from the cosigned
-    /// one failed. Not proof by itself (the proof is unsigned and the log
-    /// may have a bug), but an auditor can settle it by asking the log for
-    /// a consistency proof between the two signed checkpoints.
-    ConsistencyProofFailed,
-}
-
-impl EvidenceKind {
-    /// The name used in evidence records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EvidenceKind::SameSizeDifferentRoot => "same_size_different_root",
-            EvidenceKind::ConsistencyProofFailed => "consistency_proof_failed",
-        }
-    }
-}
-
-impl std::fmt::Display for EvidenceKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Decides an `add-checkpoint` request whose checkpoint verified against a

@@ -50,7 +50,8 @@ use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
-pub use check::{EvidenceKind, RejectReason, Rejection, Stored, Verdict};
+pub use causeway_proto::witness::EvidenceKind;
+pub use check::{RejectReason, Rejection, Stored, Verdict};
 pub use logs::TrustedLogs;
 pub use state::{DataDir, EvidenceRecord};
 pub use witness::{AddError, Cosigned, Witness};

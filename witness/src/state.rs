@@ -22,11 +22,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::note::{Note, NoteVerifier, VerifierKey};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::check::{EvidenceKind, Stored};
+use crate::check::Stored;
 use crate::origin_hash;
+pub use causeway_proto::witness::EvidenceRecord;
 
 /// Why a state file could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -67,29 +67,6 @@ impl LatestCheckpoint {
             root: *self.checkpoint.root(),
         }
     }
-}
-
-/// A split-view evidence record, as stored in `evidence/<id>.json` and
-/// served by `GET /evidence/<id>`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EvidenceRecord {
-    /// The first 16 hex digits of SHA-256 of the presented note.
-    pub id: String,
-    /// The log's origin.
-    pub origin: String,
-    /// What kind of conflict.
-    pub kind: EvidenceKind,
-    /// When the witness saw it, POSIX seconds.
-    pub detected_at: u64,
-    /// The note the witness had cosigned: checkpoint, the log signatures
-    /// it verified, and its cosignature.
-    pub cosigned: String,
-    /// The conflicting log-signed note, exactly as received.
-    pub presented: String,
-    /// The request's `old` size.
-    pub old_size: u64,
-    /// The request's consistency proof, base64 lines.
-    pub proof: Vec<String>,
 }
 
 /// The ID of the evidence about a presented note: the first 16 hex digits
@@ -333,6 +310,7 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 mod tests {
     use causeway_proto::merkle::EMPTY_ROOT;
     use causeway_proto::note::{CosignatureSigner, KeyName, NoteSignature};
+    use causeway_proto::witness::EvidenceKind;
 
     use super::*;
 

@@ -19,10 +19,11 @@ use causeway_proto::note::{
 use causeway_proto::witness::{AddCheckpointRequest, WitnessFormatError};
 use tokio::sync::Mutex;
 
-use crate::check::{EvidenceKind, Rejection, Verdict, check};
+use crate::check::{Rejection, Verdict, check};
 use crate::logs::TrustedLogs;
 use crate::origin_hash;
 use crate::state::{DataDir, EvidenceRecord, LatestCheckpoint, StateError, evidence_id};
+use causeway_proto::witness::EvidenceKind;
 
 /// Why a request body is malformed (HTTP 400).
 #[derive(Debug, thiserror::Error)]
