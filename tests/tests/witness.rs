@@ -203,7 +203,6 @@ async fn quorum_publication_through_witness_failures_and_restarts() {
 
     // All witnesses down: writes are still acknowledged and durable, the
     // published checkpoint stays where it was and the server says why.
-    let published_before = client.checkpoint(None).await.unwrap();
     let dirs: Vec<(std::path::PathBuf, String, String)> = witnesses
         .iter()
         .enumerate()
@@ -218,6 +217,9 @@ async fn quorum_publication_through_witness_failures_and_restarts() {
     for w in witnesses.drain(..) {
         w.kill9();
     }
+    // A round that was in flight when they died has finished by now.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let published_before = client.checkpoint(None).await.unwrap();
     let size = submit(&mut client, "d", 25).await;
     let entries = client.entries(size - 25, 25).await.unwrap();
     assert_eq!(
