@@ -6,6 +6,8 @@
 //!   P-256, cosignature/v1, RFC 6962 tree heads).
 //! * [`checkpoint`]: C2SP checkpoint bodies.
 //! * [`tiles`]: C2SP tlog-tiles coordinates, paths and entry bundles.
+//! * [`timestamp`]: RFC 3161 time-stamp requests and complete, offline
+//!   verification of TSA replies (signature, ESS, certificate chain).
 //! * [`witness`]: the C2SP tlog-witness `add-checkpoint` wire format.
 //! * [`v1`]: the gRPC schema of the `causeway.v1.Log` service, generated
 //!   from `proto/causeway/v1/log.proto`.
@@ -20,6 +22,7 @@ pub mod checkpoint;
 pub mod merkle;
 pub mod note;
 pub mod tiles;
+pub mod timestamp;
 pub mod witness;
 
 /// The largest entry the log accepts. C2SP tlog-tiles entry bundles prefix
