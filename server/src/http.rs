@@ -32,6 +32,7 @@ pub fn router(reader: Reader) -> Router {
     Router::new()
         .route("/checkpoint", get(checkpoint))
         .route("/tile/{*path}", get(tile))
+        .route("/anchor/{size}", get(anchor))
         .fallback(not_found)
         .with_state(reader)
         .layer(
@@ -62,7 +63,7 @@ fn text(status: StatusCode, message: String) -> Response {
 async fn not_found() -> Response {
     text(
         StatusCode::NOT_FOUND,
-        "not found: this server serves /checkpoint, /tile/<L>/<N>[.p/<W>] and /tile/entries/<N>[.p/<W>] (c2sp.org/tlog-tiles)".into(),
+        "not found: this server serves /checkpoint, /tile/<L>/<N>[.p/<W>] and /tile/entries/<N>[.p/<W>] (c2sp.org/tlog-tiles), and /anchor/<size> (RFC 3161)".into(),
     )
 }
 
@@ -91,6 +92,37 @@ async fn checkpoint(State(reader): State<Reader>) -> Response {
         latest.note.clone(),
     )
         .into_response()
+}
+
+/// `GET /anchor/<size>`: the DER RFC 3161 TimeStampResp of the checkpoint
+/// at that size. Immutable once stored.
+async fn anchor(State(reader): State<Reader>, Path(size): Path<String>) -> Response {
+    let parsed = match size.parse::<u64>() {
+        Ok(n) if n.to_string() == size => n,
+        _ => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("{size:?} is not a tree size (a decimal number without leading zeros)"),
+            );
+        }
+    };
+    let read = tokio::task::spawn_blocking(move || reader.anchor(Some(parsed))).await;
+    match read {
+        Ok(Ok((anchor, _))) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/timestamp-reply"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE)),
+            ],
+            anchor.der,
+        )
+            .into_response(),
+        Ok(Err(crate::reader::ReadError::NotFound(m))) => text(StatusCode::NOT_FOUND, m),
+        Ok(Err(e)) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; retry later")),
+        Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; retry later")),
+    }
 }
 
 async fn tile(State(reader): State<Reader>, Path(path): Path<String>) -> Response {

@@ -8,6 +8,7 @@
 //!   compact range, signing, committing, publishing.
 //! * [`witnesses`]: asking one C2SP witness to cosign (tlog-witness client).
 //! * [`publisher`]: publishes a head once a quorum of witnesses cosigned it.
+//! * [`anchorer`]: has published checkpoints timestamped by an RFC 3161 TSA.
 //! * [`reader`]: checkpoints, proofs and entries, bounded by what is published.
 //! * [`service`]: the `causeway.v1.Log` gRPC service (translation only).
 //! * [`grpc_limits`]: oversized requests answer `RESOURCE_EXHAUSTED`.
@@ -18,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod anchorer;
 pub mod grpc_limits;
 pub mod http;
 pub mod keys;
@@ -36,6 +38,7 @@ use causeway_proto::note::VerifierKey;
 use causeway_proto::v1::log_server::LogServer;
 use tokio::net::TcpListener;
 
+use crate::anchorer::{AnchorConfig, Anchorer};
 use crate::keys::{KeysError, LogKeys};
 use crate::publisher::{Publisher, PublisherConfig};
 use crate::reader::{PublishedView, Reader};
@@ -67,6 +70,8 @@ pub struct Config {
     pub witnesses: Vec<WitnessEndpoint>,
     /// Quorum and timing of witnessing.
     pub publisher: PublisherConfig,
+    /// RFC 3161 anchoring, if a TSA is configured.
+    pub anchor: Option<AnchorConfig>,
 }
 
 impl Config {
@@ -85,6 +90,7 @@ impl Config {
                 timeout: std::time::Duration::from_secs(5),
                 refresh: std::time::Duration::from_secs(60),
             },
+            anchor: None,
         }
     }
 }
@@ -234,6 +240,19 @@ pub async fn serve(
 
     if let Some(publisher) = log.publisher.take() {
         tokio::spawn(publisher.run(stopped(stop_rx.clone())));
+    }
+    if let Some(anchor) = &config.anchor {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("causeway-server/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let anchorer = Anchorer::new(
+            log.reader.storage_arc(),
+            log.reader.subscribe(),
+            anchor.clone(),
+            http,
+        );
+        tokio::spawn(anchorer.run(stopped(stop_rx.clone())));
     }
     let service = LogService::new(
         log.reader.clone(),

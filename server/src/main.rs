@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use causeway_proto::timestamp::TrustedRoots;
 use causeway_server::keys::LogKeys;
 use causeway_server::witnesses::WitnessEndpoint;
 use causeway_server::{Config, DEFAULT_ORIGIN, OpenLog};
@@ -112,6 +113,25 @@ struct RunArgs {
     /// timestamps stay fresh for clients that bound their age.
     #[arg(long, env = "CAUSEWAY_WITNESS_REFRESH", default_value = "60s", value_parser = parse_duration)]
     witness_refresh: Duration,
+    /// An RFC 3161 time-stamp authority to anchor published checkpoints
+    /// with (HTTP POST of application/timestamp-query). Needs --tsa-roots.
+    #[arg(long, env = "CAUSEWAY_TSA_URL", requires = "tsa_roots")]
+    tsa_url: Option<String>,
+    /// PEM file with the TSA's trusted root certificate(s) (or one DER
+    /// certificate). Every TSA answer must chain to one of them at its
+    /// genTime, or it is not stored.
+    #[arg(long, env = "CAUSEWAY_TSA_ROOTS", requires = "tsa_url")]
+    tsa_roots: Option<PathBuf>,
+    /// Ask the TSA at most once per interval (always for the latest
+    /// published checkpoint).
+    #[arg(long, env = "CAUSEWAY_TSA_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    tsa_interval: Duration,
+    /// A TSA policy OID to request and require (dotted, e.g. 1.2.3.4.1).
+    #[arg(long, env = "CAUSEWAY_TSA_POLICY")]
+    tsa_policy: Option<String>,
+    /// One TSA request's time limit.
+    #[arg(long, env = "CAUSEWAY_TSA_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    tsa_timeout: Duration,
     /// Log format on stderr: text or json. The filter comes from RUST_LOG (default info).
     #[arg(long, env = "CAUSEWAY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -227,6 +247,26 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     config.publisher.quorum = quorum;
     config.publisher.timeout = args.witness_timeout;
     config.publisher.refresh = args.witness_refresh.max(Duration::from_secs(1));
+    if let (Some(url), Some(roots)) = (args.tsa_url, args.tsa_roots) {
+        let bytes = std::fs::read(&roots)
+            .with_context(|| format!("--tsa-roots {}: cannot read it", roots.display()))?;
+        let trusted = TrustedRoots::from_pem_or_der(&bytes)
+            .with_context(|| format!("--tsa-roots {}", roots.display()))?;
+        if let Some(policy) = &args.tsa_policy
+            && !policy
+                .split('.')
+                .all(|arc| !arc.is_empty() && arc.bytes().all(|b| b.is_ascii_digit()))
+        {
+            anyhow::bail!("--tsa-policy {policy:?} is not a dotted OID like 1.2.3.4.1");
+        }
+        config.anchor = Some(causeway_server::anchorer::AnchorConfig {
+            url,
+            roots: std::sync::Arc::new(trusted),
+            interval: args.tsa_interval,
+            policy: args.tsa_policy,
+            timeout: args.tsa_timeout,
+        });
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use crate::publisher::Publication;
 use crate::sequencer::TreeHead;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{Storage, StorageError, StoredAnchor};
 
 /// Why a read could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +174,44 @@ impl Reader {
     /// The storage underneath, for the HTTP tile paths.
     pub fn storage(&self) -> &Storage {
         &self.storage
+    }
+
+    /// A shared handle on the storage, for background tasks.
+    pub fn storage_arc(&self) -> Arc<Storage> {
+        self.storage.clone()
+    }
+
+    /// The anchor at `size` (the latest when `None`) with the published
+    /// checkpoint note it covers.
+    ///
+    /// # Errors
+    /// [`ReadError::NotFound`] naming the nearest anchored sizes.
+    pub fn anchor(&self, size: Option<u64>) -> Result<(StoredAnchor, String), ReadError> {
+        let anchor = match size {
+            None => self.storage.latest_anchor()?.ok_or_else(|| {
+                ReadError::NotFound(
+                    "no checkpoint has been anchored yet (is --tsa-url set? the server log says why anchoring is behind)".into(),
+                )
+            })?,
+            Some(size) => match self.storage.anchor(size)? {
+                Some(a) => a,
+                None => {
+                    let (below, above) = self.storage.anchor_sizes_near(size)?;
+                    let near: Vec<String> =
+                        [below, above].into_iter().flatten().map(|s| s.to_string()).collect();
+                    return Err(ReadError::NotFound(if near.is_empty() {
+                        format!("no anchor at size {size}; no checkpoint has been anchored yet")
+                    } else {
+                        format!(
+                            "no anchor at size {size}; the nearest anchored sizes are {}",
+                            near.join(" and ")
+                        )
+                    }));
+                }
+            },
+        };
+        let note = self.checkpoint(Some(anchor.size))?.note.clone();
+        Ok((anchor, note))
     }
 
     fn size_at_most_latest(&self, what: &'static str, size: u64) -> Result<u64, ReadError> {

@@ -46,6 +46,14 @@ pub struct TreeHead {
     pub note: String,
 }
 
+impl TreeHead {
+    /// The checkpoint body: the note text before the blank line, final
+    /// newline included (what witnesses cosign and TSAs timestamp).
+    pub fn body(&self) -> Option<&str> {
+        self.note.find("\n\n").map(|i| &self.note[..=i])
+    }
+}
+
 /// Batching limits.
 #[derive(Clone, Debug)]
 pub struct SequencerConfig {

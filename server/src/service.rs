@@ -6,9 +6,10 @@ use causeway_proto::MAX_ENTRY_SIZE;
 use causeway_proto::merkle::{Hash, leaf_hash};
 use causeway_proto::v1::log_server::Log;
 use causeway_proto::v1::{
-    AddEntriesRequest, AddEntriesResponse, AddedEntry, Checkpoint, ConsistencyProof, Entry,
-    GetCheckpointRequest, GetConsistencyProofRequest, GetEntriesRequest, GetEntriesResponse,
-    GetInclusionProofRequest, InclusionProof, WatchCheckpointsRequest,
+    AddEntriesRequest, AddEntriesResponse, AddedEntry, Anchor, AnchorInfo, Checkpoint,
+    ConsistencyProof, Entry, GetAnchorRequest, GetCheckpointRequest, GetConsistencyProofRequest,
+    GetEntriesRequest, GetEntriesResponse, GetInclusionProofRequest, InclusionProof,
+    ListAnchorsRequest, ListAnchorsResponse, WatchCheckpointsRequest,
     get_inclusion_proof_request::Leaf,
 };
 use std::time::Instant;
@@ -170,9 +171,53 @@ fn validate_entries(
         .collect()
 }
 
+/// The most anchors one `ListAnchors` page returns.
+pub const MAX_ANCHORS_PAGE: usize = 1000;
+
 #[tonic::async_trait]
 impl Log for LogService {
     type WatchCheckpointsStream = CheckpointStream;
+
+    async fn get_anchor(
+        &self,
+        request: Request<GetAnchorRequest>,
+    ) -> Result<Response<Anchor>, Status> {
+        let (anchor, note) = self
+            .reader
+            .anchor(request.into_inner().tree_size)
+            .map_err(read_status)?;
+        Ok(Response::new(Anchor {
+            tree_size: anchor.size,
+            timestamp_response: anchor.der,
+            checkpoint_note: note,
+            gen_time: anchor.gen_time,
+        }))
+    }
+
+    async fn list_anchors(
+        &self,
+        request: Request<ListAnchorsRequest>,
+    ) -> Result<Response<ListAnchorsResponse>, Status> {
+        let req = request.into_inner();
+        let limit = match req.limit {
+            0 => MAX_ANCHORS_PAGE,
+            n => (n as usize).min(MAX_ANCHORS_PAGE),
+        };
+        let anchors = self
+            .reader
+            .storage()
+            .anchors(req.start_size, limit)
+            .map_err(|e| read_status(e.into()))?;
+        Ok(Response::new(ListAnchorsResponse {
+            anchors: anchors
+                .into_iter()
+                .map(|(tree_size, gen_time)| AnchorInfo {
+                    tree_size,
+                    gen_time,
+                })
+                .collect(),
+        }))
+    }
 
     async fn watch_checkpoints(
         &self,

@@ -35,6 +35,8 @@ const CF_CHECKPOINTS: &str = "checkpoints";
 /// Witness-cosigned checkpoints by size; only used when witnesses are
 /// configured. Written after the tree it names is durable.
 const CF_PUBLISHED: &str = "published";
+/// RFC 3161 anchors by tree size: `gen_time (i64 BE) ‖ DER TimeStampResp`.
+const CF_ANCHORS: &str = "anchors";
 const CF_META: &str = "meta";
 
 const META_SIZE: &[u8] = b"size";
@@ -127,6 +129,17 @@ fn u64_value(bytes: &[u8], what: &str) -> Result<u64, StorageError> {
         .map_err(|_| StorageError::Corrupt(format!("{what} is {} bytes, not 8", bytes.len())))
 }
 
+/// A stored RFC 3161 anchor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAnchor {
+    /// The anchored tree size.
+    pub size: u64,
+    /// The TSA's genTime, POSIX seconds.
+    pub gen_time: i64,
+    /// The DER TimeStampResp.
+    pub der: Vec<u8>,
+}
+
 impl Storage {
     /// Opens (creating if needed) the database at `path`.
     ///
@@ -171,6 +184,7 @@ impl Storage {
             cf(CF_NODES, false, false, wb / 8),
             cf(CF_CHECKPOINTS, false, true, wb / 16),
             cf(CF_PUBLISHED, false, true, wb / 16),
+            cf(CF_ANCHORS, false, false, wb / 16),
             cf(CF_META, false, false, wb / 16),
         ];
         let mut db_opts = Options::default();
@@ -500,6 +514,90 @@ impl Storage {
         size: u64,
     ) -> Result<(Option<u64>, Option<u64>), StorageError> {
         self.sizes_near(CF_PUBLISHED, size)
+    }
+
+    /// Stores a verified RFC 3161 anchor of the checkpoint at `size`
+    /// (durably: a token is kept only once, after verification).
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn put_anchor(&self, size: u64, gen_time: i64, der: &[u8]) -> Result<(), StorageError> {
+        let mut value = Vec::with_capacity(8 + der.len());
+        value.extend_from_slice(&gen_time.to_be_bytes());
+        value.extend_from_slice(der);
+        let mut b = WriteBatch::default();
+        b.put_cf(self.cf(CF_ANCHORS), size.to_be_bytes(), value);
+        self.db.write_opt(b, &self.sync_writes)?;
+        Ok(())
+    }
+
+    fn anchor_value(size: u64, value: &[u8]) -> Result<StoredAnchor, StorageError> {
+        if value.len() < 8 {
+            return Err(StorageError::Corrupt(format!("anchor {size} is truncated")));
+        }
+        let (time, der) = value.split_at(8);
+        Ok(StoredAnchor {
+            size,
+            gen_time: i64::from_be_bytes(time.try_into().unwrap_or_default()),
+            der: der.to_vec(),
+        })
+    }
+
+    /// The anchor at `size`, if any.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn anchor(&self, size: u64) -> Result<Option<StoredAnchor>, StorageError> {
+        self.db
+            .get_cf(self.cf(CF_ANCHORS), size.to_be_bytes())?
+            .map(|v| Self::anchor_value(size, &v))
+            .transpose()
+    }
+
+    /// The anchor of the largest tree, if any.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn latest_anchor(&self) -> Result<Option<StoredAnchor>, StorageError> {
+        let Some(item) = self
+            .db
+            .iterator_cf(self.cf(CF_ANCHORS), IteratorMode::End)
+            .next()
+        else {
+            return Ok(None);
+        };
+        let (k, v) = item?;
+        Self::anchor_value(u64_value(&k, "anchor key")?, &v).map(Some)
+    }
+
+    /// Up to `limit` anchors from `start` on, by size: `(size, gen_time)`.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn anchors(&self, start: u64, limit: usize) -> Result<Vec<(u64, i64)>, StorageError> {
+        let key = start.to_be_bytes();
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(
+                self.cf(CF_ANCHORS),
+                IteratorMode::From(&key, Direction::Forward),
+            )
+            .take(limit)
+        {
+            let (k, v) = item?;
+            let anchor = Self::anchor_value(u64_value(&k, "anchor key")?, &v)?;
+            out.push((anchor.size, anchor.gen_time));
+        }
+        Ok(out)
+    }
+
+    /// Like [`Storage::checkpoint_sizes_near`], among anchored sizes.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn anchor_sizes_near(&self, size: u64) -> Result<(Option<u64>, Option<u64>), StorageError> {
+        self.sizes_near(CF_ANCHORS, size)
     }
 
     /// Approximate bytes on disk (SST files plus WAL-backed memtables).

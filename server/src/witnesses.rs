@@ -358,7 +358,9 @@ impl WitnessClient {
             key: self.endpoint.key.to_string(),
             reason,
         };
-        let text = checkpoint_text(&head.note).map_err(&bad)?;
+        let text = head
+            .body()
+            .ok_or_else(|| bad("the log's own note has no signatures".into()))?;
         let body = std::str::from_utf8(body).map_err(|_| bad("the answer is not UTF-8".into()))?;
         // The answer is signature lines: parse them as the signature block
         // of a note over our checkpoint text.
@@ -374,13 +376,6 @@ impl WitnessClient {
     }
 }
 
-/// The text (body) of a signed note we produced ourselves.
-fn checkpoint_text(note: &str) -> Result<&str, String> {
-    note.find("\n\n")
-        .map(|i| &note[..=i])
-        .ok_or_else(|| "the log's own note has no signatures".to_owned())
-}
-
 fn short(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]);
     text.trim().to_owned()
@@ -388,7 +383,7 @@ fn short(bytes: &[u8]) -> String {
 
 /// The error with its causes: reqwest's own message omits the useful part
 /// ("connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
