@@ -95,6 +95,19 @@ pub struct FetchedInclusion {
     pub proof: Vec<Hash>,
 }
 
+/// An RFC 3161 anchor as fetched, before verification.
+#[derive(Clone, Debug)]
+pub struct FetchedAnchor {
+    /// The anchored tree size.
+    pub tree_size: u64,
+    /// The DER TimeStampResp.
+    pub timestamp_response: Vec<u8>,
+    /// The signed checkpoint note at that size.
+    pub checkpoint_note: String,
+    /// The genTime the server read from the token (verify it yourself).
+    pub gen_time: i64,
+}
+
 /// A gRPC client of `causeway.v1.Log`.
 #[derive(Clone)]
 pub struct LogClient {
@@ -224,6 +237,48 @@ impl LogClient {
             .await?
             .into_inner();
         Ok((p.new_size, hashes(p.hashes)?))
+    }
+
+    /// The anchor at `size` (the latest when `None`).
+    ///
+    /// # Errors
+    /// On a gRPC error.
+    pub async fn anchor(&mut self, size: Option<u64>) -> Result<FetchedAnchor, ClientError> {
+        let a = self
+            .inner
+            .get_anchor(v1::GetAnchorRequest { tree_size: size })
+            .await?
+            .into_inner();
+        Ok(FetchedAnchor {
+            tree_size: a.tree_size,
+            timestamp_response: a.timestamp_response,
+            checkpoint_note: a.checkpoint_note,
+            gen_time: a.gen_time,
+        })
+    }
+
+    /// Anchored sizes and TSA times from `start` (at most `limit`; 0 for
+    /// the server's maximum page).
+    ///
+    /// # Errors
+    /// On a gRPC error.
+    pub async fn anchors(
+        &mut self,
+        start: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, i64)>, ClientError> {
+        let r = self
+            .inner
+            .list_anchors(v1::ListAnchorsRequest {
+                start_size: start,
+                limit,
+            })
+            .await?
+            .into_inner();
+        Ok(r.anchors
+            .into_iter()
+            .map(|a| (a.tree_size, a.gen_time))
+            .collect())
     }
 
     /// Streams published checkpoint notes: the latest at once, then each

@@ -134,6 +134,39 @@ enum Command {
         #[arg(long)]
         entries: bool,
     },
+    /// Verifies an RFC 3161 anchor of a checkpoint, offline or fetched from
+    /// the log: the TSA token must timestamp SHA-256 of the checkpoint body,
+    /// carry a valid CMS signature bound (ESS) to a TSA certificate with a
+    /// single critical timeStamping EKU, and chain to --tsa-roots at its
+    /// genTime. With --vkey the checkpoint's log signatures are checked too.
+    ///
+    /// Online: fetches the anchor at --size (latest if absent) with its
+    /// checkpoint. Offline: --token FILE --checkpoint FILE (a signed note
+    /// or just its body). --save DIR writes the token and the body for
+    /// `openssl ts -verify`.
+    VerifyAnchor {
+        #[command(flatten)]
+        common: Common,
+        /// PEM (or DER) file with the TSA's trusted root certificate(s).
+        #[arg(long, env = "CAUSEWAY_TSA_ROOTS")]
+        tsa_roots: PathBuf,
+        /// The anchored tree size (online); latest if absent.
+        #[arg(long, conflicts_with = "token")]
+        size: Option<u64>,
+        /// A saved DER TimeStampResp (offline; needs --checkpoint).
+        #[arg(long, requires = "checkpoint")]
+        token: Option<PathBuf>,
+        /// The checkpoint the token covers: a signed note, or its body.
+        #[arg(long, requires = "token")]
+        checkpoint: Option<PathBuf>,
+        /// A TSA policy OID the token must carry.
+        #[arg(long)]
+        tsa_policy: Option<String>,
+        /// Write anchor-<size>.tsr, checkpoint-<size>.note and
+        /// checkpoint-<size>.body into this directory.
+        #[arg(long)]
+        save: Option<PathBuf>,
+    },
     /// Checks split-view evidence kept by a witness: both checkpoints of
     /// each record must carry a valid signature of the log (--vkey), and
     /// the command says what they prove. Reads a witness's /evidence list
@@ -292,6 +325,26 @@ async fn run(command: Command) -> anyhow::Result<()> {
             witness,
             files,
         } => verify_evidence(&common, witness.as_deref(), &files).await,
+        Command::VerifyAnchor {
+            common,
+            tsa_roots,
+            size,
+            token,
+            checkpoint,
+            tsa_policy,
+            save,
+        } => {
+            let offline = token.zip(checkpoint);
+            verify_anchor(
+                &common,
+                &tsa_roots,
+                size,
+                offline,
+                tsa_policy.as_deref(),
+                save.as_deref(),
+            )
+            .await
+        }
         Command::ExportTiles {
             common,
             tiles,
@@ -646,6 +699,110 @@ fn print_consistency(
         println!("proof checked: {} hashes", proof.len());
         println!("{}", verdict(verified));
     }
+}
+
+async fn verify_anchor(
+    common: &Common,
+    roots_path: &std::path::Path,
+    size: Option<u64>,
+    offline: Option<(PathBuf, PathBuf)>,
+    policy: Option<&str>,
+    save: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use causeway_client::verify::check_anchor;
+    use causeway_proto::timestamp::TrustedRoots;
+    let keys = keys(common)?;
+    let roots_bytes = std::fs::read(roots_path)
+        .with_context(|| format!("reading --tsa-roots {}", roots_path.display()))?;
+    let roots = TrustedRoots::from_pem_or_der(&roots_bytes)
+        .with_context(|| format!("--tsa-roots {}", roots_path.display()))?;
+    let (der, note_or_body) = match offline {
+        Some((token, checkpoint)) => {
+            let der =
+                std::fs::read(&token).with_context(|| format!("reading {}", token.display()))?;
+            let text = std::fs::read_to_string(&checkpoint)
+                .with_context(|| format!("reading {}", checkpoint.display()))?;
+            (der, text)
+        }
+        None => {
+            let mut client = connect(common).await?;
+            let a = client.anchor(size).await?;
+            if let Some(size) = size
+                && a.tree_size != size
+            {
+                bail!(
+                    "asked for the anchor at size {size}, got size {}",
+                    a.tree_size
+                );
+            }
+            (a.timestamp_response, a.checkpoint_note)
+        }
+    };
+    // A signed note (text, blank line, signatures) or a bare body.
+    let (body, checked) = match note_or_body.find("\n\n") {
+        Some(i) => {
+            let checked = check_checkpoint(&note_or_body, &keys)
+                .context("the anchored checkpoint's signatures do not verify")?;
+            (note_or_body[..=i].to_owned(), Some(checked))
+        }
+        None => {
+            if !keys.is_empty() {
+                bail!(
+                    "--checkpoint holds only a body, so --vkey cannot be checked: give the signed note"
+                );
+            }
+            (note_or_body.clone(), None)
+        }
+    };
+    let checkpoint = causeway_proto::checkpoint::Checkpoint::parse(&body)
+        .context("the anchored text is not a checkpoint")?;
+    let verified =
+        check_anchor(&der, &body, &roots, policy).context("the anchor does not verify")?;
+    if let Some(dir) = save {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let n = checkpoint.size();
+        std::fs::write(dir.join(format!("anchor-{n}.tsr")), &der)?;
+        std::fs::write(dir.join(format!("checkpoint-{n}.body")), &body)?;
+        std::fs::write(dir.join(format!("checkpoint-{n}.note")), &note_or_body)?;
+        if !common.json {
+            println!(
+                "saved; check independently with:\n  openssl ts -verify -data {} -in {} -CAfile {}",
+                dir.join(format!("checkpoint-{n}.body")).display(),
+                dir.join(format!("anchor-{n}.tsr")).display(),
+                roots_path.display()
+            );
+        }
+    }
+    let log_verified = checked.as_ref().is_some_and(|c| c.verified);
+    if common.json {
+        println!(
+            "{}",
+            json!({
+                "tree_size": checkpoint.size(),
+                "root": checkpoint.root().to_hex(),
+                "origin": checkpoint.origin(),
+                "gen_time": verified.gen_time,
+                "gen_time_rfc3339": verified.gen_time_rfc3339,
+                "tsa": verified.signer_subject,
+                "serial": verified.serial_hex,
+                "policy": verified.policy,
+                "anchor_verified": true,
+                "verified": log_verified,
+            })
+        );
+    } else {
+        println!(
+            "checkpoint {} of {} (root {}) existed by {} according to {}",
+            checkpoint.size(),
+            checkpoint.origin(),
+            checkpoint.root(),
+            verified.gen_time_rfc3339,
+            verified.signer_subject
+        );
+        println!("anchor verified against {}", roots_path.display());
+        println!("{}", verdict(log_verified));
+    }
+    Ok(())
 }
 
 async fn verify_evidence(

@@ -4,6 +4,9 @@
 use causeway_proto::checkpoint::{Checkpoint, CheckpointError};
 use causeway_proto::merkle::{Hash, VerifyError, verify_consistency, verify_inclusion};
 use causeway_proto::note::{Note, NoteError, NoteVerifier, VerifierKey};
+use causeway_proto::timestamp::{
+    Expectations, MessageImprint, TimestampError, TrustedRoots, VerifiedTimestamp, verify_response,
+};
 
 /// Why something did not verify.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +43,9 @@ pub enum VerificationError {
         /// Which cosignatures did not count, and why.
         detail: String,
     },
+    /// An RFC 3161 anchor does not verify.
+    #[error("RFC 3161 anchor: {0}")]
+    Timestamp(#[from] TimestampError),
     /// A proof failed.
     #[error("proof: {0}")]
     Proof(#[from] VerifyError),
@@ -208,6 +214,34 @@ pub fn check_witnesses(
         });
     }
     Ok(counted)
+}
+
+/// Verifies an RFC 3161 anchor: the DER `TimeStampResp` must timestamp
+/// SHA-256 of `checkpoint_body` and pass every check of
+/// [`verify_response`] against `roots` (and `policy`, if given). The nonce
+/// is not checked here: only the log that asked knew it, and it checked it
+/// before storing the token.
+///
+/// # Errors
+/// [`VerificationError::Timestamp`] naming the rule that failed.
+pub fn check_anchor(
+    der: &[u8],
+    checkpoint_body: &str,
+    roots: &TrustedRoots,
+    policy: Option<&str>,
+) -> Result<VerifiedTimestamp, VerificationError> {
+    let imprint = MessageImprint::sha256(checkpoint_body.as_bytes());
+    Ok(verify_response(
+        der,
+        roots,
+        &Expectations {
+            imprint: &imprint,
+            nonce: None,
+            policy,
+            not_before: None,
+            signer_common_name: None,
+        },
+    )?)
 }
 
 /// Verifies an inclusion proof against a checked checkpoint.
