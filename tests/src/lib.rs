@@ -294,6 +294,104 @@ impl Drop for Witness {
     }
 }
 
+/// A real RFC 3161 TSA: `openssl ts -reply` behind `interop/tsa_server.py`.
+pub struct Tsa {
+    child: Option<Child>,
+    /// Its URL, e.g. `http://127.0.0.1:41237/`.
+    pub url: String,
+    /// Its port, to restart it on the same one.
+    pub port: u16,
+    /// The PEM file of its root certificate (for `--tsa-roots`).
+    pub roots: PathBuf,
+    dir: PathBuf,
+    key_type: String,
+}
+
+impl Tsa {
+    /// Starts a TSA with an `ec` (P-256) or `rsa` (2048) key, keeping its
+    /// keys and certificates in `dir` (created, or reused on restart), on
+    /// `port` (0 for any).
+    pub fn start(dir: &Path, key_type: &str, port: u16) -> Tsa {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/tsa_server.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(dir)
+            .arg(key_type)
+            .arg(port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 (installed by .ci/run) runs the TSA fixture");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = lines
+            .find_map(|l| {
+                l.ok()
+                    .and_then(|l| l.strip_prefix("ready ").map(str::to_owned))
+            })
+            .expect("the TSA fixture did not start (is openssl installed?)");
+        std::thread::spawn(move || for _ in lines {});
+        let field = |key: &str| {
+            ready
+                .split(' ')
+                .find_map(|f| f.strip_prefix(key))
+                .unwrap_or_else(|| panic!("no {key} in {ready:?}"))
+                .to_owned()
+        };
+        let port: u16 = field("port=").parse().expect("port");
+        Tsa {
+            child: Some(child),
+            url: format!("http://127.0.0.1:{port}/"),
+            port,
+            roots: PathBuf::from(field("roots=")),
+            dir: dir.to_owned(),
+            key_type: key_type.to_owned(),
+        }
+    }
+
+    /// How the TSA answers from now on: `ok`, `garbage`, `wrong-nonce`,
+    /// `no-nonce`, `rejection`, `slow` or `error`.
+    pub fn set_mode(&self, mode: &str) {
+        use std::io::{Read as _, Write as _};
+        let mut stream =
+            std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connecting to the TSA");
+        let request = format!(
+            "POST /mode HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{mode}",
+            mode.len()
+        );
+        stream
+            .write_all(request.as_bytes())
+            .expect("writing to the TSA");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+            "setting TSA mode {mode}: {answer}"
+        );
+    }
+
+    /// Stops it (SIGKILL).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same keys.
+    pub fn restart(&mut self) {
+        self.stop();
+        let again = Tsa::start(&self.dir, &self.key_type, self.port);
+        *self = again;
+    }
+}
+
+impl Drop for Tsa {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// Creates a log's keys in `data_dir` with `causeway-server init` and
 /// returns its verifier keys (ECDSA, Ed25519), so witnesses can be
 /// configured before the log starts.

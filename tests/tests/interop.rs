@@ -135,10 +135,12 @@ fn python_grpcio_discovers_and_calls_the_service_through_reflection() {
         v["methods"],
         json!([
             "AddEntries",
+            "GetAnchor",
             "GetCheckpoint",
             "GetConsistencyProof",
             "GetEntries",
             "GetInclusionProof",
+            "ListAnchors",
             "WatchCheckpoints"
         ])
     );
