@@ -1,4 +1,6 @@
-//! Generates the gRPC code for `proto/causeway/v1/log.proto`.
+//! Generates the gRPC code for `proto/causeway/v1/log.proto` and the record
+//! messages of `proto/causeway/v1/records.proto` (both package `causeway.v1`,
+//! one descriptor set).
 //!
 //! `protoc` comes from `protoc-bin-vendored` unless `PROTOC` is set, so a
 //! fresh machine needs no system protobuf compiler.
@@ -15,7 +17,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("causeway_descriptor.bin"))
-        .compile_protos(&["proto/causeway/v1/log.proto"], &["proto"])?;
+        .compile_protos(
+            &[
+                "proto/causeway/v1/log.proto",
+                "proto/causeway/v1/records.proto",
+            ],
+            &["proto"],
+        )?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())
 }

@@ -9,8 +9,12 @@
 //! * [`timestamp`]: RFC 3161 time-stamp requests and complete, offline
 //!   verification of TSA replies (signature, ESS, certificate chain).
 //! * [`witness`]: the C2SP tlog-witness `add-checkpoint` wire format.
-//! * [`v1`]: the gRPC schema of the `causeway.v1.Log` service, generated
-//!   from `proto/causeway/v1/log.proto`.
+//! * [`records`]: governance records (JSON and protobuf forms), their
+//!   DSSE-style signed envelope, producer keys and policy, and the log's
+//!   admission checks.
+//! * [`v1`]: the gRPC schema of the `causeway.v1.Log` service and the
+//!   record messages, generated from `proto/causeway/v1/log.proto` and
+//!   `proto/causeway/v1/records.proto`.
 //!
 //! What is *not* here: storage, networking, clocks. The server, witness
 //! and client crates do those and call into this crate for every format.
@@ -21,6 +25,7 @@
 pub mod checkpoint;
 pub mod merkle;
 pub mod note;
+pub mod records;
 pub mod tiles;
 pub mod timestamp;
 pub mod witness;
@@ -29,7 +34,8 @@ pub mod witness;
 /// each entry with a big-endian u16 length.
 pub const MAX_ENTRY_SIZE: usize = 65_535;
 
-/// Generated gRPC types and stubs for `causeway.v1`.
+/// Generated gRPC types and stubs for `causeway.v1` (the `Log` service and
+/// the record messages).
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod v1 {
     tonic::include_proto!("causeway.v1");
