@@ -113,6 +113,54 @@ pub fn start(dev_dir: &Path, origin: Option<&str>) -> anyhow::Result<(PathBuf, D
     Ok((log_dir, witnesses))
 }
 
+/// The demo producers `--dev` trusts: file stem, principal name, role.
+/// `causeway demo` signs with these keys.
+const DEV_PRODUCERS: [(&str, &str, &str); 5] = [
+    ("approver", "alice@example.com", "human"),
+    ("reviewer", "bob@example.com", "human"),
+    ("issuer", "jit-issuer.example.com", "issuer"),
+    ("verifier", "preflight.example.com", "verifier"),
+    ("gate", "change-gate.example.com", "gate"),
+];
+
+/// Makes sure `<dev-dir>/producers/` holds the demo producers' keys (PKCS#8
+/// PEM, 0600) and a `policy.toml` trusting them; returns the policy path.
+pub fn producers_policy(dev_dir: &Path) -> anyhow::Result<PathBuf> {
+    use causeway_proto::records::ProducerKey;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = dev_dir.join("producers");
+    let policy = dir.join("policy.toml");
+    if policy.exists() {
+        return Ok(policy);
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut toml = String::from(
+        "# Development producer policy written by `causeway-server --dev`.\n\
+         # The keys next to this file sign the records of `causeway demo`.\n\
+         max_future_skew = \"5m\"\n",
+    );
+    for (stem, name, role) in DEV_PRODUCERS {
+        let key = ProducerKey::generate(&mut rand::rngs::OsRng);
+        let pem = key.to_pkcs8_pem().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let path = dir.join(format!("{stem}.pem"));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        std::io::Write::write_all(&mut file, pem.as_bytes())?;
+        use base64::Engine as _;
+        let spki = base64::engine::general_purpose::STANDARD.encode(key.public_spki_der());
+        toml.push_str(&format!(
+            "\n[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\nkeys = [\"{spki}\"]\n"
+        ));
+    }
+    // Written last: its presence means the directory is complete.
+    std::fs::write(&policy, toml).with_context(|| format!("writing {}", policy.display()))?;
+    Ok(policy)
+}
+
 /// The `--witness` values for the log.
 pub fn endpoints(witnesses: &DevWitnesses) -> anyhow::Result<Vec<WitnessEndpoint>> {
     witnesses
@@ -153,12 +201,14 @@ pub fn banner(
          \x20 export CAUSEWAY_LOG=http://{grpc} CAUSEWAY_TILES=http://{http} \\\n\
          \x20   CAUSEWAY_VKEYS={} \\\n\
          \x20   CAUSEWAY_WITNESS_VKEYS={}\n\
-         \x20 causeway submit README.md\n\
+         \x20 causeway demo --producers {}      # a complete, signed causal chain\n\
          \x20 causeway checkpoint\n\
-         \x20 causeway prove inclusion --file README.md\n\
+         \x20 causeway record show --index 0\n\
+         \x20 causeway prove inclusion --index 0\n\
          \x20 causeway verify-tiles --entries\n",
         log_vkeys.join(","),
-        witness_vkeys.join(",")
+        witness_vkeys.join(","),
+        dev_dir.join("producers").display()
     ));
     out
 }

@@ -4,6 +4,8 @@
 //!
 //! * [`keys`]: the log's origin and its two signing keys in the data directory.
 //! * [`storage`]: RocksDB column families and the one synced write per batch.
+//! * [`admission`]: governance records checked against the producer policy
+//!   (or opaque bytes) before they are sequenced.
 //! * [`sequencer`]: the single writer: batching, dedup, appending to the
 //!   compact range, signing, committing, publishing.
 //! * [`witnesses`]: asking one C2SP witness to cosign (tlog-witness client).
@@ -19,6 +21,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod anchorer;
 pub mod grpc_limits;
 pub mod http;
@@ -38,6 +41,7 @@ use causeway_proto::note::VerifierKey;
 use causeway_proto::v1::log_server::LogServer;
 use tokio::net::TcpListener;
 
+use crate::admission::Admission;
 use crate::anchorer::{AnchorConfig, Anchorer};
 use crate::keys::{KeysError, LogKeys};
 use crate::publisher::{Publisher, PublisherConfig};
@@ -72,6 +76,8 @@ pub struct Config {
     pub publisher: PublisherConfig,
     /// RFC 3161 anchoring, if a TSA is configured.
     pub anchor: Option<AnchorConfig>,
+    /// What entries are accepted.
+    pub admission: Admission,
 }
 
 impl Config {
@@ -91,6 +97,7 @@ impl Config {
                 refresh: std::time::Duration::from_secs(60),
             },
             anchor: None,
+            admission: Admission::Opaque,
         }
     }
 }
@@ -259,6 +266,7 @@ pub async fn serve(
         log.sequencer.clone(),
         Limits {
             max_request_entries: config.max_request_entries,
+            admission: config.admission.clone(),
         },
         stop_rx.clone(),
     );

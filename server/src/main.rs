@@ -9,6 +9,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use causeway_proto::timestamp::TrustedRoots;
 use causeway_server::keys::LogKeys;
+use std::sync::Arc;
+
+use causeway_proto::records::ProducerPolicy;
+use causeway_server::admission::Admission;
 use causeway_server::witnesses::WitnessEndpoint;
 use causeway_server::{Config, DEFAULT_ORIGIN, OpenLog};
 use clap::{Parser, Subcommand};
@@ -113,6 +117,16 @@ struct RunArgs {
     /// timestamps stay fresh for clients that bound their age.
     #[arg(long, env = "CAUSEWAY_WITNESS_REFRESH", default_value = "60s", value_parser = parse_duration)]
     witness_refresh: Duration,
+    /// What the log accepts: "records" (signed governance records checked
+    /// against --policy; the default) or "opaque" (any 1 to 65,535 bytes,
+    /// for logging other content).
+    #[arg(long, env = "CAUSEWAY_ACCEPT", default_value = "records", value_parser = ["records", "opaque"])]
+    accept: String,
+    /// The producer policy (TOML): which keys belong to which principals
+    /// and which record kinds each may sign. Required with --accept records
+    /// (--dev writes one for its demo producers).
+    #[arg(long, env = "CAUSEWAY_POLICY")]
+    policy: Option<PathBuf>,
     /// An RFC 3161 time-stamp authority to anchor published checkpoints
     /// with (HTTP POST of application/timestamp-query). Needs --tsa-roots.
     #[arg(long, env = "CAUSEWAY_TSA_URL", requires = "tsa_roots")]
@@ -152,6 +166,12 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => Ok(Duration::from_secs(n)),
         _ => Err(format!("{text:?}: unknown unit {unit:?}; use us, ms or s")),
     }
+}
+
+fn load_policy(path: &std::path::Path) -> anyhow::Result<ProducerPolicy> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--policy {}: cannot read it", path.display()))?;
+    ProducerPolicy::parse(&text).with_context(|| format!("--policy {}", path.display()))
 }
 
 fn init_tracing(format: &str) {
@@ -232,6 +252,19 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(witnesses)
     } else {
         None
+    };
+    config.admission = match (args.accept.as_str(), &args.policy, &dev) {
+        ("opaque", None, _) => Admission::Opaque,
+        ("opaque", Some(_), _) => {
+            anyhow::bail!("--policy applies to --accept records; drop one of them")
+        }
+        (_, Some(path), _) => Admission::Records(Arc::new(load_policy(path)?)),
+        (_, None, Some(_)) => Admission::Records(Arc::new(load_policy(&dev::producers_policy(
+            &args.dev_dir,
+        )?)?)),
+        (_, None, None) => anyhow::bail!(
+            "the log accepts signed governance records by default and needs the producer policy: --policy FILE (see the README's \"Producer policy\"), or --accept opaque to log arbitrary bytes"
+        ),
     };
     let witnesses = witness_endpoints.len();
     let quorum = args.witness_quorum.unwrap_or(witnesses);

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::admission::Admission;
 use crate::reader::{PublishedView, ReadError, Reader};
 use crate::sequencer::{SequencerHandle, SubmitError, TreeHead};
 
@@ -28,6 +29,8 @@ use crate::sequencer::{SequencerHandle, SubmitError, TreeHead};
 pub struct Limits {
     /// The most entries one `AddEntries` call may carry.
     pub max_request_entries: usize,
+    /// Governance records under a policy, or opaque bytes.
+    pub admission: Admission,
 }
 
 /// The gRPC service.
@@ -234,7 +237,18 @@ impl Log for LogService {
         request: Request<AddEntriesRequest>,
     ) -> Result<Response<AddEntriesResponse>, Status> {
         let started = Instant::now();
-        let entries = validate_entries(request.into_inner().entries, &self.limits)?;
+        let mut entries = validate_entries(request.into_inner().entries, &self.limits)?;
+        if let Admission::Records(_) = &self.limits.admission {
+            // Reference lookups read storage: keep them off the async workers.
+            let (admission, reader) = (self.limits.admission.clone(), self.reader.clone());
+            entries = tokio::task::spawn_blocking(move || {
+                admission
+                    .check(reader.storage(), reader.head_size(), &entries)
+                    .map(|()| entries)
+            })
+            .await
+            .map_err(|e| Status::internal(format!("validation task failed: {e}")))??;
+        }
         let accepted = self
             .sequencer
             .submit(entries)

@@ -83,6 +83,19 @@ fn help_documents_every_flag() {
         "--max-request-entries",
         "--cache-mb",
         "--log-format",
+        "--witness",
+        "--witness-quorum",
+        "--witness-timeout",
+        "--witness-refresh",
+        "--dev",
+        "--dev-dir",
+        "--accept",
+        "--policy",
+        "--tsa-url",
+        "--tsa-roots",
+        "--tsa-interval",
+        "--tsa-policy",
+        "--tsa-timeout",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
