@@ -3,6 +3,7 @@
 //!
 //! * [`LogClient`]: a thin gRPC client returning checked types.
 //! * [`evidence`]: checking a witness's split-view evidence offline.
+//! * [`demo`]: a realistic, signed causal chain of governance records.
 //! * [`tiles`]: roots, proofs and whole-tree checks computed from C2SP
 //!   tlog-tiles, and incremental static mirrors.
 //! * [`verify`]: checkpoint and proof verification against the log's keys,
@@ -11,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod demo;
 pub mod evidence;
 pub mod tiles;
 pub mod verify;

@@ -1,5 +1,7 @@
 //! `causeway`: the command-line client for producers and auditors.
 
+mod cli_records;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,6 +14,7 @@ use causeway_client::{DEFAULT_LOG_URL, LeafRef, LogClient};
 use causeway_proto::MAX_ENTRY_SIZE;
 use causeway_proto::merkle::{Hash, leaf_hash};
 use causeway_proto::note::{SignatureType, VerifierKey};
+use causeway_proto::records::Kind;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
@@ -107,9 +110,53 @@ enum Command {
     Submit {
         #[command(flatten)]
         common: Common,
-        /// Files to submit, 1 to 65,535 bytes each.
+        /// Sign each FILE (a record's JSON) with this producer key (PKCS#8
+        /// PEM from `causeway keygen`) as a record of --kind.
+        #[arg(long, requires = "kind", conflicts_with = "envelope")]
+        key: Option<PathBuf>,
+        /// The record kind of every FILE: authorization, preflight,
+        /// credential, action, exception, closure or review.
+        #[arg(long, requires = "key")]
+        kind: Option<Kind>,
+        /// Each FILE is a DSSE JSON envelope (as `causeway record sign`
+        /// prints); submit it as is.
+        #[arg(long)]
+        envelope: bool,
+        /// Files to submit: raw entries (1 to 65,535 bytes each; for logs
+        /// running --accept opaque), record JSON with --key/--kind, or
+        /// envelopes with --envelope.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Creates a producer key: ECDSA P-256, PKCS#8 PEM, mode 0600. Prints
+    /// its key ID (hex SHA-256 of the DER SPKI) and the public key to put
+    /// in the producer policy.
+    Keygen {
+        /// Where to write the key (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Print {"key", "key_id", "public_key"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Governance records: sign and inspect.
+    #[command(subcommand)]
+    Record(RecordCommand),
+    /// Writes a complete, realistic causal chain to a running log: a human
+    /// approval, a pre-flight pass, a JIT credential for an orchestrator
+    /// agent, its actions, a delegated credential for a sub-agent and its
+    /// actions, both closures and a human review, parents before children.
+    /// Signs with the demo producers' keys (approver, reviewer, issuer,
+    /// verifier .pem) that `causeway-server --dev` creates and trusts.
+    Demo {
+        #[command(flatten)]
+        common: Common,
+        /// The directory with the demo producers' keys.
+        #[arg(long, default_value = "causeway-dev/producers")]
+        producers: PathBuf,
+        /// How many actions the orchestrator takes (the sub-agent takes half as many).
+        #[arg(long, default_value_t = 24)]
+        actions: usize,
     },
     /// Fetches the latest checkpoint (or the one at --size) and verifies it.
     Checkpoint {
@@ -200,6 +247,37 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum RecordCommand {
+    /// Signs a record (JSON, from FILE or stdin) with a producer key and
+    /// prints the DSSE JSON envelope.
+    Sign {
+        /// The record kind.
+        #[arg(long)]
+        kind: Kind,
+        /// The producer key (PKCS#8 PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// The record JSON; stdin if absent or "-".
+        file: Option<PathBuf>,
+    },
+    /// Decodes an entry of the log (--index) or an envelope file (DSSE
+    /// JSON or entry bytes) to JSON: kind, record, signer key IDs, leaf hash.
+    Show {
+        /// The log's gRPC endpoint.
+        #[arg(long, env = "CAUSEWAY_LOG", default_value = DEFAULT_LOG_URL)]
+        log: String,
+        /// An entry of the log.
+        #[arg(long, conflicts_with = "file")]
+        index: Option<u64>,
+        /// An envelope file.
+        file: Option<PathBuf>,
+        /// One line of JSON instead of pretty JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Args, Debug, Clone)]
 struct TilesArg {
     /// The log's tile URL prefix (c2sp.org/tlog-tiles): the server's
@@ -277,7 +355,32 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Submit { common, files } => submit(&common, &files).await,
+        Command::Submit {
+            common,
+            key,
+            kind,
+            envelope,
+            files,
+        } => {
+            let key = key.as_deref().map(cli_records::load_key).transpose()?;
+            let signing = key.as_ref().zip(kind);
+            submit(&common, &files, signing, envelope).await
+        }
+        Command::Keygen { out, json } => cli_records::keygen(&out, json),
+        Command::Record(RecordCommand::Sign { kind, key, file }) => {
+            cli_records::record_sign(kind, &key, file.as_deref())
+        }
+        Command::Record(RecordCommand::Show {
+            log,
+            index,
+            file,
+            json,
+        }) => cli_records::record_show(&log, index, file.as_deref(), json).await,
+        Command::Demo {
+            common,
+            producers,
+            actions,
+        } => cli_records::demo(&common.log, &producers, actions, common.json).await,
         Command::Checkpoint { common, size } => checkpoint(&common, size).await,
         Command::Prove(Prove::Inclusion {
             common,
@@ -451,11 +554,20 @@ async fn fetch_checkpoint(
     Ok(checked)
 }
 
-async fn submit(common: &Common, files: &[PathBuf]) -> anyhow::Result<()> {
+async fn submit(
+    common: &Common,
+    files: &[PathBuf],
+    signing: Option<(&causeway_proto::records::ProducerKey, Kind)>,
+    envelope: bool,
+) -> anyhow::Result<()> {
     let keys = keys(common)?;
     let mut entries = Vec::with_capacity(files.len());
     for f in files {
-        entries.push(read_entry(f)?);
+        let entry = match cli_records::entry_from_file(f, signing, envelope)? {
+            Some(e) => e,
+            None => read_entry(f)?,
+        };
+        entries.push(entry);
     }
     let mut client = connect(common).await?;
     let mut file_iter = files.iter();
