@@ -165,7 +165,7 @@ fn start_server(bin: &Path, data: &Path, extra: &[String]) -> anyhow::Result<Ser
         .arg("--data-dir")
         .arg(data)
         .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
-        .args(["--origin", "bench.causeway/log"])
+        .args(["--origin", "bench.causeway/log", "--accept", "opaque"])
         .args(extra)
         .env("RUST_LOG", log_filter)
         .stdout(Stdio::piped())

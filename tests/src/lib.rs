@@ -84,6 +84,10 @@ impl Server {
         if !extra.contains(&"--origin") {
             cmd.args(["--origin", "test.causeway/log"]);
         }
+        // Most tests log arbitrary bytes; record tests pass --policy.
+        if !extra.contains(&"--policy") && !extra.contains(&"--accept") {
+            cmd.args(["--accept", "opaque"]);
+        }
         let mut child = cmd
             .args(extra)
             .env("RUST_LOG", "warn")

@@ -45,6 +45,8 @@ fn server_runs_on_a_directory_made_by_init() {
             "example.com/y",
             "--grpc-addr",
             "127.0.0.1:0",
+            "--accept",
+            "opaque",
         ])
         .output()
         .unwrap();

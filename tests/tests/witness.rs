@@ -578,8 +578,6 @@ fn dev_mode_is_a_complete_witnessed_deployment_that_survives_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let (child, url, vkeys, witness_vkeys) = start_dev(dir.path());
     assert_eq!((vkeys.len(), witness_vkeys.len()), (2, 2));
-    std::fs::write(dir.path().join("entry.txt"), b"dev mode entry").unwrap();
-    let entry = dir.path().join("entry.txt");
     let env_cli = |args: &[&str]| {
         let out = std::process::Command::new(causeway_tests::binary("causeway"))
             .args(args)
@@ -591,20 +589,30 @@ fn dev_mode_is_a_complete_witnessed_deployment_that_survives_restarts() {
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         (out.status.success(), text(&out.stdout), text(&out.stderr))
     };
-    let (ok, _, err) = env_cli(&["submit", entry.to_str().unwrap()]);
-    assert!(ok, "{err}");
-    // Published only with both witnesses' cosignatures (the default quorum
-    // is every --witness-vkey given).
+    // The demo writes a signed causal chain with the producer keys --dev
+    // created and trusts.
+    let producers = dir.path().join("causeway-dev/producers");
     let (ok, out, err) = env_cli(&[
-        "prove",
-        "inclusion",
-        "--file",
-        entry.to_str().unwrap(),
+        "demo",
+        "--producers",
+        producers.to_str().unwrap(),
+        "--actions",
+        "4",
         "--json",
     ]);
     assert!(ok, "{err}");
+    let written = out.lines().count() as u64;
+    assert!(written >= 10, "{out}");
+    // Published only with both witnesses' cosignatures (the default quorum
+    // is every --witness-vkey given).
+    let last = (written - 1).to_string();
+    let (ok, out, err) = env_cli(&["prove", "inclusion", "--index", &last, "--json"]);
+    assert!(ok, "{err}");
     let proof: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(proof["cosignatures"].as_array().unwrap().len(), 2, "{out}");
+    let (ok, out, err) = env_cli(&["record", "show", "--index", "0", "--json"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("\"kind\":\"authorization\""), "{out}");
     let tree_size = proof["tree_size"].as_u64().unwrap();
 
     let pid = child.id().to_string();

@@ -148,7 +148,8 @@ async fn measure(
     let mut cmd = Command::new(bins.join("causeway-server"));
     cmd.arg("--data-dir")
         .arg(&log_dir)
-        .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "off"]);
+        .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "off"])
+        .args(["--accept", "opaque"]);
     for f in &flags {
         cmd.args(["--witness", f]);
     }

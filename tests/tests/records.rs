@@ -1,0 +1,652 @@
+//! Governance records on a real log with a producer policy: a full causal
+//! chain with two levels of delegation, every rejection with its gRPC
+//! status and a message naming the problem, concurrent producers, the CLI
+//! (keygen, record sign/show, submit --key, demo) and an independent check
+//! of CLI-signed envelopes with Python's `cryptography`.
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine as _;
+use causeway_client::LogClient;
+use causeway_proto::merkle::{Hash, leaf_hash};
+use causeway_proto::records::{Envelope, Kind, ProducerKey, Record};
+use causeway_tests::{Server, cli, run_checker};
+use serde_json::{Value, json};
+use tonic::Code;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn t(secs: i64) -> String {
+    causeway_client::demo::rfc3339(secs)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+struct Producers {
+    approver: ProducerKey,
+    reviewer: ProducerKey,
+    issuer: ProducerKey,
+    verifier: ProducerKey,
+}
+
+impl Producers {
+    fn new() -> Self {
+        let mut rng = rand::rngs::OsRng;
+        Producers {
+            approver: ProducerKey::generate(&mut rng),
+            reviewer: ProducerKey::generate(&mut rng),
+            issuer: ProducerKey::generate(&mut rng),
+            verifier: ProducerKey::generate(&mut rng),
+        }
+    }
+
+    /// Writes the keys (as `causeway demo` expects them) and the policy.
+    fn write(&self, dir: &Path) -> std::path::PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut policy = String::from("max_future_skew = \"5m\"\n");
+        for (stem, name, role, key) in [
+            ("approver", "alice@example.com", "human", &self.approver),
+            ("reviewer", "bob@example.com", "human", &self.reviewer),
+            ("issuer", "jit-issuer.example.com", "issuer", &self.issuer),
+            (
+                "verifier",
+                "preflight.example.com",
+                "verifier",
+                &self.verifier,
+            ),
+        ] {
+            std::fs::write(dir.join(format!("{stem}.pem")), key.to_pkcs8_pem().unwrap()).unwrap();
+            policy.push_str(&format!(
+                "\n[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\nkeys = [\"{}\"]\n",
+                b64(&key.public_spki_der())
+            ));
+        }
+        let path = dir.join("policy.toml");
+        std::fs::write(&path, policy).unwrap();
+        path
+    }
+}
+
+fn env(kind: Kind, value: Value, key: &ProducerKey) -> (Vec<u8>, Hash) {
+    let record = Record::from_json(kind, &value.to_string())
+        .unwrap_or_else(|e| panic!("{kind}: {e}\n{value:#}"));
+    let bytes = Envelope::sign(&record, key).encode();
+    let hash = leaf_hash(&bytes);
+    (bytes, hash)
+}
+
+fn scope() -> Value {
+    json!({"change_class": "standard", "targets": ["prod/api"], "actions": ["deploy", "read-logs"]})
+}
+
+fn authorization(at: i64) -> Value {
+    json!({
+        "approver": {"subject": "alice@example.com", "issuer": "https://sso.example.com"},
+        "authn": {"method": "oidc", "mfa": true, "assurance": "aal2", "authenticated_at": t(at - 30)},
+        "plan": {"objective": "deploy api v2", "method": "pipeline", "test_approach": "canary", "backout": "rollback"},
+        "scope": scope(),
+        "ticket": "CHG-1",
+        "not_before": t(at),
+        "not_after": t(at + 3600),
+        "time": t(at),
+    })
+}
+
+fn preflight(subject: &Hash, at: i64) -> Value {
+    json!({
+        "subject": subject.to_hex(),
+        "stage": "issuance",
+        "checks": [{"name": "sast", "result": "pass", "detail": "0 findings", "cves": []}],
+        "verdict": "pass",
+        "time": t(at),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn credential(
+    serial: &str,
+    auth: &Hash,
+    pre: &Hash,
+    parent: Option<&Hash>,
+    session: &ProducerKey,
+    issued: i64,
+    expires: i64,
+) -> Value {
+    let mut v = json!({
+        "serial": serial,
+        "agent": {"id": format!("agent://{serial}"), "model": "m", "version": "1"},
+        "authorization": auth.to_hex(),
+        "preflight": pre.to_hex(),
+        "scope": scope(),
+        "session_key": b64(&session.public_spki_der()),
+        "issued_at": t(issued),
+        "expires_at": t(expires),
+        "time": t(issued),
+    });
+    if let Some(p) = parent {
+        v["parent"] = json!(p.to_hex());
+    }
+    v
+}
+
+fn action(cred: &Hash, seq: u64, at: i64) -> Value {
+    json!({
+        "credential": cred.to_hex(),
+        "seq": seq,
+        "tool": "kubectl",
+        "target": "prod/api",
+        "summary": format!("step {seq}"),
+        "digest": format!("sha256:{}", leaf_hash(&seq.to_be_bytes()).to_hex()),
+        "result": "ok",
+        "time": t(at),
+    })
+}
+
+fn closure(cred: &Hash, start: i64, end: i64, actions: u64) -> Value {
+    json!({
+        "credential": cred.to_hex(),
+        "reason": "voluntary",
+        "started_at": t(start),
+        "ended_at": t(end),
+        "actions": actions,
+        "summary": "done",
+        "time": t(end),
+    })
+}
+
+async fn add(client: &mut LogClient, entry: (Vec<u8>, Hash)) -> u64 {
+    let r = client.add_entries(vec![entry.0]).await.expect("accepted");
+    assert_eq!(r.entries[0].leaf_hash, entry.1);
+    r.entries[0].index
+}
+
+async fn refused(client: &mut LogClient, entry: Vec<u8>, code: Code, needles: &[&str]) {
+    let err = client
+        .add_entries(vec![entry])
+        .await
+        .expect_err("must be refused");
+    assert_eq!(err.code(), Some(code), "{err}");
+    let text = err.to_string();
+    for n in needles {
+        assert!(text.contains(n), "{text:?} does not mention {n:?}");
+    }
+}
+
+fn start(dir: &Path, producers: &Producers) -> Server {
+    let policy = producers.write(&dir.join("producers"));
+    Server::start(&dir.join("log"), &["--policy", policy.to_str().unwrap()])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_with_two_levels_of_delegation_and_every_rejection() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Producers::new();
+    let server = start(dir.path(), &p);
+    let mut c = LogClient::connect(&server.url).await.unwrap();
+    let t0 = now() - 1800;
+    let mut rng = rand::rngs::OsRng;
+
+    let auth = env(Kind::Authorization, authorization(t0), &p.approver);
+    let auth_hash = auth.1;
+    add(&mut c, auth.clone()).await;
+    let pre = env(Kind::Preflight, preflight(&auth_hash, t0 + 10), &p.verifier);
+    let pre_hash = pre.1;
+    add(&mut c, pre).await;
+    let s1 = ProducerKey::generate(&mut rng);
+    let cred1 = env(
+        Kind::Credential,
+        credential("c1", &auth_hash, &pre_hash, None, &s1, t0 + 20, t0 + 1200),
+        &p.issuer,
+    );
+    let c1 = cred1.1;
+    add(&mut c, cred1).await;
+    add(&mut c, env(Kind::Action, action(&c1, 1, t0 + 30), &s1)).await;
+    // Delegation, level 1: signed by the parent's session key.
+    let s2 = ProducerKey::generate(&mut rng);
+    let cred2 = env(
+        Kind::Credential,
+        credential(
+            "c2",
+            &auth_hash,
+            &pre_hash,
+            Some(&c1),
+            &s2,
+            t0 + 40,
+            t0 + 900,
+        ),
+        &s1,
+    );
+    let c2 = cred2.1;
+    add(&mut c, cred2).await;
+    // Level 2.
+    let s3 = ProducerKey::generate(&mut rng);
+    let cred3 = env(
+        Kind::Credential,
+        credential(
+            "c3",
+            &auth_hash,
+            &pre_hash,
+            Some(&c2),
+            &s3,
+            t0 + 50,
+            t0 + 600,
+        ),
+        &s2,
+    );
+    let c3 = cred3.1;
+    add(&mut c, cred3).await;
+    let a3 = env(Kind::Action, action(&c3, 1, t0 + 60), &s3);
+    let a3_index = add(&mut c, a3.clone()).await;
+    add(
+        &mut c,
+        env(Kind::Closure, closure(&c3, t0 + 50, t0 + 70, 1), &s3),
+    )
+    .await;
+    add(
+        &mut c,
+        env(Kind::Closure, closure(&c1, t0 + 20, t0 + 80, 1), &p.issuer),
+    )
+    .await;
+    add(
+        &mut c,
+        env(
+            Kind::Review,
+            json!({
+                "subject": auth_hash.to_hex(),
+                "reviewer": {"subject": "bob@example.com", "issuer": "https://sso.example.com"},
+                "verdict": "approved",
+                "started_at": t(t0 + 100),
+                "finished_at": t(t0 + 400),
+                "items": 2,
+                "time": t(t0 + 400),
+            }),
+            &p.reviewer,
+        ),
+    )
+    .await;
+
+    // A duplicate returns the original index.
+    let again = c.add_entries(vec![a3.0.clone()]).await.unwrap();
+    assert_eq!(
+        (again.entries[0].index, again.entries[0].duplicate),
+        (a3_index, true)
+    );
+
+    // Malformed: not an envelope.
+    refused(
+        &mut c,
+        b"{\"kind\":\"action\"}".to_vec(),
+        Code::InvalidArgument,
+        &[],
+    )
+    .await;
+    // Oversize.
+    refused(&mut c, vec![7u8; 70_000], Code::InvalidArgument, &["65535"]).await;
+    // A bad signature: the signature bytes of a valid envelope altered.
+    let mut forged = Envelope::decode(&auth.0).unwrap();
+    let last = forged.signatures[0].sig.len() - 2;
+    forged.signatures[0].sig[last] ^= 1;
+    refused(
+        &mut c,
+        forged.encode(),
+        Code::InvalidArgument,
+        &[&p.approver.key_id()[..16]],
+    )
+    .await;
+    // A key the policy does not know.
+    let stranger = ProducerKey::generate(&mut rng);
+    refused(
+        &mut c,
+        env(Kind::Authorization, authorization(t0 + 1), &stranger).0,
+        Code::PermissionDenied,
+        &[&stranger.key_id()[..16]],
+    )
+    .await;
+    // A known principal signing a kind it may not sign.
+    refused(
+        &mut c,
+        env(Kind::Authorization, authorization(t0 + 2), &p.verifier).0,
+        Code::PermissionDenied,
+        &["preflight.example.com"],
+    )
+    .await;
+    // A dangling reference: a credential for an authorization not in the log.
+    let ghost = leaf_hash(b"no such entry");
+    refused(
+        &mut c,
+        env(
+            Kind::Credential,
+            credential("c9", &ghost, &pre_hash, None, &s1, t0 + 20, t0 + 60),
+            &p.issuer,
+        )
+        .0,
+        Code::FailedPrecondition,
+        &[&ghost.to_hex()[..16]],
+    )
+    .await;
+    // A reference of the wrong kind: the preflight given as the authorization.
+    refused(
+        &mut c,
+        env(
+            Kind::Credential,
+            credential("c8", &pre_hash, &pre_hash, None, &s1, t0 + 20, t0 + 60),
+            &p.issuer,
+        )
+        .0,
+        Code::FailedPrecondition,
+        &["preflight"],
+    )
+    .await;
+    // An action signed by another credential's session key.
+    refused(
+        &mut c,
+        env(Kind::Action, action(&c3, 2, t0 + 61), &s2).0,
+        Code::PermissionDenied,
+        &[],
+    )
+    .await;
+    // An action after its credential expired (c3 expires at t0 + 600).
+    refused(
+        &mut c,
+        env(Kind::Action, action(&c3, 3, t0 + 700), &s3).0,
+        Code::PermissionDenied,
+        &[],
+    )
+    .await;
+    // A delegated credential signed by the issuer instead of the parent's session key.
+    refused(
+        &mut c,
+        env(
+            Kind::Credential,
+            credential(
+                "c7",
+                &auth_hash,
+                &pre_hash,
+                Some(&c1),
+                &s3,
+                t0 + 40,
+                t0 + 90,
+            ),
+            &p.issuer,
+        )
+        .0,
+        Code::PermissionDenied,
+        &[],
+    )
+    .await;
+    // A closure for an unknown credential.
+    refused(
+        &mut c,
+        env(Kind::Closure, closure(&ghost, t0, t0 + 5, 0), &p.issuer).0,
+        Code::FailedPrecondition,
+        &[&ghost.to_hex()[..16]],
+    )
+    .await;
+    // A record dated an hour in the future.
+    refused(
+        &mut c,
+        env(
+            Kind::Authorization,
+            authorization(now() + 3600),
+            &p.approver,
+        )
+        .0,
+        Code::InvalidArgument,
+        &["future"],
+    )
+    .await;
+    // In a batch, the refusal names the entry.
+    let ok = env(Kind::Action, action(&c1, 9, t0 + 90), &s1).0;
+    let err = c.add_entries(vec![ok, b"junk".to_vec()]).await.unwrap_err();
+    assert!(err.to_string().contains("entry 1"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_producers_interleave_chains_and_parents_always_come_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = std::sync::Arc::new(Producers::new());
+    let server = start(dir.path(), &p);
+    let t0 = now() - 1800;
+    let mut tasks = Vec::new();
+    for producer in 0..6 {
+        let (url, p) = (server.url.clone(), p.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut c = LogClient::connect(&url).await.unwrap();
+            let mut auth_json = authorization(t0 + producer);
+            auth_json["ticket"] = json!(format!("CHG-{producer}"));
+            let auth = env(Kind::Authorization, auth_json, &p.approver);
+            let ah = auth.1;
+            add(&mut c, auth).await;
+            let pre = env(Kind::Preflight, preflight(&ah, t0 + 10), &p.verifier);
+            let ph = pre.1;
+            add(&mut c, pre).await;
+            let session = ProducerKey::generate(&mut rand::rngs::OsRng);
+            let cred = env(
+                Kind::Credential,
+                credential(
+                    &format!("p{producer}"),
+                    &ah,
+                    &ph,
+                    None,
+                    &session,
+                    t0 + 20,
+                    t0 + 1200,
+                ),
+                &p.issuer,
+            );
+            let ch = cred.1;
+            add(&mut c, cred).await;
+            for seq in 1..=8 {
+                add(
+                    &mut c,
+                    env(
+                        Kind::Action,
+                        action(&ch, seq, t0 + 30 + seq as i64),
+                        &session,
+                    ),
+                )
+                .await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Read the whole log back: every reference points to an earlier index.
+    let mut c = LogClient::connect(&server.url).await.unwrap();
+    let mut index_of = std::collections::HashMap::new();
+    let mut start_at = 0;
+    let mut all = Vec::new();
+    loop {
+        let page = match c.entries(start_at, 1000).await {
+            Ok(p) if !p.is_empty() => p,
+            _ => break,
+        };
+        start_at += page.len() as u64;
+        all.extend(page);
+    }
+    assert_eq!(all.len(), 6 * 11);
+    for (i, entry) in all.iter().enumerate() {
+        index_of.insert(leaf_hash(entry), i);
+        let record = Envelope::decode(entry).unwrap().record().unwrap();
+        for r in record.references() {
+            let parent = index_of
+                .get(&r.hash)
+                .unwrap_or_else(|| panic!("entry {i}: {} not before it", r.field));
+            assert!(*parent < i);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_signs_submits_shows_and_runs_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Producers::new();
+    let server = start(dir.path(), &p);
+    let producers = dir.path().join("producers");
+
+    // The demo: a complete chain, parents first, all accepted.
+    let (ok, out, err) = cli(&[
+        "demo",
+        "--log",
+        &server.url,
+        "--producers",
+        producers.to_str().unwrap(),
+        "--actions",
+        "12",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: std::collections::BTreeSet<&str> =
+        lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    for k in Kind::ALL {
+        if k != Kind::Exception {
+            assert!(kinds.contains(k.as_str()), "the demo wrote no {k}");
+        }
+    }
+    assert!(lines.len() >= 12 + 6 + 6, "{}", lines.len());
+
+    // record show decodes an entry of the log.
+    let (ok, out, err) = cli(&[
+        "record",
+        "show",
+        "--log",
+        &server.url,
+        "--index",
+        "0",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["kind"], "authorization");
+    assert_eq!(shown["record"]["approver"]["subject"], "alice@example.com");
+    assert_eq!(shown["signed_by"][0], p.approver.key_id());
+
+    // keygen + record sign: a DSSE envelope that Python's `cryptography`
+    // verifies over PAE with the public key keygen printed.
+    let key = dir.path().join("alice2.pem");
+    let (ok, out, err) = cli(&["keygen", "--out", key.to_str().unwrap(), "--json"]);
+    assert!(ok, "{err}");
+    let generated: Value = serde_json::from_str(&out).unwrap();
+    let record = dir.path().join("auth.json");
+    std::fs::write(&record, authorization(now() - 100).to_string()).unwrap();
+    let (ok, envelope, err) = cli(&[
+        "record",
+        "sign",
+        "--kind",
+        "authorization",
+        "--key",
+        key.to_str().unwrap(),
+        record.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let mut python = Command::new("python3");
+    python.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/dsse_py.py"));
+    let job = json!({"envelope": serde_json::from_str::<Value>(&envelope).unwrap(), "public_key": generated["public_key"]});
+    let (ok, out) = run_checker(python, &job.to_string());
+    assert!(ok && out.starts_with("ok"), "{out}");
+
+    // That key is not in the policy: submitting the envelope is refused...
+    let env_file = dir.path().join("auth.dsse.json");
+    std::fs::write(&env_file, &envelope).unwrap();
+    let (ok, _, err) = cli(&[
+        "submit",
+        "--log",
+        &server.url,
+        "--envelope",
+        env_file.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("PermissionDenied") || err.contains("permission"),
+        "{err}"
+    );
+    // ...while the approver's key signs and submits the same JSON.
+    let approver = producers.join("approver.pem");
+    let (ok, out, err) = cli(&[
+        "submit",
+        "--log",
+        &server.url,
+        "--key",
+        approver.to_str().unwrap(),
+        "--kind",
+        "authorization",
+        record.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let added: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(added["duplicate"], false);
+    // Record JSON with a typo is refused locally, naming the field.
+    std::fs::write(
+        &record,
+        authorization(now())
+            .to_string()
+            .replace("\"ticket\"", "\"tikcet\""),
+    )
+    .unwrap();
+    let (ok, _, err) = cli(&[
+        "submit",
+        "--log",
+        &server.url,
+        "--key",
+        approver.to_str().unwrap(),
+        "--kind",
+        "authorization",
+        record.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("tikcet"), "{err}");
+}
+
+#[test]
+fn records_mode_needs_a_policy_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(causeway_tests::binary("causeway-server"))
+        .arg("--data-dir")
+        .arg(dir.path().join("log"))
+        .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "off"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--policy") && err.contains("--accept opaque"),
+        "{err}"
+    );
+    // A policy with a typo is refused with the field named.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[principal]]\nname = \"x\"\nrole = \"humann\"\nkeys = []\n",
+    )
+    .unwrap();
+    let out = Command::new(causeway_tests::binary("causeway-server"))
+        .arg("--data-dir")
+        .arg(dir.path().join("log"))
+        .args([
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "off",
+            "--policy",
+        ])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("humann"), "{err}");
+}
