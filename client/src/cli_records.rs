@@ -202,7 +202,7 @@ pub async fn demo(
             bar.suspend(|| {
                 let first = &added.entries[0];
                 println!(
-                    "{:<40} {:>3} × {:<13} from index {} (leaf {})",
+                    "{:<44} {:>3} × {:<13} from index {} (leaf {})",
                     step.label,
                     step.envelopes.len(),
                     step.envelopes[0].0.as_str(),
