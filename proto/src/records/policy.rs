@@ -38,6 +38,18 @@
 //! the parent's session key) and, optionally, closures. Those session keys
 //! come from the log itself, not from the policy.
 //!
+//! An optional `[audit]` table holds the auditor's thresholds. The log
+//! ignores it and the parser keeps it as raw TOML
+//! ([`ProducerPolicy::audit_table`]): its keys belong to the auditor
+//! (`causeway_client::audit::Thresholds`), which checks them, so that one
+//! file describes both who may sign and how their records are judged.
+//!
+//! ```toml
+//! [audit]
+//! working_hours = "07:00-20:00"
+//! max_approvals_per_hour = 12
+//! ```
+//!
 //! The parser rejects, naming the line: unknown fields, an unknown role or
 //! kind, a kind the role may not sign, an empty or duplicate `kinds` list
 //! entry, a principal without keys, a duplicate principal name, a key that
@@ -167,6 +179,8 @@ pub struct ProducerPolicy {
     /// Key ID → (principal index, key index).
     by_key_id: HashMap<String, (usize, usize)>,
     max_future_skew_secs: i64,
+    /// The `[audit]` table, unparsed: the auditor owns its keys.
+    audit: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -175,6 +189,7 @@ struct PolicyFile {
     max_future_skew: Option<Spanned<String>>,
     #[serde(default)]
     principal: Vec<PrincipalFile>,
+    audit: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -362,6 +377,7 @@ impl ProducerPolicy {
             principals,
             by_key_id,
             max_future_skew_secs,
+            audit: file.audit,
         })
     }
 
@@ -386,6 +402,12 @@ impl ProducerPolicy {
     /// Every principal, in file order.
     pub fn principals(&self) -> &[Principal] {
         &self.principals
+    }
+
+    /// The `[audit]` table as written, if the file has one. The policy
+    /// does not check its keys; the auditor does.
+    pub fn audit_table(&self) -> Option<&toml::Table> {
+        self.audit.as_ref()
     }
 }
 

@@ -883,6 +883,32 @@ fn policy_defaults_and_durations() {
     );
 }
 
+#[test]
+fn policy_keeps_the_audit_table_raw() {
+    let example = example_policy();
+    assert!(
+        ProducerPolicy::parse(&example)
+            .unwrap()
+            .audit_table()
+            .is_none()
+    );
+    // The keys belong to the auditor: the policy keeps them unchecked, in
+    // any position after the top-level keys.
+    let text =
+        format!("{example}\n[audit]\nworking_hours = \"08:00-18:00\"\nnot_checked_here = 1\n");
+    let policy = ProducerPolicy::parse(&text).unwrap();
+    let audit = policy.audit_table().unwrap();
+    assert_eq!(audit["working_hours"].as_str(), Some("08:00-18:00"));
+    assert_eq!(audit["not_checked_here"].as_integer(), Some(1));
+    assert_eq!(policy.principals().len(), 3);
+    // `audit` must be a table.
+    policy_error(
+        &format!("audit = 3\n{example}"),
+        Some(1),
+        &["expected a map"],
+    );
+}
+
 /// Expects `text` to be rejected on `line` with a message containing every
 /// one of `needles`.
 fn policy_error(text: &str, line: Option<usize>, needles: &[&str]) {
