@@ -182,6 +182,46 @@ pub async fn checked_checkpoint<S: TileSource>(
     Ok(check_checkpoint(&note, keys)?)
 }
 
+/// Every entry of the tree of `size` leaves, from its entry bundles, in
+/// index order. `progress(done, total)` is called after each bundle.
+///
+/// # Errors
+/// If a bundle cannot be fetched or is malformed, or holds fewer entries
+/// than the tree has there.
+pub async fn fetch_entries<S: TileSource>(
+    source: &S,
+    size: u64,
+    progress: impl Fn(u64, u64),
+) -> Result<Vec<Vec<u8>>, TileError> {
+    use futures::StreamExt as _;
+    let bundles: Vec<TileId> = causeway_proto::tiles::entry_bundles(size).collect();
+    let total = bundles.len() as u64;
+    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut fetched = futures::stream::iter(bundles.into_iter().map(|tile| async move {
+        let bytes = source.fetch(&tile).await?;
+        Ok::<_, TileError>((tile, bytes))
+    }))
+    .buffered(8);
+    let mut done = 0;
+    while let Some(item) = fetched.next().await {
+        let (tile, bytes) = item?;
+        let list = causeway_proto::tiles::split_bundle(&bytes)
+            .map_err(|e| TileError::Malformed(format!("entry bundle {}: {e}", tile.index())))?;
+        let want = usize::from(tile.width());
+        if list.len() < want {
+            return Err(TileError::Mismatch(format!(
+                "entry bundle {} holds {} entries; the tree has {want} there",
+                tile.index(),
+                list.len()
+            )));
+        }
+        out.extend(list[..want].iter().map(|e| e.to_vec()));
+        done += 1;
+        progress(done, total);
+    }
+    Ok(out)
+}
+
 /// The tree of one size, read through tiles, with the tiles it fetched cached.
 pub struct TileTree<'a, S> {
     source: &'a S,

@@ -1,0 +1,971 @@
+//! Scenario tests: a clean chain raises no flag and names the human behind
+//! every action; each planted violation raises exactly its flag, on the
+//! violating record.
+
+mod corpus;
+
+use base64::Engine as _;
+use causeway_proto::merkle::leaf_hash;
+use causeway_proto::records::{Envelope, Kind, PAYLOAD_TYPE, ProducerPolicy};
+use rand::SeedableRng as _;
+use rand::rngs::StdRng;
+use serde_json::json;
+
+use super::*;
+use corpus::{Built, Corpus, DELEGATED, ISSUED, NOW, T0, t};
+
+fn analyze_with(
+    entries: &[(u64, Vec<u8>)],
+    policy: &ProducerPolicy,
+    anchors: &[(u64, i64)],
+) -> AuditReport {
+    analyze(&AuditInput {
+        entries,
+        policy,
+        thresholds: &Thresholds::default(),
+        anchors,
+        now: NOW,
+    })
+}
+
+/// Builds the corpus and audits it with anchors consistent with its times.
+fn audit(c: &mut Corpus) -> (AuditReport, Built) {
+    let built = c.build();
+    let policy = c.policy();
+    let report = analyze_with(&built.entries, &policy, &built.clean_anchors());
+    (report, built)
+}
+
+fn flags(report: &AuditReport) -> Vec<(FlagKind, u64)> {
+    report
+        .red_flags
+        .iter()
+        .map(|f| (f.kind, f.record))
+        .collect()
+}
+
+/// Exactly `kind` fires, on exactly `records`.
+fn assert_only(report: &AuditReport, kind: FlagKind, records: &[u64]) {
+    let expected: Vec<(FlagKind, u64)> = records.iter().map(|&r| (kind, r)).collect();
+    assert_eq!(
+        flags(report),
+        expected,
+        "red flags: {:#?}",
+        report.red_flags
+    );
+    for flag in &report.red_flags {
+        assert!(!flag.detail.is_empty());
+        let entry = report
+            .actions
+            .iter()
+            .map(|a| (a.index, &a.leaf_hash))
+            .chain(
+                report
+                    .authorizations
+                    .iter()
+                    .map(|a| (a.index, &a.leaf_hash)),
+            );
+        for (index, hash) in entry {
+            if index == flag.record {
+                assert_eq!(hash, &flag.leaf_hash);
+            }
+        }
+    }
+}
+
+fn assert_clean(report: &AuditReport) {
+    assert!(report.red_flags.is_empty(), "{:#?}", report.red_flags);
+    assert!(report.invalid.is_empty(), "{:#?}", report.invalid);
+    let s = &report.summary;
+    assert!(s.actions > 0);
+    assert_eq!(s.actions_with_named_human, s.actions);
+    for action in &report.actions {
+        let human = action.authorized_by.as_ref().expect("a named human");
+        assert_eq!(human.subject, "alice@example.com");
+        assert!(human.mfa);
+        assert!(action.in_scope && action.within_lifetime && action.valid);
+        assert_eq!(action.authorization, Some(0));
+        let preflight = action.preflight.as_ref().expect("a pre-flight");
+        assert!(preflight.before_issuance);
+    }
+    let totals = &report.matrix.totals;
+    assert_eq!(totals.authorizations, 1);
+    assert_eq!(totals.complete, 1, "{:#?}", report.matrix);
+}
+
+// ---------------------------------------------------------------------------
+// Clean corpora
+
+#[test]
+fn the_demo_chain_is_clean() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let keys = crate::demo::DemoKeys {
+        approver: causeway_proto::records::ProducerKey::generate(&mut rng),
+        reviewer: causeway_proto::records::ProducerKey::generate(&mut rng),
+        issuer: causeway_proto::records::ProducerKey::generate(&mut rng),
+        verifier: causeway_proto::records::ProducerKey::generate(&mut rng),
+    };
+    let steps = crate::demo::causal_chain(&keys, NOW, 4, &mut rng).expect("the demo chain");
+    let entries: Vec<(u64, Vec<u8>)> = (0u64..)
+        .zip(
+            steps
+                .iter()
+                .flat_map(|s| s.envelopes.iter().map(|(_, e)| e.encode())),
+        )
+        .collect();
+    let b64 = |k: &causeway_proto::records::ProducerKey| {
+        base64::engine::general_purpose::STANDARD.encode(k.public_spki_der())
+    };
+    let policy = ProducerPolicy::parse(&corpus::policy_toml(
+        &b64(&keys.approver),
+        &b64(&keys.reviewer),
+        &b64(&keys.issuer),
+        &b64(&keys.verifier),
+    ))
+    .expect("policy");
+    let n = entries.len() as u64;
+    let report = analyze_with(&entries, &policy, &[(3, NOW + T0 + 130), (n, NOW + 5)]);
+    assert_clean(&report);
+    assert_eq!(report.summary.actions, 6);
+    assert_eq!(report.summary.entries, entries.len());
+
+    // The sub-agent's actions trace through two credentials to alice.
+    let chain = &report.authorizations[0];
+    assert_eq!(chain.credentials.len(), 2);
+    let (orchestrator, sub) = (&chain.credentials[0], &chain.credentials[1]);
+    assert_eq!((orchestrator.depth, sub.depth), (1, 2));
+    assert_eq!(sub.parent, Some(orchestrator.index));
+    assert_eq!((orchestrator.actions, sub.actions), (4, 2));
+    assert!(orchestrator.closure.is_some() && sub.closure.is_some());
+    assert_eq!(chain.reviews.len(), 1);
+    assert_eq!(chain.preflights.len(), 1);
+    let delegated = report
+        .actions
+        .iter()
+        .find(|a| a.credential == Some(sub.index))
+        .expect("a sub-agent action");
+    assert_eq!(delegated.delegation_path, [sub.index, orchestrator.index]);
+    assert_eq!(
+        delegated.agent.as_ref().map(|a| a.id.as_str()),
+        Some("agent://log-reader-2")
+    );
+    let row = &report.matrix.rows[0];
+    assert!(
+        row.authorized && row.documented && row.tested && row.reviewed && row.deviations_addressed
+    );
+}
+
+#[test]
+fn the_standard_corpus_is_clean() {
+    let (report, built) = audit(&mut Corpus::standard(6));
+    assert_clean(&report);
+    assert_eq!(report.summary.actions, 9);
+    assert_eq!(report.summary.records, built.entries.len());
+    assert_eq!(report.summary.non_records, 0);
+    let chain = &report.authorizations[0];
+    assert_eq!(chain.signer, "alice@example.com");
+    assert_eq!(
+        chain.credentials[1].signer,
+        "agent://orchestrator-7 (session key of credential 2)"
+    );
+    assert_eq!(chain.actions.len(), 9);
+}
+
+// ---------------------------------------------------------------------------
+// One corpus per red flag
+
+#[test]
+fn agent_activity_as_human_by_rate() {
+    let mut c = Corpus::standard(6);
+    // Seven records by alice's key within 35 s; the seventh exceeds six a
+    // minute.
+    for i in 0..7 {
+        let finished = -300 + i * 5;
+        c.push(
+            &format!("rev{i}"),
+            Kind::Review,
+            corpus::review("close", finished - 100, finished, 1),
+            "alice",
+        );
+    }
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::AgentActivityAsHuman, &[built.at("rev6")]);
+}
+
+#[test]
+fn agent_activity_as_human_by_agent_id() {
+    let mut c = Corpus::standard(6);
+    c.body("sub")["agent"]["id"] = json!("Alice@Example.com");
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::AgentActivityAsHuman, &[built.at("sub")]);
+}
+
+#[test]
+fn agent_activity_as_human_by_session_key() {
+    let mut c = Corpus::standard(6);
+    c.body("sub")["session_key"] = json!("@key:alice");
+    for label in ["subact0", "subact1", "subact2", "subclose"] {
+        c.set_signer(label, "alice");
+    }
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::AgentActivityAsHuman, &[built.at("sub")]);
+    // The log would have admitted all of it.
+    assert!(report.invalid.is_empty(), "{:#?}", report.invalid);
+}
+
+#[test]
+fn shared_agent_identity_by_session_key() {
+    let mut c = Corpus::standard(6);
+    c.body("sub")["session_key"] = json!("@key:orch");
+    for label in ["subact0", "subact1", "subact2", "subclose"] {
+        c.set_signer(label, "orch");
+    }
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::SharedAgentIdentity, &[built.at("sub")]);
+}
+
+#[test]
+fn shared_agent_identity_by_agent_id_across_authorizations() {
+    let mut c = Corpus::standard(6);
+    c.push(
+        "auth2",
+        Kind::Authorization,
+        corpus::authorization(T0 + 600, true),
+        "alice",
+    );
+    c.push(
+        "pre2",
+        Kind::Preflight,
+        corpus::preflight("auth2", "pass", T0 + 660),
+        "verifier",
+    );
+    c.push(
+        "cred2",
+        Kind::Credential,
+        json!({
+            "serial": "jit-0002",
+            "agent": {"id": "agent://orchestrator-7", "model": "claude-sonnet-4.5", "version": "2026-10-01"},
+            "authorization": "@ref:auth2",
+            "preflight": "@ref:pre2",
+            "scope": corpus::scope(),
+            "session_key": "@key:orch2",
+            "issued_at": t(T0 + 720),
+            "expires_at": t(T0 + 720 + 3600),
+            "time": t(T0 + 720),
+        }),
+        "issuer",
+    );
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::SharedAgentIdentity, &[built.at("cred2")]);
+    assert_eq!(report.authorizations.len(), 2);
+    assert_eq!(report.red_flags[0].authorization, Some(built.at("auth2")));
+}
+
+#[test]
+fn action_without_credential() {
+    let mut c = Corpus::standard(6);
+    let nowhere = leaf_hash(b"nowhere").to_hex();
+    let mut ghost = corpus::action("cred", 7, "prod/payments-api", ISSUED + 200);
+    ghost["credential"] = json!(nowhere);
+    c.insert_after("act5", "ghost", Kind::Action, ghost, "ghostkey");
+    // A credential reference that names an authorization.
+    c.insert_after(
+        "ghost",
+        "ghost2",
+        Kind::Action,
+        corpus::action("auth", 8, "prod/payments-api", ISSUED + 210),
+        "ghostkey",
+    );
+    let (report, built) = audit(&mut c);
+    let (ghost, ghost2) = (built.at("ghost"), built.at("ghost2"));
+    assert_only(&report, FlagKind::ActionWithoutCredential, &[ghost, ghost2]);
+    // The log would have refused both; the auditor still reports them.
+    let invalid: Vec<u64> = report.invalid.iter().map(|i| i.index).collect();
+    assert_eq!(invalid, [ghost, ghost2]);
+    let action = report
+        .actions
+        .iter()
+        .find(|a| a.index == ghost)
+        .expect("reported");
+    assert!(action.credential.is_none() && action.authorized_by.is_none());
+    assert!(!action.in_scope && !action.within_lifetime && !action.valid);
+    assert_eq!(
+        report.summary.actions_with_named_human,
+        report.summary.actions - 2
+    );
+}
+
+#[test]
+fn action_out_of_scope() {
+    let mut c = Corpus::standard(6);
+    c.body("act1")["target"] = json!("prod/billing-db");
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::ActionOutOfScope, &[built.at("act1")]);
+    let action = report.actions.iter().find(|a| a.index == built.at("act1"));
+    assert!(action.is_some_and(|a| !a.in_scope && a.red_flags == [0]));
+}
+
+#[test]
+fn action_after_expiry() {
+    let mut c = Corpus::standard(6);
+    c.body("subact2")["time"] = json!(t(DELEGATED + 1000));
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::ActionAfterExpiry, &[built.at("subact2")]);
+    // The log checks a session key's validity window too.
+    assert_eq!(report.invalid.len(), 1);
+    assert_eq!(report.invalid[0].code, "permission_denied");
+}
+
+#[test]
+fn action_after_revocation_of_the_credential_or_its_parent() {
+    let mut c = Corpus::standard(6);
+    c.insert_after(
+        "act1",
+        "revoke",
+        Kind::Exception,
+        json!({
+            "credential": "@ref:cred",
+            "reason": "scanner alert on the canary",
+            "revoked": true,
+            "time": t(ISSUED + 90),
+        }),
+        "issuer",
+    );
+    let (report, built) = audit(&mut c);
+    let late: Vec<u64> = [
+        "act2", "act3", "act4", "act5", "subact0", "subact1", "subact2",
+    ]
+    .iter()
+    .map(|l| built.at(l))
+    .collect();
+    assert_only(&report, FlagKind::ActionAfterExpiry, &late);
+    assert_eq!(report.authorizations[0].exceptions.len(), 1);
+}
+
+#[test]
+fn delegation_widens_scope_by_target() {
+    let mut c = Corpus::standard(6);
+    c.body("sub")["scope"]["targets"] = json!(["prod/payments-api", "prod/billing-db"]);
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::DelegationWidensScope, &[built.at("sub")]);
+}
+
+#[test]
+fn delegation_widens_scope_by_lifetime() {
+    let mut c = Corpus::standard(6);
+    c.body("sub")["expires_at"] = json!(t(ISSUED + 4000));
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::DelegationWidensScope, &[built.at("sub")]);
+}
+
+#[test]
+fn credential_wider_than_its_authorization() {
+    let mut c = Corpus::standard(6);
+    c.body("cred")["scope"]["actions"] =
+        json!(["deploy", "rotate-credential", "read-logs", "drop-database"]);
+    let (report, built) = audit(&mut c);
+    assert_only(
+        &report,
+        FlagKind::DelegationWidensScope,
+        &[built.at("cred")],
+    );
+}
+
+#[test]
+fn implausible_approval_rate() {
+    let mut c = Corpus::standard(6);
+    // Twelve more approvals by alice, a minute apart: the thirteenth in an
+    // hour exceeds twelve.
+    for i in 1..=12 {
+        c.push(
+            &format!("extra{i}"),
+            Kind::Authorization,
+            corpus::authorization(T0 + 60 * i, true),
+            "alice",
+        );
+    }
+    let (report, built) = audit(&mut c);
+    assert_only(
+        &report,
+        FlagKind::ImplausibleApprovalRate,
+        &[built.at("extra12")],
+    );
+}
+
+#[test]
+fn approval_outside_hours() {
+    let mut c = Corpus::standard(6);
+    // Sunday 03:00 UTC.
+    let sunday = -(2 * 86_400 + 11 * 3_600);
+    c.push(
+        "late",
+        Kind::Authorization,
+        corpus::authorization(sunday, true),
+        "alice",
+    );
+    // A review late on Monday evening.
+    let monday_night = -(14 * 3_600) - 1_800;
+    *c.body("review") = corpus::review("close", monday_night - 600, monday_night, 9);
+    let (report, built) = audit(&mut c);
+    let mut expected = [built.at("review"), built.at("late")];
+    expected.sort();
+    assert_only(&report, FlagKind::ApprovalOutsideHours, &expected);
+}
+
+#[test]
+fn review_too_fast() {
+    let mut c = Corpus::standard(6);
+    c.body("review")["items"] = json!(1000);
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::ReviewTooFast, &[built.at("review")]);
+    // A review that is itself too fast addresses nothing.
+    assert!(!report.matrix.rows[0].deviations_addressed);
+}
+
+#[test]
+fn missing_preflight_reference() {
+    let mut c = Corpus::standard(6);
+    if let Some(sub) = c.body("sub").as_object_mut() {
+        sub.remove("preflight");
+    }
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::MissingPreflight, &[built.at("sub")]);
+}
+
+#[test]
+fn missing_preflight_dated_after_issuance() {
+    let mut c = Corpus::standard(6);
+    c.body("pre")["time"] = json!(t(ISSUED + 10));
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::MissingPreflight, &[built.at("cred")]);
+    assert!(!report.matrix.rows[0].tested);
+    let action = &report.actions[0];
+    assert!(
+        action
+            .preflight
+            .as_ref()
+            .is_some_and(|p| !p.before_issuance)
+    );
+}
+
+#[test]
+fn self_preflight() {
+    let mut c = Corpus::standard(6);
+    // The orchestrator's own session key signs the pre-flight that its
+    // credential (and its delegate's) rely on.
+    c.set_signer("pre", "orch");
+    let (report, built) = audit(&mut c);
+    assert_only(
+        &report,
+        FlagKind::SelfPreflight,
+        &[built.at("cred"), built.at("sub")],
+    );
+    // No principal may sign it, so the log would have refused it; the
+    // auditor judged it anyway.
+    let invalid: Vec<u64> = report.invalid.iter().map(|i| i.index).collect();
+    assert_eq!(invalid, [built.at("pre")]);
+    assert!(!report.matrix.rows[0].tested);
+}
+
+#[test]
+fn blocked_preflight_referenced() {
+    let mut c = Corpus::standard(6);
+    c.body("pre")["verdict"] = json!("block");
+    let (report, built) = audit(&mut c);
+    assert_only(
+        &report,
+        FlagKind::BlockedPreflightIgnored,
+        &[built.at("cred"), built.at("sub")],
+    );
+    assert!(!report.matrix.rows[0].tested);
+}
+
+#[test]
+fn blocked_preflight_superseded_by_the_latest() {
+    // A block after the pass the credential references still stands.
+    let mut c = Corpus::standard(6);
+    c.insert_after(
+        "pre",
+        "block",
+        Kind::Preflight,
+        corpus::preflight("auth", "block", T0 + 90),
+        "verifier",
+    );
+    let (report, built) = audit(&mut c);
+    assert_only(
+        &report,
+        FlagKind::BlockedPreflightIgnored,
+        &[built.at("cred"), built.at("sub")],
+    );
+
+    // A block followed by a pass is resolved.
+    let mut c = Corpus::standard(6);
+    c.insert_after(
+        "auth",
+        "block",
+        Kind::Preflight,
+        corpus::preflight("auth", "block", T0 + 30),
+        "verifier",
+    );
+    let (report, _) = audit(&mut c);
+    assert!(report.red_flags.is_empty(), "{:#?}", report.red_flags);
+    assert_eq!(report.authorizations[0].preflights.len(), 2);
+}
+
+#[test]
+fn session_without_closure() {
+    let mut c = Corpus::standard(6);
+    c.remove("subclose");
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::SessionWithoutClosure, &[built.at("sub")]);
+    let chain = &report.authorizations[0];
+    assert!(chain.credentials.iter().any(|c| c.closure.is_none()));
+}
+
+#[test]
+fn authorization_without_mfa() {
+    let mut c = Corpus::standard(6);
+    c.body("auth")["authn"]["mfa"] = json!(false);
+    let (report, built) = audit(&mut c);
+    assert_only(
+        &report,
+        FlagKind::AuthorizationWithoutMfa,
+        &[built.at("auth")],
+    );
+    assert_eq!(report.authorizations[0].red_flags, [0]);
+    // The later review of the chain addresses it.
+    assert!(report.matrix.rows[0].deviations_addressed);
+}
+
+#[test]
+fn backdated_record() {
+    let mut c = Corpus::standard(6);
+    let built = c.build();
+    let policy = c.policy();
+    // An anchor over the first three entries (auth, pre, cred) whose
+    // genTime is 320 s before the credential's claimed time.
+    let cred = built.at("cred");
+    let anchors = [
+        (cred + 1, NOW + ISSUED - 320),
+        (built.entries.len() as u64, NOW + 5),
+    ];
+    let report = analyze_with(&built.entries, &policy, &anchors);
+    assert_only(&report, FlagKind::BackdatedRecord, &[cred]);
+    // Within the skew it is fine.
+    let anchors = [(cred + 1, NOW + ISSUED - 300)];
+    assert!(
+        analyze_with(&built.entries, &policy, &anchors)
+            .red_flags
+            .is_empty()
+    );
+}
+
+#[test]
+fn every_flag_kind_has_a_scenario() {
+    // The scenarios above cover FlagKind::ALL; this keeps the names a
+    // contract.
+    let names: Vec<&str> = FlagKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "agent_activity_as_human",
+            "shared_agent_identity",
+            "action_without_credential",
+            "action_out_of_scope",
+            "action_after_expiry",
+            "delegation_widens_scope",
+            "implausible_approval_rate",
+            "approval_outside_hours",
+            "review_too_fast",
+            "missing_preflight",
+            "self_preflight",
+            "blocked_preflight_ignored",
+            "session_without_closure",
+            "authorization_without_mfa",
+            "backdated_record",
+        ]
+    );
+    for kind in FlagKind::ALL {
+        assert_eq!(serde_json::to_value(kind).ok(), Some(json!(kind.as_str())));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The matrix
+
+#[test]
+fn matrix_without_a_review() {
+    let mut c = Corpus::standard(6);
+    c.remove("review");
+    let (report, _) = audit(&mut c);
+    assert!(report.red_flags.is_empty(), "{:#?}", report.red_flags);
+    let row = &report.matrix.rows[0];
+    assert!(!row.reviewed);
+    assert!(row.authorized && row.documented && row.tested && row.deviations_addressed);
+    let t = &report.matrix.totals;
+    assert_eq!((t.authorizations, t.reviewed, t.complete), (1, 0, 0));
+}
+
+#[test]
+fn matrix_deviation_addressed_by_an_exception() {
+    let mut c = Corpus::standard(6);
+    c.body("auth")["authn"]["mfa"] = json!(false);
+    c.remove("review");
+    let (report, _) = audit(&mut c);
+    assert!(!report.matrix.rows[0].deviations_addressed);
+
+    c.push(
+        "exception",
+        Kind::Exception,
+        json!({
+            "credential": "@ref:cred",
+            "reason": "approval without MFA confirmed by phone with alice",
+            "revoked": false,
+            "time": t(-30),
+        }),
+        "issuer",
+    );
+    let (report, _) = audit(&mut c);
+    assert!(report.matrix.rows[0].deviations_addressed);
+    assert_eq!(report.authorizations[0].exceptions.len(), 1);
+}
+
+#[test]
+fn matrix_unauthorized_and_undocumented() {
+    let mut c = Corpus::standard(6);
+    // Signed by the issuer instead of a human; the plan has no backout.
+    c.set_signer("auth", "issuer");
+    c.body("auth")["plan"]["backout"] = json!(" ");
+    let (report, _) = audit(&mut c);
+    let row = &report.matrix.rows[0];
+    assert!(!row.authorized && !row.documented);
+    assert!(row.tested && row.reviewed);
+    assert_eq!(report.invalid[0].code, "permission_denied");
+}
+
+// ---------------------------------------------------------------------------
+// Entries that are not valid records
+
+#[test]
+fn non_records_duplicates_and_bad_signatures() {
+    let mut c = Corpus::standard(6);
+    let mut built = c.build();
+    let policy = c.policy();
+    let act3 = built.at("act3") as usize;
+
+    // Flip a bit of an action's signature.
+    let mut envelope = Envelope::decode(&built.entries[act3].1).expect("decodes");
+    if let Some(last) = envelope.signatures[0].sig.last_mut() {
+        *last ^= 1;
+    }
+    built.entries[act3].1 = envelope.encode();
+
+    let mut entries = built.entries.clone();
+    let mut add = |bytes: Vec<u8>| entries.push((entries.len() as u64, bytes));
+    add(b"opaque bytes, not a record".to_vec());
+    add(vec![0xff; 16]);
+    // A second copy of the authorization.
+    add(built.entries[0].1.clone());
+    // A Causeway envelope whose payload is not a record.
+    add(Envelope {
+        payload_type: PAYLOAD_TYPE.to_owned(),
+        payload: b"garbage".to_vec(),
+        signatures: Vec::new(),
+    }
+    .encode());
+    let n = built.entries.len() as u64;
+
+    let report = analyze_with(&entries, &policy, &[]);
+    let s = &report.summary;
+    assert_eq!(s.entries, entries.len());
+    assert_eq!(s.non_records, 2);
+    assert_eq!(s.records, built.entries.len() + 2);
+    assert_eq!(s.actions, 9);
+    assert_eq!(s.authorizations, 1);
+    let invalid: Vec<(u64, &str)> = report.invalid.iter().map(|i| (i.index, i.code)).collect();
+    assert_eq!(
+        invalid,
+        [
+            (act3 as u64, "invalid_argument"),
+            (n + 2, "duplicate"),
+            (n + 3, "invalid_argument"),
+        ]
+    );
+    assert_eq!(report.invalid[0].kind, Some(Kind::Action));
+    assert!(
+        report.invalid[0].reason.contains("does not verify"),
+        "{}",
+        report.invalid[0].reason
+    );
+    assert!(report.red_flags.is_empty(), "{:#?}", report.red_flags);
+    let action = report
+        .actions
+        .iter()
+        .find(|a| a.index == act3 as u64)
+        .expect("still reported");
+    assert!(!action.valid && action.authorized_by.is_some());
+    assert!(
+        action.signer.ends_with("signature not verified"),
+        "{}",
+        action.signer
+    );
+    // The traced-through-valid-records part of "documented" fails.
+    assert!(!report.matrix.rows[0].documented);
+}
+
+// ---------------------------------------------------------------------------
+// Thresholds
+
+#[test]
+fn threshold_defaults() {
+    let t = Thresholds::default();
+    assert_eq!(t.working_hours.to_string(), "07:00-20:00");
+    assert_eq!(
+        t.working_days,
+        [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri
+        ]
+    );
+    assert_eq!(t.max_approvals_per_hour, 12);
+    assert_eq!(t.min_review_seconds_per_item, 20);
+    assert_eq!(t.human_max_records_per_minute, 6);
+    assert_eq!(t.max_clock_skew_secs, 300);
+    assert_eq!(Weekday::of_unix(NOW), Weekday::Tue);
+    assert_eq!(Weekday::of_unix(0), Weekday::Thu);
+    assert!(t.is_working_time(NOW));
+    assert!(!t.is_working_time(NOW + 6 * 3_600)); // 20:00 is outside
+    assert!(t.is_working_time(NOW + 6 * 3_600 - 1));
+    assert!(!t.is_working_time(NOW - 2 * 86_400)); // Sunday
+}
+
+#[test]
+fn working_hours_parse_and_wrap() {
+    let night = WorkingHours::parse("22:00-06:00").expect("wraps");
+    assert!(night.contains(23 * 60) && night.contains(0) && night.contains(5 * 60 + 59));
+    assert!(!night.contains(6 * 60) && !night.contains(12 * 60));
+    let day = WorkingHours::parse("00:00-24:00").expect("whole day");
+    assert!(day.contains(0) && day.contains(1439));
+    for bad in [
+        "",
+        "7-20",
+        "07:00",
+        "07:00-25:00",
+        "24:00-07:00",
+        "07:00-07:00",
+        "7:00-20:00",
+    ] {
+        let e = WorkingHours::parse(bad).expect_err(bad);
+        assert!(e.to_string().contains("working_hours"), "{e}");
+    }
+}
+
+fn policy_with_audit(audit: &str) -> Result<Thresholds, ThresholdError> {
+    let mut c = Corpus::new();
+    let text = corpus::policy_toml(
+        &c.spki("alice"),
+        &c.spki("bob"),
+        &c.spki("issuer"),
+        &c.spki("verifier"),
+    );
+    let policy = ProducerPolicy::parse(&format!("{text}\n{audit}")).expect("policy");
+    Thresholds::from_policy(&policy)
+}
+
+#[test]
+fn thresholds_from_the_policy() {
+    assert_eq!(policy_with_audit(""), Ok(Thresholds::default()));
+    let t = policy_with_audit(
+        "[audit]\nworking_hours = \"08:30-17:00\"\nworking_days = [\"mon\", \"sat\"]\n\
+         max_approvals_per_hour = 3\nmin_review_seconds_per_item = 45\n\
+         human_max_records_per_minute = 2\nmax_clock_skew_secs = 60\n",
+    )
+    .expect("thresholds");
+    assert_eq!(t.working_hours.to_string(), "08:30-17:00");
+    assert_eq!(t.working_days, [Weekday::Mon, Weekday::Sat]);
+    assert_eq!(
+        (
+            t.max_approvals_per_hour,
+            t.min_review_seconds_per_item,
+            t.human_max_records_per_minute,
+            t.max_clock_skew_secs
+        ),
+        (3, 45, 2, 60)
+    );
+    // Partial tables keep the other defaults.
+    let t = policy_with_audit("[audit]\nmax_approvals_per_hour = 30\n").expect("partial");
+    assert_eq!(t.max_approvals_per_hour, 30);
+    assert_eq!(t.min_review_seconds_per_item, 20);
+}
+
+#[test]
+fn threshold_errors_name_the_key() {
+    let e = policy_with_audit("[audit]\nmax_approvals_per_hr = 3\nworking_hour = \"x\"\n")
+        .expect_err("unknown keys");
+    assert_eq!(
+        e,
+        ThresholdError::UnknownKeys {
+            keys: vec!["max_approvals_per_hr".into(), "working_hour".into()]
+        }
+    );
+    let shown = e.to_string();
+    assert!(
+        shown.contains("\"max_approvals_per_hr\"") && shown.contains("max_approvals_per_hour"),
+        "{shown}"
+    );
+
+    let e = policy_with_audit("[audit]\nmax_approvals_per_hour = -1\n").expect_err("negative");
+    assert!(
+        matches!(&e, ThresholdError::Value { key, .. } if key == "max_approvals_per_hour"),
+        "{e}"
+    );
+    let e = policy_with_audit("[audit]\nworking_days = [\"monday\"]\n").expect_err("day");
+    assert!(e.to_string().starts_with("working_days: "), "{e}");
+    let e = policy_with_audit("[audit]\nworking_hours = \"9-5\"\n").expect_err("hours");
+    assert!(matches!(e, ThresholdError::WorkingHours { .. }), "{e}");
+}
+
+#[test]
+fn thresholds_deserialize_from_toml_with_serde() {
+    // The derive is usable on its own (for example by a config loader).
+    let t: Thresholds = serde_json::from_value(json!({"working_days": ["sun"]})).expect("json");
+    assert_eq!(t.working_days, [Weekday::Sun]);
+    assert_eq!(t.working_hours, Thresholds::default().working_hours);
+    assert!(serde_json::from_value::<Thresholds>(json!({"nope": 1})).is_err());
+}
+
+// ---------------------------------------------------------------------------
+// The JSON contract
+
+#[test]
+fn report_json_shape() {
+    let mut c = Corpus::standard(2);
+    c.body("act1")["target"] = json!("prod/billing-db");
+    let (report, _) = audit(&mut c);
+    let value = serde_json::to_value(&report).expect("serializes");
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().expect("an object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(&value),
+        [
+            "actions",
+            "authorizations",
+            "invalid",
+            "matrix",
+            "red_flags",
+            "summary",
+            "thresholds"
+        ]
+    );
+    for key in [
+        "entries",
+        "records",
+        "non_records",
+        "authorizations",
+        "credentials",
+        "actions",
+        "red_flags",
+        "actions_with_named_human",
+    ] {
+        assert!(value["summary"][key].is_u64(), "summary.{key}");
+    }
+    assert_eq!(
+        value["summary"]["red_flags_by_kind"],
+        json!({"action_out_of_scope": 1})
+    );
+    let flag = &value["red_flags"][0];
+    assert_eq!(flag["kind"], "action_out_of_scope");
+    for key in ["record", "leaf_hash", "detail"] {
+        assert!(!flag[key].is_null(), "red_flags[0].{key}");
+    }
+    let action = &value["actions"][0];
+    for key in [
+        "index",
+        "leaf_hash",
+        "time",
+        "tool",
+        "target",
+        "credential",
+        "agent",
+        "delegation_path",
+        "authorization",
+        "authorized_by",
+        "in_scope",
+        "within_lifetime",
+        "preflight",
+    ] {
+        assert!(action.get(key).is_some(), "actions[0].{key}");
+    }
+    for key in ["id", "model"] {
+        assert!(action["agent"][key].is_string(), "agent.{key}");
+    }
+    for key in [
+        "subject",
+        "issuer",
+        "authn_method",
+        "mfa",
+        "assurance",
+        "authenticated_at",
+    ] {
+        assert!(
+            !action["authorized_by"][key].is_null(),
+            "authorized_by.{key}"
+        );
+    }
+    for key in ["index", "verdict", "time", "before_issuance", "signer"] {
+        assert!(!action["preflight"][key].is_null(), "preflight.{key}");
+    }
+    let chain = &value["authorizations"][0];
+    for key in [
+        "index",
+        "leaf_hash",
+        "approver",
+        "authn",
+        "plan",
+        "scope",
+        "ticket",
+        "time",
+        "preflights",
+        "credentials",
+        "reviews",
+        "exceptions",
+        "red_flags",
+    ] {
+        assert!(chain.get(key).is_some(), "authorizations[0].{key}");
+    }
+    let credential = &chain["credentials"][0];
+    for key in [
+        "index",
+        "serial",
+        "agent",
+        "parent",
+        "depth",
+        "issued_at",
+        "expires_at",
+        "session_key_id",
+        "actions",
+        "closure",
+    ] {
+        assert!(credential.get(key).is_some(), "credentials[0].{key}");
+    }
+    let row = &value["matrix"]["rows"][0];
+    for key in [
+        "authorization",
+        "authorized",
+        "documented",
+        "tested",
+        "reviewed",
+        "deviations_addressed",
+    ] {
+        assert!(row.get(key).is_some(), "matrix.rows[0].{key}");
+    }
+    assert_eq!(value["matrix"]["totals"]["authorizations"], 1);
+    assert_eq!(value["thresholds"]["working_hours"], "07:00-20:00");
+    assert_eq!(action["time"], json!(t(ISSUED + 60)));
+}
