@@ -274,7 +274,8 @@ pub fn causal_chain(
             "subject": closure_hash.to_hex(),
             "reviewer": {"subject": "bob@example.com", "issuer": sso},
             "verdict": "approved",
-            "started_at": rfc3339(now - 600),
+            // Half a minute per item: a plausible pace for a reviewer.
+            "started_at": rfc3339(now - 60 - 30 * (actions + sub_count) as i64),
             "finished_at": rfc3339(now - 60),
             "items": (actions + sub_count) as u64,
             "time": rfc3339(now - 60),

@@ -2,6 +2,9 @@
 //! says before believing it.
 //!
 //! * [`LogClient`]: a thin gRPC client returning checked types.
+//! * [`audit`]: the auditor's analysis of a whole log, pure: records
+//!   re-validated, the causal DAG, red flags and the CC8.1 matrix.
+//! * [`audit_html`]: the self-contained HTML audit report.
 //! * [`evidence`]: checking a witness's split-view evidence offline.
 //! * [`demo`]: a realistic, signed causal chain of governance records.
 //! * [`tiles`]: roots, proofs and whole-tree checks computed from C2SP
@@ -12,6 +15,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
+pub mod audit_html;
 pub mod demo;
 pub mod evidence;
 pub mod tiles;

@@ -1,5 +1,6 @@
 //! `causeway`: the command-line client for producers and auditors.
 
+mod cli_audit;
 mod cli_records;
 
 use std::path::PathBuf;
@@ -138,6 +139,64 @@ enum Command {
         /// Print {"key", "key_id", "public_key"} as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Audits the whole log: fetches every entry from the tiles (--tiles: a
+    /// URL or an exported directory) with a progress bar, recomputes the
+    /// tree and checks it against the signed checkpoint (log keys, witness
+    /// quorum) and every RFC 3161 anchored checkpoint (--tsa-roots),
+    /// re-verifies every record's signature and references under --policy,
+    /// builds the causal DAG and answers, for every action, who authorized
+    /// it and how. Writes DIR/report.json and a self-contained
+    /// DIR/index.html (CC8.1 evidence matrix, one section per
+    /// authorization, red flags, trust basis). Fails loudly on a tampered or
+    /// forked log; red flags are reported, not errors.
+    Audit {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        tiles: TilesArg,
+        /// The producer policy (its optional [audit] table sets the red-flag thresholds).
+        #[arg(long, env = "CAUSEWAY_POLICY")]
+        policy: PathBuf,
+        /// Where to write report.json and index.html.
+        #[arg(long)]
+        out: PathBuf,
+        /// The TSA's trusted roots, to verify the anchors.
+        #[arg(long, env = "CAUSEWAY_TSA_ROOTS")]
+        tsa_roots: Option<PathBuf>,
+    },
+    /// Checks a proof bundle (`causeway prove bundle`) with no network: the
+    /// checkpoint's signatures (--vkey) and witness quorum, every entry's
+    /// inclusion, the anchor (--tsa-roots), and with --policy every
+    /// record's signature, authorization and references.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        /// The bundle.
+        file: PathBuf,
+        /// The producer policy.
+        #[arg(long, env = "CAUSEWAY_POLICY")]
+        policy: Option<PathBuf>,
+        /// The TSA's trusted roots.
+        #[arg(long, env = "CAUSEWAY_TSA_ROOTS")]
+        tsa_roots: Option<PathBuf>,
+    },
+    /// Follows a log: verifies each new checkpoint (keys, witness policy)
+    /// and its consistency with the previous one, and compares it with the
+    /// latest checkpoint each --witness-url cosigned, to detect split views.
+    /// One JSON line per event; exits non-zero on misbehaviour.
+    Monitor {
+        #[command(flatten)]
+        common: Common,
+        /// A witness's URL (its monitoring path is queried). Repeatable.
+        #[arg(long = "witness-url")]
+        witness_urls: Vec<String>,
+        /// Seconds between polls.
+        #[arg(long, default_value_t = 5)]
+        interval: u64,
+        /// Stop after this many polls (default: run until stopped).
+        #[arg(long)]
+        rounds: Option<u64>,
     },
     /// Governance records: sign and inspect.
     #[command(subcommand)]
@@ -315,6 +374,20 @@ enum Prove {
         #[arg(long, default_value = "5s", value_parser = parse_age)]
         wait: Age,
     },
+    /// Packs one record, its causal ancestors, their inclusion proofs, the
+    /// checkpoint they are proved against (the latest anchored one that
+    /// covers the record, if any) and its RFC 3161 anchor into one JSON
+    /// file that `causeway verify` checks offline.
+    Bundle {
+        #[command(flatten)]
+        common: Common,
+        /// The record's leaf hash (64 hex digits).
+        #[arg(long)]
+        leaf_hash: String,
+        /// Where to write the bundle.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Proves that one signed checkpoint's tree is a prefix of another's.
     Consistency {
         #[command(flatten)]
@@ -367,6 +440,69 @@ async fn run(command: Command) -> anyhow::Result<()> {
             submit(&common, &files, signing, envelope).await
         }
         Command::Keygen { out, json } => cli_records::keygen(&out, json),
+        Command::Audit {
+            common,
+            tiles,
+            policy,
+            out,
+            tsa_roots,
+        } => {
+            let keys = keys(&common)?;
+            let witnesses = witness_policy(&common, true)?;
+            let trust = cli_audit::Trust {
+                keys: &keys,
+                witnesses: &witnesses,
+                tsa_roots: tsa_roots.as_deref(),
+            };
+            cli_audit::audit(&common.log, &tiles.url, &policy, &out, &trust, common.json).await
+        }
+        Command::Verify {
+            common,
+            file,
+            policy,
+            tsa_roots,
+        } => {
+            let keys = keys(&common)?;
+            let witnesses = witness_policy(&common, false)?;
+            let trust = cli_audit::Trust {
+                keys: &keys,
+                witnesses: &witnesses,
+                tsa_roots: tsa_roots.as_deref(),
+            };
+            cli_audit::verify_bundle(&file, &trust, policy.as_deref(), common.json)
+        }
+        Command::Monitor {
+            common,
+            witness_urls,
+            interval,
+            rounds,
+        } => {
+            let keys = keys(&common)?;
+            let witnesses = witness_policy(&common, true)?;
+            let trust = cli_audit::Trust {
+                keys: &keys,
+                witnesses: &witnesses,
+                tsa_roots: None,
+            };
+            cli_audit::monitor(
+                &common.log,
+                &trust,
+                &witness_urls,
+                std::time::Duration::from_secs(interval),
+                rounds,
+            )
+            .await
+        }
+        Command::Prove(Prove::Bundle {
+            common,
+            leaf_hash,
+            out,
+        }) => {
+            let keys = keys(&common)?;
+            let leaf =
+                Hash::from_hex(&leaf_hash).with_context(|| format!("--leaf-hash {leaf_hash:?}"))?;
+            cli_audit::bundle(&common.log, &keys, leaf, &out, common.json).await
+        }
         Command::Record(RecordCommand::Sign { kind, key, file }) => {
             cli_records::record_sign(kind, &key, file.as_deref())
         }
