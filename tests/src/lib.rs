@@ -8,6 +8,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use causeway_proto::records::ProducerKey;
+
 /// The directory holding the workspace's binaries for this test build.
 fn bin_dir() -> PathBuf {
     // Test executables live in target/<profile>/deps/.
@@ -393,6 +396,69 @@ impl Tsa {
 impl Drop for Tsa {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The long-lived producer keys of a test deployment: two humans, a JIT
+/// issuer and a pre-flight verifier (what `causeway demo` signs with).
+pub struct Producers {
+    /// alice@example.com, human.
+    pub approver: ProducerKey,
+    /// bob@example.com, human.
+    pub reviewer: ProducerKey,
+    /// jit-issuer.example.com, issuer.
+    pub issuer: ProducerKey,
+    /// preflight.example.com, verifier.
+    pub verifier: ProducerKey,
+}
+
+impl Default for Producers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Producers {
+    /// Fresh keys.
+    pub fn new() -> Self {
+        let mut rng = rand::rngs::OsRng;
+        Producers {
+            approver: ProducerKey::generate(&mut rng),
+            reviewer: ProducerKey::generate(&mut rng),
+            issuer: ProducerKey::generate(&mut rng),
+            verifier: ProducerKey::generate(&mut rng),
+        }
+    }
+
+    /// Writes the keys (as `causeway demo` expects them: approver.pem, …)
+    /// and `policy.toml` trusting them into `dir`; returns the policy path.
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut policy = String::from("max_future_skew = \"5m\"\n");
+        for (stem, name, role, key) in [
+            ("approver", "alice@example.com", "human", &self.approver),
+            ("reviewer", "bob@example.com", "human", &self.reviewer),
+            ("issuer", "jit-issuer.example.com", "issuer", &self.issuer),
+            (
+                "verifier",
+                "preflight.example.com",
+                "verifier",
+                &self.verifier,
+            ),
+        ] {
+            std::fs::write(dir.join(format!("{stem}.pem")), key.to_pkcs8_pem().unwrap()).unwrap();
+            policy.push_str(&format!(
+                "\n[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\nkeys = [\"{}\"]\n",
+                base64::engine::general_purpose::STANDARD.encode(key.public_spki_der())
+            ));
+        }
+        // Tests run at any hour: no working-hours flags.
+        policy.push_str(
+            "\n[audit]\nworking_hours = \"00:00-24:00\"\nworking_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n",
+        );
+        let path = dir.join("policy.toml");
+        std::fs::write(&path, policy).unwrap();
+        path
     }
 }
 

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use causeway_client::LogClient;
 use causeway_proto::merkle::{Hash, leaf_hash};
 use causeway_proto::records::{Envelope, Kind, ProducerKey, Record};
-use causeway_tests::{Server, cli, run_checker};
+use causeway_tests::{Producers, Server, cli, run_checker};
 use serde_json::{Value, json};
 use tonic::Code;
 
@@ -28,51 +28,6 @@ fn t(secs: i64) -> String {
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-struct Producers {
-    approver: ProducerKey,
-    reviewer: ProducerKey,
-    issuer: ProducerKey,
-    verifier: ProducerKey,
-}
-
-impl Producers {
-    fn new() -> Self {
-        let mut rng = rand::rngs::OsRng;
-        Producers {
-            approver: ProducerKey::generate(&mut rng),
-            reviewer: ProducerKey::generate(&mut rng),
-            issuer: ProducerKey::generate(&mut rng),
-            verifier: ProducerKey::generate(&mut rng),
-        }
-    }
-
-    /// Writes the keys (as `causeway demo` expects them) and the policy.
-    fn write(&self, dir: &Path) -> std::path::PathBuf {
-        std::fs::create_dir_all(dir).unwrap();
-        let mut policy = String::from("max_future_skew = \"5m\"\n");
-        for (stem, name, role, key) in [
-            ("approver", "alice@example.com", "human", &self.approver),
-            ("reviewer", "bob@example.com", "human", &self.reviewer),
-            ("issuer", "jit-issuer.example.com", "issuer", &self.issuer),
-            (
-                "verifier",
-                "preflight.example.com",
-                "verifier",
-                &self.verifier,
-            ),
-        ] {
-            std::fs::write(dir.join(format!("{stem}.pem")), key.to_pkcs8_pem().unwrap()).unwrap();
-            policy.push_str(&format!(
-                "\n[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\nkeys = [\"{}\"]\n",
-                b64(&key.public_spki_der())
-            ));
-        }
-        let path = dir.join("policy.toml");
-        std::fs::write(&path, policy).unwrap();
-        path
-    }
 }
 
 fn env(kind: Kind, value: Value, key: &ProducerKey) -> (Vec<u8>, Hash) {

@@ -307,6 +307,26 @@ async fn quorum_publication_through_witness_failures_and_restarts() {
     ]);
     assert!(ok, "{err}");
     assert!(out.contains("\"leaf_index\""), "{out}");
+    // A monitor following the log and its witnesses finds them consistent.
+    let mut monitor = vec![
+        "monitor",
+        "--log",
+        &server.url,
+        "--rounds",
+        "2",
+        "--interval",
+        "0",
+    ];
+    let urls: Vec<String> = witnesses.iter().map(|w| w.url.clone()).collect();
+    for u in &urls {
+        monitor.extend(["--witness-url", u]);
+    }
+    for v in &log_vkeys {
+        monitor.extend(["--vkey", v]);
+    }
+    let (ok, events, err) = cli(&monitor);
+    assert!(ok, "{err}");
+    assert_eq!(events.matches("witness_consistent").count(), 6, "{events}");
 
     // Every entry the writer got acknowledged is in the log at its index,
     // and every checkpoint published along the way was cosigned by two of
@@ -523,6 +543,28 @@ async fn split_view_is_refused_and_kept_as_evidence() {
         &log_vkeys[1],
     ]);
     assert!(ok && out.contains("PROOF OF A SPLIT VIEW"), "{out}");
+    // A monitor following branch B and the witness sees that the
+    // witness's checkpoint (branch A) cannot be proved consistent with B.
+    let mut args = vec![
+        "monitor",
+        "--log",
+        &b.url,
+        "--witness-url",
+        &witness.url,
+        "--rounds",
+        "1",
+    ];
+    for v in &log_vkeys {
+        args.extend(["--vkey", v]);
+    }
+    let (ok, out, err) = cli(&args);
+    assert!(!ok, "the monitor must fail on a split view: {out}");
+    assert!(
+        out.contains("\"inconsistent\"") || out.contains("\"split_view\""),
+        "{out}\n{err}"
+    );
+    assert!(err.contains("MISBEHAVIOUR"), "{err}");
+
     // With another log's key the notes prove nothing, and the exit code says so.
     let other = init_log(&dir.path().join("other"), ORIGIN);
     let (ok, out, _) = cli(&[
