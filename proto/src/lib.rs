@@ -5,6 +5,7 @@
 //! * [`note`]: C2SP signed notes and their signature types (Ed25519, ECDSA
 //!   P-256, cosignature/v1, RFC 6962 tree heads).
 //! * [`checkpoint`]: C2SP checkpoint bodies.
+//! * [`civil`]: calendar arithmetic for the formats' UTC times.
 //! * [`tiles`]: C2SP tlog-tiles coordinates, paths and entry bundles.
 //! * [`timestamp`]: RFC 3161 time-stamp requests and complete, offline
 //!   verification of TSA replies (signature, ESS, certificate chain).
@@ -23,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod civil;
 pub mod merkle;
 pub mod note;
 pub mod records;

@@ -378,6 +378,17 @@ fn verify_rfc6962_tree_head(
     verify_ecdsa_der(vk, &signed, &sig[12..])
 }
 
+fn ed25519_from_pem(pem: &str) -> Result<ed25519_dalek::SigningKey, KeyError> {
+    ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+        .map_err(|e| KeyError::PrivateKey(format!("not an Ed25519 PKCS#8 PEM key: {e}")))
+}
+
+fn ed25519_to_pem(key: &ed25519_dalek::SigningKey) -> Result<String, KeyError> {
+    key.to_pkcs8_pem(LineEnding::LF)
+        .map(|pem| pem.to_string())
+        .map_err(|e| KeyError::PrivateKey(e.to_string()))
+}
+
 /// An Ed25519 note signer (type 0x01).
 pub struct Ed25519Signer {
     name: KeyName,
@@ -405,9 +416,7 @@ impl Ed25519Signer {
     /// # Errors
     /// If the PEM is not an Ed25519 PKCS#8 key.
     pub fn from_pkcs8_pem(name: KeyName, pem: &str) -> Result<Self, KeyError> {
-        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
-            .map_err(|e| KeyError::PrivateKey(format!("not an Ed25519 PKCS#8 PEM key: {e}")))?;
-        Ok(Self::from_key(name, key))
+        Ok(Self::from_key(name, ed25519_from_pem(pem)?))
     }
 
     /// The private key as PKCS#8 PEM.
@@ -415,10 +424,7 @@ impl Ed25519Signer {
     /// # Errors
     /// If encoding fails.
     pub fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
-        self.key
-            .to_pkcs8_pem(LineEnding::LF)
-            .map(|pem| pem.to_string())
-            .map_err(|e| KeyError::PrivateKey(e.to_string()))
+        ed25519_to_pem(&self.key)
     }
 
     /// Parses a Go `sumdb/note` private key,
@@ -592,9 +598,7 @@ impl CosignatureSigner {
     /// # Errors
     /// If the PEM is not an Ed25519 PKCS#8 key.
     pub fn from_pkcs8_pem(name: KeyName, pem: &str) -> Result<Self, KeyError> {
-        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
-            .map_err(|e| KeyError::PrivateKey(format!("not an Ed25519 PKCS#8 PEM key: {e}")))?;
-        Ok(Self::from_key(name, key))
+        Ok(Self::from_key(name, ed25519_from_pem(pem)?))
     }
 
     /// The private key as PKCS#8 PEM.
@@ -602,10 +606,7 @@ impl CosignatureSigner {
     /// # Errors
     /// If encoding fails.
     pub fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
-        self.key
-            .to_pkcs8_pem(LineEnding::LF)
-            .map(|pem| pem.to_string())
-            .map_err(|e| KeyError::PrivateKey(e.to_string()))
+        ed25519_to_pem(&self.key)
     }
 
     /// The key's name.
