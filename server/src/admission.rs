@@ -47,7 +47,15 @@ impl Admission {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let mut lookup = |hash: &Hash| lookup(storage, head_size, hash);
+        // Many records of one request reference the same parent (a
+        // session's actions, its credential): read and decode it once.
+        let mut seen: std::collections::HashMap<Hash, Option<Referenced>> =
+            std::collections::HashMap::new();
+        let mut lookup = |hash: &Hash| {
+            seen.entry(*hash)
+                .or_insert_with(|| lookup(storage, head_size, hash))
+                .clone()
+        };
         for (i, (entry, _)) in entries.iter().enumerate() {
             if let Err(rejection) = validate_entry(entry, policy, now, &mut lookup) {
                 return Err(status(i, entries.len(), rejection));

@@ -20,7 +20,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use prost::Message as _;
 use serde::Deserialize;
 
-use super::keys::{ProducerKey, key_id, verify_p256, verifying_key};
+use super::keys::{ProducerKey, key_id, verify_p256};
 use super::kinds::Record;
 use super::{PAYLOAD_TYPE, RecordError};
 use crate::v1 as pb;
@@ -194,12 +194,11 @@ impl Envelope {
                 expected,
             });
         }
-        let key = verifying_key(spki_der)?;
         if verify_p256(
-            &key,
+            spki_der,
             &pae(&self.payload_type, &self.payload),
             &signature.sig,
-        ) {
+        )? {
             Ok(())
         } else {
             Err(RecordError::BadSignature {

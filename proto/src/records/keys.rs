@@ -10,7 +10,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::signature::Signer as _;
 use p256::pkcs8::{
     DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _, EncodePublicKey as _,
     LineEnding,
@@ -121,12 +121,43 @@ pub(crate) fn verifying_key(spki: &[u8]) -> Result<p256::ecdsa::VerifyingKey, Re
     })
 }
 
-/// Verifies a DER ECDSA P-256 signature over SHA-256 of `message`.
-pub(crate) fn verify_p256(key: &p256::ecdsa::VerifyingKey, message: &[u8], der_sig: &[u8]) -> bool {
-    let Ok(sig) = p256::ecdsa::Signature::from_der(der_sig) else {
-        return false;
-    };
-    key.verify(message, &sig).is_ok()
+/// The DER prefix of every canonical P-256 SubjectPublicKeyInfo
+/// (id-ecPublicKey, prime256v1, a 66-byte BIT STRING); the uncompressed
+/// point `04 ‖ X ‖ Y` follows.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// Verifies a DER ECDSA P-256 signature over SHA-256 of `message` with the
+/// key in a canonical SPKI.
+///
+/// Verification is the log's hot path (every record at admission, every
+/// record again in an audit), so it uses `ring`'s assembly-optimised P-256,
+/// several times faster than the portable implementation, on the point
+/// taken straight from the SPKI (ring checks that it is on the curve).
+///
+/// # Errors
+/// If `spki` is not a canonical P-256 SubjectPublicKeyInfo.
+pub(crate) fn verify_p256(
+    spki: &[u8],
+    message: &[u8],
+    der_sig: &[u8],
+) -> Result<bool, RecordError> {
+    let point = spki
+        .strip_prefix(&P256_SPKI_PREFIX[..])
+        .filter(|p| p.len() == 65 && p[0] == 0x04)
+        .ok_or_else(|| {
+            RecordError::InvalidKey(
+                "not a canonical DER SubjectPublicKeyInfo of an uncompressed ECDSA P-256 key"
+                    .into(),
+            )
+        })?;
+    Ok(
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, point)
+            .verify(message, der_sig)
+            .is_ok(),
+    )
 }
 
 /// A producer's ECDSA P-256 signing key: a human approver's, an issuer's,
