@@ -273,10 +273,12 @@ pub async fn serve(
     // Both reflection versions: grpcurl speaks v1, older tools v1alpha.
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(causeway_proto::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let reflection_alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(causeway_proto::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     // Small request/response exchanges stall for tens of milliseconds under
@@ -287,6 +289,22 @@ pub async fn serve(
                 let _ = s.set_nodelay(true);
             })
         });
+    // grpc.health.v1: SERVING for the whole server and for causeway.v1.Log
+    // while it runs; NOT_SERVING once shutdown begins, so load balancers
+    // drain it before the listener closes.
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<LogServer<LogService>>().await;
+    {
+        let reporter = health_reporter.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _ = stop.wait_for(|s| *s).await;
+            reporter.set_not_serving::<LogServer<LogService>>().await;
+            reporter
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+        });
+    }
     let grpc_server = tonic::transport::Server::builder()
         .layer(grpc_limits::OversizeLayer {
             limit: config.max_request_bytes,
@@ -296,6 +314,7 @@ pub async fn serve(
                 .max_decoding_message_size(config.max_request_bytes)
                 .max_encoding_message_size(64 << 20),
         )
+        .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
         .serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone()));

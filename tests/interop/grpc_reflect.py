@@ -64,7 +64,17 @@ def main() -> None:
     watched = next(stream)
     stream.cancel()
 
+    # grpc.health.v1, discovered through reflection like the rest.
+    health = pool.FindServiceByName("grpc.health.v1.Health").methods_by_name["Check"]
+    check = channel.unary_unary(
+        "/grpc.health.v1.Health/Check",
+        request_serializer=message_factory.GetMessageClass(health.input_type).SerializeToString,
+        response_deserializer=message_factory.GetMessageClass(health.output_type).FromString,
+    )
+    health_status = check(message_factory.GetMessageClass(health.input_type)(service="causeway.v1.Log"))
+
     print(json.dumps({
+        "health": health.output_type.enum_types_by_name["ServingStatus"].values_by_number[health_status.status].name,
         "watched_size": watched.tree_size,
         "services": services,
         "methods": sorted(log.methods_by_name),

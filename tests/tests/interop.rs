@@ -145,6 +145,8 @@ fn python_grpcio_discovers_and_calls_the_service_through_reflection() {
         ])
     );
     assert_eq!(v["watched_size"], 1);
+    assert_eq!(v["health"], "SERVING");
+    assert!(services.contains(&"grpc.health.v1.Health"), "{services:?}");
     assert_eq!(v["index"], 0);
     let expected = causeway_proto::merkle::leaf_hash(b"from python grpcio").to_hex();
     assert_eq!(v["leaf_hash"], expected.as_str());
