@@ -181,6 +181,7 @@ pub fn banner(
     http: &str,
     log_vkeys: &[String],
     witnesses: &DevWitnesses,
+    tsa: Option<(&str, &Path)>,
 ) -> String {
     let witness_vkeys: Vec<&str> = witnesses
         .endpoints
@@ -196,19 +197,30 @@ pub fn banner(
     for (i, (url, vkey)) in witnesses.endpoints.iter().enumerate() {
         out.push_str(&format!("  witness {}    {url}  {vkey}\n", i + 1));
     }
+    let mut tsa_env = String::new();
+    if let Some((url, roots)) = tsa {
+        out.push_str(&format!(
+            "  TSA          {url}  roots {} (a DEVELOPMENT TSA run by openssl: not a trusted time source)\n",
+            roots.display()
+        ));
+        tsa_env = format!(" CAUSEWAY_TSA_ROOTS={}", roots.display());
+    }
     out.push_str(&format!(
         "Try, in another shell (the variables give every command the log, its keys and the witness policy):\n\
-         \x20 export CAUSEWAY_LOG=http://{grpc} CAUSEWAY_TILES=http://{http} \\\n\
+         \x20 export CAUSEWAY_LOG=http://{grpc} CAUSEWAY_TILES=http://{http}{tsa_env} \\\n\
          \x20   CAUSEWAY_VKEYS={} \\\n\
          \x20   CAUSEWAY_WITNESS_VKEYS={}\n\
          \x20 causeway demo --producers {}      # a complete, signed causal chain\n\
          \x20 causeway checkpoint\n\
          \x20 causeway record show --index 0\n\
          \x20 causeway prove inclusion --index 0\n\
-         \x20 causeway verify-tiles --entries\n",
+         \x20 causeway verify-tiles --entries\n\
+         \x20 causeway verify-anchor                # the latest RFC 3161 anchor, if a TSA runs\n\
+         \x20 causeway audit --policy {}/producers/policy.toml --out audit/\n",
         log_vkeys.join(","),
         witness_vkeys.join(","),
-        dev_dir.join("producers").display()
+        dev_dir.join("producers").display(),
+        dev_dir.display()
     ));
     out
 }

@@ -1,6 +1,7 @@
 //! `causeway-server`: parses the command line and runs the log.
 
 mod dev;
+mod dev_tsa;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -301,12 +302,45 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         });
     }
 
+    // --dev anchors with a development TSA when openssl is available (and
+    // no real TSA was given).
+    let mut dev_tsa_listener = None;
+    let mut dev_tsa_info = None;
+    if dev.is_some() && config.anchor.is_none() {
+        if dev_tsa::available() {
+            let dir = args.dev_dir.join("tsa");
+            let roots = dev_tsa::prepare(&dir).context("preparing the development TSA")?;
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+            let url = format!("http://{}/", listener.local_addr()?);
+            let trusted = TrustedRoots::from_pem_or_der(&std::fs::read(&roots)?)
+                .with_context(|| format!("{}", roots.display()))?;
+            config.anchor = Some(causeway_server::anchorer::AnchorConfig {
+                url: url.clone(),
+                roots: Arc::new(trusted),
+                interval: Duration::from_secs(5),
+                policy: None,
+                timeout: Duration::from_secs(10),
+            });
+            dev_tsa_listener = Some((dir, listener));
+            dev_tsa_info = Some((url, roots));
+        } else {
+            eprintln!(
+                "note: no openssl on this machine, so --dev runs without a TSA (no RFC 3161 anchors)"
+            );
+        }
+    }
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let dev_ref = dev.as_ref();
     let dev_dir = args.dev_dir;
     let result = runtime.block_on(async move {
+        if let Some((dir, listener)) = dev_tsa_listener {
+            listener.set_nonblocking(true)?;
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            tokio::spawn(dev_tsa::serve(dir, listener));
+        }
         let log = OpenLog::open(&config)
             .with_context(|| format!("opening the log in {}", config.data_dir.display()))?;
         let grpc = tokio::net::TcpListener::bind(args.grpc_addr)
@@ -341,6 +375,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                     &http_addr,
                     &vkeys,
                     witnesses,
+                    dev_tsa_info.as_ref().map(|(u, r)| (u.as_str(), r.as_path())),
                 );
                 let _ = writeln!(out, "{banner}");
             }

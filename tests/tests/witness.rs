@@ -655,6 +655,29 @@ fn dev_mode_is_a_complete_witnessed_deployment_that_survives_restarts() {
     let (ok, out, err) = env_cli(&["record", "show", "--index", "0", "--json"]);
     assert!(ok, "{err}");
     assert!(out.contains("\"kind\":\"authorization\""), "{out}");
+    // The development TSA (openssl) anchors the published checkpoints.
+    let roots = dir.path().join("causeway-dev/tsa/ca.pem");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (ok, out, err) = env_cli(&[
+            "verify-anchor",
+            "--tsa-roots",
+            roots.to_str().unwrap(),
+            "--json",
+        ]);
+        if ok {
+            let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+            assert_eq!(v["anchor_verified"], true);
+            if v["tree_size"].as_u64() == Some(written) {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no anchor of size {written}: {err}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
     let tree_size = proof["tree_size"].as_u64().unwrap();
 
     let pid = child.id().to_string();
