@@ -1,5 +1,6 @@
 //! `causeway-server`: parses the command line and runs the log.
 
+mod config_file;
 mod dev;
 mod dev_tsa;
 
@@ -49,10 +50,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Checks a config file without starting anything: every key is an
+    /// option, every value is accepted by its option, and the files and
+    /// directories it names are usable. Prints one line per problem and
+    /// exits 2 if there is any.
+    Check {
+        /// The TOML config file.
+        file: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
+    /// A TOML file with any of these options (keys are the long option
+    /// names, e.g. grpc-addr = "0.0.0.0:7400", witness = ["…", "…"]). Flags
+    /// win over environment variables, which win over the file. Check one
+    /// with `causeway-server config check FILE`.
+    #[arg(long, env = "CAUSEWAY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Run a complete local deployment: the log (in <dev-dir>/log) plus two
     /// causeway-witness processes with their own keys and state, quorum 2.
     /// Prints the endpoints, keys and commands to try. For trying Causeway
@@ -203,9 +225,88 @@ async fn shutdown_signal() {
     }
 }
 
+/// Exits with code 2 (a configuration problem), one line per problem.
+fn config_failure(problems: &[String]) -> ! {
+    for p in problems {
+        eprintln!("error: {p}");
+    }
+    std::process::exit(2)
+}
+
+/// The command line, with the options of `--config FILE` put before it.
+fn arguments() -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory as _;
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.is_empty() {
+        argv.push("causeway-server".into());
+    }
+    let rest = argv.split_off(1);
+    let subcommand = rest.first().is_some_and(|a| a == "init" || a == "config");
+    if !subcommand && let Some(path) = config_file::requested(&rest) {
+        match config_file::arguments(std::path::Path::new(&path), &Cli::command(), &rest) {
+            Ok(extra) => argv.extend(extra),
+            Err(e) => config_failure(&[e.to_string()]),
+        }
+    }
+    argv.extend(rest);
+    argv
+}
+
+/// Problems with the files and directories the options name, found
+/// before anything starts.
+fn check_paths(args: &RunArgs) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !args.dev {
+        let d = &args.data_dir;
+        if d.exists() && !d.is_dir() {
+            problems.push(format!("--data-dir {}: not a directory", d.display()));
+        } else if d.is_dir()
+            && let Err(e) = std::fs::read_dir(d)
+        {
+            problems.push(format!("--data-dir {}: cannot read it: {e}", d.display()));
+        }
+    }
+    if let Some(p) = &args.policy
+        && let Err(e) = load_policy(p)
+    {
+        problems.push(format!("{e:#}"));
+    }
+    if let Some(r) = &args.tsa_roots {
+        match std::fs::read(r) {
+            Err(e) => problems.push(format!("--tsa-roots {}: cannot read it: {e}", r.display())),
+            Ok(bytes) => {
+                if let Err(e) = TrustedRoots::from_pem_or_der(&bytes) {
+                    problems.push(format!("--tsa-roots {}: {e}", r.display()));
+                }
+            }
+        }
+    }
+    problems
+}
+
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(arguments());
     match cli.command {
+        Some(Command::Config(ConfigCommand::Check { file })) => {
+            use clap::CommandFactory as _;
+            let extra = config_file::arguments(&file, &Cli::command(), &[])
+                .unwrap_or_else(|e| config_failure(&[e.to_string()]));
+            let cli = Cli::try_parse_from(std::iter::once("causeway-server".into()).chain(extra))
+                .unwrap_or_else(|e| {
+                    let first = e.to_string().lines().next().unwrap_or_default().to_owned();
+                    config_failure(&[format!(
+                        "config {}: {}",
+                        file.display(),
+                        first.trim_start_matches("error: ")
+                    )])
+                });
+            let problems = check_paths(&cli.run);
+            if !problems.is_empty() {
+                config_failure(&problems);
+            }
+            println!("config {}: ok", file.display());
+            Ok(())
+        }
         Some(Command::Init {
             data_dir,
             origin,
@@ -233,6 +334,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
+    let problems = check_paths(&args);
+    if !problems.is_empty() {
+        config_failure(&problems);
+    }
     init_tracing(&args.log_format);
     let mut config = Config::new(args.data_dir);
     config.origin = args.origin;

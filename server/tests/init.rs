@@ -100,3 +100,95 @@ fn help_documents_every_flag() {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
 }
+
+#[test]
+fn config_errors_are_one_line_naming_the_problem_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"").unwrap();
+    let cases = [
+        (
+            "witnes = [\"x\"]\n",
+            "unknown key \"witnes\" (did you mean \"witness\"?)",
+        ),
+        ("grpc-addr = \"nonsense\"\n", "grpc-addr = \"nonsense\""),
+        (
+            "policy = \"/missing/policy.toml\"\n",
+            "/missing/policy.toml",
+        ),
+        (
+            "tsa-url = \"http://x\"\ntsa-roots = \"/missing/roots.pem\"\n",
+            "/missing/roots.pem",
+        ),
+        (
+            &format!(
+                "data-dir = {:?}\naccept = \"opaque\"\n",
+                file.display().to_string()
+            ),
+            "not a directory",
+        ),
+        ("dev = \"yes\"\n", "write true or false"),
+        ("x = \n", "not valid TOML"),
+    ];
+    for (i, (text, needle)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("c{i}.toml"));
+        std::fs::write(&path, text).unwrap();
+        for args in [
+            vec!["config", "check", path.to_str().unwrap()],
+            vec!["--config", path.to_str().unwrap()],
+        ] {
+            let out = server().args(&args).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{args:?}: one line, got {err}");
+            assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+        }
+    }
+}
+
+#[test]
+fn flags_win_over_the_environment_which_wins_over_the_config_file() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("causeway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data-dir = {:?}\naccept = \"opaque\"\ngrpc-addr = \"127.0.0.1:0\"\nhttp-addr = \"off\"\norigin = \"from.config/log\"\n",
+            dir.path().join("log").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = server()
+        .args(["config", "check", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The flag turns HTTP back on; the environment overrides the origin.
+    let mut child = server()
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .env("CAUSEWAY_ORIGIN", "from.env/log")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let ready = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("causeway-server ready"))
+        .expect("ready line");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!ready.contains("http=off"), "{ready}");
+    assert!(ready.contains("origin=from.env/log"), "{ready}");
+}
