@@ -6,6 +6,7 @@
 //! * [`storage`]: RocksDB column families and the one synced write per batch.
 //! * [`admission`]: governance records checked against the producer policy
 //!   (or opaque bytes) before they are sequenced.
+//! * [`rate_limit`]: per-producer token buckets.
 //! * [`sequencer`]: the single writer: batching, dedup, appending to the
 //!   compact range, signing, committing, publishing.
 //! * [`witnesses`]: asking one C2SP witness to cosign (tlog-witness client).
@@ -27,6 +28,7 @@ pub mod grpc_limits;
 pub mod http;
 pub mod keys;
 pub mod publisher;
+pub mod rate_limit;
 pub mod reader;
 pub mod sequencer;
 pub mod service;
@@ -78,6 +80,8 @@ pub struct Config {
     pub anchor: Option<AnchorConfig>,
     /// What entries are accepted.
     pub admission: Admission,
+    /// Records per second per producer (0: no limit).
+    pub producer_rate_limit: f64,
 }
 
 impl Config {
@@ -98,6 +102,7 @@ impl Config {
             },
             anchor: None,
             admission: Admission::Opaque,
+            producer_rate_limit: 0.0,
         }
     }
 }
@@ -267,6 +272,8 @@ pub async fn serve(
         Limits {
             max_request_entries: config.max_request_entries,
             admission: config.admission.clone(),
+            rate_limit: (config.producer_rate_limit > 0.0)
+                .then(|| Arc::new(rate_limit::RateLimiter::new(config.producer_rate_limit))),
         },
         stop_rx.clone(),
     );

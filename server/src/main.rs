@@ -150,6 +150,11 @@ struct RunArgs {
     /// (--dev writes one for its demo producers).
     #[arg(long, env = "CAUSEWAY_POLICY")]
     policy: Option<PathBuf>,
+    /// Records per second each producer may submit (its signing key in
+    /// records mode, its address in opaque mode), with one second of burst;
+    /// more get RESOURCE_EXHAUSTED with the time to wait. 0: no limit.
+    #[arg(long, env = "CAUSEWAY_PRODUCER_RATE_LIMIT", default_value_t = 0.0)]
+    producer_rate_limit: f64,
     /// An RFC 3161 time-stamp authority to anchor published checkpoints
     /// with (HTTP POST of application/timestamp-query). Needs --tsa-roots.
     #[arg(long, env = "CAUSEWAY_TSA_URL", requires = "tsa_roots")]
@@ -347,6 +352,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     config.max_request_bytes = args.max_request_bytes;
     config.max_request_entries = args.max_request_entries.max(1);
     config.storage.block_cache_bytes = args.cache_mb << 20;
+    if !(args.producer_rate_limit >= 0.0 && args.producer_rate_limit.is_finite()) {
+        config_failure(&[format!(
+            "--producer-rate-limit {}: must be a number of records per second, 0 for no limit",
+            args.producer_rate_limit
+        )]);
+    }
+    config.producer_rate_limit = args.producer_rate_limit;
     let mut witness_endpoints = args.witnesses;
     let dev = if args.dev {
         if !witness_endpoints.is_empty() {

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::admission::Admission;
+use crate::rate_limit::RateLimiter;
 use crate::reader::{PublishedView, ReadError, Reader};
 use crate::sequencer::{SequencerHandle, SubmitError, TreeHead};
 
@@ -31,6 +32,8 @@ pub struct Limits {
     pub max_request_entries: usize,
     /// Governance records under a policy, or opaque bytes.
     pub admission: Admission,
+    /// Records per second per producer, if limited.
+    pub rate_limit: Option<Arc<RateLimiter>>,
 }
 
 /// The gRPC service.
@@ -174,6 +177,27 @@ fn validate_entries(
         .collect()
 }
 
+/// Who produced each entry, for rate limits: the signing key of a record,
+/// or the client's address for opaque entries.
+fn producers(
+    admission: &Admission,
+    entries: &[(Vec<u8>, Hash)],
+    peer: Option<&str>,
+) -> std::collections::HashMap<String, usize> {
+    let mut counts = std::collections::HashMap::new();
+    for (entry, _) in entries {
+        let producer = match admission {
+            Admission::Records(_) => causeway_proto::records::Envelope::decode(entry)
+                .ok()
+                .and_then(|e| e.signer().ok().map(|s| format!("key {}", s.keyid))),
+            Admission::Opaque => None,
+        }
+        .unwrap_or_else(|| format!("address {}", peer.unwrap_or("unknown")));
+        *counts.entry(producer).or_insert(0) += 1;
+    }
+    counts
+}
+
 /// The most anchors one `ListAnchors` page returns.
 pub const MAX_ANCHORS_PAGE: usize = 1000;
 
@@ -237,6 +261,7 @@ impl Log for LogService {
         request: Request<AddEntriesRequest>,
     ) -> Result<Response<AddEntriesResponse>, Status> {
         let started = Instant::now();
+        let peer = request.remote_addr().map(|a| a.ip().to_string());
         let mut entries = validate_entries(request.into_inner().entries, &self.limits)?;
         if let Admission::Records(_) = &self.limits.admission {
             // Reference lookups read storage: keep them off the async workers.
@@ -248,6 +273,12 @@ impl Log for LogService {
             })
             .await
             .map_err(|e| Status::internal(format!("validation task failed: {e}")))??;
+        }
+        if let Some(limiter) = &self.limits.rate_limit {
+            let counts = producers(&self.limits.admission, &entries, peer.as_deref());
+            limiter
+                .take(&counts, Instant::now())
+                .map_err(|limited| Status::resource_exhausted(limited.to_string()))?;
         }
         let accepted = self
             .sequencer

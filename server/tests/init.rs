@@ -96,6 +96,8 @@ fn help_documents_every_flag() {
         "--tsa-interval",
         "--tsa-policy",
         "--tsa-timeout",
+        "--config",
+        "--producer-rate-limit",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }

@@ -605,3 +605,60 @@ fn records_mode_needs_a_policy_and_says_so() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("humann"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_over_its_rate_limit_gets_resource_exhausted_and_keeps_what_was_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Producers::new();
+    let policy = p.write(&dir.path().join("producers"));
+    let server = Server::start(
+        &dir.path().join("log"),
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--producer-rate-limit",
+            "5",
+        ],
+    );
+    let mut c = LogClient::connect(&server.url).await.unwrap();
+    let t0 = now() - 600;
+    let mut accepted = Vec::new();
+    let mut refusal = None;
+    for i in 0..8 {
+        let mut a = authorization(t0 + i);
+        a["ticket"] = json!(format!("CHG-{i}"));
+        let (bytes, hash) = env(Kind::Authorization, a, &p.approver);
+        match c.add_entries(vec![bytes]).await {
+            Ok(r) => accepted.push((r.entries[0].index, hash)),
+            Err(e) => {
+                refusal = Some(e);
+                break;
+            }
+        }
+    }
+    let refusal = refusal.expect("the sixth record within a second must be refused");
+    assert_eq!(refusal.code(), Some(Code::ResourceExhausted), "{refusal}");
+    let text = refusal.to_string();
+    assert!(
+        text.contains(&p.approver.key_id()) && text.contains("retry in"),
+        "{text}"
+    );
+    assert_eq!(accepted.len(), 5);
+    // Everything accepted is in the log.
+    for (index, hash) in &accepted {
+        let entry = c.entries(*index, 1).await.unwrap().pop().unwrap();
+        assert_eq!(leaf_hash(&entry), *hash);
+    }
+    // Another producer has its own budget.
+    let pre = env(
+        Kind::Preflight,
+        preflight(&accepted[0].1, t0 + 20),
+        &p.verifier,
+    );
+    add(&mut c, pre).await;
+    // And the limited one may continue after a pause.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let mut a = authorization(t0 + 30);
+    a["ticket"] = json!("CHG-later");
+    add(&mut c, env(Kind::Authorization, a, &p.approver)).await;
+}
