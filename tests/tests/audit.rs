@@ -50,27 +50,38 @@ async fn anchored(url: &str, size: u64) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auditing_the_demo_names_a_human_for_every_action_and_flags_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let producers = Producers::new();
-    let policy = producers.write(&dir.path().join("producers"));
-    let tsa = Tsa::start(&dir.path().join("tsa"), "ec", 0);
+/// A log with a producer policy and a real TSA (`key_type` "ec" or
+/// "rsa"), the demo written to it with `actions` actions and anchored.
+async fn anchored_demo(
+    dir: &Path,
+    key_type: &str,
+    actions: &str,
+) -> (Tsa, Server, std::path::PathBuf, Vec<Value>) {
+    let policy = Producers::new().write(&dir.join("producers"));
+    let tsa = Tsa::start(&dir.join("tsa"), key_type, 0);
+    let roots = tsa.roots.to_str().unwrap().to_owned();
     let server = Server::start(
-        &dir.path().join("log"),
+        &dir.join("log"),
         &[
             "--policy",
             policy.to_str().unwrap(),
             "--tsa-url",
             &tsa.url,
             "--tsa-roots",
-            tsa.roots.to_str().unwrap(),
+            &roots,
             "--tsa-interval",
             "0ms",
         ],
     );
-    let written = run_demo(&server, &dir.path().join("producers"), "10");
+    let written = run_demo(&server, &dir.join("producers"), actions);
     anchored(&server.url, written.len() as u64).await;
+    (tsa, server, policy, written)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auditing_the_demo_names_a_human_for_every_action_and_flags_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tsa, server, policy, written) = anchored_demo(dir.path(), "ec", "10").await;
 
     let out = dir.path().join("report");
     let args = with_keys(
@@ -210,24 +221,7 @@ async fn a_tampered_entry_or_a_resigned_checkpoint_fails_the_audit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bundles_verify_offline_and_break_on_any_changed_byte() {
     let dir = tempfile::tempdir().unwrap();
-    let producers = Producers::new();
-    let policy = producers.write(&dir.path().join("producers"));
-    let tsa = Tsa::start(&dir.path().join("tsa"), "rsa", 0);
-    let server = Server::start(
-        &dir.path().join("log"),
-        &[
-            "--policy",
-            policy.to_str().unwrap(),
-            "--tsa-url",
-            &tsa.url,
-            "--tsa-roots",
-            tsa.roots.to_str().unwrap(),
-            "--tsa-interval",
-            "0ms",
-        ],
-    );
-    let written = run_demo(&server, &dir.path().join("producers"), "4");
-    anchored(&server.url, written.len() as u64).await;
+    let (tsa, server, policy, written) = anchored_demo(dir.path(), "rsa", "4").await;
     // The last sub-agent action: its ancestors are the sub-credential, the
     // parent credential, the pre-flight and the authorization.
     let action = written
