@@ -52,6 +52,9 @@ async fn tiles_match_checkpoints_and_proofs_around_tile_boundaries() {
     let source = HttpTiles::new(&server.tiles_url).unwrap();
     let http = reqwest::Client::new();
     let random = 70_000 + rand::thread_rng().gen_range(0..20_000u64);
+    // At a size of 255 mod 256 the partial tile `.p/255` exists, so the
+    // "too wide" probe below would be valid: stay off that one size.
+    let random = random - u64::from(random % 256 == 255);
     let mut size = 0u64;
     // Full tiles seen so far, byte for byte.
     let mut full: HashMap<TileId, Vec<u8>> = HashMap::new();
