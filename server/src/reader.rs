@@ -139,18 +139,6 @@ impl Reader {
         self.head.borrow().size
     }
 
-    fn size_at_most_head(&self, what: &'static str, size: u64) -> Result<u64, ReadError> {
-        let head = self.head_size();
-        if size > head {
-            return Err(ReadError::BeyondTree {
-                what,
-                value: size,
-                size: head,
-            });
-        }
-        Ok(size)
-    }
-
     /// The latest published checkpoint.
     ///
     /// # Errors
@@ -214,18 +202,6 @@ impl Reader {
         Ok((anchor, note))
     }
 
-    fn size_at_most_latest(&self, what: &'static str, size: u64) -> Result<u64, ReadError> {
-        let latest = self.published_size();
-        if size > latest {
-            return Err(ReadError::BeyondTree {
-                what,
-                value: size,
-                size: latest,
-            });
-        }
-        Ok(size)
-    }
-
     /// The signed note published at `size` (the latest when `None`).
     ///
     /// # Errors
@@ -235,7 +211,7 @@ impl Reader {
         let Some(size) = size.filter(|s| *s != latest.size) else {
             return Ok(latest);
         };
-        self.size_at_most_latest("tree size", size)?;
+        at_most("tree size", size, self.published_size())?;
         let cosigned = matches!(self.published, PublishedView::Cosigned(_));
         let stored = if cosigned {
             self.storage.published(size)?
@@ -308,7 +284,7 @@ impl Reader {
             });
         }
         let size = match size {
-            Some(size) => self.size_at_most_head("tree size", size)?,
+            Some(size) => at_most("tree size", size, self.head_size())?,
             None => {
                 let published = self.published_size();
                 if index >= published {
@@ -348,11 +324,11 @@ impl Reader {
         new: Option<u64>,
     ) -> Result<(u64, Vec<Hash>), ReadError> {
         let new = match new {
-            Some(new) => self.size_at_most_head("tree size", new)?,
+            Some(new) => at_most("tree size", new, self.head_size())?,
             None => self.published_size(),
         };
         if old > new {
-            self.size_at_most_head("old size", old)?;
+            at_most("old size", old, self.head_size())?;
         }
         Ok((new, consistency_proof(&self.storage, old, new)?))
     }
@@ -381,6 +357,18 @@ impl Reader {
             .storage
             .entries(start, end, max, MAX_ENTRIES_PAGE_BYTES)?)
     }
+}
+
+/// `value` if it is at most `limit` (a tree size the reader may serve).
+fn at_most(what: &'static str, value: u64, limit: u64) -> Result<u64, ReadError> {
+    if value > limit {
+        return Err(ReadError::BeyondTree {
+            what,
+            value,
+            size: limit,
+        });
+    }
+    Ok(value)
 }
 
 /// The consistency proof from `old` to `new` leaves, from stored nodes,
