@@ -257,9 +257,17 @@ fn arguments() -> Vec<std::ffi::OsString> {
     argv
 }
 
-/// Problems with the files and directories the options name, found
-/// before anything starts.
-fn check_paths(args: &RunArgs) -> Vec<String> {
+/// What the options' files hold, read once before anything starts.
+struct Files {
+    /// The producer policy of `--policy`.
+    policy: Option<ProducerPolicy>,
+    /// The TSA roots of `--tsa-roots`.
+    tsa_roots: Option<TrustedRoots>,
+}
+
+/// Reads and checks the files and directories the options name; returns
+/// one line per problem.
+fn load_files(args: &RunArgs) -> Result<Files, Vec<String>> {
     let mut problems = Vec::new();
     if !args.dev {
         let d = &args.data_dir;
@@ -271,22 +279,41 @@ fn check_paths(args: &RunArgs) -> Vec<String> {
             problems.push(format!("--data-dir {}: cannot read it: {e}", d.display()));
         }
     }
-    if let Some(p) = &args.policy
-        && let Err(e) = load_policy(p)
+    let mut line = |e: anyhow::Error| problems.push(format!("{e:#}"));
+    let policy = args
+        .policy
+        .as_deref()
+        .map(load_policy)
+        .transpose()
+        .unwrap_or_else(|e| {
+            line(e);
+            None
+        });
+    let tsa_roots = args
+        .tsa_roots
+        .as_deref()
+        .map(load_roots)
+        .transpose()
+        .unwrap_or_else(|e| {
+            line(e);
+            None
+        });
+    if let Some(p) = &args.tsa_policy
+        && let Err(e) = causeway_proto::timestamp::validate_policy(p)
     {
-        problems.push(format!("{e:#}"));
+        problems.push(format!("--tsa-policy: {e}"));
     }
-    if let Some(r) = &args.tsa_roots {
-        match std::fs::read(r) {
-            Err(e) => problems.push(format!("--tsa-roots {}: cannot read it: {e}", r.display())),
-            Ok(bytes) => {
-                if let Err(e) = TrustedRoots::from_pem_or_der(&bytes) {
-                    problems.push(format!("--tsa-roots {}: {e}", r.display()));
-                }
-            }
-        }
+    if problems.is_empty() {
+        Ok(Files { policy, tsa_roots })
+    } else {
+        Err(problems)
     }
-    problems
+}
+
+fn load_roots(path: &std::path::Path) -> anyhow::Result<TrustedRoots> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("--tsa-roots {}: cannot read it", path.display()))?;
+    TrustedRoots::from_pem_or_der(&bytes).with_context(|| format!("--tsa-roots {}", path.display()))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -305,8 +332,7 @@ fn main() -> anyhow::Result<()> {
                         first.trim_start_matches("error: ")
                     )])
                 });
-            let problems = check_paths(&cli.run);
-            if !problems.is_empty() {
+            if let Err(problems) = load_files(&cli.run) {
                 config_failure(&problems);
             }
             println!("config {}: ok", file.display());
@@ -339,10 +365,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
-    let problems = check_paths(&args);
-    if !problems.is_empty() {
-        config_failure(&problems);
-    }
+    let mut files = load_files(&args).unwrap_or_else(|problems| config_failure(&problems));
     init_tracing(&args.log_format);
     let mut config = Config::new(args.data_dir);
     config.origin = args.origin;
@@ -371,12 +394,12 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    config.admission = match (args.accept.as_str(), &args.policy, &dev) {
+    config.admission = match (args.accept.as_str(), files.policy.take(), &dev) {
         ("opaque", None, _) => Admission::Opaque,
         ("opaque", Some(_), _) => {
             anyhow::bail!("--policy applies to --accept records; drop one of them")
         }
-        (_, Some(path), _) => Admission::Records(Arc::new(load_policy(path)?)),
+        (_, Some(policy), _) => Admission::Records(Arc::new(policy)),
         (_, None, Some(_)) => Admission::Records(Arc::new(load_policy(&dev::producers_policy(
             &args.dev_dir,
         )?)?)),
@@ -398,18 +421,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     config.publisher.quorum = quorum;
     config.publisher.timeout = args.witness_timeout;
     config.publisher.refresh = args.witness_refresh.max(Duration::from_secs(1));
-    if let (Some(url), Some(roots)) = (args.tsa_url, args.tsa_roots) {
-        let bytes = std::fs::read(&roots)
-            .with_context(|| format!("--tsa-roots {}: cannot read it", roots.display()))?;
-        let trusted = TrustedRoots::from_pem_or_der(&bytes)
-            .with_context(|| format!("--tsa-roots {}", roots.display()))?;
-        if let Some(policy) = &args.tsa_policy
-            && !policy
-                .split('.')
-                .all(|arc| !arc.is_empty() && arc.bytes().all(|b| b.is_ascii_digit()))
-        {
-            anyhow::bail!("--tsa-policy {policy:?} is not a dotted OID like 1.2.3.4.1");
-        }
+    if let (Some(url), Some(trusted)) = (args.tsa_url, files.tsa_roots.take()) {
         config.anchor = Some(causeway_server::anchorer::AnchorConfig {
             url,
             roots: std::sync::Arc::new(trusted),
@@ -429,8 +441,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             let roots = dev_tsa::prepare(&dir).context("preparing the development TSA")?;
             let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
             let url = format!("http://{}/", listener.local_addr()?);
-            let trusted = TrustedRoots::from_pem_or_der(&std::fs::read(&roots)?)
-                .with_context(|| format!("{}", roots.display()))?;
+            let trusted = load_roots(&roots)?;
             config.anchor = Some(causeway_server::anchorer::AnchorConfig {
                 url: url.clone(),
                 roots: Arc::new(trusted),

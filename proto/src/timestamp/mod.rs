@@ -63,7 +63,7 @@ use sha2::Digest as _;
 
 pub use cert::TrustedRoots;
 pub use error::TimestampError;
-pub use request::TimestampRequest;
+pub use request::{TimestampRequest, validate_policy};
 pub use response::response_status;
 pub use verify::{Expectations, VerifiedTimestamp, verify_response};
 

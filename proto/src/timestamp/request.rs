@@ -51,6 +51,15 @@ impl TimestampRequest {
     }
 }
 
+/// Checks a TSA policy given as text (e.g. on a command line) before any
+/// request is built with it.
+///
+/// # Errors
+/// [`TimestampError::InvalidPolicy`] if it is not a dotted OID.
+pub fn validate_policy(text: &str) -> Result<(), TimestampError> {
+    parse_policy(text).map(|_| ())
+}
+
 /// A dotted OID given as a policy.
 pub(crate) fn parse_policy(text: &str) -> Result<ObjectIdentifier, TimestampError> {
     ObjectIdentifier::new(text).map_err(|_| TimestampError::InvalidPolicy(text.to_owned()))
