@@ -48,13 +48,13 @@ fn body(note: &str) -> &str {
 }
 
 /// What `audit` was told to trust.
-pub struct Trust<'a> {
+pub struct Trust {
     /// The log's verifier keys (`--vkey`).
-    pub keys: &'a [VerifierKey],
+    pub keys: Vec<VerifierKey>,
     /// The witness policy (`--witness-vkey`, `--quorum`, age bound).
-    pub witnesses: &'a WitnessPolicy,
+    pub witnesses: WitnessPolicy,
     /// The TSA roots (`--tsa-roots`), if anchors are to be checked.
-    pub tsa_roots: Option<&'a Path>,
+    pub tsa_roots: Option<std::path::PathBuf>,
 }
 
 /// `causeway audit`.
@@ -63,7 +63,7 @@ pub async fn audit(
     tiles: &str,
     policy_path: &Path,
     out: &Path,
-    trust: &Trust<'_>,
+    trust: &Trust,
     json_out: bool,
 ) -> anyhow::Result<()> {
     if Path::new(tiles).is_dir() {
@@ -90,7 +90,7 @@ async fn audit_from<S: TileSource>(
     tiles: &str,
     policy_path: &Path,
     out: &Path,
-    trust: &Trust<'_>,
+    trust: &Trust,
     json_out: bool,
 ) -> anyhow::Result<()> {
     let policy = load_policy(policy_path)?;
@@ -104,9 +104,9 @@ async fn audit_from<S: TileSource>(
         .checkpoint()
         .await
         .with_context(|| format!("fetching the checkpoint from {tiles}"))?;
-    let checked = check_checkpoint(&note, trust.keys)
+    let checked = check_checkpoint(&note, &trust.keys)
         .context("AUDIT FAILED: the log's checkpoint does not verify")?;
-    let cosigned = check_witnesses(&note, trust.witnesses, now as u64)
+    let cosigned = check_witnesses(&note, &trust.witnesses, now as u64)
         .context("AUDIT FAILED: the checkpoint does not satisfy the witness policy")?;
     let checkpoint = checked.checkpoint.clone();
     let size = checkpoint.size();
@@ -164,13 +164,13 @@ async fn audit_from<S: TileSource>(
 
     // 5. Every anchored checkpoint: signed by the log, on the same tree,
     //    and (with --tsa-roots) timestamped by the TSA.
-    let roots_pem = trust.tsa_roots.map(load_roots).transpose()?;
+    let roots_pem = trust.tsa_roots.as_deref().map(load_roots).transpose()?;
     let mut anchors = Vec::new();
     let mut anchor_summaries = Vec::new();
     if let Some(c) = client.as_mut() {
         for (anchor_size, _) in &anchor_list {
             let a = c.anchor(Some(*anchor_size)).await?;
-            let cp = check_checkpoint(&a.checkpoint_note, trust.keys)
+            let cp = check_checkpoint(&a.checkpoint_note, &trust.keys)
                 .with_context(|| {
                     format!("AUDIT FAILED: the checkpoint anchored at size {anchor_size}")
                 })?
@@ -227,17 +227,11 @@ async fn audit_from<S: TileSource>(
         tree_size: size,
         root_hex: checkpoint.root().to_hex(),
         anchors: anchor_summaries,
-        tsa_roots: roots_pem
-            .as_ref()
-            .map(|_| {
-                vec![
-                    trust
-                        .tsa_roots
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                ]
-            })
-            .unwrap_or_default(),
+        tsa_roots: trust
+            .tsa_roots
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
         generated_at: causeway_client::demo::rfc3339(now),
     };
     value["verification"] = json!({
@@ -389,7 +383,7 @@ pub async fn bundle(
 /// `causeway verify FILE`: checks a proof bundle with no network.
 pub fn verify_bundle(
     path: &Path,
-    trust: &Trust<'_>,
+    trust: &Trust,
     policy_path: Option<&Path>,
     json_out: bool,
 ) -> anyhow::Result<()> {
@@ -402,8 +396,8 @@ pub fn verify_bundle(
     }
     let note = b["checkpoint"].as_str().context("bundle: no checkpoint")?;
     let checked =
-        check_checkpoint(note, trust.keys).context("the bundle's checkpoint does not verify")?;
-    let cosigned = check_witnesses(note, trust.witnesses, unix_now() as u64)
+        check_checkpoint(note, &trust.keys).context("the bundle's checkpoint does not verify")?;
+    let cosigned = check_witnesses(note, &trust.witnesses, unix_now() as u64)
         .context("the bundle's checkpoint does not satisfy the witness policy")?;
     let cp = &checked.checkpoint;
     // Every entry is in the checkpoint's tree.
@@ -441,7 +435,7 @@ pub fn verify_bundle(
         bail!("the bundle's record {subject} does not have the leaf hash the bundle names");
     }
     // The anchor, if any: the TSA timestamped this checkpoint.
-    let anchored = match (&b["anchor"], trust.tsa_roots) {
+    let anchored = match (&b["anchor"], trust.tsa_roots.as_deref()) {
         (Value::Null, _) => None,
         (a, roots) => {
             let der = BASE64
@@ -535,7 +529,7 @@ pub fn verify_bundle(
 /// per event; an error (non-zero exit) on any inconsistency.
 pub async fn monitor(
     log: &str,
-    trust: &Trust<'_>,
+    trust: &Trust,
     witnesses: &[String],
     interval: std::time::Duration,
     rounds: Option<u64>,
@@ -546,10 +540,10 @@ pub async fn monitor(
     let mut round = 0u64;
     loop {
         let note = client.checkpoint(None).await?;
-        let cp = check_checkpoint(&note, trust.keys)
+        let cp = check_checkpoint(&note, &trust.keys)
             .context("MISBEHAVIOUR: the log's checkpoint does not verify")?
             .checkpoint;
-        check_witnesses(&note, trust.witnesses, unix_now() as u64)
+        check_witnesses(&note, &trust.witnesses, unix_now() as u64)
             .context("the checkpoint does not satisfy the witness policy")?;
         if let Some(prev) = &last {
             consistent(&mut client, prev, &cp, "the log").await?;
@@ -584,7 +578,7 @@ pub async fn monitor(
                 continue;
             }
             let theirs = response.text().await?;
-            let seen = check_checkpoint(&theirs, trust.keys)
+            let seen = check_checkpoint(&theirs, &trust.keys)
                 .with_context(|| format!("MISBEHAVIOUR: witness {url} holds a checkpoint the log's keys do not verify"))?
                 .checkpoint;
             let (older, newer) = if seen.size() <= cp.size() {

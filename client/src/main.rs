@@ -447,13 +447,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             out,
             tsa_roots,
         } => {
-            let keys = keys(&common)?;
-            let witnesses = witness_policy(&common, true)?;
-            let trust = cli_audit::Trust {
-                keys: &keys,
-                witnesses: &witnesses,
-                tsa_roots: tsa_roots.as_deref(),
-            };
+            let trust = trust(&common, true, tsa_roots)?;
             cli_audit::audit(&common.log, &tiles.url, &policy, &out, &trust, common.json).await
         }
         Command::Verify {
@@ -462,13 +456,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             policy,
             tsa_roots,
         } => {
-            let keys = keys(&common)?;
-            let witnesses = witness_policy(&common, false)?;
-            let trust = cli_audit::Trust {
-                keys: &keys,
-                witnesses: &witnesses,
-                tsa_roots: tsa_roots.as_deref(),
-            };
+            let trust = trust(&common, false, tsa_roots)?;
             cli_audit::verify_bundle(&file, &trust, policy.as_deref(), common.json)
         }
         Command::Monitor {
@@ -477,13 +465,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             interval,
             rounds,
         } => {
-            let keys = keys(&common)?;
-            let witnesses = witness_policy(&common, true)?;
-            let trust = cli_audit::Trust {
-                keys: &keys,
-                witnesses: &witnesses,
-                tsa_roots: None,
-            };
+            let trust = trust(&common, true, None)?;
             cli_audit::monitor(
                 &common.log,
                 &trust,
@@ -628,6 +610,20 @@ fn witness_policy(common: &Common, latest: bool) -> anyhow::Result<WitnessPolicy
         } else {
             None
         },
+    })
+}
+
+/// What the auditor's commands trust: the log's keys, the witness policy
+/// (`latest` applies the age bound) and the TSA roots.
+fn trust(
+    common: &Common,
+    latest: bool,
+    tsa_roots: Option<PathBuf>,
+) -> anyhow::Result<cli_audit::Trust> {
+    Ok(cli_audit::Trust {
+        keys: keys(common)?,
+        witnesses: witness_policy(common, latest)?,
+        tsa_roots,
     })
 }
 
