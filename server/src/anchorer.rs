@@ -24,7 +24,9 @@ use rand::Rng as _;
 use crate::reader::PublishedView;
 use crate::sequencer::TreeHead;
 use crate::storage::Storage;
+use crate::telemetry::{metrics, reason};
 use crate::witnesses::error_chain;
+use tracing::Instrument as _;
 
 /// Where and how to anchor.
 #[derive(Clone, Debug)]
@@ -71,6 +73,18 @@ enum AnchorError {
     Local(String),
 }
 
+impl AnchorError {
+    /// A short name for metrics (`causeway.tsa.failures`).
+    fn reason(&self) -> &'static str {
+        match self {
+            AnchorError::Unreachable { .. } => "unreachable",
+            AnchorError::Http { .. } => "http",
+            AnchorError::Invalid(_) => "invalid",
+            AnchorError::Local(_) => "local",
+        }
+    }
+}
+
 impl Anchorer {
     /// An anchorer following `published`.
     pub fn new(
@@ -102,6 +116,10 @@ impl Anchorer {
                 }
             };
             let anchored = latest_anchor.as_ref().map(|a| a.size);
+            if let Some(published) = self.published.current() {
+                let lag = published.size.saturating_sub(anchored.unwrap_or(0));
+                metrics().anchor_lag.record(lag, &[]);
+            }
             let due = self
                 .published
                 .current()
@@ -129,9 +147,11 @@ impl Anchorer {
             };
             last_attempt = Some(Instant::now());
             let not_before = latest_anchor.as_ref().map(|a| a.gen_time);
+            let span = tracing::debug_span!("anchor", size = checkpoint.size);
+            checkpoint.trace.parent_of(&span);
             let attempt = tokio::select! {
                 _ = &mut stop => return,
-                r = self.anchor(&checkpoint, not_before) => r,
+                r = self.anchor(&checkpoint, not_before).instrument(span) => r,
             };
             match attempt {
                 Ok(gen_time) => {
@@ -139,9 +159,15 @@ impl Anchorer {
                         tracing::info!(size = checkpoint.size, "anchoring resumed");
                     }
                     tracing::debug!(size = checkpoint.size, gen_time, "checkpoint anchored");
+                    let lag = self
+                        .published
+                        .current()
+                        .map_or(0, |p| p.size.saturating_sub(checkpoint.size));
+                    metrics().anchor_lag.record(lag, &[]);
                     backoff = BACKOFF.0;
                 }
                 Err(e) => {
+                    metrics().tsa_failures.add(1, &reason(e.reason()));
                     let message = e.to_string();
                     let repeat = last_failure
                         .as_ref()

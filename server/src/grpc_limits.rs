@@ -69,6 +69,9 @@ where
                     .nth(1)
                     .and_then(|s| s.split(' ').next())
                     .unwrap_or("?");
+                crate::telemetry::metrics()
+                    .rejections
+                    .add(1, &crate::telemetry::reason("request_too_large"));
                 let replacement = Status::resource_exhausted(format!(
                     "the request is {found} bytes, over the server's limit of {limit} bytes \
                      (--max-request-bytes); send fewer entries per call"

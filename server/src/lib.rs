@@ -16,6 +16,7 @@
 //! * [`service`]: the `causeway.v1.Log` gRPC service (translation only).
 //! * [`grpc_limits`]: oversized requests answer `RESOURCE_EXHAUSTED`.
 //! * [`http`]: the C2SP tlog-tiles read API.
+//! * [`telemetry`]: logs, OpenTelemetry traces and metrics.
 //!
 //! [`run`] wires them together; `main.rs` only parses the command line.
 
@@ -33,6 +34,7 @@ pub mod reader;
 pub mod sequencer;
 pub mod service;
 pub mod storage;
+pub mod telemetry;
 pub mod witnesses;
 
 use std::future::Future;
@@ -250,6 +252,7 @@ pub async fn serve(
         let _ = rx.wait_for(|s| *s).await;
     };
 
+    telemetry::observe_storage(log.reader.storage_arc());
     if let Some(publisher) = log.publisher.take() {
         tokio::spawn(publisher.run(stopped(stop_rx.clone())));
     }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use causeway_proto::records::ProducerPolicy;
 use causeway_server::admission::Admission;
+use causeway_server::telemetry::{OtlpConfig, Telemetry};
 use causeway_server::witnesses::WitnessEndpoint;
 use causeway_server::{Config, DEFAULT_ORIGIN, OpenLog};
 use clap::{Parser, Subcommand};
@@ -177,6 +178,17 @@ struct RunArgs {
     /// Log format on stderr: text or json. The filter comes from RUST_LOG (default info).
     #[arg(long, env = "CAUSEWAY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
+    /// Export OpenTelemetry traces and metrics over OTLP/gRPC to this
+    /// collector (e.g. http://127.0.0.1:4317). Off when not given.
+    #[arg(long, env = "CAUSEWAY_OTLP_ENDPOINT", value_name = "URL")]
+    otlp_endpoint: Option<String>,
+    /// How often metrics are exported and queued spans are sent.
+    #[arg(long, env = "CAUSEWAY_OTLP_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    otlp_interval: Duration,
+    /// The fraction of submissions traced, from 0 to 1 (the decision is
+    /// made at `submit` and followed by every later stage).
+    #[arg(long, env = "CAUSEWAY_TRACE_RATIO", default_value_t = 1.0)]
+    trace_ratio: f64,
 }
 
 /// Parses `250us`, `5ms`, `2s` or a bare number of milliseconds.
@@ -200,19 +212,6 @@ fn load_policy(path: &std::path::Path) -> anyhow::Result<ProducerPolicy> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--policy {}: cannot read it", path.display()))?;
     ProducerPolicy::parse(&text).with_context(|| format!("--policy {}", path.display()))
-}
-
-fn init_tracing(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
 }
 
 async fn shutdown_signal() {
@@ -303,6 +302,19 @@ fn load_files(args: &RunArgs) -> Result<Files, Vec<String>> {
     {
         problems.push(format!("--tsa-policy: {e}"));
     }
+    if !(0.0..=1.0).contains(&args.trace_ratio) {
+        problems.push(format!(
+            "--trace-ratio {}: must be between 0 and 1",
+            args.trace_ratio
+        ));
+    }
+    if let Some(url) = &args.otlp_endpoint
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        problems.push(format!(
+            "--otlp-endpoint {url:?}: must be an http:// or https:// URL of an OTLP/gRPC collector, e.g. http://127.0.0.1:4317"
+        ));
+    }
     if problems.is_empty() {
         Ok(Files { policy, tsa_roots })
     } else {
@@ -360,13 +372,33 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        None => run(cli.run),
+        None => start(cli.run),
     }
 }
 
-fn run(args: RunArgs) -> anyhow::Result<()> {
+fn start(args: RunArgs) -> anyhow::Result<()> {
     let mut files = load_files(&args).unwrap_or_else(|problems| config_failure(&problems));
-    init_tracing(&args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let otlp = args.otlp_endpoint.clone().map(|endpoint| OtlpConfig {
+        endpoint,
+        interval: args.otlp_interval,
+        trace_ratio: args.trace_ratio,
+    });
+    // The OTLP client is tonic: it needs the runtime.
+    let telemetry = {
+        let _guard = runtime.enter();
+        Telemetry::init(&args.log_format, otlp.as_ref())
+            .unwrap_or_else(|e| config_failure(&[e.to_string()]))
+    };
+    let result = run(args, &mut files, &runtime);
+    runtime
+        .block_on(async move { tokio::task::spawn_blocking(move || telemetry.shutdown()).await })?;
+    result
+}
+
+fn run(args: RunArgs, files: &mut Files, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let mut config = Config::new(args.data_dir);
     config.origin = args.origin;
     config.sequencer.max_batch_entries = args.batch_max_entries.max(1);
@@ -458,9 +490,6 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     let dev_ref = dev.as_ref();
     let dev_dir = args.dev_dir;
     let result = runtime.block_on(async move {

@@ -20,8 +20,12 @@ use std::time::{Duration, Instant};
 use causeway_proto::note::NoteSignature;
 use tokio::sync::{mpsc, watch};
 
+use opentelemetry::KeyValue;
+use tracing::Instrument as _;
+
 use crate::sequencer::TreeHead;
 use crate::storage::Storage;
+use crate::telemetry::{TraceLink, metrics};
 use crate::witnesses::{CosignError, WitnessClient};
 
 /// What readers may serve, as announced by the publisher.
@@ -73,7 +77,12 @@ impl Publisher {
         let checkpoint = match storage.latest_published()? {
             Some((size, note)) => {
                 let root = storage.compact_range(size)?.root();
-                Some(Arc::new(TreeHead { size, root, note }))
+                Some(Arc::new(TreeHead {
+                    size,
+                    root,
+                    note,
+                    trace: TraceLink::none(),
+                }))
             }
             None => None,
         };
@@ -113,9 +122,12 @@ impl Publisher {
                 continue;
             }
             let hint = published.as_ref().map_or(0, |p| p.size);
+            let span =
+                tracing::debug_span!("cosign", size = head.size, quorum = self.config.quorum);
+            head.trace.parent_of(&span);
             let round = tokio::select! {
                 _ = &mut stop => return,
-                r = self.round(&head, hint) => r,
+                r = self.round(&head, hint).instrument(span.clone()) => r,
             };
             match round {
                 Ok(cosignatures) => {
@@ -144,9 +156,11 @@ impl Publisher {
                             size: head.size,
                             root: head.root,
                             note,
+                            trace: TraceLink::of(&span),
                         })),
                         stalled: None,
                     });
+                    metrics().published_size.record(head.size, &[]);
                     last_published = Instant::now();
                     retry = RETRY.0;
                 }
@@ -184,21 +198,38 @@ impl Publisher {
                 failures.push(format!("{}: {e}", witness.name()));
                 continue;
             }
-            let (witness, head, storage, tx) = (
+            let (witness, head, storage, tx, heads) = (
                 witness.clone(),
                 head.clone(),
                 self.storage.clone(),
                 tx.clone(),
+                self.heads.clone(),
             );
+            let span = tracing::debug_span!("add-checkpoint", witness = witness.name());
             // Detached: a witness slower than the quorum still finishes and
             // keeps its size current for the next round.
-            tokio::spawn(async move {
-                let result = witness.cosign(&head, &storage).await;
-                if let Err(e) = &result {
-                    log_failure(&witness, head.size, e);
+            tokio::spawn(
+                async move {
+                    let result = witness.cosign(&head, &storage).await;
+                    let name = KeyValue::new("witness", witness.name().to_owned());
+                    match &result {
+                        Ok(_) => {
+                            let lag = heads.borrow().size.saturating_sub(head.size);
+                            metrics().witness_lag.record(lag, &[name]);
+                        }
+                        Err(e) => {
+                            log_failure(&witness, head.size, e);
+                            if !matches!(e, CosignError::BackingOff { .. } | CosignError::Busy) {
+                                metrics()
+                                    .witness_failures
+                                    .add(1, &[name, KeyValue::new("reason", e.reason())]);
+                            }
+                        }
+                    }
+                    let _ = tx.send((i, result)).await;
                 }
-                let _ = tx.send((i, result)).await;
-            });
+                .instrument(span),
+            );
         }
         drop(tx);
         let mut cosignatures = Vec::new();

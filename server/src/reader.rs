@@ -235,7 +235,12 @@ impl Reader {
             )));
         };
         let root = self.root_at(size)?;
-        Ok(Arc::new(TreeHead { size, root, note }))
+        Ok(Arc::new(TreeHead {
+            size,
+            root,
+            note,
+            trace: crate::telemetry::TraceLink::none(),
+        }))
     }
 
     /// The root of the tree of `size` leaves, from stored nodes.

@@ -33,6 +33,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::keys::LogKeys;
 use crate::storage::{Commit, Storage, StorageError};
+use crate::telemetry::{TraceLink, metrics};
 
 /// A signed tree head: durable, signed by the log and, once published
 /// through witnesses, cosigned (then `note` carries the cosignatures too).
@@ -44,6 +45,8 @@ pub struct TreeHead {
     pub root: Hash,
     /// The signed note.
     pub note: String,
+    /// The batch that produced it, for tracing the later stages.
+    pub trace: TraceLink,
 }
 
 impl TreeHead {
@@ -53,6 +56,9 @@ impl TreeHead {
         self.note.find("\n\n").map(|i| &self.note[..=i])
     }
 }
+
+/// The most submissions a batch's trace span links to.
+const MAX_TRACE_LINKS: usize = 32;
 
 /// Batching limits.
 #[derive(Clone, Debug)]
@@ -120,6 +126,9 @@ pub enum SubmitError {
 struct Submission {
     entries: Vec<(Vec<u8>, Hash)>,
     reply: oneshot::Sender<Result<Accepted, SubmitError>>,
+    /// The submitter's span, continued by the batch.
+    trace: TraceLink,
+    queued: Instant,
 }
 
 /// The cloneable front door of the sequencer.
@@ -148,7 +157,13 @@ impl SequencerHandle {
             });
         }
         let (reply, answer) = oneshot::channel();
-        if self.tx.send(Submission { entries, reply }).is_err() {
+        let submission = Submission {
+            entries,
+            reply,
+            trace: TraceLink::of(&tracing::Span::current()),
+            queued: Instant::now(),
+        };
+        if self.tx.send(submission).is_err() {
             self.pending.fetch_sub(n, Ordering::AcqRel);
             return Err(SubmitError::ShuttingDown);
         }
@@ -220,6 +235,7 @@ impl Sequencer {
                     size: head.size,
                     root: range.root(),
                     note: head.note,
+                    trace: TraceLink::none(),
                 };
                 (range, head)
             }
@@ -238,6 +254,7 @@ impl Sequencer {
                         size: 0,
                         root,
                         note,
+                        trace: TraceLink::none(),
                     },
                 )
             }
@@ -299,7 +316,17 @@ impl Sequencer {
 
     fn process(&mut self, batch: Vec<Submission>) {
         let count: usize = batch.iter().map(|s| s.entries.len()).sum();
-        let result = self.integrate(batch);
+        let span = tracing::debug_span!("integrate", entries = count, requests = batch.len());
+        // The batch continues its first submission's trace and links the
+        // others (bounded: a batch can carry thousands of requests).
+        if let Some((first, rest)) = batch.split_first() {
+            first.trace.parent_of(&span);
+            for s in rest.iter().take(MAX_TRACE_LINKS) {
+                s.trace.link_from(&span);
+            }
+        }
+        let queued: Vec<Instant> = batch.iter().map(|s| s.queued).collect();
+        let result = span.in_scope(|| self.integrate(batch, TraceLink::of(&span)));
         self.pending.fetch_sub(count, Ordering::AcqRel);
         let (answers, checkpoint) = match result {
             Ok(done) => done,
@@ -313,7 +340,16 @@ impl Sequencer {
                 return;
             }
         };
-        for (reply, entries) in answers {
+        let m = metrics();
+        for ((reply, entries), queued) in answers.into_iter().zip(queued) {
+            m.integration.record(queued.elapsed().as_secs_f64(), &[]);
+            let new = entries.iter().filter(|e| !e.duplicate).count() as u64;
+            m.submissions
+                .add(new, &[opentelemetry::KeyValue::new("outcome", "new")]);
+            m.submissions.add(
+                entries.len() as u64 - new,
+                &[opentelemetry::KeyValue::new("outcome", "duplicate")],
+            );
             let _ = reply.send(Ok(Accepted {
                 entries,
                 checkpoint: checkpoint.clone(),
@@ -327,6 +363,7 @@ impl Sequencer {
     fn integrate(
         &mut self,
         batch: Vec<Submission>,
+        trace: TraceLink,
     ) -> Result<
         (
             Vec<(
@@ -388,7 +425,8 @@ impl Sequencer {
             Err((answers.into_iter().map(|(r, _)| r).collect(), e))
         };
         let t_sign = Instant::now();
-        let note = match sign(&self.keys, &self.range) {
+        let signed = tracing::debug_span!("sign").in_scope(|| sign(&self.keys, &self.range));
+        let note = match signed {
             Ok(note) => note,
             Err(e) => {
                 self.range = before;
@@ -398,7 +436,9 @@ impl Sequencer {
         commit.size = self.range.size();
         commit.note = note.clone();
         let t_commit = Instant::now();
-        if let Err(e) = self.storage.commit(&commit) {
+        let committed = tracing::debug_span!("commit", entries = commit.entries.len())
+            .in_scope(|| self.storage.commit(&commit));
+        if let Err(e) = committed {
             self.range = before;
             return fail(answers, e.to_string());
         }
@@ -413,7 +453,12 @@ impl Sequencer {
             size: self.range.size(),
             root: self.range.root(),
             note,
+            trace,
         });
+        metrics()
+            .batch_entries
+            .record(commit.entries.len() as u64, &[]);
+        metrics().tree_size.record(head.size, &[]);
         self.head.send_replace(head.clone());
         Ok((answers, head))
     }
@@ -432,6 +477,7 @@ impl Sequencer {
                     size: head.size,
                     root: range.root(),
                     note: head.note,
+                    trace: TraceLink::none(),
                 };
                 self.range = range;
                 self.head.send_replace(Arc::new(head));

@@ -24,6 +24,8 @@ use crate::admission::Admission;
 use crate::rate_limit::RateLimiter;
 use crate::reader::{PublishedView, ReadError, Reader};
 use crate::sequencer::{SequencerHandle, SubmitError, TreeHead};
+use crate::telemetry::{metrics, reason};
+use tracing::Instrument as _;
 
 /// Request limits enforced by the service.
 #[derive(Clone, Debug)]
@@ -198,6 +200,92 @@ fn producers(
     counts
 }
 
+/// A refused `AddEntries`: its status and a short reason for the
+/// `causeway.rejections` metric.
+struct Rejected {
+    status: Status,
+    reason: &'static str,
+}
+
+impl From<Status> for Rejected {
+    fn from(status: Status) -> Self {
+        let reason = match status.code() {
+            tonic::Code::InvalidArgument => "invalid_argument",
+            tonic::Code::PermissionDenied => "permission_denied",
+            tonic::Code::FailedPrecondition => "failed_precondition",
+            tonic::Code::ResourceExhausted => "too_large",
+            tonic::Code::Unavailable => "unavailable",
+            tonic::Code::Unauthenticated => "unauthenticated",
+            _ => "internal",
+        };
+        Rejected { status, reason }
+    }
+}
+
+impl LogService {
+    /// `AddEntries`: check, rate-limit, sequence; answers once durable.
+    async fn submit(
+        &self,
+        request: Request<AddEntriesRequest>,
+    ) -> Result<Response<AddEntriesResponse>, Rejected> {
+        let started = Instant::now();
+        let peer = request.remote_addr().map(|a| a.ip().to_string());
+        let span = tracing::debug_span!("validate");
+        let mut entries =
+            span.in_scope(|| validate_entries(request.into_inner().entries, &self.limits))?;
+        if let Admission::Records(_) = &self.limits.admission {
+            // Reference lookups read storage: keep them off the async workers.
+            let (admission, reader) = (self.limits.admission.clone(), self.reader.clone());
+            let span = span.clone();
+            entries = tokio::task::spawn_blocking(move || {
+                span.in_scope(|| {
+                    admission
+                        .check(reader.storage(), reader.head_size(), &entries)
+                        .map(|()| entries)
+                })
+            })
+            .await
+            .map_err(|e| Status::internal(format!("validation task failed: {e}")))??;
+        }
+        drop(span);
+        if let Some(limiter) = &self.limits.rate_limit {
+            let counts = producers(&self.limits.admission, &entries, peer.as_deref());
+            limiter
+                .take(&counts, Instant::now())
+                .map_err(|limited| Rejected {
+                    status: Status::resource_exhausted(limited.to_string()),
+                    reason: "rate_limited",
+                })?;
+        }
+        let accepted = self
+            .sequencer
+            .submit(entries)
+            .instrument(tracing::debug_span!("sequence"))
+            .await
+            .map_err(|e| Rejected {
+                reason: match e {
+                    SubmitError::Busy { .. } => "queue_full",
+                    SubmitError::ShuttingDown => "shutting_down",
+                    SubmitError::Storage(_) => "storage",
+                },
+                status: submit_status(e),
+            })?;
+        let reply = AddEntriesResponse {
+            entries: accepted
+                .entries
+                .into_iter()
+                .map(|s| AddedEntry {
+                    index: s.index,
+                    leaf_hash: s.leaf_hash.as_bytes().to_vec(),
+                    duplicate: s.duplicate,
+                })
+                .collect(),
+            checkpoint: Some(checkpoint_message(&accepted.checkpoint)),
+        };
+        Ok(timed(reply, "sequence", started))
+    }
+}
+
 /// The most anchors one `ListAnchors` page returns.
 pub const MAX_ANCHORS_PAGE: usize = 1000;
 
@@ -260,44 +348,14 @@ impl Log for LogService {
         &self,
         request: Request<AddEntriesRequest>,
     ) -> Result<Response<AddEntriesResponse>, Status> {
-        let started = Instant::now();
-        let peer = request.remote_addr().map(|a| a.ip().to_string());
-        let mut entries = validate_entries(request.into_inner().entries, &self.limits)?;
-        if let Admission::Records(_) = &self.limits.admission {
-            // Reference lookups read storage: keep them off the async workers.
-            let (admission, reader) = (self.limits.admission.clone(), self.reader.clone());
-            entries = tokio::task::spawn_blocking(move || {
-                admission
-                    .check(reader.storage(), reader.head_size(), &entries)
-                    .map(|()| entries)
+        let span = tracing::debug_span!("submit", entries = request.get_ref().entries.len());
+        self.submit(request)
+            .instrument(span)
+            .await
+            .map_err(|rejected| {
+                metrics().rejections.add(1, &reason(rejected.reason));
+                rejected.status
             })
-            .await
-            .map_err(|e| Status::internal(format!("validation task failed: {e}")))??;
-        }
-        if let Some(limiter) = &self.limits.rate_limit {
-            let counts = producers(&self.limits.admission, &entries, peer.as_deref());
-            limiter
-                .take(&counts, Instant::now())
-                .map_err(|limited| Status::resource_exhausted(limited.to_string()))?;
-        }
-        let accepted = self
-            .sequencer
-            .submit(entries)
-            .await
-            .map_err(submit_status)?;
-        let reply = AddEntriesResponse {
-            entries: accepted
-                .entries
-                .into_iter()
-                .map(|s| AddedEntry {
-                    index: s.index,
-                    leaf_hash: s.leaf_hash.as_bytes().to_vec(),
-                    duplicate: s.duplicate,
-                })
-                .collect(),
-            checkpoint: Some(checkpoint_message(&accepted.checkpoint)),
-        };
-        Ok(timed(reply, "sequence", started))
     }
 
     async fn get_checkpoint(

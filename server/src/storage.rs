@@ -141,6 +141,19 @@ pub struct StoredAnchor {
 }
 
 impl Storage {
+    /// Bytes of the database's files (SST, WAL, manifest), for the
+    /// `causeway.rocksdb.size` metric; `None` if the directory is unreadable.
+    pub fn disk_bytes(&self) -> Option<u64> {
+        let files = std::fs::read_dir(self.db.path()).ok()?;
+        Some(
+            files
+                .filter_map(|f| f.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum(),
+        )
+    }
+
     /// Opens (creating if needed) the database at `path`.
     ///
     /// # Errors

@@ -140,6 +140,23 @@ pub enum CosignError {
     Busy,
 }
 
+impl CosignError {
+    /// A short name for metrics (`causeway.witness.failures`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            CosignError::Unreachable(_) => "unreachable",
+            CosignError::WitnessAhead { .. } => "witness_ahead",
+            CosignError::Conflict { .. } => "conflict",
+            CosignError::Untrusted { .. } => "untrusted",
+            CosignError::Unexpected { .. } => "unexpected",
+            CosignError::BadCosignature { .. } => "bad_cosignature",
+            CosignError::Proof(_) => "proof",
+            CosignError::BackingOff { .. } => "backing_off",
+            CosignError::Busy => "busy",
+        }
+    }
+}
+
 /// The shortest and longest pause after a witness failed.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(5));
 
