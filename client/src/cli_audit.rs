@@ -15,7 +15,7 @@ use causeway_client::verify::{
     WitnessPolicy, check_anchor, check_checkpoint, check_consistency, check_inclusion,
     check_witnesses,
 };
-use causeway_client::{LeafRef, LogClient};
+use causeway_client::{LeafRef, LogClient, LogTarget};
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::merkle::{CompactRange, Hash, leaf_hash};
 use causeway_proto::note::VerifierKey;
@@ -59,7 +59,7 @@ pub struct Trust {
 
 /// `causeway audit`.
 pub async fn audit(
-    log: &str,
+    log: &LogTarget,
     tiles: &str,
     policy_path: &Path,
     out: &Path,
@@ -78,7 +78,7 @@ pub async fn audit(
         )
         .await
     } else {
-        let source = HttpTiles::new(tiles)?;
+        let source = HttpTiles::with_ca(tiles, log.tls.ca_pem.as_deref())?;
         audit_from(&source, log, tiles, policy_path, out, trust, json_out).await
     }
 }
@@ -86,7 +86,7 @@ pub async fn audit(
 #[allow(clippy::too_many_arguments)]
 async fn audit_from<S: TileSource>(
     source: &S,
-    log: &str,
+    log: &LogTarget,
     tiles: &str,
     policy_path: &Path,
     out: &Path,
@@ -132,7 +132,7 @@ async fn audit_from<S: TileSource>(
     bar.finish_and_clear();
 
     // 3. Anchors and other checkpoints from the log's API, if reachable.
-    let mut client = LogClient::connect(log).await.ok();
+    let mut client = log.connect().await.ok();
     let mut anchor_list: Vec<(u64, i64)> = Vec::new();
     if let Some(c) = client.as_mut() {
         anchor_list = c.anchors(0, 0).await.unwrap_or_default();
@@ -300,13 +300,13 @@ async fn audit_from<S: TileSource>(
 /// `causeway prove bundle`: the record, its causal ancestors, their
 /// inclusion proofs, the checkpoint they are proved against and its anchor.
 pub async fn bundle(
-    log: &str,
+    log: &LogTarget,
     keys: &[VerifierKey],
     leaf: Hash,
     out: &Path,
     json_out: bool,
 ) -> anyhow::Result<()> {
-    let mut client = LogClient::connect(log).await?;
+    let mut client = log.connect().await?;
     let subject = client
         .inclusion_proof(LeafRef::Hash(leaf), None)
         .await
@@ -528,13 +528,13 @@ pub fn verify_bundle(
 /// `causeway monitor`: follows the log and its witnesses; one JSON line
 /// per event; an error (non-zero exit) on any inconsistency.
 pub async fn monitor(
-    log: &str,
+    log: &LogTarget,
     trust: &Trust,
     witnesses: &[String],
     interval: std::time::Duration,
     rounds: Option<u64>,
 ) -> anyhow::Result<()> {
-    let mut client = LogClient::connect(log).await?;
+    let mut client = log.connect().await?;
     let http = reqwest::Client::new();
     let mut last: Option<Checkpoint> = None;
     let mut round = 0u64;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use causeway_client::LogClient;
+use causeway_client::LogTarget;
 use causeway_client::demo::{DemoKeys, causal_chain};
 use causeway_proto::merkle::leaf_hash;
 use causeway_proto::records::{Envelope, Kind, ProducerKey, Record};
@@ -118,14 +118,14 @@ fn show_json(entry: &[u8], index: Option<u64>) -> anyhow::Result<serde_json::Val
 
 /// `causeway record show`: an entry from the log, or a saved envelope.
 pub async fn record_show(
-    log: &str,
+    log: &LogTarget,
     index: Option<u64>,
     file: Option<&Path>,
     json_out: bool,
 ) -> anyhow::Result<()> {
     let value = match (index, file) {
         (Some(i), _) => {
-            let mut client = LogClient::connect(log).await?;
+            let mut client = log.connect().await?;
             let entry = client
                 .entries(i, 1)
                 .await?
@@ -160,7 +160,7 @@ pub async fn record_show(
 
 /// `causeway demo`: writes a complete causal chain, parents first.
 pub async fn demo(
-    log: &str,
+    log: &LogTarget,
     producers: &Path,
     actions: usize,
     json_out: bool,
@@ -177,7 +177,7 @@ pub async fn demo(
         .map_or(0, |d| d.as_secs() as i64);
     let steps = causal_chain(&keys, now, actions, &mut rand::rngs::OsRng)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut client = LogClient::connect(log).await?;
+    let mut client = log.connect().await?;
     let total: usize = steps.iter().map(|s| s.envelopes.len()).sum();
     let bar = indicatif::ProgressBar::new(total as u64);
     if json_out {

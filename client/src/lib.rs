@@ -25,10 +25,47 @@ pub mod verify;
 use causeway_proto::merkle::{Hash, HashLengthError};
 use causeway_proto::v1;
 use causeway_proto::v1::log_client::LogClient as GrpcClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// The default gRPC endpoint of a local log.
 pub const DEFAULT_LOG_URL: &str = "http://127.0.0.1:7400";
+
+/// Client-side TLS settings (PEM bytes, read by the caller).
+#[derive(Clone, Debug, Default)]
+pub struct TlsSettings {
+    /// The CA certificate(s) to trust for the log's certificate; `None`
+    /// trusts the system's roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// The client certificate chain and private key, for mutual TLS.
+    pub identity_pem: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Where the log is and how to reach it.
+#[derive(Clone, Debug)]
+pub struct LogTarget {
+    /// The gRPC URL, `http://` or `https://`.
+    pub url: String,
+    /// TLS settings for an `https://` URL.
+    pub tls: TlsSettings,
+}
+
+impl LogTarget {
+    /// A plain target (no TLS settings).
+    pub fn plain(url: &str) -> Self {
+        LogTarget {
+            url: url.to_owned(),
+            tls: TlsSettings::default(),
+        }
+    }
+
+    /// Connects to it.
+    ///
+    /// # Errors
+    /// See [`LogClient::connect_with`].
+    pub async fn connect(&self) -> Result<LogClient, ClientError> {
+        LogClient::connect_with(&self.url, &self.tls).await
+    }
+}
 
 /// A client-side failure.
 #[derive(Debug, thiserror::Error)]
@@ -133,8 +170,37 @@ impl LogClient {
     /// # Errors
     /// If the URL is invalid or the log is unreachable.
     pub async fn connect(url: &str) -> Result<Self, ClientError> {
-        let endpoint = Endpoint::from_shared(url.to_owned())
+        Self::connect_with(url, &TlsSettings::default()).await
+    }
+
+    /// Connects to `url` with TLS settings: an `https://` URL is checked
+    /// against `tls.ca_pem` (or the system's roots) and presents
+    /// `tls.identity_pem` as the client certificate for mutual TLS.
+    ///
+    /// # Errors
+    /// If the URL is invalid, the TLS settings do not fit it, or the
+    /// connection fails.
+    pub async fn connect_with(url: &str, tls: &TlsSettings) -> Result<Self, ClientError> {
+        let mut endpoint = Endpoint::from_shared(url.to_owned())
             .map_err(|e| ClientError::BadUrl(url.to_owned(), e.to_string()))?;
+        if url.starts_with("https://") {
+            let mut config = ClientTlsConfig::new();
+            config = match &tls.ca_pem {
+                Some(pem) => config.ca_certificate(Certificate::from_pem(pem)),
+                None => config.with_native_roots(),
+            };
+            if let Some((cert, key)) = &tls.identity_pem {
+                config = config.identity(Identity::from_pem(cert, key));
+            }
+            endpoint = endpoint
+                .tls_config(config)
+                .map_err(|e| ClientError::BadUrl(url.to_owned(), e.to_string()))?;
+        } else if tls.ca_pem.is_some() || tls.identity_pem.is_some() {
+            return Err(ClientError::BadUrl(
+                url.to_owned(),
+                "TLS options (--tls-ca, --tls-cert) need an https:// log URL".into(),
+            ));
+        }
         let channel = endpoint
             .connect()
             .await

@@ -11,7 +11,7 @@ use causeway_client::verify::{
     CheckedCheckpoint, WitnessPolicy, check_checkpoint, check_consistency, check_inclusion,
     check_witnesses,
 };
-use causeway_client::{DEFAULT_LOG_URL, LeafRef, LogClient};
+use causeway_client::{DEFAULT_LOG_URL, LeafRef, LogClient, LogTarget, TlsSettings};
 use causeway_proto::MAX_ENTRY_SIZE;
 use causeway_proto::merkle::{Hash, leaf_hash};
 use causeway_proto::note::{SignatureType, VerifierKey};
@@ -70,6 +70,68 @@ struct Common {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// TLS for an https:// --log.
+#[derive(Args, Debug, Clone)]
+struct TlsArgs {
+    /// PEM CA certificate(s) to trust for the log's TLS certificate
+    /// (default: the system's roots).
+    #[arg(long, env = "CAUSEWAY_TLS_CA", global = true, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS (a producer on a log started
+    /// with --tls-client-ca). Needs --tls-key.
+    #[arg(
+        long,
+        env = "CAUSEWAY_TLS_CERT",
+        global = true,
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "CAUSEWAY_TLS_KEY",
+        global = true,
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The target at `url` with these settings (files read now).
+    fn target(&self, url: &str) -> anyhow::Result<LogTarget> {
+        let read = |flag: &str, p: &PathBuf| {
+            std::fs::read(p).with_context(|| format!("{flag} {}: cannot read it", p.display()))
+        };
+        let ca_pem = self
+            .tls_ca
+            .as_ref()
+            .map(|p| read("--tls-ca", p))
+            .transpose()?;
+        let identity_pem = match (&self.tls_cert, &self.tls_key) {
+            (Some(c), Some(k)) => Some((read("--tls-cert", c)?, read("--tls-key", k)?)),
+            _ => None,
+        };
+        Ok(LogTarget {
+            url: url.to_owned(),
+            tls: TlsSettings {
+                ca_pem,
+                identity_pem,
+            },
+        })
+    }
+}
+
+impl Common {
+    /// The log this command talks to.
+    fn target(&self) -> anyhow::Result<LogTarget> {
+        self.tls.target(&self.log)
+    }
 }
 
 /// A duration in seconds, or none (no bound, no waiting).
@@ -334,6 +396,8 @@ enum RecordCommand {
         /// One line of JSON instead of pretty JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
 }
 
@@ -448,7 +512,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tsa_roots,
         } => {
             let trust = trust(&common, true, tsa_roots)?;
-            cli_audit::audit(&common.log, &tiles.url, &policy, &out, &trust, common.json).await
+            cli_audit::audit(
+                &common.target()?,
+                &tiles.url,
+                &policy,
+                &out,
+                &trust,
+                common.json,
+            )
+            .await
         }
         Command::Verify {
             common,
@@ -467,7 +539,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         } => {
             let trust = trust(&common, true, None)?;
             cli_audit::monitor(
-                &common.log,
+                &common.target()?,
                 &trust,
                 &witness_urls,
                 std::time::Duration::from_secs(interval),
@@ -483,7 +555,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let keys = keys(&common)?;
             let leaf =
                 Hash::from_hex(&leaf_hash).with_context(|| format!("--leaf-hash {leaf_hash:?}"))?;
-            cli_audit::bundle(&common.log, &keys, leaf, &out, common.json).await
+            cli_audit::bundle(&common.target()?, &keys, leaf, &out, common.json).await
         }
         Command::Record(RecordCommand::Sign { kind, key, file }) => {
             cli_records::record_sign(kind, &key, file.as_deref())
@@ -493,12 +565,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             index,
             file,
             json,
-        }) => cli_records::record_show(&log, index, file.as_deref(), json).await,
+            tls,
+        }) => cli_records::record_show(&tls.target(&log)?, index, file.as_deref(), json).await,
         Command::Demo {
             common,
             producers,
             actions,
-        } => cli_records::demo(&common.log, &producers, actions, common.json).await,
+        } => cli_records::demo(&common.target()?, &producers, actions, common.json).await,
         Command::Checkpoint { common, size } => checkpoint(&common, size).await,
         Command::Prove(Prove::Inclusion {
             common,
@@ -650,7 +723,7 @@ fn cosigned_json(c: &CheckedCheckpoint) -> serde_json::Value {
 }
 
 async fn connect(common: &Common) -> anyhow::Result<LogClient> {
-    Ok(LogClient::connect(&common.log).await?)
+    Ok(common.target()?.connect().await?)
 }
 
 fn read_entry(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
@@ -1149,7 +1222,8 @@ async fn open_tiles(
     keys: &[VerifierKey],
     common: &Common,
 ) -> anyhow::Result<(causeway_client::tiles::HttpTiles, CheckedCheckpoint)> {
-    let source = causeway_client::tiles::HttpTiles::new(url)?;
+    let source =
+        causeway_client::tiles::HttpTiles::with_ca(url, common.target()?.tls.ca_pem.as_deref())?;
     let checked = causeway_client::tiles::checked_checkpoint(&source, keys)
         .await
         .context("the checkpoint served with the tiles does not verify")?;
@@ -1217,7 +1291,7 @@ async fn export_tiles(
 ) -> anyhow::Result<()> {
     use causeway_client::tiles::{HttpTiles, mirror};
     let keys = keys(common)?;
-    let source = HttpTiles::new(url)?;
+    let source = HttpTiles::with_ca(url, common.target()?.tls.ca_pem.as_deref())?;
     let bar = progress_bar("fetching");
     let report = mirror(&source, out, &keys, no_entries, |phase, done, total| {
         bar.set_message(phase.to_owned());

@@ -104,14 +104,28 @@ impl HttpTiles {
     /// # Errors
     /// If the HTTP client cannot be built.
     pub fn new(prefix: &str) -> Result<Self, TileError> {
-        let client = reqwest::Client::builder()
-            .gzip(true)
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| TileError::Http {
-                url: prefix.to_owned(),
-                message: e.to_string(),
-            })?;
+        Self::with_ca(prefix, None)
+    }
+
+    /// Tiles below `prefix`, trusting the PEM CA certificate(s) `ca_pem`
+    /// (besides the usual roots) for an `https://` prefix.
+    ///
+    /// # Errors
+    /// If the CA is not PEM or the HTTP client cannot be built.
+    pub fn with_ca(prefix: &str, ca_pem: Option<&[u8]>) -> Result<Self, TileError> {
+        let error = |message: String| TileError::Http {
+            url: prefix.to_owned(),
+            message,
+        };
+        let mut builder = reqwest::Client::builder().gzip(true).tcp_nodelay(true);
+        if let Some(pem) = ca_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| error(format!("--tls-ca: {e}")))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder.build().map_err(|e| error(e.to_string()))?;
         Ok(HttpTiles {
             prefix: prefix.trim_end_matches('/').to_owned(),
             client,

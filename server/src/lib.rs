@@ -17,6 +17,7 @@
 //! * [`grpc_limits`]: oversized requests answer `RESOURCE_EXHAUSTED`.
 //! * [`http`]: the C2SP tlog-tiles read API.
 //! * [`telemetry`]: logs, OpenTelemetry traces and metrics.
+//! * [`tls`]: plain or TLS connections, client certificates, SIGHUP reload.
 //!
 //! [`run`] wires them together; `main.rs` only parses the command line.
 
@@ -35,6 +36,7 @@ pub mod sequencer;
 pub mod service;
 pub mod storage;
 pub mod telemetry;
+pub mod tls;
 pub mod witnesses;
 
 use std::future::Future;
@@ -84,6 +86,8 @@ pub struct Config {
     pub admission: Admission,
     /// Records per second per producer (0: no limit).
     pub producer_rate_limit: f64,
+    /// TLS for both listeners (and mutual TLS for producers), if set.
+    pub tls: Option<tls::TlsFiles>,
 }
 
 impl Config {
@@ -105,6 +109,7 @@ impl Config {
             anchor: None,
             admission: Admission::Opaque,
             producer_rate_limit: 0.0,
+            tls: None,
         }
     }
 }
@@ -124,6 +129,9 @@ pub enum ServerError {
     /// gRPC serving failed.
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The TLS files are unusable.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// Other I/O.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -277,6 +285,7 @@ pub async fn serve(
             admission: config.admission.clone(),
             rate_limit: (config.producer_rate_limit > 0.0)
                 .then(|| Arc::new(rate_limit::RateLimiter::new(config.producer_rate_limit))),
+            client_certificates: config.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
         },
         stop_rx.clone(),
     );
@@ -291,14 +300,23 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    // Small request/response exchanges stall for tens of milliseconds under
-    // Nagle's algorithm plus delayed ACKs; proofs are small.
-    let incoming =
-        tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(grpc), |s| {
-            s.inspect(|s| {
-                let _ = s.set_nodelay(true);
-            })
-        });
+    let (grpc_tls, http_tls) = match &config.tls {
+        Some(files) => (
+            Some(tls::Acceptor::new(files.clone(), tls::Protocol::Grpc)?),
+            Some(tls::Acceptor::new(files.clone(), tls::Protocol::Http)?),
+        ),
+        None => (None, None),
+    };
+    if let (Some(g), Some(h)) = (&grpc_tls, &http_tls) {
+        tokio::spawn(tls::reload_on_sighup(
+            vec![g.clone(), h.clone()],
+            stopped(stop_rx.clone()),
+        ));
+    }
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::ReceiverStream::new(tls::accept(grpc, grpc_tls)),
+        Ok::<_, std::io::Error>,
+    );
     // grpc.health.v1: SERVING for the whole server and for causeway.v1.Log
     // while it runs; NOT_SERVING once shutdown begins, so load balancers
     // drain it before the listener closes.
@@ -332,10 +350,8 @@ pub async fn serve(
     let http_server = async {
         match http {
             Some(listener) => {
-                use axum::serve::ListenerExt as _;
-                let listener = listener.tap_io(|tcp| {
-                    let _ = tcp.set_nodelay(true);
-                });
+                let local = listener.local_addr()?;
+                let listener = tls::HttpListener::new(tls::accept(listener, http_tls), local);
                 axum::serve(listener, http::router(log.reader.clone()))
                     .with_graceful_shutdown(stopped(stop_rx.clone()))
                     .await

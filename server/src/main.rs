@@ -16,6 +16,7 @@ use std::sync::Arc;
 use causeway_proto::records::ProducerPolicy;
 use causeway_server::admission::Admission;
 use causeway_server::telemetry::{OtlpConfig, Telemetry};
+use causeway_server::tls::{ClientAuth, Protocol, TlsFiles};
 use causeway_server::witnesses::WitnessEndpoint;
 use causeway_server::{Config, DEFAULT_ORIGIN, OpenLog};
 use clap::{Parser, Subcommand};
@@ -151,8 +152,9 @@ struct RunArgs {
     /// (--dev writes one for its demo producers).
     #[arg(long, env = "CAUSEWAY_POLICY")]
     policy: Option<PathBuf>,
-    /// Records per second each producer may submit (its signing key in
-    /// records mode, its address in opaque mode), with one second of burst;
+    /// Records per second each producer may submit (its client certificate
+    /// with --tls-client-ca, else its signing key in records mode or its
+    /// address in opaque mode), with one second of burst;
     /// more get RESOURCE_EXHAUSTED with the time to wait. 0: no limit.
     #[arg(long, env = "CAUSEWAY_PRODUCER_RATE_LIMIT", default_value_t = 0.0)]
     producer_rate_limit: f64,
@@ -175,6 +177,39 @@ struct RunArgs {
     /// One TSA request's time limit.
     #[arg(long, env = "CAUSEWAY_TSA_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     tsa_timeout: Duration,
+    /// Serve gRPC and HTTP over TLS with this PEM certificate chain (leaf
+    /// first). Reloaded with the key on SIGHUP. Needs --tls-key.
+    #[arg(
+        long,
+        env = "CAUSEWAY_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "CAUSEWAY_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS for producers: PEM CA certificate(s) that client
+    /// certificates must chain to. AddEntries then needs a client
+    /// certificate (UNAUTHENTICATED without one), and rate limits count per
+    /// certificate. Needs --tls-cert.
+    #[arg(
+        long,
+        env = "CAUSEWAY_TLS_CLIENT_CA",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    tls_client_ca: Option<PathBuf>,
+    /// With --tls-client-ca: "writes" lets anyone connect and read while
+    /// only AddEntries needs a certificate; "required" refuses every gRPC
+    /// connection without one at the handshake. The tile API never asks.
+    #[arg(long, env = "CAUSEWAY_TLS_CLIENT_AUTH", default_value = "writes", value_parser = ["writes", "required"], requires = "tls_client_ca")]
+    tls_client_auth: String,
     /// Log format on stderr: text or json. The filter comes from RUST_LOG (default info).
     #[arg(long, env = "CAUSEWAY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -262,6 +297,8 @@ struct Files {
     policy: Option<ProducerPolicy>,
     /// The TSA roots of `--tsa-roots`.
     tsa_roots: Option<TrustedRoots>,
+    /// The TLS files, checked to load.
+    tls: Option<TlsFiles>,
 }
 
 /// Reads and checks the files and directories the options name; returns
@@ -315,8 +352,34 @@ fn load_files(args: &RunArgs) -> Result<Files, Vec<String>> {
             "--otlp-endpoint {url:?}: must be an http:// or https:// URL of an OTLP/gRPC collector, e.g. http://127.0.0.1:4317"
         ));
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let files = TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: args.tls_client_ca.clone(),
+                client_auth: if args.tls_client_auth == "required" {
+                    ClientAuth::Required
+                } else {
+                    ClientAuth::Writes
+                },
+            };
+            match causeway_server::tls::server_config(&files, Protocol::Grpc) {
+                Ok(_) => Some(files),
+                Err(e) => {
+                    problems.push(e.to_string());
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     if problems.is_empty() {
-        Ok(Files { policy, tsa_roots })
+        Ok(Files {
+            policy,
+            tsa_roots,
+            tls,
+        })
     } else {
         Err(problems)
     }
@@ -414,6 +477,7 @@ fn run(args: RunArgs, files: &mut Files, runtime: &tokio::runtime::Runtime) -> a
         )]);
     }
     config.producer_rate_limit = args.producer_rate_limit;
+    config.tls = files.tls.take();
     let mut witness_endpoints = args.witnesses;
     let dev = if args.dev {
         if !witness_endpoints.is_empty() {
@@ -541,10 +605,11 @@ fn run(args: RunArgs, files: &mut Files, runtime: &tokio::runtime::Runtime) -> a
             }
             let _ = writeln!(
                 out,
-                "causeway-server ready grpc={} http={http_addr} origin={} size={}",
+                "causeway-server ready grpc={} http={http_addr} origin={} size={} tls={}",
                 grpc.local_addr()?,
                 log.origin,
-                head_size
+                head_size,
+                if config.tls.is_some() { "on" } else { "off" }
             );
             let _ = out.flush();
         }

@@ -1,8 +1,9 @@
 //! Per-producer rate limits: a token bucket per producer, refilled at
 //! `per_second` and holding at most one second's worth.
 //!
-//! A producer is the key that signed a record (records mode), or the
-//! client's IP address (opaque mode). A request is admitted or refused as
+//! A producer is the client certificate when producers authenticate with
+//! mutual TLS; otherwise the key that signed a record (records mode), or
+//! the client's IP address (opaque mode). A request is admitted or refused as
 //! a whole, before anything is written, so a refused producer's earlier
 //! entries are all there and nothing of the refused request is.
 

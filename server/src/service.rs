@@ -25,6 +25,7 @@ use crate::rate_limit::RateLimiter;
 use crate::reader::{PublishedView, ReadError, Reader};
 use crate::sequencer::{SequencerHandle, SubmitError, TreeHead};
 use crate::telemetry::{metrics, reason};
+use crate::tls::Peer;
 use tracing::Instrument as _;
 
 /// Request limits enforced by the service.
@@ -36,6 +37,9 @@ pub struct Limits {
     pub admission: Admission,
     /// Records per second per producer, if limited.
     pub rate_limit: Option<Arc<RateLimiter>>,
+    /// Whether submitting needs a verified client certificate (mutual
+    /// TLS); the certificate then names the producer for rate limits.
+    pub client_certificates: bool,
 }
 
 /// The gRPC service.
@@ -229,7 +233,22 @@ impl LogService {
         request: Request<AddEntriesRequest>,
     ) -> Result<Response<AddEntriesResponse>, Rejected> {
         let started = Instant::now();
-        let peer = request.remote_addr().map(|a| a.ip().to_string());
+        let peer = request
+            .extensions()
+            .get::<Peer>()
+            .cloned()
+            .unwrap_or_default();
+        let identity = peer.certificate_identity();
+        if self.limits.client_certificates && identity.is_none() {
+            return Err(Rejected {
+                status: Status::unauthenticated(
+                    "this log accepts entries only from producers with a client certificate \
+                     (mutual TLS): connect with --tls-cert and --tls-key, a certificate issued \
+                     by the CA of the server's --tls-client-ca",
+                ),
+                reason: "unauthenticated",
+            });
+        }
         let span = tracing::debug_span!("validate");
         let mut entries =
             span.in_scope(|| validate_entries(request.into_inner().entries, &self.limits))?;
@@ -249,7 +268,14 @@ impl LogService {
         }
         drop(span);
         if let Some(limiter) = &self.limits.rate_limit {
-            let counts = producers(&self.limits.admission, &entries, peer.as_deref());
+            let counts = match &identity {
+                Some(certificate) => [(certificate.clone(), entries.len())].into(),
+                None => producers(
+                    &self.limits.admission,
+                    &entries,
+                    peer.addr.map(|a| a.ip().to_string()).as_deref(),
+                ),
+            };
             limiter
                 .take(&counts, Instant::now())
                 .map_err(|limited| Rejected {

@@ -123,12 +123,17 @@ impl Server {
                 }
             };
             if let Some(rest) = line.strip_prefix("causeway-server ready ") {
+                let scheme = if rest.split(' ').any(|f| f == "tls=on") {
+                    "https"
+                } else {
+                    "http"
+                };
                 for field in rest.split(' ') {
                     if let Some(a) = field.strip_prefix("grpc=") {
-                        url = Some(format!("http://{a}"));
+                        url = Some(format!("{scheme}://{a}"));
                     }
                     if let Some(a) = field.strip_prefix("http=") {
-                        tiles_url = format!("http://{a}");
+                        tiles_url = format!("{scheme}://{a}");
                     }
                     if let Some(s) = field.strip_prefix("size=") {
                         start_size = s.parse().expect("size");
@@ -169,6 +174,16 @@ impl Server {
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         wait_timeout(&mut child, Duration::from_secs(60))
             .expect("server did not exit after SIGTERM")
+    }
+
+    /// Sends a signal by name (e.g. "HUP").
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{name} {pid}");
     }
 
     /// SIGKILL, like `kill -9`: no chance to flush anything.
