@@ -424,4 +424,27 @@ fn tls_config_errors_are_one_line_and_exit_2() {
         err.contains("--tls-cert") && err.contains("certificate"),
         "{err}"
     );
+    // The same checks in `config check`.
+    let config = dir.path().join("causeway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "accept = \"opaque\"\ntls-cert = {:?}\ntls-key = {:?}\n",
+            c,
+            missing.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(causeway_tests::binary("causeway-server"))
+        .args(["config", "check"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--tls-key") && err.contains("missing.key"),
+        "{err}"
+    );
 }
