@@ -180,6 +180,8 @@ pub struct Sequencer {
     config: SequencerConfig,
     head: watch::Sender<Arc<TreeHead>>,
     pending: Arc<AtomicUsize>,
+    /// A write failed: storage must be reopened before the next one.
+    failed: bool,
 }
 
 /// Why the log could not start.
@@ -275,6 +277,7 @@ impl Sequencer {
             config,
             head: head_tx,
             pending,
+            failed: false,
         };
         Ok((seq, handle, head_rx))
     }
@@ -316,6 +319,15 @@ impl Sequencer {
 
     fn process(&mut self, batch: Vec<Submission>) {
         let count: usize = batch.iter().map(|s| s.entries.len()).sum();
+        if self.failed
+            && let Err(why) = self.recover()
+        {
+            self.pending.fetch_sub(count, Ordering::AcqRel);
+            for s in batch {
+                let _ = s.reply.send(Err(SubmitError::Storage(why.clone())));
+            }
+            return;
+        }
         let span = tracing::debug_span!("integrate", entries = count, requests = batch.len());
         // The batch continues its first submission's trace and links the
         // others (bounded: a batch can carry thousands of requests).
@@ -331,11 +343,12 @@ impl Sequencer {
         let (answers, checkpoint) = match result {
             Ok(done) => done,
             Err((replies, e)) => {
-                tracing::error!(error = %e, "batch failed; reloading state from storage");
+                tracing::error!(error = %e, "batch failed; storage will be reopened before the next write");
                 let msg = e.to_string();
                 for reply in replies {
                     let _ = reply.send(Err(SubmitError::Storage(msg.clone())));
                 }
+                self.failed = true;
                 self.reload();
                 return;
             }
@@ -461,6 +474,26 @@ impl Sequencer {
         metrics().tree_size.record(head.size, &[]);
         self.head.send_replace(head.clone());
         Ok((answers, head))
+    }
+
+    /// After a failed write, reopens storage (RocksDB refuses writes until
+    /// then) once there is room, and re-reads the head.
+    fn recover(&mut self) -> Result<(), String> {
+        match self.storage.recover() {
+            Ok(true) => {
+                self.failed = false;
+                self.reload();
+                tracing::info!(size = self.range.size(), "storage reopened after a failed write; accepting writes again");
+                Ok(())
+            }
+            Ok(false) => Err(
+                "the file system of the data directory has too little free space to reopen storage after a failed write (disk full?); free space and writes resume by themselves".into(),
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "reopening storage failed");
+                Err(format!("reopening storage after a failed write: {e}"))
+            }
+        }
     }
 
     /// After a failed write, re-reads the head from storage: the write may

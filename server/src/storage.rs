@@ -20,7 +20,8 @@
 //! what is on disk. Readers are only told about a size after its batch
 //! commits.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{RwLock, RwLockReadGuard};
 
 use causeway_proto::merkle::{CompactRange, Hash, NodeId};
 use rocksdb::{
@@ -56,6 +57,9 @@ pub enum StorageError {
     /// Stored data contradicts itself; the data directory is damaged.
     #[error("storage is inconsistent: {0}")]
     Corrupt(String),
+    /// The database is closed after a failed reopen (see [`Storage::recover`]).
+    #[error("storage is closed after a failed write and could not be reopened yet; retry later")]
+    Closed,
 }
 
 /// Tuning knobs for the RocksDB instance.
@@ -101,10 +105,42 @@ pub struct Commit {
 }
 
 /// The RocksDB-backed log store.
+///
+/// The database sits behind a lock only so that [`Storage::recover`] can
+/// close and reopen it after a failed write; every other access shares it.
 pub struct Storage {
-    db: DB,
+    db: RwLock<Option<DB>>,
+    path: PathBuf,
+    options: StorageOptions,
     sync_writes: WriteOptions,
 }
+
+/// Shared access to the open database.
+struct Db<'a>(RwLockReadGuard<'a, Option<DB>>);
+
+impl Db<'_> {
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.cf_handle(name)
+            .expect("column families are created at open")
+    }
+}
+
+impl std::ops::Deref for Db<'_> {
+    type Target = DB;
+
+    fn deref(&self) -> &DB {
+        match self.0.as_ref() {
+            Some(db) => db,
+            // `Storage::db` hands out a `Db` only when the database is open.
+            None => unreachable!("Db guards an open database"),
+        }
+    }
+}
+
+/// How much free space, beyond the write-ahead logs to replay, reopening
+/// needs: RocksDB writes a new manifest, WAL and options file, and flushes
+/// the recovered memtables.
+const REOPEN_HEADROOM: u64 = 16 << 20;
 
 /// Node keys cluster each 8-level tile: `tile level ‖ tile index ‖ level
 /// within the tile ‖ node index`. A proof's nodes fall into about one
@@ -144,7 +180,7 @@ impl Storage {
     /// Bytes of the database's files (SST, WAL, manifest), for the
     /// `causeway.rocksdb.size` metric; `None` if the directory is unreadable.
     pub fn disk_bytes(&self) -> Option<u64> {
-        let files = std::fs::read_dir(self.db.path()).ok()?;
+        let files = std::fs::read_dir(&self.path).ok()?;
         Some(
             files
                 .filter_map(|f| f.ok()?.metadata().ok())
@@ -159,67 +195,136 @@ impl Storage {
     /// # Errors
     /// If RocksDB cannot open it, e.g. another process holds its lock.
     pub fn open(path: &Path, opts: &StorageOptions) -> Result<Self, StorageError> {
-        let cache = Cache::new_lru_cache(opts.block_cache_bytes);
-        let table = |bloom: bool| {
-            let mut t = BlockBasedOptions::default();
-            t.set_block_cache(&cache);
-            // Index and filter blocks live in the bounded cache, so memory
-            // stays flat as the log grows instead of growing with file count.
-            t.set_cache_index_and_filter_blocks(true);
-            t.set_pin_l0_filter_and_index_blocks_in_cache(true);
-            if bloom {
-                t.set_bloom_filter(10.0, false);
-            } else {
-                // Node clusters are ~20 KiB (one block read per tile level
-                // of a proof) and entries are read in ranges.
-                t.set_block_size(16 << 10);
-            }
-            t
-        };
-        let cf = |name: &str, bloom: bool, compress: bool, buffer: usize| {
-            let mut o = Options::default();
-            o.set_block_based_table_factory(&table(bloom));
-            o.set_write_buffer_size(buffer);
-            o.set_max_write_buffer_number(2);
-            o.set_compression_type(if compress {
-                DBCompressionType::Lz4
-            } else {
-                DBCompressionType::None
-            });
-            ColumnFamilyDescriptor::new(name, o)
-        };
-        let wb = opts.write_buffer_bytes;
-        let cfs = vec![
-            cf(CF_ENTRIES, false, true, wb / 2),
-            // Leaf hashes are random: a bloom filter turns "is this new?"
-            // into a memory check for almost every new entry.
-            cf(CF_LEAVES, true, false, wb / 4),
-            cf(CF_NODES, false, false, wb / 8),
-            cf(CF_CHECKPOINTS, false, true, wb / 16),
-            cf(CF_PUBLISHED, false, true, wb / 16),
-            cf(CF_ANCHORS, false, false, wb / 16),
-            cf(CF_META, false, false, wb / 16),
-        ];
-        let mut db_opts = Options::default();
-        db_opts.create_if_missing(true);
-        db_opts.create_missing_column_families(true);
-        db_opts.set_max_background_jobs(2);
-        db_opts.set_keep_log_file_num(4);
-        db_opts.set_max_total_wal_size(256 << 20);
-        db_opts.set_db_write_buffer_size(wb);
-        let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
+        let db = open_db(path, opts)?;
         let mut sync_writes = WriteOptions::default();
         sync_writes.set_sync(true);
-        let storage = Storage { db, sync_writes };
+        let storage = Storage {
+            db: RwLock::new(Some(db)),
+            path: path.to_owned(),
+            options: opts.clone(),
+            sync_writes,
+        };
         storage.check_layout()?;
         Ok(storage)
     }
 
+    fn db(&self) -> Result<Db<'_>, StorageError> {
+        let guard = self
+            .db
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            return Err(StorageError::Closed);
+        }
+        Ok(Db(guard))
+    }
+
+    /// After a failed write RocksDB refuses every later write until it is
+    /// reopened (a full disk leaves its write-ahead log unusable). This
+    /// closes and reopens the database, once the file system has room to
+    /// replay its write-ahead logs; until then the old instance keeps
+    /// serving reads. Returns whether it reopened.
+    ///
+    /// # Errors
+    /// If reopening failed; then reads fail too until a later call succeeds.
+    pub fn recover(&self) -> Result<bool, StorageError> {
+        let needed = wal_bytes(&self.path) + REOPEN_HEADROOM;
+        let free = rustix::fs::statvfs(&self.path)
+            .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+            .unwrap_or(0);
+        let closed = self
+            .db
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_none();
+        if free < needed && !closed {
+            return Ok(false);
+        }
+        let mut db = self
+            .db
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Close first: RocksDB's lock file admits one instance.
+        *db = None;
+        *db = Some(open_db(&self.path, &self.options)?);
+        Ok(true)
+    }
+}
+
+/// Bytes of write-ahead log files in the database directory.
+fn wal_bytes(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|files| {
+            files
+                .filter_map(Result::ok)
+                .filter(|f| f.path().extension().is_some_and(|e| e == "log"))
+                .filter_map(|f| f.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Opens (creating if needed) the database with Causeway's column families.
+fn open_db(path: &Path, opts: &StorageOptions) -> Result<DB, StorageError> {
+    let cache = Cache::new_lru_cache(opts.block_cache_bytes);
+    let table = |bloom: bool| {
+        let mut t = BlockBasedOptions::default();
+        t.set_block_cache(&cache);
+        // Index and filter blocks live in the bounded cache, so memory
+        // stays flat as the log grows instead of growing with file count.
+        t.set_cache_index_and_filter_blocks(true);
+        t.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        if bloom {
+            t.set_bloom_filter(10.0, false);
+        } else {
+            // Node clusters are ~20 KiB (one block read per tile level
+            // of a proof) and entries are read in ranges.
+            t.set_block_size(16 << 10);
+        }
+        t
+    };
+    let cf = |name: &str, bloom: bool, compress: bool, buffer: usize| {
+        let mut o = Options::default();
+        o.set_block_based_table_factory(&table(bloom));
+        o.set_write_buffer_size(buffer);
+        o.set_max_write_buffer_number(2);
+        o.set_compression_type(if compress {
+            DBCompressionType::Lz4
+        } else {
+            DBCompressionType::None
+        });
+        ColumnFamilyDescriptor::new(name, o)
+    };
+    let wb = opts.write_buffer_bytes;
+    let cfs = vec![
+        cf(CF_ENTRIES, false, true, wb / 2),
+        // Leaf hashes are random: a bloom filter turns "is this new?"
+        // into a memory check for almost every new entry.
+        cf(CF_LEAVES, true, false, wb / 4),
+        cf(CF_NODES, false, false, wb / 8),
+        cf(CF_CHECKPOINTS, false, true, wb / 16),
+        cf(CF_PUBLISHED, false, true, wb / 16),
+        cf(CF_ANCHORS, false, false, wb / 16),
+        cf(CF_META, false, false, wb / 16),
+    ];
+    let mut db_opts = Options::default();
+    db_opts.create_if_missing(true);
+    db_opts.create_missing_column_families(true);
+    db_opts.set_max_background_jobs(2);
+    db_opts.set_keep_log_file_num(4);
+    db_opts.set_max_total_wal_size(256 << 20);
+    db_opts.set_db_write_buffer_size(wb);
+    Ok(DB::open_cf_descriptors(&db_opts, path, cfs)?)
+}
+
+impl Storage {
     /// Stamps a new database with [`LAYOUT_VERSION`]; refuses one written
     /// with another layout instead of misreading it.
     fn check_layout(&self) -> Result<(), StorageError> {
-        let meta = self.cf(CF_META);
-        match self.db.get_cf(meta, META_LAYOUT)? {
+        let db = self.db()?;
+        let meta = db.cf(CF_META);
+        match db.get_cf(meta, META_LAYOUT)? {
             Some(v) => {
                 let found = u64_value(&v, "layout version")?;
                 if found != LAYOUT_VERSION {
@@ -228,7 +333,7 @@ impl Storage {
                     )));
                 }
             }
-            None if self.db.get_cf(meta, META_SIZE)?.is_some() => {
+            None if db.get_cf(meta, META_SIZE)?.is_some() => {
                 return Err(StorageError::Corrupt(
                     "the database predates layout versions; start a new --data-dir".into(),
                 ));
@@ -236,16 +341,10 @@ impl Storage {
             None => {
                 let mut b = WriteBatch::default();
                 b.put_cf(meta, META_LAYOUT, LAYOUT_VERSION.to_be_bytes());
-                self.db.write_opt(b, &self.sync_writes)?;
+                db.write_opt(b, &self.sync_writes)?;
             }
         }
         Ok(())
-    }
-
-    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
-        self.db
-            .cf_handle(name)
-            .expect("column families are created at open")
     }
 
     /// The origin recorded at the first start, if any.
@@ -253,7 +352,8 @@ impl Storage {
     /// # Errors
     /// On a storage failure.
     pub fn origin(&self) -> Result<Option<String>, StorageError> {
-        let v = self.db.get_cf(self.cf(CF_META), META_ORIGIN)?;
+        let db = self.db()?;
+        let v = db.get_cf(db.cf(CF_META), META_ORIGIN)?;
         v.map(|b| {
             String::from_utf8(b).map_err(|_| StorageError::Corrupt("origin is not UTF-8".into()))
         })
@@ -265,9 +365,10 @@ impl Storage {
     /// # Errors
     /// On a storage failure.
     pub fn set_origin(&self, origin: &str) -> Result<(), StorageError> {
+        let db = self.db()?;
         let mut b = WriteBatch::default();
-        b.put_cf(self.cf(CF_META), META_ORIGIN, origin.as_bytes());
-        self.db.write_opt(b, &self.sync_writes)?;
+        b.put_cf(db.cf(CF_META), META_ORIGIN, origin.as_bytes());
+        db.write_opt(b, &self.sync_writes)?;
         Ok(())
     }
 
@@ -276,7 +377,8 @@ impl Storage {
     /// # Errors
     /// On a storage failure or if the stored head has no checkpoint.
     pub fn head(&self) -> Result<Option<StoredHead>, StorageError> {
-        let Some(size) = self.db.get_cf(self.cf(CF_META), META_SIZE)? else {
+        let db = self.db()?;
+        let Some(size) = db.get_cf(db.cf(CF_META), META_SIZE)? else {
             return Ok(None);
         };
         let size = u64_value(&size, "stored tree size")?;
@@ -301,8 +403,9 @@ impl Storage {
     /// # Errors
     /// On a storage failure; then nothing of the batch is visible.
     pub fn commit(&self, commit: &Commit) -> Result<(), StorageError> {
+        let db = self.db()?;
         let mut b = WriteBatch::default();
-        let (entries, leaves, nodes) = (self.cf(CF_ENTRIES), self.cf(CF_LEAVES), self.cf(CF_NODES));
+        let (entries, leaves, nodes) = (db.cf(CF_ENTRIES), db.cf(CF_LEAVES), db.cf(CF_NODES));
         for (i, (entry, hash)) in commit.entries.iter().enumerate() {
             let index = (commit.first_index + i as u64).to_be_bytes();
             b.put_cf(entries, index, entry);
@@ -312,12 +415,12 @@ impl Storage {
             b.put_cf(nodes, node_key(*id), hash.as_bytes());
         }
         b.put_cf(
-            self.cf(CF_CHECKPOINTS),
+            db.cf(CF_CHECKPOINTS),
             commit.size.to_be_bytes(),
             commit.note.as_bytes(),
         );
-        b.put_cf(self.cf(CF_META), META_SIZE, commit.size.to_be_bytes());
-        self.db.write_opt(b, &self.sync_writes)?;
+        b.put_cf(db.cf(CF_META), META_SIZE, commit.size.to_be_bytes());
+        db.write_opt(b, &self.sync_writes)?;
         Ok(())
     }
 
@@ -326,9 +429,9 @@ impl Storage {
     /// # Errors
     /// On a storage failure.
     pub fn leaf_indices(&self, hashes: &[Hash]) -> Result<Vec<Option<u64>>, StorageError> {
-        let cf = self.cf(CF_LEAVES);
-        self.db
-            .batched_multi_get_cf(cf, hashes.iter().map(|h| h.as_bytes()), false)
+        let db = self.db()?;
+        let cf = db.cf(CF_LEAVES);
+        db.batched_multi_get_cf(cf, hashes.iter().map(|h| h.as_bytes()), false)
             .into_iter()
             .map(|r| match r? {
                 Some(v) => u64_value(&v, "leaf index").map(Some),
@@ -342,10 +445,10 @@ impl Storage {
     /// # Errors
     /// On a storage failure, or [`StorageError::Corrupt`] if a node is missing.
     pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StorageError> {
-        let cf = self.cf(CF_NODES);
+        let db = self.db()?;
+        let cf = db.cf(CF_NODES);
         let keys: Vec<[u8; 18]> = ids.iter().map(|id| node_key(*id)).collect();
-        self.db
-            .batched_multi_get_cf(cf, keys.iter(), false)
+        db.batched_multi_get_cf(cf, keys.iter(), false)
             .into_iter()
             .zip(ids)
             .map(|(r, id)| {
@@ -367,10 +470,11 @@ impl Storage {
         start: u64,
         max_count: usize,
     ) -> Result<Vec<Hash>, StorageError> {
+        let db = self.db()?;
         let from = node_key(NodeId::new(level, start));
         let mut out = Vec::with_capacity(max_count.min(256));
-        let iter = self.db.iterator_cf(
-            self.cf(CF_NODES),
+        let iter = db.iterator_cf(
+            db.cf(CF_NODES),
             IteratorMode::From(&from, Direction::Forward),
         );
         for (expected, item) in (start..).zip(iter) {
@@ -399,11 +503,12 @@ impl Storage {
         max_count: usize,
         max_bytes: usize,
     ) -> Result<Vec<Vec<u8>>, StorageError> {
+        let db = self.db()?;
         let mut opts = ReadOptions::default();
         opts.set_iterate_upper_bound(end.to_be_bytes().to_vec());
         let from = start.to_be_bytes();
-        let iter = self.db.iterator_cf_opt(
-            self.cf(CF_ENTRIES),
+        let iter = db.iterator_cf_opt(
+            db.cf(CF_ENTRIES),
             opts,
             IteratorMode::From(&from, Direction::Forward),
         );
@@ -430,9 +535,8 @@ impl Storage {
     /// # Errors
     /// On a storage failure.
     pub fn checkpoint(&self, size: u64) -> Result<Option<String>, StorageError> {
-        let v = self
-            .db
-            .get_cf(self.cf(CF_CHECKPOINTS), size.to_be_bytes())?;
+        let db = self.db()?;
+        let v = db.get_cf(db.cf(CF_CHECKPOINTS), size.to_be_bytes())?;
         v.map(|b| {
             String::from_utf8(b)
                 .map_err(|_| StorageError::Corrupt(format!("checkpoint {size} is not UTF-8")))
@@ -453,17 +557,16 @@ impl Storage {
     }
 
     fn sizes_near(&self, cf: &str, size: u64) -> Result<(Option<u64>, Option<u64>), StorageError> {
-        let cf = self.cf(cf);
+        let db = self.db()?;
+        let cf = db.cf(cf);
         let key = size.to_be_bytes();
-        let above = self
-            .db
+        let above = db
             .iterator_cf(cf, IteratorMode::From(&key, Direction::Forward))
             .next()
             .transpose()?
             .map(|(k, _)| u64_value(&k, "checkpoint key"))
             .transpose()?;
-        let below = self
-            .db
+        let below = db
             .iterator_cf(cf, IteratorMode::From(&key, Direction::Reverse))
             .find(|item| item.as_ref().map_or(true, |(k, _)| k.as_ref() != key))
             .transpose()?
@@ -478,9 +581,10 @@ impl Storage {
     /// # Errors
     /// On a storage failure.
     pub fn publish(&self, size: u64, note: &str) -> Result<(), StorageError> {
+        let db = self.db()?;
         let mut b = WriteBatch::default();
-        b.put_cf(self.cf(CF_PUBLISHED), size.to_be_bytes(), note.as_bytes());
-        self.db.write_opt(b, &self.sync_writes)?;
+        b.put_cf(db.cf(CF_PUBLISHED), size.to_be_bytes(), note.as_bytes());
+        db.write_opt(b, &self.sync_writes)?;
         Ok(())
     }
 
@@ -489,7 +593,8 @@ impl Storage {
     /// # Errors
     /// On a storage failure.
     pub fn published(&self, size: u64) -> Result<Option<String>, StorageError> {
-        let v = self.db.get_cf(self.cf(CF_PUBLISHED), size.to_be_bytes())?;
+        let db = self.db()?;
+        let v = db.get_cf(db.cf(CF_PUBLISHED), size.to_be_bytes())?;
         v.map(|b| {
             String::from_utf8(b).map_err(|_| {
                 StorageError::Corrupt(format!("published checkpoint {size} is not UTF-8"))
@@ -503,9 +608,9 @@ impl Storage {
     /// # Errors
     /// On a storage failure.
     pub fn latest_published(&self) -> Result<Option<(u64, String)>, StorageError> {
-        let Some(item) = self
-            .db
-            .iterator_cf(self.cf(CF_PUBLISHED), IteratorMode::End)
+        let db = self.db()?;
+        let Some(item) = db
+            .iterator_cf(db.cf(CF_PUBLISHED), IteratorMode::End)
             .next()
         else {
             return Ok(None);
@@ -535,12 +640,13 @@ impl Storage {
     /// # Errors
     /// On a storage failure.
     pub fn put_anchor(&self, size: u64, gen_time: i64, der: &[u8]) -> Result<(), StorageError> {
+        let db = self.db()?;
         let mut value = Vec::with_capacity(8 + der.len());
         value.extend_from_slice(&gen_time.to_be_bytes());
         value.extend_from_slice(der);
         let mut b = WriteBatch::default();
-        b.put_cf(self.cf(CF_ANCHORS), size.to_be_bytes(), value);
-        self.db.write_opt(b, &self.sync_writes)?;
+        b.put_cf(db.cf(CF_ANCHORS), size.to_be_bytes(), value);
+        db.write_opt(b, &self.sync_writes)?;
         Ok(())
     }
 
@@ -561,8 +667,8 @@ impl Storage {
     /// # Errors
     /// On a storage failure.
     pub fn anchor(&self, size: u64) -> Result<Option<StoredAnchor>, StorageError> {
-        self.db
-            .get_cf(self.cf(CF_ANCHORS), size.to_be_bytes())?
+        let db = self.db()?;
+        db.get_cf(db.cf(CF_ANCHORS), size.to_be_bytes())?
             .map(|v| Self::anchor_value(size, &v))
             .transpose()
     }
@@ -572,11 +678,8 @@ impl Storage {
     /// # Errors
     /// On a storage failure.
     pub fn latest_anchor(&self) -> Result<Option<StoredAnchor>, StorageError> {
-        let Some(item) = self
-            .db
-            .iterator_cf(self.cf(CF_ANCHORS), IteratorMode::End)
-            .next()
-        else {
+        let db = self.db()?;
+        let Some(item) = db.iterator_cf(db.cf(CF_ANCHORS), IteratorMode::End).next() else {
             return Ok(None);
         };
         let (k, v) = item?;
@@ -588,12 +691,12 @@ impl Storage {
     /// # Errors
     /// On a storage failure.
     pub fn anchors(&self, start: u64, limit: usize) -> Result<Vec<(u64, i64)>, StorageError> {
+        let db = self.db()?;
         let key = start.to_be_bytes();
         let mut out = Vec::new();
-        for item in self
-            .db
+        for item in db
             .iterator_cf(
-                self.cf(CF_ANCHORS),
+                db.cf(CF_ANCHORS),
                 IteratorMode::From(&key, Direction::Forward),
             )
             .take(limit)
@@ -615,6 +718,7 @@ impl Storage {
 
     /// Approximate bytes on disk (SST files plus WAL-backed memtables).
     pub fn approximate_size(&self) -> u64 {
+        let Ok(db) = self.db() else { return 0 };
         [
             CF_ENTRIES,
             CF_LEAVES,
@@ -625,8 +729,7 @@ impl Storage {
         ]
         .iter()
         .filter_map(|cf| {
-            self.db
-                .property_int_value_cf(self.cf(cf), "rocksdb.total-sst-files-size")
+            db.property_int_value_cf(db.cf(cf), "rocksdb.total-sst-files-size")
                 .ok()
                 .flatten()
         })
