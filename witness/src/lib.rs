@@ -24,6 +24,7 @@
 //!   lock per log.
 //! * [`http`]: the axum router and the one place that maps outcomes to HTTP
 //!   statuses.
+//! * [`conn`]: time limits on client connections (slow loris).
 //!
 //! ```text
 //! <data-dir>/witness.pem               Ed25519 PKCS#8 PEM, mode 0600
@@ -36,6 +37,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod conn;
 pub mod http;
 pub mod keys;
 pub mod logs;
@@ -76,8 +78,15 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// How long [`serve`] waits for open connections once shutdown begins.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serves the witness on `listener` until `shutdown` completes, then
-/// finishes the requests in flight.
+/// finishes the requests in flight, waiting at most [`SHUTDOWN_GRACE`] for
+/// connections to close. Every connection is held to [`conn::Timeouts`]'s
+/// defaults, so a slow or silent client cannot keep it open (or the
+/// witness from stopping). A request cut off by the grace period still
+/// persists what it decided: see [`Witness::add_checkpoint`].
 ///
 /// # Errors
 /// If the server fails to accept connections.
@@ -86,7 +95,28 @@ pub async fn serve(
     witness: Arc<Witness>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, http::router(witness))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(true);
+    };
+    let listener = conn::GuardedListener::new(listener, conn::Timeouts::default());
+    let server = axum::serve(listener, http::router(witness)).with_graceful_shutdown(signal);
+    let grace = async move {
+        if stopping.wait_for(|s| *s).await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result,
+        () = grace => {
+            tracing::warn!(
+                grace_secs = SHUTDOWN_GRACE.as_secs(),
+                "connections still open after the shutdown grace period; closing them"
+            );
+            Ok(())
+        }
+    }
 }
