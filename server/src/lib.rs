@@ -57,6 +57,15 @@ use crate::service::{Limits, LogService};
 use crate::storage::{Storage, StorageError, StorageOptions};
 use crate::witnesses::{WitnessClient, WitnessEndpoint};
 
+/// How long open connections may take to finish once shutdown begins.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// gRPC HTTP/2 keep-alive: ping interval and how long an answer may take.
+const GRPC_KEEPALIVE: (std::time::Duration, std::time::Duration) = (
+    std::time::Duration::from_secs(30),
+    std::time::Duration::from_secs(10),
+);
+
 /// The origin used when a data directory is initialized without `--origin`.
 pub const DEFAULT_ORIGIN: &str = "localhost/causeway";
 
@@ -314,7 +323,7 @@ pub async fn serve(
         ));
     }
     let incoming = tokio_stream::StreamExt::map(
-        tokio_stream::wrappers::ReceiverStream::new(tls::accept(grpc, grpc_tls)),
+        tokio_stream::wrappers::ReceiverStream::new(tls::accept(grpc, grpc_tls, tls::Limits::GRPC)),
         Ok::<_, std::io::Error>,
     );
     // grpc.health.v1: SERVING for the whole server and for causeway.v1.Log
@@ -334,6 +343,10 @@ pub async fn serve(
         });
     }
     let grpc_server = tonic::transport::Server::builder()
+        // Pings find clients that went silent or stall mid-frame (slow
+        // loris): no answer within the timeout closes the connection.
+        .http2_keepalive_interval(Some(GRPC_KEEPALIVE.0))
+        .http2_keepalive_timeout(Some(GRPC_KEEPALIVE.1))
         .layer(grpc_limits::OversizeLayer {
             limit: config.max_request_bytes,
         })
@@ -351,7 +364,10 @@ pub async fn serve(
         match http {
             Some(listener) => {
                 let local = listener.local_addr()?;
-                let listener = tls::HttpListener::new(tls::accept(listener, http_tls), local);
+                let listener = tls::HttpListener::new(
+                    tls::accept(listener, http_tls, tls::Limits::HTTP),
+                    local,
+                );
                 axum::serve(listener, http::router(log.reader.clone()))
                     .with_graceful_shutdown(stopped(stop_rx.clone()))
                     .await
@@ -360,12 +376,40 @@ pub async fn serve(
             None => Ok(()),
         }
     };
-    let (grpc_result, http_result) = tokio::join!(grpc_server, http_server);
-    grpc_result?;
-    http_result?;
-    // Handlers are gone; the sequencer drains its queue and stops.
-    tokio::task::spawn_blocking(move || log.close())
-        .await
-        .map_err(std::io::Error::other)?;
+    // Connections get SHUTDOWN_GRACE to finish once shutdown begins; a
+    // client holding one open cannot keep the log from stopping.
+    let grace = async {
+        let _ = stop_rx.clone().wait_for(|s| *s).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    let cut_off = tokio::select! {
+        (grpc_result, http_result) = async { tokio::join!(grpc_server, http_server) } => {
+            grpc_result?;
+            http_result?;
+            false
+        }
+        () = grace => {
+            tracing::warn!(
+                grace_secs = SHUTDOWN_GRACE.as_secs(),
+                "connections still open after the shutdown grace period; closing them"
+            );
+            true
+        }
+    };
+    // Handlers are gone; the sequencer drains its queue and stops. (After
+    // the grace period, connection tasks cut off above may still hold
+    // sequencer handles until the runtime ends: then the log stops with the
+    // process, and whatever they submit meanwhile is answered or not at
+    // all, never acknowledged without being durable.)
+    let closing = tokio::task::spawn_blocking(move || log.close());
+    let wait = if cut_off {
+        std::time::Duration::from_secs(1)
+    } else {
+        SHUTDOWN_GRACE
+    };
+    match tokio::time::timeout(wait, closing).await {
+        Ok(joined) => joined.map_err(std::io::Error::other)?,
+        Err(_) => tracing::warn!("the sequencer is still held by closed connections; exiting"),
+    }
     Ok(())
 }

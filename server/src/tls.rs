@@ -6,6 +6,10 @@
 //! holds up the others. Every connection carries its [`Peer`]: the
 //! address, and the client certificate if one was verified.
 //!
+//! Every connection is also held to [`Limits`], so that slow or silent
+//! clients (slow loris) cannot keep connections, and with them file
+//! descriptors and shutdown, forever.
+//!
 //! The certificate, key and client CA are files; [`Acceptor::reload`]
 //! re-reads them (on SIGHUP) and new connections use the new ones, while a
 //! file that does not load leaves the running configuration in place.
@@ -26,6 +30,63 @@ use tokio_rustls::server::TlsStream;
 
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The HTTP/2 connection preface every gRPC client sends first.
+const H2_PREFACE_LEN: u64 = 24;
+
+/// Time limits on what a client sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limits {
+    /// HTTP/1-style exchanges (the tile API): a request, from its first
+    /// byte (or the accept) until the answer starts, may take `request`,
+    /// however the bytes trickle in; after an answer the connection may
+    /// stay silent for `idle`.
+    Exchange {
+        /// From a request's first byte until the answer starts.
+        request: Duration,
+        /// From an answer until the next request's first byte.
+        idle: Duration,
+    },
+    /// gRPC: the HTTP/2 preface must arrive within `within`; after that,
+    /// HTTP/2 keep-alive pings (see `serve`) drop silent or stuck clients.
+    Preface {
+        /// From the accept until the preface is complete.
+        within: Duration,
+    },
+}
+
+impl Limits {
+    /// The tile API's limits: 30 s per request (hyper's usual header
+    /// timeout; tiles are answered in milliseconds), 2 minutes idle
+    /// (longer than HTTP clients' usual 90 s pool timeout, so that clients
+    /// close idle connections).
+    pub const HTTP: Limits = Limits::Exchange {
+        request: Duration::from_secs(30),
+        idle: Duration::from_secs(120),
+    };
+    /// The gRPC listener's limit: the preface within 10 s.
+    pub const GRPC: Limits = Limits::Preface {
+        within: Duration::from_secs(10),
+    };
+
+    fn first_deadline(self) -> Duration {
+        match self {
+            Limits::Exchange { request, .. } => request,
+            Limits::Preface { within } => within,
+        }
+    }
+}
+
+/// Where a connection is with respect to its [`Limits`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// A request (or the preface) is due before the deadline.
+    Request,
+    /// Answered; the next request is due before the (idle) deadline.
+    Idle,
+    /// Past the preface: no deadline here.
+    Open,
+}
 
 /// Whether clients must present a certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,10 +289,14 @@ impl Peer {
     }
 }
 
-/// One accepted connection, plain or TLS.
+/// One accepted connection, plain or TLS, held to its [`Limits`].
 pub struct Conn {
     stream: Stream,
     peer: Peer,
+    limits: Limits,
+    phase: Phase,
+    received: u64,
+    deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
 enum Stream {
@@ -240,9 +305,50 @@ enum Stream {
 }
 
 impl Conn {
+    fn new(stream: Stream, peer: Peer, limits: Limits) -> Self {
+        Conn {
+            stream,
+            peer,
+            limits,
+            phase: Phase::Request,
+            received: 0,
+            deadline: Box::pin(tokio::time::sleep(limits.first_deadline())),
+        }
+    }
+
     /// Who connected.
     pub fn peer(&self) -> &Peer {
         &self.peer
+    }
+
+    fn enter(&mut self, phase: Phase, within: Duration) {
+        self.phase = phase;
+        self.deadline
+            .as_mut()
+            .reset(tokio::time::Instant::now() + within);
+    }
+
+    fn read(&mut self, n: usize) {
+        self.received += n as u64;
+        match self.limits {
+            Limits::Exchange { request, .. } if n > 0 && self.phase == Phase::Idle => {
+                self.enter(Phase::Request, request);
+            }
+            Limits::Preface { .. } if self.received >= H2_PREFACE_LEN => {
+                self.phase = Phase::Open;
+            }
+            _ => {}
+        }
+    }
+
+    fn wrote(&mut self, n: usize) {
+        // Answering: the request is complete, and the idle clock starts
+        // (again) with every byte sent.
+        if let Limits::Exchange { idle, .. } = self.limits
+            && n > 0
+        {
+            self.enter(Phase::Idle, idle);
+        }
     }
 }
 
@@ -260,9 +366,28 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match &mut self.get_mut().stream {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = match &mut this.stream {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        };
+        match polled {
+            Poll::Ready(Ok(())) => {
+                this.read(buf.filled().len() - before);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending if this.phase != Phase::Open => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    match this.phase {
+                        Phase::Idle => "the connection was idle too long",
+                        _ => "the request did not arrive in time",
+                    },
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+            other => other,
         }
     }
 }
@@ -273,10 +398,15 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match &mut self.get_mut().stream {
+        let this = self.get_mut();
+        let written = match &mut this.stream {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        };
+        if let Poll::Ready(Ok(n)) = written {
+            this.wrote(n);
         }
+        written
     }
 
     fn poll_write_vectored(
@@ -284,10 +414,15 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        match &mut self.get_mut().stream {
+        let this = self.get_mut();
+        let written = match &mut this.stream {
             Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Stream::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        };
+        if let Poll::Ready(Ok(n)) = written {
+            this.wrote(n);
         }
+        written
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -315,7 +450,11 @@ impl AsyncWrite for Conn {
 /// Accepts connections on `listener` until the receiver is dropped. With
 /// `tls`, each handshake runs in its own task; failed handshakes are
 /// logged at debug level and dropped.
-pub fn accept(listener: TcpListener, tls: Option<Acceptor>) -> mpsc::Receiver<Conn> {
+pub fn accept(
+    listener: TcpListener,
+    tls: Option<Acceptor>,
+    limits: Limits,
+) -> mpsc::Receiver<Conn> {
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         loop {
@@ -335,13 +474,11 @@ pub fn accept(listener: TcpListener, tls: Option<Acceptor>) -> mpsc::Receiver<Co
             // milliseconds under Nagle's algorithm plus delayed ACKs.
             let _ = tcp.set_nodelay(true);
             let Some(tls) = &tls else {
-                let conn = Conn {
-                    stream: Stream::Plain(tcp),
-                    peer: Peer {
-                        addr: Some(addr),
-                        certificate: None,
-                    },
+                let peer = Peer {
+                    addr: Some(addr),
+                    certificate: None,
                 };
+                let conn = Conn::new(Stream::Plain(tcp), peer, limits);
                 if tx.send(conn).await.is_err() {
                     return;
                 }
@@ -357,13 +494,11 @@ pub fn accept(listener: TcpListener, tls: Option<Acceptor>) -> mpsc::Receiver<Co
                             .peer_certificates()
                             .and_then(|c| c.first())
                             .map(|c| c.clone().into_owned());
-                        let conn = Conn {
-                            stream: Stream::Tls(Box::new(stream)),
-                            peer: Peer {
-                                addr: Some(addr),
-                                certificate,
-                            },
+                        let peer = Peer {
+                            addr: Some(addr),
+                            certificate,
                         };
+                        let conn = Conn::new(Stream::Tls(Box::new(stream)), peer, limits);
                         let _ = tx.send(conn).await;
                     }
                     Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
