@@ -32,6 +32,7 @@ impl Admission {
     /// Checks every entry of one request against the log's state; the
     /// request is refused as a whole at the first entry that fails, with
     /// the entry's position in the message. Blocks on storage reads.
+    /// Returns each record's submission ID (none for opaque entries).
     ///
     /// # Errors
     /// The gRPC status of the first rejection.
@@ -40,9 +41,9 @@ impl Admission {
         storage: &Storage,
         head_size: u64,
         entries: &[(Vec<u8>, Hash)],
-    ) -> Result<(), Status> {
+    ) -> Result<Vec<Option<Hash>>, Status> {
         let Admission::Records(policy) = self else {
-            return Ok(());
+            return Ok(vec![None; entries.len()]);
         };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -56,12 +57,19 @@ impl Admission {
                 .or_insert_with(|| lookup(storage, head_size, hash))
                 .clone()
         };
+        let mut ids = Vec::with_capacity(entries.len());
         for (i, (entry, _)) in entries.iter().enumerate() {
             if let Err(rejection) = validate_entry(entry, policy, now, &mut lookup) {
                 return Err(status(i, entries.len(), rejection));
             }
+            // Valid, so it decodes and has one signature.
+            ids.push(
+                Envelope::decode(entry)
+                    .ok()
+                    .and_then(|e| e.submission_id().ok()),
+            );
         }
-        Ok(())
+        Ok(ids)
     }
 }
 

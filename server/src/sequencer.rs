@@ -123,8 +123,20 @@ pub enum SubmitError {
     Storage(String),
 }
 
+/// One entry to append.
+#[derive(Clone, Debug)]
+pub struct NewEntry {
+    /// The entry's bytes.
+    pub bytes: Vec<u8>,
+    /// Its RFC 6962 leaf hash.
+    pub leaf_hash: Hash,
+    /// For a record, its submission ID: a record already logged under
+    /// another signature counts as a duplicate.
+    pub submission_id: Option<Hash>,
+}
+
 struct Submission {
-    entries: Vec<(Vec<u8>, Hash)>,
+    entries: Vec<NewEntry>,
     reply: oneshot::Sender<Result<Accepted, SubmitError>>,
     /// The submitter's span, continued by the batch.
     trace: TraceLink,
@@ -147,6 +159,22 @@ impl SequencerHandle {
     /// [`SubmitError`] if the queue is full, the log is stopping, or storage
     /// failed.
     pub async fn submit(&self, entries: Vec<(Vec<u8>, Hash)>) -> Result<Accepted, SubmitError> {
+        let entries = entries
+            .into_iter()
+            .map(|(bytes, leaf_hash)| NewEntry {
+                bytes,
+                leaf_hash,
+                submission_id: None,
+            })
+            .collect();
+        self.submit_entries(entries).await
+    }
+
+    /// Like [`SequencerHandle::submit`], with submission IDs for records.
+    ///
+    /// # Errors
+    /// As for [`SequencerHandle::submit`].
+    pub async fn submit_entries(&self, entries: Vec<NewEntry>) -> Result<Accepted, SubmitError> {
         let n = entries.len();
         let before = self.pending.fetch_add(n, Ordering::AcqRel);
         if before + n > self.max_pending && before > 0 {
@@ -389,13 +417,23 @@ impl Sequencer {
     > {
         let hashes: Vec<Hash> = batch
             .iter()
-            .flat_map(|s| s.entries.iter().map(|(_, h)| *h))
+            .flat_map(|s| s.entries.iter().map(|e| e.leaf_hash))
             .collect();
-        let existing = match self.storage.leaf_indices(&hashes) {
+        let ids: Vec<Hash> = batch
+            .iter()
+            .flat_map(|s| s.entries.iter().filter_map(|e| e.submission_id))
+            .collect();
+        let found = self
+            .storage
+            .leaf_indices(&hashes)
+            .and_then(|leaves| Ok((leaves, self.storage.submissions(&ids)?)));
+        let (existing, existing_ids) = match found {
             Ok(found) => found,
             Err(e) => return Err((batch.into_iter().map(|s| s.reply).collect(), e.to_string())),
         };
         let mut existing = existing.into_iter();
+        let mut existing_ids = existing_ids.into_iter();
+        let mut ids_in_batch: HashMap<Hash, (u64, Hash)> = HashMap::new();
         let before = self.range.clone();
         let mut commit = Commit {
             first_index: before.size(),
@@ -405,15 +443,26 @@ impl Sequencer {
         let mut answers = Vec::with_capacity(batch.len());
         for sub in batch {
             let mut results = Vec::with_capacity(sub.entries.len());
-            for (entry, hash) in sub.entries {
+            for entry in sub.entries {
+                let hash = entry.leaf_hash;
+                let stored_id = entry
+                    .submission_id
+                    .and_then(|_| existing_ids.next().flatten());
                 let known = existing
                     .next()
                     .flatten()
-                    .or_else(|| in_batch.get(&hash).copied());
-                if let Some(index) = known {
+                    .or_else(|| in_batch.get(&hash).copied())
+                    .map(|index| (index, hash))
+                    .or(stored_id)
+                    .or_else(|| {
+                        entry
+                            .submission_id
+                            .and_then(|id| ids_in_batch.get(&id).copied())
+                    });
+                if let Some((index, leaf_hash)) = known {
                     results.push(Sequenced {
                         index,
-                        leaf_hash: hash,
+                        leaf_hash,
                         duplicate: true,
                     });
                     continue;
@@ -421,7 +470,11 @@ impl Sequencer {
                 let index = self.range.size();
                 self.range.append(hash, |id, h| commit.nodes.push((id, h)));
                 in_batch.insert(hash, index);
-                commit.entries.push((entry, hash));
+                if let Some(id) = entry.submission_id {
+                    ids_in_batch.insert(id, (index, hash));
+                    commit.submissions.push((id, index, hash));
+                }
+                commit.entries.push((entry.bytes, hash));
                 results.push(Sequenced {
                     index,
                     leaf_hash: hash,

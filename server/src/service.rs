@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use crate::admission::Admission;
 use crate::rate_limit::RateLimiter;
 use crate::reader::{PublishedView, ReadError, Reader};
-use crate::sequencer::{SequencerHandle, SubmitError, TreeHead};
+use crate::sequencer::{NewEntry, SequencerHandle, SubmitError, TreeHead};
 use crate::telemetry::{metrics, reason};
 use crate::tls::Peer;
 use tracing::Instrument as _;
@@ -252,15 +252,16 @@ impl LogService {
         let span = tracing::debug_span!("validate");
         let mut entries =
             span.in_scope(|| validate_entries(request.into_inner().entries, &self.limits))?;
+        let mut ids = vec![None; entries.len()];
         if let Admission::Records(_) = &self.limits.admission {
             // Reference lookups read storage: keep them off the async workers.
             let (admission, reader) = (self.limits.admission.clone(), self.reader.clone());
             let span = span.clone();
-            entries = tokio::task::spawn_blocking(move || {
+            (entries, ids) = tokio::task::spawn_blocking(move || {
                 span.in_scope(|| {
                     admission
                         .check(reader.storage(), reader.head_size(), &entries)
-                        .map(|()| entries)
+                        .map(|ids| (entries, ids))
                 })
             })
             .await
@@ -283,9 +284,18 @@ impl LogService {
                     reason: "rate_limited",
                 })?;
         }
+        let entries = entries
+            .into_iter()
+            .zip(ids)
+            .map(|((bytes, leaf_hash), submission_id)| NewEntry {
+                bytes,
+                leaf_hash,
+                submission_id,
+            })
+            .collect();
         let accepted = self
             .sequencer
-            .submit(entries)
+            .submit_entries(entries)
             .instrument(tracing::debug_span!("sequence"))
             .await
             .map_err(|e| Rejected {

@@ -39,6 +39,10 @@ const CF_PUBLISHED: &str = "published";
 /// RFC 3161 anchors by tree size: `gen_time (i64 BE) ‖ DER TimeStampResp`.
 const CF_ANCHORS: &str = "anchors";
 const CF_META: &str = "meta";
+/// Records by submission ID (see `Envelope::submission_id`):
+/// `index (u64 BE) ‖ leaf hash`, so that a record resubmitted with another
+/// signature gets its original index.
+const CF_SUBMISSIONS: &str = "submissions";
 
 const META_SIZE: &[u8] = b"size";
 const META_ORIGIN: &[u8] = b"origin";
@@ -102,6 +106,8 @@ pub struct Commit {
     pub size: u64,
     /// The signed checkpoint note at `size`.
     pub note: String,
+    /// Submission IDs of new records: `(id, index, leaf hash)`.
+    pub submissions: Vec<(Hash, u64, Hash)>,
 }
 
 /// The RocksDB-backed log store.
@@ -307,6 +313,7 @@ fn open_db(path: &Path, opts: &StorageOptions) -> Result<DB, StorageError> {
         cf(CF_PUBLISHED, false, true, wb / 16),
         cf(CF_ANCHORS, false, false, wb / 16),
         cf(CF_META, false, false, wb / 16),
+        cf(CF_SUBMISSIONS, true, false, wb / 16),
     ];
     let mut db_opts = Options::default();
     db_opts.create_if_missing(true);
@@ -411,6 +418,13 @@ impl Storage {
             b.put_cf(entries, index, entry);
             b.put_cf(leaves, hash.as_bytes(), index);
         }
+        let submissions = db.cf(CF_SUBMISSIONS);
+        for (id, index, leaf) in &commit.submissions {
+            let mut value = [0u8; 40];
+            value[..8].copy_from_slice(&index.to_be_bytes());
+            value[8..].copy_from_slice(leaf.as_bytes());
+            b.put_cf(submissions, id.as_bytes(), value);
+        }
         for (id, hash) in &commit.nodes {
             b.put_cf(nodes, node_key(*id), hash.as_bytes());
         }
@@ -435,6 +449,35 @@ impl Storage {
             .into_iter()
             .map(|r| match r? {
                 Some(v) => u64_value(&v, "leaf index").map(Some),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    /// Looks up records by submission ID, in one batched read: the index
+    /// and leaf hash of each one already logged.
+    ///
+    /// # Errors
+    /// On a storage failure.
+    pub fn submissions(&self, ids: &[Hash]) -> Result<Vec<Option<(u64, Hash)>>, StorageError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let db = self.db()?;
+        let cf = db.cf(CF_SUBMISSIONS);
+        db.batched_multi_get_cf(cf, ids.iter().map(|h| h.as_bytes()), false)
+            .into_iter()
+            .map(|r| match r? {
+                Some(v) if v.len() == 40 => {
+                    let index = u64_value(&v[..8], "submission index")?;
+                    let leaf = Hash::try_from(&v[8..])
+                        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                    Ok(Some((index, leaf)))
+                }
+                Some(v) => Err(StorageError::Corrupt(format!(
+                    "a submission record is {} bytes, not 40",
+                    v.len()
+                ))),
                 None => Ok(None),
             })
             .collect()

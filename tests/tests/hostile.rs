@@ -2257,16 +2257,13 @@ async fn bug_unary_call_with_two_messages_drops_the_second() {
     );
 }
 
-/// ECDSA signatures are malleable: (r, s) and (r, n - s) both verify. The
-/// log deduplicates by leaf hash (the envelope's bytes), and ring accepts
-/// high-S signatures, so anyone can replay a producer's signed record under
-/// the malleated signature and it is logged a second time, at a new index,
-/// with `duplicate: false`. The envelope decoder already refuses
-/// non-canonical protobuf for exactly this reason ("the same content could
-/// be logged under several leaf hashes"); the signature is the gap.
+/// ECDSA signatures are malleable: (r, s) and (r, n - s) both verify, so
+/// anyone could replay a producer's signed record under the malleated
+/// signature as different entry bytes. The log deduplicates records by
+/// submission ID (signer and signed bytes, not the signature): the replay
+/// gets the original index, `duplicate: true`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a record replayed with a malleated ECDSA signature is logged twice"]
-async fn bug_malleated_signature_replays_a_record_at_a_new_index() {
+async fn a_record_replayed_with_a_malleated_signature_keeps_its_index() {
     let dir = tempfile::tempdir().unwrap();
     let p = Producers::new();
     let policy = p.write(&dir.path().join("producers"));
@@ -2285,15 +2282,18 @@ async fn bug_malleated_signature_replays_a_record_at_a_new_index() {
     replay.signatures[0].sig = malleate(&replay.signatures[0].sig);
     let replay = replay.encode();
     assert_ne!(replay, original);
-    match c.add_entries(vec![replay]).await {
-        Err(e) => assert_eq!(e.code(), Some(Code::InvalidArgument), "{e}"),
-        Ok(r) => assert_eq!(
-            (r.entries[0].index, r.entries[0].duplicate),
-            (first.index, true),
-            "the same signed record was logged a second time at index {}",
-            r.entries[0].index
-        ),
-    }
+    let again = c.add_entries(vec![replay.clone()]).await.unwrap().entries[0].clone();
+    assert_eq!(
+        (again.index, again.duplicate, again.leaf_hash),
+        (first.index, true, first.leaf_hash),
+        "the same signed record was logged a second time at index {}",
+        again.index
+    );
+    // In one request with the original, too; and the log holds one copy.
+    let both = c.add_entries(vec![original, replay]).await.unwrap().entries;
+    assert!(both.iter().all(|e| e.index == first.index && e.duplicate));
+    let size = c.entries(0, 10).await.unwrap().len();
+    assert_eq!(size as u64, first.index + 1);
 }
 
 /// The witness gives open connections `SHUTDOWN_GRACE`

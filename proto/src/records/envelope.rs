@@ -179,6 +179,27 @@ impl Envelope {
         }
     }
 
+    /// What makes two envelopes the same submission: the signer and the
+    /// signed bytes, not the signature. ECDSA signatures are malleable
+    /// (`(r, s)` and `(r, n − s)` both verify) and most signers randomize
+    /// them (a record signed twice gets two signatures; [`ProducerKey`]
+    /// signs deterministically), so the log deduplicates records by
+    /// this, not by the entry's bytes: SHA-256 of a domain separator, the
+    /// signer's key ID and the DSSE PAE.
+    ///
+    /// # Errors
+    /// [`RecordError::SignatureCount`] unless there is exactly one signature.
+    pub fn submission_id(&self) -> Result<crate::merkle::Hash, RecordError> {
+        use sha2::Digest as _;
+        let signer = self.signer()?;
+        let mut h = sha2::Sha256::new();
+        h.update(b"causeway submission id v1\0");
+        h.update(signer.keyid.as_bytes());
+        h.update(b"\0");
+        h.update(pae(&self.payload_type, &self.payload));
+        Ok(crate::merkle::Hash::from_bytes(h.finalize().into()))
+    }
+
     /// Verifies the envelope's single signature with an ECDSA P-256 key
     /// given as DER SPKI; the signature's key ID must be that key's ID.
     ///

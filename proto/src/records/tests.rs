@@ -730,6 +730,37 @@ fn envelope_requires_exactly_one_signature() {
 }
 
 #[test]
+fn submission_id_ignores_the_signature_but_not_the_signer() {
+    let (a, b) = (
+        ProducerKey::generate(&mut rng(7)),
+        ProducerKey::generate(&mut rng(8)),
+    );
+    let record = sample_record(Kind::Action);
+    let first = Envelope::sign(&record, &a);
+    // (r, n - s) verifies too: a malleated copy is the same submission.
+    let sig = p256::ecdsa::Signature::from_der(&first.signatures[0].sig).unwrap();
+    let (r, s) = sig.split_scalars();
+    let flipped = p256::ecdsa::Signature::from_scalars(r, -*s).unwrap();
+    let mut malleated = first.clone();
+    malleated.signatures[0].sig = flipped.to_der().as_bytes().to_vec();
+    assert_ne!(malleated.encode(), first.encode());
+    assert!(malleated.verify(&a.public_spki_der()).is_ok());
+    assert_eq!(malleated.submission_id(), first.submission_id());
+    // Another signer, another payload: another submission.
+    assert_ne!(
+        Envelope::sign(&record, &b).submission_id(),
+        first.submission_id()
+    );
+    assert_ne!(
+        Envelope::sign(&sample_record(Kind::Review), &a).submission_id(),
+        first.submission_id()
+    );
+    let mut unsigned = first.clone();
+    unsigned.signatures.clear();
+    assert!(unsigned.submission_id().is_err());
+}
+
+#[test]
 fn envelope_decode_is_strict() {
     let key = ProducerKey::generate(&mut rng(6));
     let entry = Envelope::sign(&sample_record(Kind::Action), &key).encode();
