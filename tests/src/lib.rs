@@ -553,3 +553,30 @@ pub fn run_checker(mut cmd: Command, input: &str) -> (bool, String) {
     );
     (out.status.success(), text)
 }
+
+/// Polls GetCheckpoint until the published checkpoint (its log signatures
+/// checked) reaches `size`; returns its note. Fails after 30 s with the
+/// server's stderr.
+pub async fn published_at_least(
+    client: &mut causeway_client::LogClient,
+    size: u64,
+    server: &Server,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(note) = client.checkpoint(None).await {
+            let cp = causeway_client::verify::check_checkpoint(&note, &server.keys())
+                .expect("the log's checkpoint verifies")
+                .checkpoint;
+            if cp.size() >= size {
+                return note;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "size {size} was not published within 30 s; server stderr:\n{}",
+            server.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

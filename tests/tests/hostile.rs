@@ -34,7 +34,7 @@ use causeway_proto::records::{Envelope, EnvelopeSignature, Kind, ProducerKey, Re
 use causeway_proto::v1;
 use causeway_proto::v1::log_client::LogClient as Raw;
 use causeway_proto::witness::AddCheckpointRequest;
-use causeway_tests::{Producers, Server, Witness, init_log};
+use causeway_tests::{Producers, Server, Witness, init_log, published_at_least};
 use serde_json::{Value, json};
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
@@ -605,27 +605,6 @@ fn policy_with_extra(producers: &Producers, dir: &std::path::Path, extra: &Produ
     ));
     std::fs::write(&path, policy).unwrap();
     path.to_str().unwrap().to_owned()
-}
-
-// ---------------------------------------------------------------------------
-// Waiting for publication
-
-async fn published_at_least(client: &mut LogClient, size: u64, server: &Server) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(note) = client.checkpoint(None).await {
-            let cp = check_checkpoint(&note, &server.keys()).unwrap().checkpoint;
-            if cp.size() >= size {
-                return note;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "size {size} was not published within 30 s:\n{}",
-            server.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 // ---------------------------------------------------------------------------

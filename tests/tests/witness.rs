@@ -13,7 +13,7 @@ use causeway_client::verify::{
     VerificationError, WitnessPolicy, check_checkpoint, check_consistency, check_witnesses,
 };
 use causeway_proto::note::VerifierKey;
-use causeway_tests::{Server, Witness, cli, init_log};
+use causeway_tests::{Server, Witness, cli, init_log, published_at_least};
 
 const ORIGIN: &str = "test.causeway/witnessed";
 
@@ -39,25 +39,6 @@ async fn submit(client: &mut LogClient, tag: &str, n: usize) -> u64 {
         .await
         .expect("entries acknowledged");
     added.entries.last().unwrap().index + 1
-}
-
-/// Polls GetCheckpoint until the published size reaches `size`.
-async fn published_at_least(client: &mut LogClient, size: u64, server: &Server) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(note) = client.checkpoint(None).await {
-            let cp = check_checkpoint(&note, &server.keys()).unwrap().checkpoint;
-            if cp.size() >= size {
-                return note;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "size {size} was not published within 30 s; server stderr:\n{}",
-            server.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn get_json(url: &str) -> serde_json::Value {
