@@ -5,7 +5,10 @@
 //! session key) to a log in records mode (every entry decoded, its
 //! signature verified, its references looked up in storage and its signer
 //! checked against the producer policy) and, as the baseline in the same
-//! run, the very same bytes to a log with `--accept opaque`.
+//! run, the very same bytes to a log with `--accept opaque`. A third run
+//! repeats records mode with OpenTelemetry on: every submission traced,
+//! spans and metrics exported over OTLP/gRPC to a collector in this
+//! process, which counts what it receives.
 //!
 //! ```text
 //! cargo build --release -p causeway-server -p causeway-bench
@@ -148,6 +151,77 @@ fn records(n: usize, keys: &[ProducerKey; 4]) -> anyhow::Result<(Entries, Entrie
     Ok((vec![auth.0, pre.0, cred.0], actions))
 }
 
+/// An OTLP/gRPC collector that counts spans and metric batches.
+#[derive(Clone, Default)]
+struct Collector {
+    spans: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    metric_exports: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
+    for Collector
+{
+    async fn export(
+        &self,
+        request: tonic::Request<
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+        >,
+    ) -> Result<
+        tonic::Response<
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse,
+        >,
+        tonic::Status,
+    > {
+        let n: usize = request
+            .into_inner()
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        self.spans
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsService
+    for Collector
+{
+    async fn export(
+        &self,
+        _request: tonic::Request<
+            opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
+        >,
+    ) -> Result<
+        tonic::Response<
+            opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse,
+        >,
+        tonic::Status,
+    > {
+        self.metric_exports
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+/// Starts the collector on a free loopback port; returns its URL.
+async fn collector(c: &Collector) -> anyhow::Result<String> {
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsServiceServer;
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(c.clone()))
+            .add_service(MetricsServiceServer::new(c.clone()))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    Ok(url)
+}
+
 async fn load(
     url: &str,
     parents: &[Vec<u8>],
@@ -239,6 +313,25 @@ async fn main() -> anyhow::Result<()> {
     )?;
     let admitted = load(&url, &parents, &actions, args.batch, args.clients).await?;
     drop(records_log);
+    let sink = Collector::default();
+    let endpoint = collector(&sink).await?;
+    let (traced_log, url) = start(
+        &server,
+        &work.path().join("traced"),
+        &[
+            "--policy",
+            policy.to_str().unwrap_or_default(),
+            "--otlp-endpoint",
+            &endpoint,
+            "--otlp-interval",
+            "1s",
+            "--trace-ratio",
+            "1",
+        ],
+    )?;
+    let traced = load(&url, &parents, &actions, args.batch, args.clients).await?;
+    drop(traced_log);
+    let spans = sink.spans.load(std::sync::atomic::Ordering::Relaxed);
 
     let rate = |d: Duration| actions.len() as f64 / d.as_secs_f64();
     println!(
@@ -256,6 +349,11 @@ async fn main() -> anyhow::Result<()> {
         "| records: decode, signature, references, policy | {:.0} | {:.2} |",
         rate(admitted),
         rate(admitted) / rate(baseline)
+    );
+    println!(
+        "| records + OpenTelemetry: every call traced, OTLP export ({spans} spans received) | {:.0} | {:.2} |",
+        rate(traced),
+        rate(traced) / rate(baseline)
     );
     Ok(())
 }
