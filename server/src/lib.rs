@@ -19,7 +19,7 @@
 //! * [`telemetry`]: logs, OpenTelemetry traces and metrics.
 //! * [`tls`]: plain or TLS connections, client certificates, SIGHUP reload.
 //!
-//! [`run`] wires them together; `main.rs` only parses the command line.
+//! [`serve`] wires them together; `main.rs` only parses the command line.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

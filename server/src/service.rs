@@ -1,6 +1,7 @@
 //! The `causeway.v1.Log` gRPC service. Handlers only translate between
-//! protobuf and the [`Reader`] / [`SequencerHandle`]; every error becomes a
-//! gRPC status in [`read_status`] or [`submit_status`], nowhere else.
+//! protobuf and the [`Reader`] / [`SequencerHandle`]; errors become gRPC
+//! statuses here (`read_status`, `submit_status`, request limits) and, for
+//! records, in [`crate::admission`].
 
 use causeway_proto::MAX_ENTRY_SIZE;
 use causeway_proto::merkle::{Hash, leaf_hash};

@@ -3,7 +3,7 @@
 //!
 //! The pieces are separate on purpose, after transparency-dev/merkle:
 //!
-//! * [`hash`]: the two hash functions and the fixed-size [`Hash`].
+//! * [`hash`]: the two hash functions and the fixed-size [`Hash`](struct@Hash).
 //! * [`node`]: [`NodeId`], the `(level, index)` address of a perfect subtree.
 //! * [`compact`]: [`CompactRange`], the right edge of a tree, which is all a
 //!   sequencer needs in memory to append.
