@@ -69,9 +69,12 @@ pub enum VerifyError {
 /// the last leaf part, plus one per set bit of `size - 1` above it.
 fn inclusion_proof_len(index: u64, size: u64) -> usize {
     let last = size - 1;
-    let inner = (64 - (index ^ last).leading_zeros()) as usize; // levels up to the fork
-    let border = (last >> inner).count_ones() as usize; // perfect subtrees on the left above
-    inner + border
+    let inner = 64 - (index ^ last).leading_zeros(); // levels up to the fork
+    // Perfect subtrees on the left above. `inner` is 64 when the paths part
+    // at the top bit (sizes above 2^63), and a u64 shifted by 64 is zero,
+    // not an overflow.
+    let border = last.checked_shr(inner).unwrap_or(0).count_ones();
+    (inner + border) as usize
 }
 
 /// Computes the root implied by an inclusion proof (RFC 9162 §2.1.3.2).
@@ -264,8 +267,9 @@ pub fn verify_consistency(
 /// where `fnode`/`snode` are the old and new last-leaf positions already
 /// shifted up to the start node's level.
 fn expected_consistency_len(fnode: u64, snode: u64) -> usize {
-    let inner = (64 - (fnode ^ snode).leading_zeros()) as usize;
-    inner + (snode >> inner).count_ones() as usize
+    let inner = 64 - (fnode ^ snode).leading_zeros();
+    // As in `inclusion_proof_len`, `inner` may be 64.
+    (inner + snode.checked_shr(inner).unwrap_or(0).count_ones()) as usize
 }
 
 #[cfg(test)]
@@ -302,5 +306,40 @@ mod tests {
         assert!(verify_consistency(2, 1, &root2, &a, &[]).is_err());
         assert_eq!(verify_consistency(2, 2, &root2, &root2, &[]), Ok(()));
         assert!(verify_consistency(2, 2, &root2, &a, &[]).is_err());
+    }
+
+    /// Trees of more than 2^63 leaves: the paths to the first and last
+    /// leaves part at the top bit, and the length computations shift by 64
+    /// (found by proto/tests/proof_properties.rs; it panicked in debug
+    /// builds and rejected honest proofs in release builds).
+    #[test]
+    fn trees_above_two_to_the_63() {
+        let leaf = leaf_hash(b"leaf");
+        let p = leaf_hash(b"p");
+        for size in [(1 << 63) + 1, u64::MAX] {
+            // Leaf 0: 63 hashes up to the left perfect subtree of 2^63
+            // leaves, then the right subtree's root.
+            let proof = vec![p; 64];
+            let root = root_from_inclusion_proof(0, size, &leaf, &proof).unwrap();
+            let folded = proof.iter().fold(leaf, |acc, h| node_hash(&acc, h));
+            assert_eq!(root, folded);
+            assert_eq!(verify_inclusion(0, size, &leaf, &proof, &root), Ok(()));
+            for wrong in [63, 65] {
+                assert!(matches!(
+                    verify_inclusion(0, size, &leaf, &vec![p; wrong], &root),
+                    Err(VerifyError::WrongProofLength { expected: 64, .. })
+                ));
+            }
+            // Old size 1: the same shape, every hash on the right.
+            assert_eq!(verify_consistency(1, size, &leaf, &folded, &proof), Ok(()));
+            assert!(matches!(
+                verify_consistency(1, size, &leaf, &folded, &proof[1..]),
+                Err(VerifyError::WrongProofLength { expected: 64, .. })
+            ));
+        }
+        // The last leaf of 2^63 + 1: one hash, the left subtree's root.
+        let size = (1 << 63) + 1;
+        let root = node_hash(&p, &leaf);
+        assert_eq!(verify_inclusion(size - 1, size, &leaf, &[p], &root), Ok(()));
     }
 }
