@@ -1,0 +1,2 @@
+"м
+  џШ°…o^«0zj2зШфо~].ЁЊ'ЧЮ—{йgit" github.com/acme/payments-service*@git push origin fix/ledger-rounding (2 commits, 3 files changed)2Gsha256:9c1185a5c5e9fc54612808977ee8f548b2258d31b8f0c0a1e6f4a1ad9b2c2d8e:successBГщЉША‹д
