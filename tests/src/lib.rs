@@ -580,3 +580,18 @@ pub async fn published_at_least(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Starts `n` witnesses trusting `logs`, on free ports: witness `i` (from
+/// 1) is named `{name_prefix}{i}` and keeps its state in `dir/w{i}`.
+pub fn start_witnesses(dir: &Path, name_prefix: &str, logs: &[String], n: usize) -> Vec<Witness> {
+    (1..=n)
+        .map(|i| {
+            Witness::start(
+                &dir.join(format!("w{i}")),
+                &format!("{name_prefix}{i}"),
+                logs,
+                "127.0.0.1:0",
+            )
+        })
+        .collect()
+}

@@ -31,7 +31,7 @@ use causeway_client::verify::{WitnessPolicy, check_checkpoint, check_witnesses};
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::merkle::{EMPTY_ROOT, Hash, leaf_hash, verify_consistency};
 use causeway_proto::note::VerifierKey;
-use causeway_tests::{Server, Witness, init_log};
+use causeway_tests::{Server, Witness, init_log, start_witnesses};
 use rand::Rng as _;
 use rand::seq::SliceRandom as _;
 
@@ -237,16 +237,7 @@ async fn kill_9_at_random_moments_loses_nothing_and_witnesses_keep_cosigning() {
     let dir = tempfile::tempdir().unwrap();
     let log_dir = dir.path().join("log");
     let vkeys = init_log(&log_dir, ORIGIN);
-    let witnesses: Vec<Witness> = (1..=2)
-        .map(|i| {
-            Witness::start(
-                &dir.path().join(format!("w{i}")),
-                &format!("witness.test/crash-w{i}"),
-                &vkeys,
-                "127.0.0.1:0",
-            )
-        })
-        .collect();
+    let witnesses = start_witnesses(dir.path(), "witness.test/crash-w", &vkeys, 2);
     let flags: Vec<String> = witnesses.iter().map(Witness::flag).collect();
     let mut args = vec!["--origin", ORIGIN, "--witness-quorum", "2"];
     for f in &flags {

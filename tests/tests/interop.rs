@@ -168,16 +168,7 @@ async fn python_and_go_verify_witness_cosignatures() {
     let log_dir = dir.path().join("log");
     let origin = "interop.causeway/witnessed";
     let log_vkeys = causeway_tests::init_log(&log_dir, origin);
-    let witnesses: Vec<causeway_tests::Witness> = (1..=2)
-        .map(|i| {
-            causeway_tests::Witness::start(
-                &dir.path().join(format!("w{i}")),
-                &format!("interop.witness/w{i}"),
-                &log_vkeys,
-                "127.0.0.1:0",
-            )
-        })
-        .collect();
+    let witnesses = causeway_tests::start_witnesses(dir.path(), "interop.witness/w", &log_vkeys, 2);
     let flags: Vec<String> = witnesses.iter().map(|w| w.flag()).collect();
     let server = Server::start(
         &log_dir,

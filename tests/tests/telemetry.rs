@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use causeway_client::LogClient;
-use causeway_tests::{Server, Tsa, Witness, init_log};
+use causeway_tests::{Server, Tsa, Witness, init_log, start_witnesses};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -202,16 +202,7 @@ async fn traces_and_metrics_reach_an_otlp_collector() {
     let dir = tempfile::tempdir().unwrap();
     let log_dir = dir.path().join("log");
     let log_vkeys = init_log(&log_dir, ORIGIN);
-    let mut witnesses: Vec<Witness> = (1..=2)
-        .map(|i| {
-            Witness::start(
-                &dir.path().join(format!("w{i}")),
-                &format!("witness.test/w{i}"),
-                &log_vkeys,
-                "127.0.0.1:0",
-            )
-        })
-        .collect();
+    let mut witnesses = start_witnesses(dir.path(), "witness.test/w", &log_vkeys, 2);
     let tsa = Tsa::start(&dir.path().join("tsa"), "ec", 0);
     let flags: Vec<String> = witnesses.iter().map(Witness::flag).collect();
     let roots = tsa.roots.to_str().unwrap().to_owned();

@@ -13,7 +13,7 @@ use causeway_client::verify::{
     VerificationError, WitnessPolicy, check_checkpoint, check_consistency, check_witnesses,
 };
 use causeway_proto::note::VerifierKey;
-use causeway_tests::{Server, Witness, cli, init_log, published_at_least};
+use causeway_tests::{Server, Witness, cli, init_log, published_at_least, start_witnesses};
 
 const ORIGIN: &str = "test.causeway/witnessed";
 
@@ -50,25 +50,12 @@ fn size_of(note: &str, keys: &[VerifierKey]) -> u64 {
     check_checkpoint(note, keys).unwrap().checkpoint.size()
 }
 
-fn start_witnesses(dir: &Path, logs: &[String], n: usize) -> Vec<Witness> {
-    (1..=n)
-        .map(|i| {
-            Witness::start(
-                &dir.join(format!("w{i}")),
-                &format!("witness.test/w{i}"),
-                logs,
-                "127.0.0.1:0",
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quorum_publication_through_witness_failures_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let log_dir = dir.path().join("log");
     let log_vkeys = init_log(&log_dir, ORIGIN);
-    let mut witnesses = start_witnesses(dir.path(), &log_vkeys, 3);
+    let mut witnesses = start_witnesses(dir.path(), "witness.test/w", &log_vkeys, 3);
     let flags: Vec<String> = witnesses.iter().map(Witness::flag).collect();
     let mut args: Vec<&str> = vec!["--origin", ORIGIN, "--witness-quorum", "2"];
     for f in &flags {
