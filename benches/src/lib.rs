@@ -1,1 +1,56 @@
+//! What the benchmark binaries share: starting the real binaries and
+//! waiting for their `ready` line.
 
+use std::io::BufRead as _;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context as _, bail};
+
+/// A started process, stopped with SIGTERM (and waited for) on drop.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// Spawns `cmd` (with `RUST_LOG=warn`) and waits for its first stdout line
+/// starting with `ready`; returns the process and the rest of that line.
+/// Later output is drained in the background.
+///
+/// # Errors
+/// If it cannot start or exits before it is ready.
+pub fn spawn_ready(mut cmd: Command, ready: &str) -> anyhow::Result<(Process, String)> {
+    let mut child = cmd
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {cmd:?}"))?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let process = Process(child);
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let line = line?;
+        if let Some(rest) = line.strip_prefix(ready) {
+            let rest = rest.to_owned();
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok((process, rest));
+        }
+    }
+    bail!("{cmd:?} exited before it was ready")
+}
+
+/// The value of the `name` field (e.g. `grpc=`) of a space-separated line.
+///
+/// # Errors
+/// If the line has no such field.
+pub fn field(line: &str, name: &str) -> anyhow::Result<String> {
+    line.split(' ')
+        .find_map(|f| f.strip_prefix(name))
+        .map(str::to_owned)
+        .with_context(|| format!("no {name} in {line:?}"))
+}

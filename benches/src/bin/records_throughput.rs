@@ -16,11 +16,12 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use base64::Engine as _;
+use causeway_bench::{Process, field, spawn_ready};
 use causeway_client::LogClient;
 use causeway_client::demo::rfc3339;
 use causeway_proto::merkle::{Hash, leaf_hash};
@@ -46,44 +47,15 @@ struct Args {
     clients: usize,
 }
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
+/// Starts the server on `data` and returns it with its gRPC URL.
 fn start(bin: &Path, data: &Path, extra: &[&str]) -> anyhow::Result<(Process, String)> {
-    use std::io::BufRead as _;
-    let mut child = Command::new(bin)
-        .arg("--data-dir")
+    let mut cmd = Command::new(bin);
+    cmd.arg("--data-dir")
         .arg(data)
         .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "off"])
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let process = Process(child);
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        let line = line?;
-        if let Some(rest) = line.strip_prefix("causeway-server ready ") {
-            let grpc = rest
-                .split(' ')
-                .find_map(|f| f.strip_prefix("grpc="))
-                .context("grpc=")?
-                .to_owned();
-            std::thread::spawn(move || lines.for_each(drop));
-            return Ok((process, format!("http://{grpc}")));
-        }
-    }
-    bail!("causeway-server exited before it was ready")
+        .args(extra);
+    let (process, ready) = spawn_ready(cmd, "causeway-server ready ")?;
+    Ok((process, format!("http://{}", field(&ready, "grpc=")?)))
 }
 
 fn signed(

@@ -16,13 +16,13 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use causeway_bench::{field, spawn_ready};
 use causeway_client::LogClient;
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::note::Note;
@@ -53,45 +53,6 @@ struct Args {
     /// Submission calls per second (records per call = rate / this).
     #[arg(long, default_value_t = 100)]
     calls_per_second: u64,
-}
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `bin` and returns it with the first stdout line starting with `ready`.
-fn spawn_ready(mut cmd: Command, ready: &str) -> anyhow::Result<(Process, String)> {
-    let mut child = cmd
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {cmd:?}"))?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let process = Process(child);
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        let line = line?;
-        if let Some(rest) = line.strip_prefix(ready) {
-            let rest = rest.to_owned();
-            std::thread::spawn(move || lines.for_each(drop));
-            return Ok((process, rest));
-        }
-    }
-    bail!("{cmd:?} exited before it was ready")
-}
-
-fn field(line: &str, name: &str) -> anyhow::Result<String> {
-    line.split(' ')
-        .find_map(|f| f.strip_prefix(name))
-        .map(str::to_owned)
-        .with_context(|| format!("no {name} in {line:?}"))
 }
 
 /// Records acknowledged but not yet seen in a published checkpoint.
