@@ -38,7 +38,7 @@ impl Admission {
     /// The gRPC status of the first rejection.
     pub fn check(
         &self,
-        storage: &Storage,
+        storage: &dyn Storage,
         head_size: u64,
         entries: &[(Vec<u8>, Hash)],
     ) -> Result<Vec<Option<Hash>>, Status> {
@@ -74,7 +74,7 @@ impl Admission {
 }
 
 /// The record at `hash`, if that leaf is in the durable log and decodes.
-fn lookup(storage: &Storage, head_size: u64, hash: &Hash) -> Option<Referenced> {
+fn lookup(storage: &dyn Storage, head_size: u64, hash: &Hash) -> Option<Referenced> {
     let index = storage
         .leaf_indices(std::slice::from_ref(hash))
         .ok()?

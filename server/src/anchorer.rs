@@ -50,7 +50,7 @@ const REPEAT_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// Timestamps published checkpoints; see the module docs.
 pub struct Anchorer {
-    storage: Arc<Storage>,
+    storage: Arc<dyn Storage>,
     published: PublishedView,
     config: AnchorConfig,
     http: reqwest::Client,
@@ -88,7 +88,7 @@ impl AnchorError {
 impl Anchorer {
     /// An anchorer following `published`.
     pub fn new(
-        storage: Arc<Storage>,
+        storage: Arc<dyn Storage>,
         published: PublishedView,
         config: AnchorConfig,
         http: reqwest::Client,

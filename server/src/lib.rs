@@ -3,7 +3,11 @@
 //! # Layout
 //!
 //! * [`keys`]: the log's origin and its two signing keys in the data directory.
-//! * [`storage`]: RocksDB column families and the one synced write per batch.
+//! * [`storage`]: the store behind one trait: RocksDB (embedded, the
+//!   default) or PostgreSQL (shared by several instances); one durable
+//!   write per batch.
+//! * [`election`]: with PostgreSQL, which instance sequences (a lease with
+//!   fenced commits); the others serve reads.
 //! * [`admission`]: governance records checked against the producer policy
 //!   (or opaque bytes) before they are sequenced.
 //! * [`rate_limit`]: per-producer token buckets.
@@ -26,6 +30,7 @@
 
 pub mod admission;
 pub mod anchorer;
+pub mod election;
 pub mod grpc_limits;
 pub mod http;
 pub mod keys;
@@ -49,12 +54,13 @@ use tokio::net::TcpListener;
 
 use crate::admission::Admission;
 use crate::anchorer::{AnchorConfig, Anchorer};
+use crate::election::{Election, HaConfig, LeaderParts, Leadership};
 use crate::keys::{KeysError, LogKeys};
 use crate::publisher::{Publisher, PublisherConfig};
 use crate::reader::{PublishedView, Reader};
-use crate::sequencer::{Sequencer, SequencerConfig, SequencerHandle, StartError, TreeHead};
+use crate::sequencer::{Sequencer, SequencerConfig, StartError, TreeHead};
 use crate::service::{Limits, LogService};
-use crate::storage::{Storage, StorageError, StorageOptions};
+use crate::storage::{PgStorage, RocksStorage, Storage, StorageError, StorageOptions};
 use crate::witnesses::{WitnessClient, WitnessEndpoint};
 
 /// How long open connections may take to finish once shutdown begins.
@@ -84,6 +90,10 @@ pub struct Config {
     pub max_request_entries: usize,
     /// RocksDB memory budget.
     pub storage: StorageOptions,
+    /// A PostgreSQL URL to keep the log in instead of RocksDB under `data_dir`.
+    pub postgres: Option<String>,
+    /// Take part in leader election among instances sharing `postgres`.
+    pub ha: Option<HaConfig>,
     /// Witnesses asked to cosign every checkpoint; empty publishes every
     /// signed head at once.
     pub witnesses: Vec<WitnessEndpoint>,
@@ -109,6 +119,8 @@ impl Config {
             max_request_bytes: 16 << 20,
             max_request_entries: 10_000,
             storage: StorageOptions::default(),
+            postgres: None,
+            ha: None,
             witnesses: Vec::new(),
             publisher: PublisherConfig {
                 quorum: 0,
@@ -146,38 +158,81 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-/// An open log: storage, the sequencer thread, and read access.
+/// An open log: storage, the sequencer thread (or the election that
+/// starts one), and read access.
 pub struct OpenLog {
     /// Read access to published data.
     pub reader: Reader,
-    /// Write access.
-    pub sequencer: SequencerHandle,
+    /// Write access: the sequencer, while this instance leads.
+    pub writes: Leadership,
     /// The log's verifier keys (ECDSA, Ed25519).
     pub vkeys: [VerifierKey; 2],
     /// The log's origin.
     pub origin: String,
-    /// The sequencer's latest durable head (ahead of what is published
-    /// while witnesses cosign).
+    /// The latest durable head (ahead of what is published while
+    /// witnesses cosign; the store's, on a standby).
     pub head: tokio::sync::watch::Receiver<Arc<TreeHead>>,
     publisher: Option<Publisher>,
-    thread: std::thread::JoinHandle<()>,
+    election: Option<Election>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Opens the configured store: PostgreSQL if `config.postgres` is set,
+/// else RocksDB in the data directory.
+fn open_storage(
+    config: &Config,
+) -> Result<(Arc<dyn Storage>, Option<Arc<PgStorage>>), ServerError> {
+    match &config.postgres {
+        Some(url) => {
+            let pg = Arc::new(PgStorage::open(url)?);
+            Ok((pg.clone(), Some(pg)))
+        }
+        None => Ok((
+            Arc::new(RocksStorage::open(
+                &config.data_dir.join("db"),
+                &config.storage,
+            )?),
+            None,
+        )),
+    }
+}
+
+fn http_client() -> Result<reqwest::Client, ServerError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("causeway-server/", env!("CARGO_PKG_VERSION")))
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| std::io::Error::other(e.to_string()).into())
 }
 
 impl OpenLog {
-    /// Opens the data directory (initializing it if empty), restores the
-    /// tree and starts the sequencer thread.
+    /// Opens the data directory (initializing it if empty) and the store,
+    /// restores the tree and starts the sequencer thread; with
+    /// `config.ha`, prepares the election instead (see [`serve`]).
     ///
     /// # Errors
     /// If keys, storage or the stored tree are unusable.
     pub fn open(config: &Config) -> Result<Self, ServerError> {
-        let keys =
-            LogKeys::load_or_create(&config.data_dir, config.origin.as_deref(), DEFAULT_ORIGIN)?;
-        let storage = Arc::new(Storage::open(&config.data_dir.join("db"), &config.storage)?);
+        let keys = if config.ha.is_some() {
+            // Every instance must sign with the same keys: never make new ones.
+            if !LogKeys::exists(&config.data_dir) {
+                return Err(StartError::Inconsistent(format!(
+                    "--ha: {} holds no log keys; every instance signs with the same keys, so run `causeway-server init` once and copy its keys/ and origin to every instance's --data-dir",
+                    config.data_dir.display()
+                ))
+                .into());
+            }
+            LogKeys::load(&config.data_dir)?
+        } else {
+            LogKeys::load_or_create(&config.data_dir, config.origin.as_deref(), DEFAULT_ORIGIN)?
+        };
+        let (storage, postgres) = open_storage(config)?;
         match storage.origin()? {
             None => storage.set_origin(keys.origin.as_str())?,
             Some(o) if o != keys.origin.as_str() => {
                 return Err(StartError::Inconsistent(format!(
-                    "the database belongs to origin {o:?} but the keys to {:?}",
+                    "the {} store belongs to origin {o:?} but the keys to {:?}",
+                    storage.backend(),
                     keys.origin.as_str()
                 ))
                 .into());
@@ -186,17 +241,11 @@ impl OpenLog {
         }
         let vkeys = keys.vkeys();
         let origin = keys.origin.to_string();
-        let (sequencer, handle, heads) =
-            Sequencer::start(storage.clone(), keys, config.sequencer.clone())?;
-        let (publisher, view) = if config.witnesses.is_empty() {
-            (None, PublishedView::Heads(heads.clone()))
+        let witnesses: Vec<Arc<WitnessClient>> = if config.witnesses.is_empty() {
+            Vec::new()
         } else {
-            let http = reqwest::Client::builder()
-                .user_agent(concat!("causeway-server/", env!("CARGO_PKG_VERSION")))
-                .tcp_nodelay(true)
-                .build()
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            let clients = config
+            let http = http_client()?;
+            config
                 .witnesses
                 .iter()
                 .map(|w| {
@@ -206,10 +255,47 @@ impl OpenLog {
                         config.publisher.timeout,
                     ))
                 })
-                .collect();
+                .collect()
+        };
+        if let Some(ha) = &config.ha {
+            let Some(pg) = postgres else {
+                return Err(StartError::Inconsistent(
+                    "--ha needs a shared store: --storage postgres://…".into(),
+                )
+                .into());
+            };
+            let anchor = match &config.anchor {
+                Some(a) => Some((a.clone(), http_client()?)),
+                None => None,
+            };
+            let dir = config.data_dir.clone();
+            let parts = LeaderParts {
+                keys: Box::new(move || LogKeys::load(&dir)),
+                sequencer: config.sequencer.clone(),
+                witnesses,
+                publisher: config.publisher.clone(),
+                anchor,
+            };
+            let (election, head, view, writes) = Election::new(pg, ha.clone(), parts)?;
+            return Ok(OpenLog {
+                reader: Reader::new(storage, view, head.clone()),
+                writes,
+                vkeys,
+                origin,
+                head,
+                publisher: None,
+                election: Some(election),
+                thread: None,
+            });
+        }
+        let (sequencer, handle, heads) =
+            Sequencer::start(storage.clone(), keys, config.sequencer.clone())?;
+        let (publisher, view) = if witnesses.is_empty() {
+            (None, PublishedView::Heads(heads.clone()))
+        } else {
             let (publisher, rx) = Publisher::new(
                 storage.clone(),
-                clients,
+                witnesses,
                 config.publisher.clone(),
                 heads.clone(),
             )?;
@@ -220,12 +306,13 @@ impl OpenLog {
             .spawn(move || sequencer.run())?;
         Ok(OpenLog {
             reader: Reader::new(storage, view, heads.clone()),
-            sequencer: handle,
+            writes: Leadership::single(handle),
             vkeys,
             origin,
             head: heads,
             publisher,
-            thread,
+            election: None,
+            thread: Some(thread),
         })
     }
 
@@ -234,15 +321,19 @@ impl OpenLog {
     pub fn close(self) {
         let OpenLog {
             reader,
-            sequencer,
+            writes,
             thread,
             publisher,
+            election,
             ..
         } = self;
+        drop(election);
         drop(publisher);
-        drop(sequencer);
+        drop(writes);
         drop(reader);
-        let _ = thread.join();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -270,14 +361,18 @@ pub async fn serve(
     };
 
     telemetry::observe_storage(log.reader.storage_arc());
+    // The election outlives the listeners: requests in flight at shutdown
+    // still find the sequencer, then the lease is released.
+    let (election_stop, election_stopped) = tokio::sync::watch::channel(false);
+    let election = log
+        .election
+        .take()
+        .map(|e| tokio::spawn(e.run(election_stopped)));
     if let Some(publisher) = log.publisher.take() {
         tokio::spawn(publisher.run(stopped(stop_rx.clone())));
     }
-    if let Some(anchor) = &config.anchor {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("causeway-server/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+    if let Some(anchor) = config.anchor.as_ref().filter(|_| config.ha.is_none()) {
+        let http = http_client()?;
         let anchorer = Anchorer::new(
             log.reader.storage_arc(),
             log.reader.subscribe(),
@@ -288,7 +383,7 @@ pub async fn serve(
     }
     let service = LogService::new(
         log.reader.clone(),
-        log.sequencer.clone(),
+        log.writes.clone(),
         Limits {
             max_request_entries: config.max_request_entries,
             admission: config.admission.clone(),
@@ -396,6 +491,15 @@ pub async fn serve(
             true
         }
     };
+    if let Some(election) = election {
+        let _ = election_stop.send(true);
+        if tokio::time::timeout(SHUTDOWN_GRACE, election)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the election did not stop in time; the lease expires by itself");
+        }
+    }
     // Handlers are gone; the sequencer drains its queue and stops. (After
     // the grace period, connection tasks cut off above may still hold
     // sequencer handles until the runtime ends: then the log stops with the

@@ -117,6 +117,36 @@ struct RunArgs {
     /// Most entries per AddEntries call; more get RESOURCE_EXHAUSTED.
     #[arg(long, env = "CAUSEWAY_MAX_REQUEST_ENTRIES", default_value_t = 10_000)]
     max_request_entries: usize,
+    /// Where the log is stored: "rocksdb" (embedded, in --data-dir/db) or a
+    /// PostgreSQL URL, postgres://user:password@host:5432/database, which
+    /// several instances can share with --ha. Schema migrations are
+    /// applied at start. Keep the password out of `ps`: set it in the
+    /// environment variable or the --config file.
+    #[arg(
+        long,
+        env = "CAUSEWAY_STORAGE",
+        default_value = "rocksdb",
+        value_name = "rocksdb|URL"
+    )]
+    storage: String,
+    /// Run as one of several instances sharing --storage postgres://…:
+    /// the holder of a lease in the database sequences, the others serve
+    /// reads (proofs, entries, tiles, checkpoints) and refuse writes with
+    /// UNAVAILABLE naming the leader. Every instance needs the same keys
+    /// in its --data-dir (run `init` once and copy them).
+    #[arg(long, env = "CAUSEWAY_HA")]
+    ha: bool,
+    /// This instance's name in the lease. [default: <hostname>:<gRPC port>]
+    #[arg(long, env = "CAUSEWAY_HA_ID", requires = "ha")]
+    ha_id: Option<String>,
+    /// How long the lease lasts without renewal (renewed every third of
+    /// it): a dead leader is replaced after about this long.
+    #[arg(long, env = "CAUSEWAY_HA_LEASE", default_value = "3s", value_parser = parse_duration, requires = "ha")]
+    ha_lease: Duration,
+    /// The gRPC URL standbys give writers for this instance when it leads.
+    /// [default: http(s)://<the --grpc-addr it listens on>]
+    #[arg(long, env = "CAUSEWAY_ADVERTISE", value_name = "URL", requires = "ha")]
+    advertise: Option<String>,
     /// RocksDB block cache, in MiB.
     #[arg(long, env = "CAUSEWAY_CACHE_MB", default_value_t = 64)]
     cache_mb: usize,
@@ -470,6 +500,27 @@ fn run(args: RunArgs, files: &mut Files, runtime: &tokio::runtime::Runtime) -> a
     config.max_request_bytes = args.max_request_bytes;
     config.max_request_entries = args.max_request_entries.max(1);
     config.storage.block_cache_bytes = args.cache_mb << 20;
+    config.postgres = match args.storage.as_str() {
+        "rocksdb" => None,
+        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Some(url.to_owned())
+        }
+        other => config_failure(&[format!(
+            "--storage {other:?}: use rocksdb or a PostgreSQL URL like postgres://user:password@127.0.0.1:5432/causeway"
+        )]),
+    };
+    if args.ha && config.postgres.is_none() {
+        config_failure(&["--ha needs a store the instances share: --storage postgres://…".into()]);
+    }
+    if args.ha && args.dev {
+        config_failure(&["--dev runs one instance; drop --ha".into()]);
+    }
+    if args.ha && args.ha_lease < Duration::from_millis(300) {
+        config_failure(&[format!(
+            "--ha-lease {:?}: at least 300ms (it is renewed every third of it)",
+            args.ha_lease
+        )]);
+    }
     if !(args.producer_rate_limit >= 0.0 && args.producer_rate_limit.is_finite()) {
         config_failure(&[format!(
             "--producer-rate-limit {}: must be a number of records per second, 0 for no limit",
@@ -556,14 +607,14 @@ fn run(args: RunArgs, files: &mut Files, runtime: &tokio::runtime::Runtime) -> a
 
     let dev_ref = dev.as_ref();
     let dev_dir = args.dev_dir;
+    let (ha, ha_id, ha_lease, advertise) = (args.ha, args.ha_id, args.ha_lease, args.advertise);
     let result = runtime.block_on(async move {
+        let mut config = config;
         if let Some((dir, listener)) = dev_tsa_listener {
             listener.set_nonblocking(true)?;
             let listener = tokio::net::TcpListener::from_std(listener)?;
             tokio::spawn(dev_tsa::serve(dir, listener));
         }
-        let log = OpenLog::open(&config)
-            .with_context(|| format!("opening the log in {}", config.data_dir.display()))?;
         let grpc = tokio::net::TcpListener::bind(args.grpc_addr)
             .await
             .with_context(|| format!("binding gRPC to {}; is another server running? pick another --grpc-addr", args.grpc_addr))?;
@@ -578,6 +629,25 @@ fn run(args: RunArgs, files: &mut Files, runtime: &tokio::runtime::Runtime) -> a
                 })?)
             }
         };
+        if ha {
+            let grpc_addr = grpc.local_addr()?;
+            let scheme = if config.tls.is_some() { "https" } else { "http" };
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "localhost".into());
+            config.ha = Some(causeway_server::election::HaConfig {
+                id: ha_id.unwrap_or_else(|| format!("{host}:{}", grpc_addr.port())),
+                advertise: advertise.unwrap_or_else(|| format!("{scheme}://{grpc_addr}")),
+                lease: ha_lease,
+            });
+        }
+        let log = OpenLog::open(&config).with_context(|| match &config.postgres {
+            Some(_) => format!(
+                "opening the log (keys in {}, PostgreSQL storage)",
+                config.data_dir.display()
+            ),
+            None => format!("opening the log in {}", config.data_dir.display()),
+        })?;
         let http_addr = match &http {
             Some(l) => l.local_addr()?.to_string(),
             None => "off".into(),
@@ -605,11 +675,13 @@ fn run(args: RunArgs, files: &mut Files, runtime: &tokio::runtime::Runtime) -> a
             }
             let _ = writeln!(
                 out,
-                "causeway-server ready grpc={} http={http_addr} origin={} size={} tls={}",
+                "causeway-server ready grpc={} http={http_addr} origin={} size={} tls={} storage={} role={}",
                 grpc.local_addr()?,
                 log.origin,
                 head_size,
-                if config.tls.is_some() { "on" } else { "off" }
+                if config.tls.is_some() { "on" } else { "off" },
+                if config.postgres.is_some() { "postgres" } else { "rocksdb" },
+                if config.ha.is_none() { "single" } else { "standby" },
             );
             let _ = out.flush();
         }

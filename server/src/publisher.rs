@@ -50,7 +50,7 @@ pub struct PublisherConfig {
 
 /// Collects cosignatures and publishes checkpoints.
 pub struct Publisher {
-    storage: Arc<Storage>,
+    storage: Arc<dyn Storage>,
     witnesses: Vec<Arc<WitnessClient>>,
     config: PublisherConfig,
     heads: watch::Receiver<Arc<TreeHead>>,
@@ -69,7 +69,7 @@ impl Publisher {
     /// # Errors
     /// On a storage failure.
     pub fn new(
-        storage: Arc<Storage>,
+        storage: Arc<dyn Storage>,
         witnesses: Vec<Arc<WitnessClient>>,
         config: PublisherConfig,
         heads: watch::Receiver<Arc<TreeHead>>,

@@ -114,7 +114,7 @@ impl PublishedView {
 /// before witnesses have cosigned it.
 #[derive(Clone)]
 pub struct Reader {
-    storage: Arc<Storage>,
+    storage: Arc<dyn Storage>,
     published: PublishedView,
     head: watch::Receiver<Arc<TreeHead>>,
 }
@@ -123,7 +123,7 @@ impl Reader {
     /// A reader over `storage` that serves what `published` announces and
     /// proofs up to the sequencer's `head`.
     pub fn new(
-        storage: Arc<Storage>,
+        storage: Arc<dyn Storage>,
         published: PublishedView,
         head: watch::Receiver<Arc<TreeHead>>,
     ) -> Self {
@@ -160,12 +160,12 @@ impl Reader {
     }
 
     /// The storage underneath, for the HTTP tile paths.
-    pub fn storage(&self) -> &Storage {
-        &self.storage
+    pub fn storage(&self) -> &dyn Storage {
+        &*self.storage
     }
 
     /// A shared handle on the storage, for background tasks.
-    pub fn storage_arc(&self) -> Arc<Storage> {
+    pub fn storage_arc(&self) -> Arc<dyn Storage> {
         self.storage.clone()
     }
 
@@ -335,7 +335,7 @@ impl Reader {
         if old > new {
             at_most("old size", old, self.head_size())?;
         }
-        Ok((new, consistency_proof(&self.storage, old, new)?))
+        Ok((new, consistency_proof(&*self.storage, old, new)?))
     }
 
     /// Up to `count` entries from `start`, bounded by the page limits.
@@ -382,7 +382,11 @@ fn at_most(what: &'static str, value: u64, limit: u64) -> Result<u64, ReadError>
 ///
 /// # Errors
 /// `old` of 0 or `old > new`, or a storage failure.
-pub fn consistency_proof(storage: &Storage, old: u64, new: u64) -> Result<Vec<Hash>, ReadError> {
+pub fn consistency_proof(
+    storage: &dyn Storage,
+    old: u64,
+    new: u64,
+) -> Result<Vec<Hash>, ReadError> {
     let plan = ProofPlan::consistency(old, new).map_err(|e| ReadError::Invalid(e.to_string()))?;
     let hashes = storage.nodes(plan.node_ids())?;
     Ok(plan

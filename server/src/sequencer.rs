@@ -202,7 +202,7 @@ impl SequencerHandle {
 /// The single writer. Owns the compact range; runs on its own thread.
 pub struct Sequencer {
     rx: mpsc::Receiver<Submission>,
-    storage: Arc<Storage>,
+    storage: Arc<dyn Storage>,
     keys: LogKeys,
     range: CompactRange,
     config: SequencerConfig,
@@ -234,7 +234,7 @@ impl Sequencer {
     /// # Errors
     /// If storage fails or its head does not match its nodes.
     pub fn start(
-        storage: Arc<Storage>,
+        storage: Arc<dyn Storage>,
         keys: LogKeys,
         config: SequencerConfig,
     ) -> Result<(Self, SequencerHandle, watch::Receiver<Arc<TreeHead>>), StartError> {

@@ -22,9 +22,10 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::admission::Admission;
+use crate::election::{Leadership, NotLeader};
 use crate::rate_limit::RateLimiter;
 use crate::reader::{PublishedView, ReadError, Reader};
-use crate::sequencer::{NewEntry, SequencerHandle, SubmitError, TreeHead};
+use crate::sequencer::{NewEntry, SubmitError, TreeHead};
 use crate::telemetry::{metrics, reason};
 use crate::tls::Peer;
 use tracing::Instrument as _;
@@ -46,23 +47,23 @@ pub struct Limits {
 /// The gRPC service.
 pub struct LogService {
     reader: Reader,
-    sequencer: SequencerHandle,
+    writes: Leadership,
     limits: Limits,
     stop: watch::Receiver<bool>,
 }
 
 impl LogService {
-    /// A service over a reader and a sequencer. Streams end once `stop`
-    /// turns true, so that shutdown does not wait for watchers.
+    /// A service over a reader and the write access. Streams end once
+    /// `stop` turns true, so that shutdown does not wait for watchers.
     pub fn new(
         reader: Reader,
-        sequencer: SequencerHandle,
+        writes: Leadership,
         limits: Limits,
         stop: watch::Receiver<bool>,
     ) -> Self {
         LogService {
             reader,
-            sequencer,
+            writes,
             limits,
             stop,
         }
@@ -125,6 +126,21 @@ fn submit_status(e: SubmitError) -> Status {
         SubmitError::ShuttingDown | SubmitError::Storage(_) => Status::unavailable(e.to_string()),
     }
 }
+
+/// `UNAVAILABLE` (writers retry), with the leader's URL in the
+/// `causeway-leader` metadata when it is known, so clients can follow it.
+fn not_leader_status(not: &NotLeader) -> Status {
+    let mut status = Status::unavailable(not.to_string());
+    if let Some(address) = not.leader_address()
+        && let Ok(value) = address.parse()
+    {
+        status.metadata_mut().insert(LEADER_METADATA, value);
+    }
+    status
+}
+
+/// The response metadata key naming the leader's gRPC URL on a refusal.
+pub const LEADER_METADATA: &str = "causeway-leader";
 
 fn checkpoint_message(p: &TreeHead) -> Checkpoint {
     Checkpoint {
@@ -234,6 +250,11 @@ impl LogService {
         request: Request<AddEntriesRequest>,
     ) -> Result<Response<AddEntriesResponse>, Rejected> {
         let started = Instant::now();
+        // A standby refuses before doing any work, naming the leader.
+        let sequencer = self.writes.sequencer().map_err(|not| Rejected {
+            status: not_leader_status(&not),
+            reason: "not_leader",
+        })?;
         let peer = request
             .extensions()
             .get::<Peer>()
@@ -294,8 +315,7 @@ impl LogService {
                 submission_id,
             })
             .collect();
-        let accepted = self
-            .sequencer
+        let accepted = sequencer
             .submit_entries(entries)
             .instrument(tracing::debug_span!("sequence"))
             .await

@@ -301,7 +301,7 @@ pub fn metrics() -> &'static Metrics {
 
 /// Reports `causeway.rocksdb.size` (bytes of live SST and WAL files) from
 /// `storage` at every export.
-pub fn observe_storage(storage: Arc<Storage>) {
+pub fn observe_storage(storage: Arc<dyn Storage>) {
     static GAUGE: OnceLock<opentelemetry::metrics::ObservableGauge<u64>> = OnceLock::new();
     GAUGE.get_or_init(|| {
         opentelemetry::global::meter(SERVICE_NAME)

@@ -262,7 +262,7 @@ impl WitnessClient {
     pub async fn cosign(
         &self,
         head: &TreeHead,
-        storage: &Arc<Storage>,
+        storage: &Arc<dyn Storage>,
     ) -> Result<NoteSignature, CosignError> {
         let result = self.try_cosign(head, storage).await;
         self.finish(&result);
@@ -272,7 +272,7 @@ impl WitnessClient {
     async fn try_cosign(
         &self,
         head: &TreeHead,
-        storage: &Arc<Storage>,
+        storage: &Arc<dyn Storage>,
     ) -> Result<NoteSignature, CosignError> {
         let mut old = self.lock().known_size.unwrap_or(0);
         // One retry after a 409 that tells us the witness's real size.
@@ -288,7 +288,7 @@ impl WitnessClient {
             } else {
                 let storage = storage.clone();
                 let new = head.size;
-                tokio::task::spawn_blocking(move || consistency_proof(&storage, old, new))
+                tokio::task::spawn_blocking(move || consistency_proof(&*storage, old, new))
                     .await
                     .map_err(|e| CosignError::Proof(e.to_string()))?
                     .map_err(|e| CosignError::Proof(e.to_string()))?

@@ -205,7 +205,8 @@ proptest! {
         for batch in &batches {
             let submission: Vec<(Vec<u8>, Hash)> =
                 batch.iter().map(|e| (e.clone(), leaf_hash(e))).collect();
-            let accepted = runtime.block_on(log.sequencer.submit(submission)).unwrap();
+            let sequencer = log.writes.sequencer().unwrap();
+            let accepted = runtime.block_on(sequencer.submit(submission)).unwrap();
             for (k, seq) in accepted.entries.iter().enumerate() {
                 prop_assert_eq!(seq.index, (d.len() + k) as u64);
                 prop_assert!(!seq.duplicate);

@@ -2,11 +2,15 @@
 //! `causeway-server` on an ephemeral loopback port, stop it politely
 //! (SIGTERM) or not (SIGKILL).
 
+use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
+
+mod postgres;
+pub use postgres::Postgres;
 
 use base64::Engine as _;
 use causeway_proto::records::ProducerKey;
@@ -69,6 +73,49 @@ pub struct Server {
     /// Its data directory.
     pub data_dir: PathBuf,
     stderr_path: PathBuf,
+    /// The PostgreSQL server holding its log, when the suite runs against
+    /// PostgreSQL (see [`storage_under_test`]).
+    _postgres: Option<Arc<Postgres>>,
+}
+
+/// Which store servers started by [`Server::start`] use unless the test
+/// names one: `postgres` when `CAUSEWAY_TEST_STORAGE=postgres` or in a test
+/// binary whose name starts with `postgres_` (such a file includes another
+/// suite unchanged, e.g. `tests/postgres_log.rs`), else `rocksdb`.
+pub fn storage_under_test() -> &'static str {
+    static BACKEND: OnceLock<&'static str> = OnceLock::new();
+    BACKEND.get_or_init(|| {
+        let by_name = std::env::current_exe()
+            .ok()
+            .and_then(|p| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().starts_with("postgres_"))
+            })
+            .unwrap_or(false);
+        let by_env = std::env::var("CAUSEWAY_TEST_STORAGE").is_ok_and(|v| v == "postgres");
+        if by_name || by_env {
+            "postgres"
+        } else {
+            "rocksdb"
+        }
+    })
+}
+
+/// The PostgreSQL server of a data directory, shared by every server
+/// started on it and alive while one is (so a restart finds the log again:
+/// the cluster stays on disk next to the data directory).
+fn postgres_for(data_dir: &Path) -> Arc<Postgres> {
+    static RUNNING: OnceLock<Mutex<HashMap<PathBuf, Weak<Postgres>>>> = OnceLock::new();
+    let mut running = RUNNING
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(pg) = running.get(data_dir).and_then(Weak::upgrade) {
+        return pg;
+    }
+    let pg = Arc::new(Postgres::start(&data_dir.with_extension("pg")));
+    running.insert(data_dir.to_owned(), Arc::downgrade(&pg));
+    pg
 }
 
 impl Server {
@@ -77,7 +124,13 @@ impl Server {
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
         let stderr_path = data_dir.with_extension(format!("stderr-{}", rand::random::<u32>()));
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let postgres = (storage_under_test() == "postgres"
+            && !extra.iter().any(|a| a.starts_with("--storage")))
+        .then(|| postgres_for(data_dir));
         let mut cmd = Command::new(binary("causeway-server"));
+        if let Some(pg) = &postgres {
+            cmd.arg("--storage").arg(pg.url("postgres"));
+        }
         cmd.arg("--data-dir").arg(data_dir).args([
             "--grpc-addr",
             "127.0.0.1:0",
@@ -151,6 +204,7 @@ impl Server {
             start_size,
             data_dir: data_dir.to_owned(),
             stderr_path,
+            _postgres: postgres,
         }
     }
 

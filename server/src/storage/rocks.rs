@@ -1,4 +1,4 @@
-//! The log's durable state in RocksDB.
+//! The embedded backend: the log's durable state in RocksDB.
 //!
 //! | column family | key | value |
 //! |---|---|---|
@@ -23,7 +23,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard};
 
-use causeway_proto::merkle::{CompactRange, Hash, NodeId};
+use causeway_proto::merkle::{Hash, NodeId};
+
+use super::{Commit, Storage, StorageError, StoredAnchor, StoredHead};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, Direction,
     IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions,
@@ -52,20 +54,6 @@ const META_LAYOUT: &[u8] = b"layout";
 /// value encodings change.
 pub const LAYOUT_VERSION: u64 = 1;
 
-/// A storage failure.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// RocksDB reported an error (I/O, corruption, disk full...).
-    #[error("storage: {0}")]
-    RocksDb(#[from] rocksdb::Error),
-    /// Stored data contradicts itself; the data directory is damaged.
-    #[error("storage is inconsistent: {0}")]
-    Corrupt(String),
-    /// The database is closed after a failed reopen (see [`Storage::recover`]).
-    #[error("storage is closed after a failed write and could not be reopened yet; retry later")]
-    Closed,
-}
-
 /// Tuning knobs for the RocksDB instance.
 #[derive(Clone, Debug)]
 pub struct StorageOptions {
@@ -84,37 +72,11 @@ impl Default for StorageOptions {
     }
 }
 
-/// The latest committed tree: its size and its signed checkpoint.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredHead {
-    /// The tree size.
-    pub size: u64,
-    /// The signed note of the checkpoint at that size.
-    pub note: String,
-}
-
-/// One sequenced batch, ready to be made durable.
-#[derive(Default)]
-pub struct Commit {
-    /// New entries with their leaf hashes, at consecutive indices from `first_index`.
-    pub entries: Vec<(Vec<u8>, Hash)>,
-    /// The index of the first new entry (the tree size before the batch).
-    pub first_index: u64,
-    /// Every node completed by the batch, leaves included.
-    pub nodes: Vec<(NodeId, Hash)>,
-    /// The tree size after the batch.
-    pub size: u64,
-    /// The signed checkpoint note at `size`.
-    pub note: String,
-    /// Submission IDs of new records: `(id, index, leaf hash)`.
-    pub submissions: Vec<(Hash, u64, Hash)>,
-}
-
 /// The RocksDB-backed log store.
 ///
-/// The database sits behind a lock only so that [`Storage::recover`] can
+/// The database sits behind a lock only so that [`Storage::recover`](super::Storage::recover) can
 /// close and reopen it after a failed write; every other access shares it.
-pub struct Storage {
+pub struct RocksStorage {
     db: RwLock<Option<DB>>,
     path: PathBuf,
     options: StorageOptions,
@@ -171,31 +133,7 @@ fn u64_value(bytes: &[u8], what: &str) -> Result<u64, StorageError> {
         .map_err(|_| StorageError::Corrupt(format!("{what} is {} bytes, not 8", bytes.len())))
 }
 
-/// A stored RFC 3161 anchor.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredAnchor {
-    /// The anchored tree size.
-    pub size: u64,
-    /// The TSA's genTime, POSIX seconds.
-    pub gen_time: i64,
-    /// The DER TimeStampResp.
-    pub der: Vec<u8>,
-}
-
-impl Storage {
-    /// Bytes of the database's files (SST, WAL, manifest), for the
-    /// `causeway.rocksdb.size` metric; `None` if the directory is unreadable.
-    pub fn disk_bytes(&self) -> Option<u64> {
-        let files = std::fs::read_dir(&self.path).ok()?;
-        Some(
-            files
-                .filter_map(|f| f.ok()?.metadata().ok())
-                .filter(|m| m.is_file())
-                .map(|m| m.len())
-                .sum(),
-        )
-    }
-
+impl RocksStorage {
     /// Opens (creating if needed) the database at `path`.
     ///
     /// # Errors
@@ -204,7 +142,7 @@ impl Storage {
         let db = open_db(path, opts)?;
         let mut sync_writes = WriteOptions::default();
         sync_writes.set_sync(true);
-        let storage = Storage {
+        let storage = RocksStorage {
             db: RwLock::new(Some(db)),
             path: path.to_owned(),
             options: opts.clone(),
@@ -225,15 +163,103 @@ impl Storage {
         Ok(Db(guard))
     }
 
-    /// After a failed write RocksDB refuses every later write until it is
-    /// reopened (a full disk leaves its write-ahead log unusable). This
-    /// closes and reopens the database, once the file system has room to
-    /// replay its write-ahead logs; until then the old instance keeps
-    /// serving reads. Returns whether it reopened.
-    ///
-    /// # Errors
-    /// If reopening failed; then reads fail too until a later call succeeds.
-    pub fn recover(&self) -> Result<bool, StorageError> {
+    /// Stamps a new database with [`LAYOUT_VERSION`]; refuses one written
+    /// with another layout instead of misreading it.
+    fn check_layout(&self) -> Result<(), StorageError> {
+        let db = self.db()?;
+        let meta = db.cf(CF_META);
+        match db.get_cf(meta, META_LAYOUT)? {
+            Some(v) => {
+                let found = u64_value(&v, "layout version")?;
+                if found != LAYOUT_VERSION {
+                    return Err(StorageError::Corrupt(format!(
+                        "the database has layout {found}; this build reads layout {LAYOUT_VERSION}"
+                    )));
+                }
+            }
+            None if db.get_cf(meta, META_SIZE)?.is_some() => {
+                return Err(StorageError::Corrupt(
+                    "the database predates layout versions; start a new --data-dir".into(),
+                ));
+            }
+            None => {
+                let mut b = WriteBatch::default();
+                b.put_cf(meta, META_LAYOUT, LAYOUT_VERSION.to_be_bytes());
+                db.write_opt(b, &self.sync_writes)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn sizes_near(&self, cf: &str, size: u64) -> Result<(Option<u64>, Option<u64>), StorageError> {
+        let db = self.db()?;
+        let cf = db.cf(cf);
+        let key = size.to_be_bytes();
+        let above = db
+            .iterator_cf(cf, IteratorMode::From(&key, Direction::Forward))
+            .next()
+            .transpose()?
+            .map(|(k, _)| u64_value(&k, "checkpoint key"))
+            .transpose()?;
+        let below = db
+            .iterator_cf(cf, IteratorMode::From(&key, Direction::Reverse))
+            .find(|item| item.as_ref().map_or(true, |(k, _)| k.as_ref() != key))
+            .transpose()?
+            .map(|(k, _)| u64_value(&k, "checkpoint key"))
+            .transpose()?;
+        Ok((below, above))
+    }
+
+    fn anchor_value(size: u64, value: &[u8]) -> Result<StoredAnchor, StorageError> {
+        if value.len() < 8 {
+            return Err(StorageError::Corrupt(format!("anchor {size} is truncated")));
+        }
+        let (time, der) = value.split_at(8);
+        Ok(StoredAnchor {
+            size,
+            gen_time: i64::from_be_bytes(time.try_into().unwrap_or_default()),
+            der: der.to_vec(),
+        })
+    }
+
+    /// Approximate bytes on disk (SST files plus WAL-backed memtables).
+    pub fn approximate_size(&self) -> u64 {
+        let Ok(db) = self.db() else { return 0 };
+        [
+            CF_ENTRIES,
+            CF_LEAVES,
+            CF_NODES,
+            CF_CHECKPOINTS,
+            CF_PUBLISHED,
+            CF_META,
+        ]
+        .iter()
+        .filter_map(|cf| {
+            db.property_int_value_cf(db.cf(cf), "rocksdb.total-sst-files-size")
+                .ok()
+                .flatten()
+        })
+        .sum()
+    }
+}
+
+impl Storage for RocksStorage {
+    fn backend(&self) -> &'static str {
+        "rocksdb"
+    }
+
+    fn disk_bytes(&self) -> Option<u64> {
+        let files = std::fs::read_dir(&self.path).ok()?;
+        Some(
+            files
+                .filter_map(|f| f.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum(),
+        )
+    }
+
+    fn recover(&self) -> Result<bool, StorageError> {
         let needed = wal_bytes(&self.path) + REOPEN_HEADROOM;
         let free = rustix::fs::statvfs(&self.path)
             .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
@@ -254,6 +280,277 @@ impl Storage {
         *db = None;
         *db = Some(open_db(&self.path, &self.options)?);
         Ok(true)
+    }
+
+    fn origin(&self) -> Result<Option<String>, StorageError> {
+        let db = self.db()?;
+        let v = db.get_cf(db.cf(CF_META), META_ORIGIN)?;
+        v.map(|b| {
+            String::from_utf8(b).map_err(|_| StorageError::Corrupt("origin is not UTF-8".into()))
+        })
+        .transpose()
+    }
+
+    fn set_origin(&self, origin: &str) -> Result<(), StorageError> {
+        let db = self.db()?;
+        let mut b = WriteBatch::default();
+        b.put_cf(db.cf(CF_META), META_ORIGIN, origin.as_bytes());
+        db.write_opt(b, &self.sync_writes)?;
+        Ok(())
+    }
+
+    fn head(&self) -> Result<Option<StoredHead>, StorageError> {
+        let db = self.db()?;
+        let Some(size) = db.get_cf(db.cf(CF_META), META_SIZE)? else {
+            return Ok(None);
+        };
+        let size = u64_value(&size, "stored tree size")?;
+        let note = self.checkpoint(size)?.ok_or_else(|| {
+            StorageError::Corrupt(format!("no checkpoint at the head size {size}"))
+        })?;
+        Ok(Some(StoredHead { size, note }))
+    }
+
+    fn commit(&self, commit: &Commit) -> Result<(), StorageError> {
+        let db = self.db()?;
+        let mut b = WriteBatch::default();
+        let (entries, leaves, nodes) = (db.cf(CF_ENTRIES), db.cf(CF_LEAVES), db.cf(CF_NODES));
+        for (i, (entry, hash)) in commit.entries.iter().enumerate() {
+            let index = (commit.first_index + i as u64).to_be_bytes();
+            b.put_cf(entries, index, entry);
+            b.put_cf(leaves, hash.as_bytes(), index);
+        }
+        let submissions = db.cf(CF_SUBMISSIONS);
+        for (id, index, leaf) in &commit.submissions {
+            let mut value = [0u8; 40];
+            value[..8].copy_from_slice(&index.to_be_bytes());
+            value[8..].copy_from_slice(leaf.as_bytes());
+            b.put_cf(submissions, id.as_bytes(), value);
+        }
+        for (id, hash) in &commit.nodes {
+            b.put_cf(nodes, node_key(*id), hash.as_bytes());
+        }
+        b.put_cf(
+            db.cf(CF_CHECKPOINTS),
+            commit.size.to_be_bytes(),
+            commit.note.as_bytes(),
+        );
+        b.put_cf(db.cf(CF_META), META_SIZE, commit.size.to_be_bytes());
+        db.write_opt(b, &self.sync_writes)?;
+        Ok(())
+    }
+
+    fn leaf_indices(&self, hashes: &[Hash]) -> Result<Vec<Option<u64>>, StorageError> {
+        let db = self.db()?;
+        let cf = db.cf(CF_LEAVES);
+        db.batched_multi_get_cf(cf, hashes.iter().map(|h| h.as_bytes()), false)
+            .into_iter()
+            .map(|r| match r? {
+                Some(v) => u64_value(&v, "leaf index").map(Some),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    fn submissions(&self, ids: &[Hash]) -> Result<Vec<Option<(u64, Hash)>>, StorageError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let db = self.db()?;
+        let cf = db.cf(CF_SUBMISSIONS);
+        db.batched_multi_get_cf(cf, ids.iter().map(|h| h.as_bytes()), false)
+            .into_iter()
+            .map(|r| match r? {
+                Some(v) if v.len() == 40 => {
+                    let index = u64_value(&v[..8], "submission index")?;
+                    let leaf = Hash::try_from(&v[8..])
+                        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                    Ok(Some((index, leaf)))
+                }
+                Some(v) => Err(StorageError::Corrupt(format!(
+                    "a submission record is {} bytes, not 40",
+                    v.len()
+                ))),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StorageError> {
+        let db = self.db()?;
+        let cf = db.cf(CF_NODES);
+        let keys: Vec<[u8; 18]> = ids.iter().map(|id| node_key(*id)).collect();
+        db.batched_multi_get_cf(cf, keys.iter(), false)
+            .into_iter()
+            .zip(ids)
+            .map(|(r, id)| {
+                let v = r?.ok_or_else(|| StorageError::Corrupt(format!("missing node {id:?}")))?;
+                Hash::try_from(&v[..])
+                    .map_err(|e| StorageError::Corrupt(format!("node {id:?}: {e}")))
+            })
+            .collect()
+    }
+
+    fn node_range(
+        &self,
+        level: u8,
+        start: u64,
+        max_count: usize,
+    ) -> Result<Vec<Hash>, StorageError> {
+        let db = self.db()?;
+        let from = node_key(NodeId::new(level, start));
+        let mut out = Vec::with_capacity(max_count.min(256));
+        let iter = db.iterator_cf(
+            db.cf(CF_NODES),
+            IteratorMode::From(&from, Direction::Forward),
+        );
+        for (expected, item) in (start..).zip(iter) {
+            if out.len() == max_count {
+                break;
+            }
+            let (k, v) = item?;
+            if k.as_ref() != node_key(NodeId::new(level, expected)) {
+                break;
+            }
+            out.push(Hash::try_from(&v[..]).map_err(|e| StorageError::Corrupt(e.to_string()))?);
+        }
+        Ok(out)
+    }
+
+    fn entries(
+        &self,
+        start: u64,
+        end: u64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Vec<u8>>, StorageError> {
+        let db = self.db()?;
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(end.to_be_bytes().to_vec());
+        let from = start.to_be_bytes();
+        let iter = db.iterator_cf_opt(
+            db.cf(CF_ENTRIES),
+            opts,
+            IteratorMode::From(&from, Direction::Forward),
+        );
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for (expected, item) in (start..end).zip(iter) {
+            let (k, v) = item?;
+            if u64_value(&k, "entry key")? != expected {
+                return Err(StorageError::Corrupt(format!(
+                    "entry {expected} is missing"
+                )));
+            }
+            if out.len() == max_count || (!out.is_empty() && bytes + v.len() > max_bytes) {
+                break;
+            }
+            bytes += v.len();
+            out.push(v.into_vec());
+        }
+        Ok(out)
+    }
+
+    fn checkpoint(&self, size: u64) -> Result<Option<String>, StorageError> {
+        let db = self.db()?;
+        let v = db.get_cf(db.cf(CF_CHECKPOINTS), size.to_be_bytes())?;
+        v.map(|b| {
+            String::from_utf8(b)
+                .map_err(|_| StorageError::Corrupt(format!("checkpoint {size} is not UTF-8")))
+        })
+        .transpose()
+    }
+
+    fn checkpoint_sizes_near(&self, size: u64) -> Result<(Option<u64>, Option<u64>), StorageError> {
+        self.sizes_near(CF_CHECKPOINTS, size)
+    }
+
+    fn publish(&self, size: u64, note: &str) -> Result<(), StorageError> {
+        let db = self.db()?;
+        let mut b = WriteBatch::default();
+        b.put_cf(db.cf(CF_PUBLISHED), size.to_be_bytes(), note.as_bytes());
+        db.write_opt(b, &self.sync_writes)?;
+        Ok(())
+    }
+
+    fn published(&self, size: u64) -> Result<Option<String>, StorageError> {
+        let db = self.db()?;
+        let v = db.get_cf(db.cf(CF_PUBLISHED), size.to_be_bytes())?;
+        v.map(|b| {
+            String::from_utf8(b).map_err(|_| {
+                StorageError::Corrupt(format!("published checkpoint {size} is not UTF-8"))
+            })
+        })
+        .transpose()
+    }
+
+    fn latest_published(&self) -> Result<Option<(u64, String)>, StorageError> {
+        let db = self.db()?;
+        let Some(item) = db
+            .iterator_cf(db.cf(CF_PUBLISHED), IteratorMode::End)
+            .next()
+        else {
+            return Ok(None);
+        };
+        let (k, v) = item?;
+        let size = u64_value(&k, "published checkpoint key")?;
+        let note = String::from_utf8(v.to_vec()).map_err(|_| {
+            StorageError::Corrupt(format!("published checkpoint {size} is not UTF-8"))
+        })?;
+        Ok(Some((size, note)))
+    }
+
+    fn published_sizes_near(&self, size: u64) -> Result<(Option<u64>, Option<u64>), StorageError> {
+        self.sizes_near(CF_PUBLISHED, size)
+    }
+
+    fn put_anchor(&self, size: u64, gen_time: i64, der: &[u8]) -> Result<(), StorageError> {
+        let db = self.db()?;
+        let mut value = Vec::with_capacity(8 + der.len());
+        value.extend_from_slice(&gen_time.to_be_bytes());
+        value.extend_from_slice(der);
+        let mut b = WriteBatch::default();
+        b.put_cf(db.cf(CF_ANCHORS), size.to_be_bytes(), value);
+        db.write_opt(b, &self.sync_writes)?;
+        Ok(())
+    }
+
+    fn anchor(&self, size: u64) -> Result<Option<StoredAnchor>, StorageError> {
+        let db = self.db()?;
+        db.get_cf(db.cf(CF_ANCHORS), size.to_be_bytes())?
+            .map(|v| Self::anchor_value(size, &v))
+            .transpose()
+    }
+
+    fn latest_anchor(&self) -> Result<Option<StoredAnchor>, StorageError> {
+        let db = self.db()?;
+        let Some(item) = db.iterator_cf(db.cf(CF_ANCHORS), IteratorMode::End).next() else {
+            return Ok(None);
+        };
+        let (k, v) = item?;
+        Self::anchor_value(u64_value(&k, "anchor key")?, &v).map(Some)
+    }
+
+    fn anchors(&self, start: u64, limit: usize) -> Result<Vec<(u64, i64)>, StorageError> {
+        let db = self.db()?;
+        let key = start.to_be_bytes();
+        let mut out = Vec::new();
+        for item in db
+            .iterator_cf(
+                db.cf(CF_ANCHORS),
+                IteratorMode::From(&key, Direction::Forward),
+            )
+            .take(limit)
+        {
+            let (k, v) = item?;
+            let anchor = Self::anchor_value(u64_value(&k, "anchor key")?, &v)?;
+            out.push((anchor.size, anchor.gen_time));
+        }
+        Ok(out)
+    }
+
+    fn anchor_sizes_near(&self, size: u64) -> Result<(Option<u64>, Option<u64>), StorageError> {
+        self.sizes_near(CF_ANCHORS, size)
     }
 }
 
@@ -325,467 +622,12 @@ fn open_db(path: &Path, opts: &StorageOptions) -> Result<DB, StorageError> {
     Ok(DB::open_cf_descriptors(&db_opts, path, cfs)?)
 }
 
-impl Storage {
-    /// Stamps a new database with [`LAYOUT_VERSION`]; refuses one written
-    /// with another layout instead of misreading it.
-    fn check_layout(&self) -> Result<(), StorageError> {
-        let db = self.db()?;
-        let meta = db.cf(CF_META);
-        match db.get_cf(meta, META_LAYOUT)? {
-            Some(v) => {
-                let found = u64_value(&v, "layout version")?;
-                if found != LAYOUT_VERSION {
-                    return Err(StorageError::Corrupt(format!(
-                        "the database has layout {found}; this build reads layout {LAYOUT_VERSION}"
-                    )));
-                }
-            }
-            None if db.get_cf(meta, META_SIZE)?.is_some() => {
-                return Err(StorageError::Corrupt(
-                    "the database predates layout versions; start a new --data-dir".into(),
-                ));
-            }
-            None => {
-                let mut b = WriteBatch::default();
-                b.put_cf(meta, META_LAYOUT, LAYOUT_VERSION.to_be_bytes());
-                db.write_opt(b, &self.sync_writes)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The origin recorded at the first start, if any.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn origin(&self) -> Result<Option<String>, StorageError> {
-        let db = self.db()?;
-        let v = db.get_cf(db.cf(CF_META), META_ORIGIN)?;
-        v.map(|b| {
-            String::from_utf8(b).map_err(|_| StorageError::Corrupt("origin is not UTF-8".into()))
-        })
-        .transpose()
-    }
-
-    /// Records the origin (durably); done once, before the first commit.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn set_origin(&self, origin: &str) -> Result<(), StorageError> {
-        let db = self.db()?;
-        let mut b = WriteBatch::default();
-        b.put_cf(db.cf(CF_META), META_ORIGIN, origin.as_bytes());
-        db.write_opt(b, &self.sync_writes)?;
-        Ok(())
-    }
-
-    /// The latest committed tree, or `None` for a log that never committed.
-    ///
-    /// # Errors
-    /// On a storage failure or if the stored head has no checkpoint.
-    pub fn head(&self) -> Result<Option<StoredHead>, StorageError> {
-        let db = self.db()?;
-        let Some(size) = db.get_cf(db.cf(CF_META), META_SIZE)? else {
-            return Ok(None);
-        };
-        let size = u64_value(&size, "stored tree size")?;
-        let note = self.checkpoint(size)?.ok_or_else(|| {
-            StorageError::Corrupt(format!("no checkpoint at the head size {size}"))
-        })?;
-        Ok(Some(StoredHead { size, note }))
-    }
-
-    /// Rebuilds the compact range of the tree of `size` leaves from stored
-    /// nodes: `popcount(size)` point reads.
-    ///
-    /// # Errors
-    /// On a storage failure or a missing node.
-    pub fn compact_range(&self, size: u64) -> Result<CompactRange, StorageError> {
-        let hashes = self.nodes(&CompactRange::node_ids(size))?;
-        CompactRange::from_parts(size, hashes).map_err(|e| StorageError::Corrupt(e.to_string()))
-    }
-
-    /// Makes a batch durable: one synced write.
-    ///
-    /// # Errors
-    /// On a storage failure; then nothing of the batch is visible.
-    pub fn commit(&self, commit: &Commit) -> Result<(), StorageError> {
-        let db = self.db()?;
-        let mut b = WriteBatch::default();
-        let (entries, leaves, nodes) = (db.cf(CF_ENTRIES), db.cf(CF_LEAVES), db.cf(CF_NODES));
-        for (i, (entry, hash)) in commit.entries.iter().enumerate() {
-            let index = (commit.first_index + i as u64).to_be_bytes();
-            b.put_cf(entries, index, entry);
-            b.put_cf(leaves, hash.as_bytes(), index);
-        }
-        let submissions = db.cf(CF_SUBMISSIONS);
-        for (id, index, leaf) in &commit.submissions {
-            let mut value = [0u8; 40];
-            value[..8].copy_from_slice(&index.to_be_bytes());
-            value[8..].copy_from_slice(leaf.as_bytes());
-            b.put_cf(submissions, id.as_bytes(), value);
-        }
-        for (id, hash) in &commit.nodes {
-            b.put_cf(nodes, node_key(*id), hash.as_bytes());
-        }
-        b.put_cf(
-            db.cf(CF_CHECKPOINTS),
-            commit.size.to_be_bytes(),
-            commit.note.as_bytes(),
-        );
-        b.put_cf(db.cf(CF_META), META_SIZE, commit.size.to_be_bytes());
-        db.write_opt(b, &self.sync_writes)?;
-        Ok(())
-    }
-
-    /// Looks up the indices of leaf hashes, in one batched read.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn leaf_indices(&self, hashes: &[Hash]) -> Result<Vec<Option<u64>>, StorageError> {
-        let db = self.db()?;
-        let cf = db.cf(CF_LEAVES);
-        db.batched_multi_get_cf(cf, hashes.iter().map(|h| h.as_bytes()), false)
-            .into_iter()
-            .map(|r| match r? {
-                Some(v) => u64_value(&v, "leaf index").map(Some),
-                None => Ok(None),
-            })
-            .collect()
-    }
-
-    /// Looks up records by submission ID, in one batched read: the index
-    /// and leaf hash of each one already logged.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn submissions(&self, ids: &[Hash]) -> Result<Vec<Option<(u64, Hash)>>, StorageError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let db = self.db()?;
-        let cf = db.cf(CF_SUBMISSIONS);
-        db.batched_multi_get_cf(cf, ids.iter().map(|h| h.as_bytes()), false)
-            .into_iter()
-            .map(|r| match r? {
-                Some(v) if v.len() == 40 => {
-                    let index = u64_value(&v[..8], "submission index")?;
-                    let leaf = Hash::try_from(&v[8..])
-                        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-                    Ok(Some((index, leaf)))
-                }
-                Some(v) => Err(StorageError::Corrupt(format!(
-                    "a submission record is {} bytes, not 40",
-                    v.len()
-                ))),
-                None => Ok(None),
-            })
-            .collect()
-    }
-
-    /// Reads node hashes, in one batched read.
-    ///
-    /// # Errors
-    /// On a storage failure, or [`StorageError::Corrupt`] if a node is missing.
-    pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StorageError> {
-        let db = self.db()?;
-        let cf = db.cf(CF_NODES);
-        let keys: Vec<[u8; 18]> = ids.iter().map(|id| node_key(*id)).collect();
-        db.batched_multi_get_cf(cf, keys.iter(), false)
-            .into_iter()
-            .zip(ids)
-            .map(|(r, id)| {
-                let v = r?.ok_or_else(|| StorageError::Corrupt(format!("missing node {id:?}")))?;
-                Hash::try_from(&v[..])
-                    .map_err(|e| StorageError::Corrupt(format!("node {id:?}: {e}")))
-            })
-            .collect()
-    }
-
-    /// Reads up to `max_count` consecutive nodes of one level from `start`,
-    /// stopping at the end of the tile: the hashes of a tile row.
-    ///
-    /// # Errors
-    /// On a storage failure or a malformed node.
-    pub fn node_range(
-        &self,
-        level: u8,
-        start: u64,
-        max_count: usize,
-    ) -> Result<Vec<Hash>, StorageError> {
-        let db = self.db()?;
-        let from = node_key(NodeId::new(level, start));
-        let mut out = Vec::with_capacity(max_count.min(256));
-        let iter = db.iterator_cf(
-            db.cf(CF_NODES),
-            IteratorMode::From(&from, Direction::Forward),
-        );
-        for (expected, item) in (start..).zip(iter) {
-            if out.len() == max_count {
-                break;
-            }
-            let (k, v) = item?;
-            if k.as_ref() != node_key(NodeId::new(level, expected)) {
-                break;
-            }
-            out.push(Hash::try_from(&v[..]).map_err(|e| StorageError::Corrupt(e.to_string()))?);
-        }
-        Ok(out)
-    }
-
-    /// Reads up to `max_count` consecutive entries from `start`, stopping
-    /// before `end` and once `max_bytes` is reached (at least one entry is
-    /// returned if any exists).
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn entries(
-        &self,
-        start: u64,
-        end: u64,
-        max_count: usize,
-        max_bytes: usize,
-    ) -> Result<Vec<Vec<u8>>, StorageError> {
-        let db = self.db()?;
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound(end.to_be_bytes().to_vec());
-        let from = start.to_be_bytes();
-        let iter = db.iterator_cf_opt(
-            db.cf(CF_ENTRIES),
-            opts,
-            IteratorMode::From(&from, Direction::Forward),
-        );
-        let mut out = Vec::new();
-        let mut bytes = 0;
-        for (expected, item) in (start..end).zip(iter) {
-            let (k, v) = item?;
-            if u64_value(&k, "entry key")? != expected {
-                return Err(StorageError::Corrupt(format!(
-                    "entry {expected} is missing"
-                )));
-            }
-            if out.len() == max_count || (!out.is_empty() && bytes + v.len() > max_bytes) {
-                break;
-            }
-            bytes += v.len();
-            out.push(v.into_vec());
-        }
-        Ok(out)
-    }
-
-    /// The signed checkpoint published at `size`, if one was.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn checkpoint(&self, size: u64) -> Result<Option<String>, StorageError> {
-        let db = self.db()?;
-        let v = db.get_cf(db.cf(CF_CHECKPOINTS), size.to_be_bytes())?;
-        v.map(|b| {
-            String::from_utf8(b)
-                .map_err(|_| StorageError::Corrupt(format!("checkpoint {size} is not UTF-8")))
-        })
-        .transpose()
-    }
-
-    /// The sizes of the signed checkpoints nearest to `size` (at most one
-    /// below, one above), to help a caller who asked for a size that has none.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn checkpoint_sizes_near(
-        &self,
-        size: u64,
-    ) -> Result<(Option<u64>, Option<u64>), StorageError> {
-        self.sizes_near(CF_CHECKPOINTS, size)
-    }
-
-    fn sizes_near(&self, cf: &str, size: u64) -> Result<(Option<u64>, Option<u64>), StorageError> {
-        let db = self.db()?;
-        let cf = db.cf(cf);
-        let key = size.to_be_bytes();
-        let above = db
-            .iterator_cf(cf, IteratorMode::From(&key, Direction::Forward))
-            .next()
-            .transpose()?
-            .map(|(k, _)| u64_value(&k, "checkpoint key"))
-            .transpose()?;
-        let below = db
-            .iterator_cf(cf, IteratorMode::From(&key, Direction::Reverse))
-            .find(|item| item.as_ref().map_or(true, |(k, _)| k.as_ref() != key))
-            .transpose()?
-            .map(|(k, _)| u64_value(&k, "checkpoint key"))
-            .transpose()?;
-        Ok((below, above))
-    }
-
-    /// Records a witness-cosigned checkpoint (durably) so that a restart
-    /// serves it again instead of waiting for witnesses.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn publish(&self, size: u64, note: &str) -> Result<(), StorageError> {
-        let db = self.db()?;
-        let mut b = WriteBatch::default();
-        b.put_cf(db.cf(CF_PUBLISHED), size.to_be_bytes(), note.as_bytes());
-        db.write_opt(b, &self.sync_writes)?;
-        Ok(())
-    }
-
-    /// The cosigned checkpoint published at `size`, if one was.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn published(&self, size: u64) -> Result<Option<String>, StorageError> {
-        let db = self.db()?;
-        let v = db.get_cf(db.cf(CF_PUBLISHED), size.to_be_bytes())?;
-        v.map(|b| {
-            String::from_utf8(b).map_err(|_| {
-                StorageError::Corrupt(format!("published checkpoint {size} is not UTF-8"))
-            })
-        })
-        .transpose()
-    }
-
-    /// The latest cosigned checkpoint, if any: `(size, note)`.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn latest_published(&self) -> Result<Option<(u64, String)>, StorageError> {
-        let db = self.db()?;
-        let Some(item) = db
-            .iterator_cf(db.cf(CF_PUBLISHED), IteratorMode::End)
-            .next()
-        else {
-            return Ok(None);
-        };
-        let (k, v) = item?;
-        let size = u64_value(&k, "published checkpoint key")?;
-        let note = String::from_utf8(v.to_vec()).map_err(|_| {
-            StorageError::Corrupt(format!("published checkpoint {size} is not UTF-8"))
-        })?;
-        Ok(Some((size, note)))
-    }
-
-    /// Like [`Storage::checkpoint_sizes_near`], among cosigned checkpoints.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn published_sizes_near(
-        &self,
-        size: u64,
-    ) -> Result<(Option<u64>, Option<u64>), StorageError> {
-        self.sizes_near(CF_PUBLISHED, size)
-    }
-
-    /// Stores a verified RFC 3161 anchor of the checkpoint at `size`
-    /// (durably: a token is kept only once, after verification).
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn put_anchor(&self, size: u64, gen_time: i64, der: &[u8]) -> Result<(), StorageError> {
-        let db = self.db()?;
-        let mut value = Vec::with_capacity(8 + der.len());
-        value.extend_from_slice(&gen_time.to_be_bytes());
-        value.extend_from_slice(der);
-        let mut b = WriteBatch::default();
-        b.put_cf(db.cf(CF_ANCHORS), size.to_be_bytes(), value);
-        db.write_opt(b, &self.sync_writes)?;
-        Ok(())
-    }
-
-    fn anchor_value(size: u64, value: &[u8]) -> Result<StoredAnchor, StorageError> {
-        if value.len() < 8 {
-            return Err(StorageError::Corrupt(format!("anchor {size} is truncated")));
-        }
-        let (time, der) = value.split_at(8);
-        Ok(StoredAnchor {
-            size,
-            gen_time: i64::from_be_bytes(time.try_into().unwrap_or_default()),
-            der: der.to_vec(),
-        })
-    }
-
-    /// The anchor at `size`, if any.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn anchor(&self, size: u64) -> Result<Option<StoredAnchor>, StorageError> {
-        let db = self.db()?;
-        db.get_cf(db.cf(CF_ANCHORS), size.to_be_bytes())?
-            .map(|v| Self::anchor_value(size, &v))
-            .transpose()
-    }
-
-    /// The anchor of the largest tree, if any.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn latest_anchor(&self) -> Result<Option<StoredAnchor>, StorageError> {
-        let db = self.db()?;
-        let Some(item) = db.iterator_cf(db.cf(CF_ANCHORS), IteratorMode::End).next() else {
-            return Ok(None);
-        };
-        let (k, v) = item?;
-        Self::anchor_value(u64_value(&k, "anchor key")?, &v).map(Some)
-    }
-
-    /// Up to `limit` anchors from `start` on, by size: `(size, gen_time)`.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn anchors(&self, start: u64, limit: usize) -> Result<Vec<(u64, i64)>, StorageError> {
-        let db = self.db()?;
-        let key = start.to_be_bytes();
-        let mut out = Vec::new();
-        for item in db
-            .iterator_cf(
-                db.cf(CF_ANCHORS),
-                IteratorMode::From(&key, Direction::Forward),
-            )
-            .take(limit)
-        {
-            let (k, v) = item?;
-            let anchor = Self::anchor_value(u64_value(&k, "anchor key")?, &v)?;
-            out.push((anchor.size, anchor.gen_time));
-        }
-        Ok(out)
-    }
-
-    /// Like [`Storage::checkpoint_sizes_near`], among anchored sizes.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn anchor_sizes_near(&self, size: u64) -> Result<(Option<u64>, Option<u64>), StorageError> {
-        self.sizes_near(CF_ANCHORS, size)
-    }
-
-    /// Approximate bytes on disk (SST files plus WAL-backed memtables).
-    pub fn approximate_size(&self) -> u64 {
-        let Ok(db) = self.db() else { return 0 };
-        [
-            CF_ENTRIES,
-            CF_LEAVES,
-            CF_NODES,
-            CF_CHECKPOINTS,
-            CF_PUBLISHED,
-            CF_META,
-        ]
-        .iter()
-        .filter_map(|cf| {
-            db.property_int_value_cf(db.cf(cf), "rocksdb.total-sst-files-size")
-                .ok()
-                .flatten()
-        })
-        .sum()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use causeway_proto::merkle::leaf_hash;
+    use causeway_proto::merkle::{CompactRange, leaf_hash};
 
-    fn commit_n(storage: &Storage, range: &mut CompactRange, n: u64) {
+    fn commit_n(storage: &dyn Storage, range: &mut CompactRange, n: u64) {
         let mut c = Commit {
             first_index: range.size(),
             ..Default::default()
@@ -808,13 +650,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut range = CompactRange::new();
         {
-            let s = Storage::open(dir.path(), &StorageOptions::default()).unwrap();
+            let s = RocksStorage::open(dir.path(), &StorageOptions::default()).unwrap();
             assert_eq!(s.head().unwrap(), None);
             s.set_origin("o").unwrap();
             commit_n(&s, &mut range, 5);
             commit_n(&s, &mut range, 300);
         }
-        let s = Storage::open(dir.path(), &StorageOptions::default()).unwrap();
+        let s = RocksStorage::open(dir.path(), &StorageOptions::default()).unwrap();
         assert_eq!(s.origin().unwrap().as_deref(), Some("o"));
         let head = s.head().unwrap().unwrap();
         assert_eq!((head.size, head.note.as_str()), (305, "note 305"));
