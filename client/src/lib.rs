@@ -90,11 +90,28 @@ impl From<tonic::Status> for ClientError {
     }
 }
 
+/// The metadata key in which a standby names the leader's gRPC URL when
+/// it refuses a write.
+pub const LEADER_METADATA: &str = "causeway-leader";
+
 impl ClientError {
     /// The gRPC code, if the server answered with an error status.
     pub fn code(&self) -> Option<tonic::Code> {
         match self {
             ClientError::Status(s) => Some(s.code()),
+            _ => None,
+        }
+    }
+
+    /// The leader's gRPC URL, when a standby of a replicated log refused
+    /// a write (`UNAVAILABLE` with `causeway-leader` metadata).
+    pub fn leader(&self) -> Option<String> {
+        match self {
+            ClientError::Status(s) if s.code() == tonic::Code::Unavailable => s
+                .metadata()
+                .get(LEADER_METADATA)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
             _ => None,
         }
     }

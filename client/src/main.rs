@@ -789,7 +789,20 @@ async fn submit(
             batch_bytes += e.len();
             batch.extend(pending.next());
         }
-        let added = client.add_entries(batch.clone()).await?;
+        let added = match client.add_entries(batch.clone()).await {
+            // A standby of a replicated log names the leader: follow it once.
+            Err(e) if e.leader().is_some() => {
+                let leader = e.leader().unwrap_or_default();
+                eprintln!("note: {e}; sending to the leader at {leader}");
+                let target = causeway_client::LogTarget {
+                    url: leader,
+                    ..common.target()?
+                };
+                client = target.connect().await?;
+                client.add_entries(batch.clone()).await?
+            }
+            other => other?,
+        };
         let checked = check_checkpoint(&added.checkpoint_note, &keys)
             .context("the checkpoint returned with the entries does not verify")?;
         for (entry, a) in batch.iter().zip(&added.entries) {

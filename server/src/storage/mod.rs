@@ -41,7 +41,7 @@ pub enum StorageError {
     /// (a newer term), so this batch was not written. The fence of
     /// [`PgStorage::commit`] makes a deposed leader unable to commit.
     #[error(
-        "this instance is no longer the leader (its term {term}, now term {current}); nothing was written; retry against the current leader"
+        "this instance is no longer the leader (its term {term}, now term {current}); send writes to the current leader"
     )]
     Fenced {
         /// The term this instance held.

@@ -238,20 +238,23 @@ impl PgStorage {
     }
 
     fn migrate(&self) -> Result<(), StorageError> {
+        // One transaction under an advisory lock: instances starting
+        // together apply each migration once (even CREATE TABLE IF NOT
+        // EXISTS races without it).
         self.block(self.with(&self.writer, async |c| {
-            c.batch_execute(
+            let tx = c.transaction().await?;
+            tx.execute_typed(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[(&MIGRATION_LOCK, Type::INT8)],
+            )
+            .await?;
+            tx.batch_execute(
                 "CREATE TABLE IF NOT EXISTS causeway_migrations (
                    version integer PRIMARY KEY, description text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())",
             )
             .await?;
             for (version, description, sql) in MIGRATIONS {
-                let tx = c.transaction().await?;
-                tx.execute_typed(
-                    "SELECT pg_advisory_xact_lock($1)",
-                    &[(&MIGRATION_LOCK, Type::INT8)],
-                )
-                .await?;
                 let done = tx
                     .query_typed_opt(
                         "SELECT 1 FROM causeway_migrations WHERE version = $1",
@@ -267,9 +270,8 @@ impl PgStorage {
                     .await?;
                     tracing::info!(version, description, "applied a storage migration");
                 }
-                tx.commit().await?;
             }
-            Ok(())
+            tx.commit().await
         }))?;
         let newest = self.read("SELECT max(version) FROM causeway_migrations", &[])?;
         let newest: Option<i32> = newest.first().and_then(|r| r.get(0));
@@ -579,8 +581,13 @@ impl Storage for PgStorage {
                 .query_typed_opt("SELECT size FROM head WHERE one FOR UPDATE", &[])
                 .await?
                 .map(|r| r.get(0));
-            let expected = (!initial).then_some(first);
-            if stored != expected {
+            // The batch extends the stored head; the empty tree is
+            // committed once, into an empty store.
+            let extends = match stored {
+                None => first == 0,
+                Some(s) => s == first && !initial,
+            };
+            if !extends {
                 return Ok(Err(StorageError::HeadMoved {
                     expected: commit.first_index,
                     stored: stored.unwrap_or(0) as u64,
