@@ -200,7 +200,11 @@ impl Election {
             checkpoint: published,
             stalled: None,
         });
-        let view = PublishedView::Cosigned(publication_rx);
+        let view = if parts.witnesses.is_empty() {
+            PublishedView::Shared(publication_rx)
+        } else {
+            PublishedView::Cosigned(publication_rx)
+        };
         let leadership = Leadership::standby(NotLeader::Electing);
         Ok((
             Election {

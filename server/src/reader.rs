@@ -73,6 +73,10 @@ pub enum PublishedView {
     Heads(watch::Receiver<Arc<TreeHead>>),
     /// Witnesses: only checkpoints cosigned by a quorum are published.
     Cosigned(watch::Receiver<Publication>),
+    /// No witnesses, on an instance sharing a store ([`crate::election`]):
+    /// every durable signed head, as the leader announces it or a standby
+    /// reads it from the store (none before the first commit).
+    Shared(watch::Receiver<Publication>),
 }
 
 impl PublishedView {
@@ -80,7 +84,9 @@ impl PublishedView {
     pub fn current(&self) -> Option<Arc<TreeHead>> {
         match self {
             PublishedView::Heads(rx) => Some(rx.borrow().clone()),
-            PublishedView::Cosigned(rx) => rx.borrow().checkpoint.clone(),
+            PublishedView::Cosigned(rx) | PublishedView::Shared(rx) => {
+                rx.borrow().checkpoint.clone()
+            }
         }
     }
 
@@ -88,13 +94,17 @@ impl PublishedView {
     pub async fn changed(&mut self) -> bool {
         match self {
             PublishedView::Heads(rx) => rx.changed().await.is_ok(),
-            PublishedView::Cosigned(rx) => rx.changed().await.is_ok(),
+            PublishedView::Cosigned(rx) | PublishedView::Shared(rx) => rx.changed().await.is_ok(),
         }
     }
 
     fn not_published_reason(&self) -> String {
         match self {
             PublishedView::Heads(_) => "the log has not started".into(),
+            PublishedView::Shared(_) => {
+                "the shared store holds no tree yet; it is created when the first instance leads"
+                    .into()
+            }
             PublishedView::Cosigned(rx) => rx
                 .borrow()
                 .stalled

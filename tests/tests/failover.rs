@@ -1,0 +1,571 @@
+//! Several `causeway-server` instances sharing one PostgreSQL store
+//! (`--storage postgres://… --ha`): one sequences, the others serve reads
+//! and refuse writes naming it. The leader is killed with `kill -9` under
+//! continuous writes, and frozen with SIGSTOP while a write is in flight.
+//! Real processes throughout: a private PostgreSQL server, three log
+//! instances and two witnesses on loopback.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use causeway_client::verify::{
+    WitnessPolicy, check_checkpoint, check_consistency, check_witnesses,
+};
+use causeway_client::{ClientError, LeafRef, LogClient};
+use causeway_proto::checkpoint::Checkpoint;
+use causeway_proto::merkle::{CompactRange, Hash, leaf_hash};
+use causeway_proto::note::VerifierKey;
+use causeway_tests::{Postgres, Server, Witness, init_log, start_witnesses};
+
+const ORIGIN: &str = "test.causeway/replicated";
+/// Short enough that a failover fits a test, long enough for a loaded CI machine.
+const LEASE: &str = "1500ms";
+
+/// A shared store, the log's keys and (optionally) witnesses.
+struct Deployment {
+    dir: tempfile::TempDir,
+    pg: Postgres,
+    storage: String,
+    keys_dir: PathBuf,
+    vkeys: Vec<String>,
+    witnesses: Vec<Witness>,
+}
+
+impl Deployment {
+    fn new(witnesses: usize) -> Deployment {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = Postgres::start(&dir.path().join("pg"));
+        let storage = pg.create_database("causeway");
+        let keys_dir = dir.path().join("keys");
+        let vkeys = init_log(&keys_dir, ORIGIN);
+        let witnesses = start_witnesses(dir.path(), "witness.test/w", &vkeys, witnesses);
+        Deployment {
+            dir,
+            pg,
+            storage,
+            keys_dir,
+            vkeys,
+            witnesses,
+        }
+    }
+
+    /// Starts instance `name` (its data directory holds a copy of the keys).
+    fn start(&self, name: &str) -> Server {
+        let data = self.dir.path().join(name);
+        if !data.exists() {
+            copy_dir(&self.keys_dir, &data);
+        }
+        let flags: Vec<String> = self.witnesses.iter().map(Witness::flag).collect();
+        let quorum = flags.len().to_string();
+        let mut args = vec![
+            "--storage",
+            &self.storage,
+            "--ha",
+            "--ha-id",
+            name,
+            "--ha-lease",
+            LEASE,
+        ];
+        for f in &flags {
+            args.extend(["--witness", f]);
+        }
+        if !flags.is_empty() {
+            args.extend(["--witness-quorum", &quorum]);
+        }
+        Server::start(&data, &args)
+    }
+
+    /// The `--ha-id` holding a live lease, if any.
+    fn leader(&self) -> Option<String> {
+        let holder = self.pg.sql(
+            "causeway",
+            "SELECT holder FROM leader WHERE expires_at > clock_timestamp()",
+        );
+        (!holder.is_empty()).then_some(holder)
+    }
+
+    fn keys(&self) -> Vec<VerifierKey> {
+        self.vkeys.iter().map(|v| v.parse().unwrap()).collect()
+    }
+
+    fn witness_policy(&self) -> WitnessPolicy {
+        WitnessPolicy {
+            keys: self
+                .witnesses
+                .iter()
+                .map(|w| w.vkey.parse().unwrap())
+                .collect(),
+            quorum: self.witnesses.len(),
+            max_age_secs: None,
+        }
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "cp -a {} {}",
+        from.display(),
+        to.display()
+    );
+}
+
+/// Waits until some instance has a live lease; returns its name.
+fn wait_for_leader(d: &Deployment, other_than: Option<&str>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(l) = d.leader()
+            && Some(l.as_str()) != other_than
+        {
+            return l;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no leader was elected within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An error a writer may see while leadership moves: the instance is a
+/// standby or electing (UNAVAILABLE), was killed mid-call (a transport
+/// error: tonic reports a reset connection as UNKNOWN, CANCELLED or
+/// UNAVAILABLE), or
+/// cannot be reached at all.
+fn retryable(e: &ClientError) -> bool {
+    let text = e.to_string();
+    let cut_off = (e.code() == Some(tonic::Code::Unknown) && text.contains("transport error"))
+        || (e.code() == Some(tonic::Code::Cancelled) && text.contains("operation was canceled"));
+    matches!(e, ClientError::Connect(..)) || e.code() == Some(tonic::Code::Unavailable) || cut_off
+}
+
+/// What one writer saw.
+#[derive(Default)]
+struct Written {
+    /// Acknowledged entries: index and bytes.
+    acked: Vec<(u64, Vec<u8>)>,
+    /// Errors that a writer should not have to handle (not retryable).
+    unexpected: Vec<String>,
+    retried: usize,
+}
+
+/// Writes `w{id}-{n}` entries, 1 to 4 per call, until `stop`. A refused
+/// batch is sent again (to the leader a standby names, else to the next
+/// instance) until acknowledged, as a producer would: the log deduplicates
+/// if the first try was committed after all.
+async fn writer(id: usize, urls: Vec<String>, stop: Arc<AtomicBool>) -> Written {
+    let mut out = Written::default();
+    let mut at = id % urls.len();
+    let mut client: Option<LogClient> = None;
+    let mut n = 0usize;
+    while !stop.load(Ordering::SeqCst) {
+        let batch: Vec<Vec<u8>> = (0..1 + n % 4)
+            .map(|k| format!("w{id}-{}", n + k).into_bytes())
+            .collect();
+        n += batch.len();
+        loop {
+            if client.is_none() {
+                client = LogClient::connect(&urls[at]).await.ok();
+            }
+            let result = match client.as_mut() {
+                Some(c) => c.add_entries(batch.clone()).await,
+                None => Err(ClientError::Connect(urls[at].clone(), "refused".into())),
+            };
+            match result {
+                Ok(r) => {
+                    for (a, e) in r.entries.iter().zip(&batch) {
+                        assert_eq!(a.leaf_hash, leaf_hash(e));
+                        out.acked.push((a.index, e.clone()));
+                    }
+                    break;
+                }
+                Err(e) => {
+                    out.retried += 1;
+                    if !retryable(&e) {
+                        out.unexpected.push(e.to_string());
+                    }
+                    at = match e.leader().and_then(|l| urls.iter().position(|u| *u == l)) {
+                        Some(leader) => leader,
+                        None => (at + 1) % urls.len(),
+                    };
+                    client = None;
+                    if stop.load(Ordering::SeqCst) && out.retried > 10_000 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    out
+}
+
+/// Polls every instance's published checkpoint until `stop`; returns the
+/// distinct (size → note) seen, failing on two roots for one size.
+async fn watcher(
+    urls: Vec<String>,
+    keys: Vec<VerifierKey>,
+    policy: WitnessPolicy,
+    stop: Arc<AtomicBool>,
+) -> BTreeMap<u64, (Hash, String)> {
+    let mut seen: BTreeMap<u64, (Hash, String)> = BTreeMap::new();
+    let mut clients: Vec<Option<LogClient>> = urls.iter().map(|_| None).collect();
+    while !stop.load(Ordering::SeqCst) {
+        for (url, slot) in urls.iter().zip(clients.iter_mut()) {
+            if slot.is_none() {
+                *slot = LogClient::connect(url).await.ok();
+            }
+            let Some(c) = slot.as_mut() else { continue };
+            let note = match c.checkpoint(None).await {
+                Ok(n) => n,
+                Err(_) => {
+                    *slot = None;
+                    continue;
+                }
+            };
+            let checked = check_checkpoint(&note, &keys)
+                .expect("published checkpoints carry the log's signatures");
+            assert!(checked.verified);
+            if policy.quorum > 0 {
+                check_witnesses(&note, &policy, now())
+                    .expect("published checkpoints carry the witness quorum");
+            }
+            let cp = checked.checkpoint;
+            let root = *cp.root();
+            if let Some((other, _)) = seen.get(&cp.size()) {
+                assert_eq!(
+                    *other,
+                    root,
+                    "two roots published for size {} (a fork)",
+                    cp.size()
+                );
+            }
+            seen.entry(cp.size()).or_insert((root, note));
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    seen
+}
+
+/// Polls `url` until its published checkpoint reaches `size`; returns it.
+async fn published_at(url: &str, size: u64, keys: &[VerifierKey]) -> Checkpoint {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut c) = LogClient::connect(url).await
+            && let Ok(note) = c.checkpoint(None).await
+        {
+            let cp = check_checkpoint(&note, keys).unwrap().checkpoint;
+            if cp.size() >= size {
+                return cp;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} did not publish size {size} within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Reads every entry of `cp`'s tree from `url` and checks that its root
+/// is `cp`'s root and that each acknowledged entry is at its index.
+async fn check_whole_tree(url: &str, cp: &Checkpoint, acked: &[(u64, Vec<u8>)]) {
+    let mut c = LogClient::connect(url).await.unwrap();
+    let mut entries: Vec<Vec<u8>> = Vec::with_capacity(cp.size() as usize);
+    while (entries.len() as u64) < cp.size() {
+        let page = c
+            .entries(entries.len() as u64, cp.size() - entries.len() as u64)
+            .await
+            .unwrap();
+        assert!(
+            !page.is_empty(),
+            "{url} returned no entries at {}",
+            entries.len()
+        );
+        entries.extend(page);
+    }
+    let mut range = CompactRange::new();
+    for e in &entries {
+        range.append(leaf_hash(e), |_, _| {});
+    }
+    assert_eq!(
+        range.root(),
+        *cp.root(),
+        "the entries {url} serves hash to the checkpoint's root"
+    );
+    for (index, entry) in acked {
+        assert_eq!(
+            entries.get(*index as usize),
+            Some(entry),
+            "acknowledged entry {index} is in the log"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_of_the_leader_under_writes_loses_nothing_and_forks_nothing() {
+    let d = Deployment::new(2);
+    let names = ["a", "b", "c"];
+    let mut servers: BTreeMap<&str, Server> = names.iter().map(|n| (*n, d.start(n))).collect();
+    let urls: Vec<String> = names.iter().map(|n| servers[n].url.clone()).collect();
+    let first = wait_for_leader(&d, None);
+    let keys = d.keys();
+
+    // Standbys refuse writes with UNAVAILABLE naming the leader, and serve reads.
+    let standby = names.iter().find(|n| **n != first).unwrap();
+    let mut c = LogClient::connect(&servers[standby].url).await.unwrap();
+    let refused = c
+        .add_entries(vec![b"to a standby".to_vec()])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some(tonic::Code::Unavailable), "{refused}");
+    assert_eq!(
+        refused.leader().as_deref(),
+        Some(servers[first.as_str()].url.as_str()),
+        "{refused}"
+    );
+    assert!(
+        refused
+            .to_string()
+            .contains(&format!("the leader is {first}")),
+        "{refused}"
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|i| tokio::spawn(writer(i, urls.clone(), stop.clone())))
+        .collect();
+    let watch = tokio::spawn(watcher(
+        urls.clone(),
+        keys.clone(),
+        d.witness_policy(),
+        stop.clone(),
+    ));
+
+    // Writes flow, through the leader, and standbys follow.
+    let before = published_at(&urls[0], 50, &keys).await.size();
+    published_at(&urls[2], before, &keys).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // kill -9 the leader mid-stream; a standby takes over.
+    let killed = servers.remove(first.as_str()).unwrap();
+    let killed_at = Instant::now();
+    killed.kill9();
+    let second = wait_for_leader(&d, Some(&first));
+    let took_over = killed_at.elapsed();
+    assert!(
+        took_over < Duration::from_secs(15),
+        "takeover took {took_over:?}"
+    );
+    let survivor = servers[second.as_str()].url.clone();
+    // Writes resume on the new leader, and its checkpoints grow.
+    let resumed = published_at(&survivor, before + 100, &keys).await.size();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // The killed instance comes back as a standby and catches up.
+    let back = d.start(&first);
+    assert!(
+        d.leader().is_some_and(|l| l != first),
+        "the restarted instance stands by"
+    );
+    published_at(&back.url, resumed, &keys).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::SeqCst);
+
+    let mut acked = Vec::new();
+    let (mut retried, mut unexpected) = (0, Vec::new());
+    for w in writers {
+        let w = w.await.unwrap();
+        acked.extend(w.acked);
+        retried += w.retried;
+        unexpected.extend(w.unexpected);
+    }
+    let seen = watch.await.unwrap();
+    assert!(
+        unexpected.is_empty(),
+        "writers saw errors that are not retryable: {unexpected:?}"
+    );
+    eprintln!(
+        "takeover in {took_over:?}; {} entries acknowledged, {retried} retries, {} checkpoints seen",
+        acked.len(),
+        seen.len()
+    );
+    let top = acked.iter().map(|(i, _)| *i).max().unwrap() + 1;
+
+    // Every acknowledged entry is in the tree that every instance serves:
+    // the new leader, the standby, and the restarted one.
+    let last = published_at(&survivor, top, &keys).await;
+    for url in [
+        &survivor,
+        &back.url,
+        &urls[names
+            .iter()
+            .position(|n| *n != first && *n != second)
+            .unwrap()],
+    ] {
+        check_whole_tree(url, &published_at(url, last.size(), &keys).await, &acked).await;
+    }
+    // Every checkpoint published before and after is consistent with the
+    // next one (proofs served by a standby).
+    let standby_url = &back.url;
+    let mut c = LogClient::connect(standby_url).await.unwrap();
+    assert!(
+        seen.keys().any(|s| *s <= before) && seen.keys().any(|s| *s > resumed),
+        "checkpoints seen on both sides of the kill"
+    );
+    let mut checkpoints: Vec<Checkpoint> = seen
+        .values()
+        .map(|(_, note)| check_checkpoint(note, &keys).unwrap().checkpoint)
+        // Every tree extends the empty one; proofs start at size 1.
+        .filter(|cp| cp.size() > 0)
+        .collect();
+    if checkpoints.last().is_none_or(|cp| cp.size() < last.size()) {
+        checkpoints.push(last.clone());
+    }
+    for pair in checkpoints.windows(2) {
+        let (old, new) = (&pair[0], &pair[1]);
+        let (_, proof) = c
+            .consistency_proof(old.size(), Some(new.size()))
+            .await
+            .unwrap();
+        check_consistency(old, new, &proof)
+            .unwrap_or_else(|e| panic!("{} → {}: {e}", old.size(), new.size()));
+    }
+    // The witnesses saw one history.
+    for w in &d.witnesses {
+        let evidence = reqwest::get(format!("{}/evidence", w.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            evidence.trim(),
+            "[]",
+            "witness {} recorded a split view",
+            w.url
+        );
+    }
+    // An inclusion proof from the restarted standby, by leaf hash.
+    let (index, entry) = &acked[acked.len() / 2];
+    let mut c = LogClient::connect(&back.url).await.unwrap();
+    let p = c
+        .inclusion_proof(LeafRef::Hash(leaf_hash(entry)), Some(last.size()))
+        .await
+        .unwrap();
+    assert_eq!(p.leaf_index, *index);
+    causeway_client::verify::check_inclusion(&last, *index, &leaf_hash(entry), &p.proof).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_leader_frozen_by_sigstop_cannot_commit_when_it_wakes() {
+    let d = Deployment::new(0);
+    let a = d.start("a");
+    let b = d.start("b");
+    let first = wait_for_leader(&d, None);
+    let (leader, standby) = if first == "a" { (&a, &b) } else { (&b, &a) };
+    let keys = d.keys();
+    let mut c = LogClient::connect(&leader.url).await.unwrap();
+    c.add_entries(vec![b"before the freeze".to_vec()])
+        .await
+        .unwrap();
+
+    // Connected before the freeze; the request goes out while it is frozen
+    // and waits in its socket.
+    let mut frozen_client = LogClient::connect(&leader.url).await.unwrap();
+    leader.signal("STOP");
+    let in_flight = tokio::spawn(async move {
+        frozen_client
+            .add_entries(vec![b"sent to the frozen leader".to_vec()])
+            .await
+    });
+
+    // The standby takes over once the lease expires.
+    let second = wait_for_leader(&d, Some(&first));
+    assert_ne!(second, first);
+    let mut s = LogClient::connect(&standby.url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let after = loop {
+        match s.add_entries(vec![b"after the takeover".to_vec()]).await {
+            Ok(r) => break r,
+            Err(e) => {
+                assert!(retryable(&e), "{e}");
+                assert!(
+                    Instant::now() < deadline,
+                    "the standby did not take writes: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+
+    // The old leader wakes up with the request in hand: it must not commit.
+    leader.signal("CONT");
+    let answer = tokio::time::timeout(Duration::from_secs(20), in_flight)
+        .await
+        .expect("the woken leader answers")
+        .unwrap();
+    let err = answer.expect_err("a deposed leader acknowledged a write");
+    assert_eq!(err.code(), Some(tonic::Code::Unavailable), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("no longer the leader")
+            || text.contains("standby")
+            || text.contains("no instance leads"),
+        "{text}"
+    );
+    let missing = s
+        .inclusion_proof(LeafRef::Hash(leaf_hash(b"sent to the frozen leader")), None)
+        .await;
+    assert_eq!(missing.unwrap_err().code(), Some(tonic::Code::NotFound));
+
+    // It now stands by, names the new leader, and serves the new tree.
+    let mut woken = LogClient::connect(&leader.url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let e = woken
+            .add_entries(vec![b"to the woken one".to_vec()])
+            .await
+            .expect_err("it stands by");
+        if e.leader().as_deref() == Some(standby.url.as_str()) {
+            break;
+        }
+        assert!(retryable(&e), "{e}");
+        assert!(
+            Instant::now() < deadline,
+            "the woken instance does not name the leader: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let size = after.entries[0].index + 1;
+    let head = published_at(&leader.url, size, &keys).await;
+    let (_, proof) = woken.consistency_proof(1, Some(head.size())).await.unwrap();
+    let one = check_checkpoint(&woken.checkpoint(Some(1)).await.unwrap(), &keys)
+        .unwrap()
+        .checkpoint;
+    check_consistency(&one, &head, &proof).unwrap();
+    assert!(
+        leader.stderr().contains("the lease was taken over")
+            || leader.stderr().contains("no longer the leader"),
+        "{}",
+        leader.stderr()
+    );
+}
