@@ -156,26 +156,15 @@ const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
 impl Election {
     /// Prepares an instance that starts as a standby, with the store's
-    /// current head and published checkpoint. Returns the election, the
-    /// head watch (the sequencer's while leading, the store's otherwise),
-    /// the published view and the write access for the service.
+    /// current head and published checkpoint.
     ///
     /// # Errors
-    /// On a storage failure, or if the store holds no tree yet and no
-    /// instance has ever led (then start one instance first: it creates it).
+    /// On a storage failure.
     pub fn new(
         store: Arc<PgStorage>,
         config: HaConfig,
         parts: LeaderParts,
-    ) -> Result<
-        (
-            Self,
-            watch::Receiver<Arc<TreeHead>>,
-            PublishedView,
-            Leadership,
-        ),
-        StorageError,
-    > {
+    ) -> Result<Self, StorageError> {
         let head = stored_head(&*store)?;
         let published = if parts.witnesses.is_empty() {
             head.clone()
@@ -193,32 +182,40 @@ impl Election {
                 trace: TraceLink::none(),
             })
         });
-        let (heads, heads_rx) = watch::channel(head);
-        // Readers always watch the publication: without witnesses it is
-        // every head, as a single instance publishes them.
-        let (publication, publication_rx) = watch::channel(Publication {
-            checkpoint: published,
-            stalled: None,
-        });
-        let view = if parts.witnesses.is_empty() {
-            PublishedView::Shared(publication_rx)
+        Ok(Election {
+            store,
+            config,
+            parts,
+            heads: watch::channel(head).0,
+            publication: watch::channel(Publication {
+                checkpoint: published,
+                stalled: None,
+            })
+            .0,
+            leadership: Leadership::standby(NotLeader::Electing),
+        })
+    }
+
+    /// The latest durable head: the sequencer's while leading, the
+    /// store's otherwise.
+    pub fn heads(&self) -> watch::Receiver<Arc<TreeHead>> {
+        self.heads.subscribe()
+    }
+
+    /// What readers publish: every head, or with witnesses the cosigned
+    /// checkpoints, as the leader announces them or the store holds them.
+    pub fn view(&self) -> PublishedView {
+        let rx = self.publication.subscribe();
+        if self.parts.witnesses.is_empty() {
+            PublishedView::Shared(rx)
         } else {
-            PublishedView::Cosigned(publication_rx)
-        };
-        let leadership = Leadership::standby(NotLeader::Electing);
-        Ok((
-            Election {
-                store,
-                config,
-                parts,
-                heads,
-                publication,
-                leadership: leadership.clone(),
-            },
-            heads_rx,
-            view,
-            leadership,
-        ))
+            PublishedView::Cosigned(rx)
+        }
+    }
+
+    /// Write access for the service: the sequencer while this instance leads.
+    pub fn leadership(&self) -> Leadership {
+        self.leadership.clone()
     }
 
     /// Takes part in the election until `stop` resolves; a leader then

@@ -177,26 +177,6 @@ pub struct OpenLog {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Opens the configured store: PostgreSQL if `config.postgres` is set,
-/// else RocksDB in the data directory.
-fn open_storage(
-    config: &Config,
-) -> Result<(Arc<dyn Storage>, Option<Arc<PgStorage>>), ServerError> {
-    match &config.postgres {
-        Some(url) => {
-            let pg = Arc::new(PgStorage::open(url)?);
-            Ok((pg.clone(), Some(pg)))
-        }
-        None => Ok((
-            Arc::new(RocksStorage::open(
-                &config.data_dir.join("db"),
-                &config.storage,
-            )?),
-            None,
-        )),
-    }
-}
-
 fn http_client() -> Result<reqwest::Client, ServerError> {
     reqwest::Client::builder()
         .user_agent(concat!("causeway-server/", env!("CARGO_PKG_VERSION")))
@@ -226,7 +206,18 @@ impl OpenLog {
         } else {
             LogKeys::load_or_create(&config.data_dir, config.origin.as_deref(), DEFAULT_ORIGIN)?
         };
-        let (storage, postgres) = open_storage(config)?;
+        // PostgreSQL if configured, else RocksDB in the data directory.
+        let postgres = match &config.postgres {
+            Some(url) => Some(Arc::new(PgStorage::open(url)?)),
+            None => None,
+        };
+        let storage: Arc<dyn Storage> = match &postgres {
+            Some(pg) => pg.clone(),
+            None => Arc::new(RocksStorage::open(
+                &config.data_dir.join("db"),
+                &config.storage,
+            )?),
+        };
         match storage.origin()? {
             None => storage.set_origin(keys.origin.as_str())?,
             Some(o) if o != keys.origin.as_str() => {
@@ -276,10 +267,11 @@ impl OpenLog {
                 publisher: config.publisher.clone(),
                 anchor,
             };
-            let (election, head, view, writes) = Election::new(pg, ha.clone(), parts)?;
+            let election = Election::new(pg, ha.clone(), parts)?;
+            let head = election.heads();
             return Ok(OpenLog {
-                reader: Reader::new(storage, view, head.clone()),
-                writes,
+                reader: Reader::new(storage, election.view(), head.clone()),
+                writes: election.leadership(),
                 vkeys,
                 origin,
                 head,

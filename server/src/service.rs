@@ -1,5 +1,5 @@
 //! The `causeway.v1.Log` gRPC service. Handlers only translate between
-//! protobuf and the [`Reader`] / [`SequencerHandle`]; errors become gRPC
+//! protobuf and the [`Reader`] / [`Leadership`]'s sequencer; errors become gRPC
 //! statuses here (`read_status`, `submit_status`, request limits) and, for
 //! records, in [`crate::admission`].
 

@@ -563,7 +563,8 @@ impl Storage for PgStorage {
             sub_leaf.push(hash.as_bytes().as_slice());
         }
         let note = commit.note.as_str();
-        let outcome = self.block(self.with(&self.writer, async |c| {
+        // The outer error is the connection's, the inner one a refusal.
+        self.block(self.with(&self.writer, async |c| {
             let tx = c.transaction().await?;
             if let Some(term) = fence {
                 let current: Option<i64> = tx
@@ -643,8 +644,7 @@ impl Storage for PgStorage {
             .await?;
             tx.commit().await?;
             Ok(Ok(()))
-        }))?;
-        outcome
+        }))?
     }
 
     fn leaf_indices(&self, hashes: &[Hash]) -> Result<Vec<Option<u64>>, StorageError> {
