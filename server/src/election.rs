@@ -251,12 +251,8 @@ impl Election {
                 self.config.lease,
             );
             let known_head = self.heads.borrow().size;
-            let known_published = self
-                .publication
-                .borrow()
-                .checkpoint
-                .as_ref()
-                .map(|p| p.size);
+            let known = self.publication.borrow().checkpoint.clone();
+            let known_published = known.as_ref().map(|p| p.size);
             let cosigned = !self.parts.witnesses.is_empty();
             let attempt = tokio::task::spawn_blocking(move || {
                 let leader = store.leader()?;
@@ -273,9 +269,20 @@ impl Election {
                     _ => None,
                 };
                 let published = if cosigned {
-                    match store.latest_published_size()? {
-                        Some(size) if Some(size) != known_published => stored_publication(&*store)?,
-                        _ => None,
+                    // The note too: an unchanged tree is re-cosigned every
+                    // --witness-refresh, and clients bound cosignature age.
+                    match (store.latest_published()?, known) {
+                        (Some((size, note)), Some(k)) if size == k.size => {
+                            (note != k.note).then(|| {
+                                Arc::new(TreeHead {
+                                    note,
+                                    trace: TraceLink::none(),
+                                    ..(*k).clone()
+                                })
+                            })
+                        }
+                        (Some(_), _) => stored_publication(&*store)?,
+                        (None, _) => None,
                     }
                 } else {
                     head.clone()

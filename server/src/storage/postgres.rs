@@ -111,6 +111,16 @@ fn pg_error(e: tokio_postgres::Error) -> StorageError {
     })
 }
 
+/// Column `i` of a row, typed; a column of another type (a schema edited
+/// by hand) is an error, not a panic.
+fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    i: usize,
+) -> Result<T, StorageError> {
+    row.try_get(i)
+        .map_err(|e| StorageError::Corrupt(format!("unexpected column {i} in a query result: {e}")))
+}
+
 fn to_i64(v: u64, what: &str) -> Result<i64, StorageError> {
     i64::try_from(v).map_err(|_| StorageError::Corrupt(format!("{what} {v} does not fit a bigint")))
 }
@@ -274,7 +284,10 @@ impl PgStorage {
             tx.commit().await
         }))?;
         let newest = self.read("SELECT max(version) FROM causeway_migrations", &[])?;
-        let newest: Option<i32> = newest.first().and_then(|r| r.get(0));
+        let newest: Option<i32> = match newest.first() {
+            Some(r) => col(r, 0)?,
+            None => None,
+        };
         let known = MIGRATIONS.last().map_or(0, |m| m.0);
         if newest.is_some_and(|v| v > known) {
             return Err(StorageError::Corrupt(format!(
@@ -332,7 +345,7 @@ impl PgStorage {
             )
             .await
         }))?;
-        row.map(|r| to_u64(r.get(0), "lease term")).transpose()
+        row.map(|r| to_u64(col(&r, 0)?, "lease term")).transpose()
     }
 
     /// Extends the lease held under `term`; `false` if it was taken over.
@@ -381,10 +394,10 @@ impl PgStorage {
         rows.first()
             .map(|r| {
                 Ok(LeaderRecord {
-                    term: to_u64(r.get(0), "lease term")?,
-                    holder: r.get(1),
-                    address: r.get(2),
-                    live: r.get(3),
+                    term: to_u64(col(r, 0)?, "lease term")?,
+                    holder: col(r, 1)?,
+                    address: col(r, 2)?,
+                    live: col(r, 3)?,
                 })
             })
             .transpose()
@@ -398,19 +411,7 @@ impl PgStorage {
     pub fn head_size(&self) -> Result<Option<u64>, StorageError> {
         let rows = self.read("SELECT size FROM head", &[])?;
         rows.first()
-            .map(|r| to_u64(r.get(0), "head size"))
-            .transpose()
-    }
-
-    /// The size of the latest cosigned checkpoint, if any.
-    ///
-    /// # Errors
-    /// On a storage failure.
-    pub fn latest_published_size(&self) -> Result<Option<u64>, StorageError> {
-        let rows = self.read("SELECT max(size) FROM published", &[])?;
-        rows.first()
-            .and_then(|r| r.get::<_, Option<i64>>(0))
-            .map(|s| to_u64(s, "published size"))
+            .map(|r| to_u64(col(r, 0)?, "head size"))
             .transpose()
     }
 
@@ -431,7 +432,7 @@ impl PgStorage {
             return Ok((None, None));
         };
         let get = |i: usize| {
-            r.get::<_, Option<i64>>(i)
+            col::<Option<i64>>(r, i)?
                 .map(|v| to_u64(v, "tree size"))
                 .transpose()
         };
@@ -444,14 +445,14 @@ impl PgStorage {
             &format!("SELECT note FROM {table} WHERE size = $1"),
             &[(&s, Type::INT8)],
         )?;
-        Ok(rows.first().map(|r| r.get(0)))
+        rows.first().map(|r| col(r, 0)).transpose()
     }
 
     fn anchor_row(r: &Row) -> Result<StoredAnchor, StorageError> {
         Ok(StoredAnchor {
-            size: to_u64(r.get(0), "anchor size")?,
-            gen_time: r.get(1),
-            der: r.get(2),
+            size: to_u64(col(r, 0)?, "anchor size")?,
+            gen_time: col(r, 1)?,
+            der: col(r, 2)?,
         })
     }
 }
@@ -489,7 +490,8 @@ impl Storage for PgStorage {
             .read("SELECT pg_database_size(current_database())", &[])
             .ok()?;
         rows.first()
-            .and_then(|r| u64::try_from(r.get::<_, i64>(0)).ok())
+            .and_then(|r| col::<i64>(r, 0).ok())
+            .and_then(|b| u64::try_from(b).ok())
     }
 
     fn recover(&self) -> Result<bool, StorageError> {
@@ -503,7 +505,7 @@ impl Storage for PgStorage {
         let rows = self.read("SELECT value FROM meta WHERE name = 'origin'", &[])?;
         rows.into_iter()
             .next()
-            .map(|r| text(r.get(0), "origin"))
+            .map(|r| text(col(&r, 0)?, "origin"))
             .transpose()
     }
 
@@ -525,8 +527,8 @@ impl Storage for PgStorage {
         let Some(r) = rows.first() else {
             return Ok(None);
         };
-        let size = to_u64(r.get(0), "head size")?;
-        let note: Option<String> = r.get(1);
+        let size = to_u64(col(r, 0)?, "head size")?;
+        let note: Option<String> = col(r, 1)?;
         let note = note.ok_or_else(|| {
             StorageError::Corrupt(format!("no checkpoint at the head size {size}"))
         })?;
@@ -570,7 +572,8 @@ impl Storage for PgStorage {
                 let current: Option<i64> = tx
                     .query_typed_opt("SELECT term FROM leader WHERE one FOR SHARE", &[])
                     .await?
-                    .map(|r| r.get(0));
+                    .map(|r| r.try_get(0))
+                    .transpose()?;
                 if current != Some(term) {
                     return Ok(Err(StorageError::Fenced {
                         term: term as u64,
@@ -581,7 +584,8 @@ impl Storage for PgStorage {
             let stored: Option<i64> = tx
                 .query_typed_opt("SELECT size FROM head WHERE one FOR UPDATE", &[])
                 .await?
-                .map(|r| r.get(0));
+                .map(|r| r.try_get(0))
+                .transpose()?;
             // The batch extends the stored head; the empty tree is
             // committed once, into an empty store.
             let extends = match stored {
@@ -659,7 +663,7 @@ impl Storage for PgStorage {
         )?;
         rows.iter()
             .map(|r| {
-                r.get::<_, Option<i64>>(0)
+                col::<Option<i64>>(r, 0)?
                     .map(|i| to_u64(i, "leaf index"))
                     .transpose()
             })
@@ -678,7 +682,7 @@ impl Storage for PgStorage {
         )?;
         rows.iter()
             .map(
-                |r| match (r.get::<_, Option<i64>>(0), r.get::<_, Option<Vec<u8>>>(1)) {
+                |r| match (col::<Option<i64>>(r, 0)?, col::<Option<Vec<u8>>>(r, 1)?) {
                     (Some(i), Some(h)) => Ok(Some((
                         to_u64(i, "submission index")?,
                         hash(&h, "submission leaf hash")?,
@@ -706,7 +710,7 @@ impl Storage for PgStorage {
         rows.iter()
             .zip(ids)
             .map(|(r, id)| {
-                let v: Option<Vec<u8>> = r.get(0);
+                let v: Option<Vec<u8>> = col(r, 0)?;
                 let v = v.ok_or_else(|| StorageError::Corrupt(format!("missing node {id:?}")))?;
                 hash(&v, &format!("node {id:?}"))
             })
@@ -735,10 +739,10 @@ impl Storage for PgStorage {
         )?;
         let mut out = Vec::with_capacity(rows.len());
         for (expected, r) in (from..).zip(&rows) {
-            if r.get::<_, i64>(0) != expected {
+            if col::<i64>(r, 0)? != expected {
                 break;
             }
-            out.push(hash(r.get(1), "node")?);
+            out.push(hash(col(r, 1)?, "node")?);
         }
         Ok(out)
     }
@@ -759,12 +763,12 @@ impl Storage for PgStorage {
         let mut out = Vec::new();
         let mut bytes = 0;
         for (expected, r) in (from..).zip(rows) {
-            if r.get::<_, i64>(0) != expected {
+            if col::<i64>(&r, 0)? != expected {
                 return Err(StorageError::Corrupt(format!(
                     "entry {expected} is missing"
                 )));
             }
-            let v: Vec<u8> = r.get(1);
+            let v: Vec<u8> = col(&r, 1)?;
             if !out.is_empty() && bytes + v.len() > max_bytes {
                 break;
             }
@@ -802,7 +806,7 @@ impl Storage for PgStorage {
             &[],
         )?;
         rows.first()
-            .map(|r| Ok((to_u64(r.get(0), "published size")?, r.get(1))))
+            .map(|r| Ok((to_u64(col(r, 0)?, "published size")?, col(r, 1)?)))
             .transpose()
     }
 
@@ -848,7 +852,7 @@ impl Storage for PgStorage {
             &[(&s, Type::INT8), (&limit, Type::INT8)],
         )?;
         rows.iter()
-            .map(|r| Ok((to_u64(r.get(0), "anchor size")?, r.get(1))))
+            .map(|r| Ok((to_u64(col(r, 0)?, "anchor size")?, col(r, 1)?)))
             .collect()
     }
 
