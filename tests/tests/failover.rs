@@ -55,6 +55,11 @@ impl Deployment {
 
     /// Starts instance `name` (its data directory holds a copy of the keys).
     fn start(&self, name: &str) -> Server {
+        self.start_with(name, &[])
+    }
+
+    /// Like [`Deployment::start`], with more flags.
+    fn start_with(&self, name: &str, extra: &[&str]) -> Server {
         let data = self.dir.path().join(name);
         if !data.exists() {
             copy_dir(&self.keys_dir, &data);
@@ -76,6 +81,7 @@ impl Deployment {
         if !flags.is_empty() {
             args.extend(["--witness-quorum", &quorum]);
         }
+        args.extend(extra);
         Server::start(&data, &args)
     }
 
@@ -568,4 +574,42 @@ async fn a_leader_frozen_by_sigstop_cannot_commit_when_it_wakes() {
         "{}",
         leader.stderr()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standbys_follow_the_re_cosigned_checkpoint_of_an_idle_log() {
+    let d = Deployment::new(1);
+    let refresh = ["--witness-refresh", "1s"];
+    let a = d.start_with("a", &refresh);
+    let b = d.start_with("b", &refresh);
+    let first = wait_for_leader(&d, None);
+    let (leader, standby) = if first == "a" { (&a, &b) } else { (&b, &a) };
+    let keys = d.keys();
+    LogClient::connect(&leader.url)
+        .await
+        .unwrap()
+        .add_entries(vec![b"one".to_vec()])
+        .await
+        .unwrap();
+    let cosigned_at =
+        |note: &str| check_witnesses(note, &d.witness_policy(), now()).unwrap()[0].time;
+    let size = published_at(&standby.url, 1, &keys).await.size();
+    let mut c = LogClient::connect(&standby.url).await.unwrap();
+    let before = cosigned_at(&c.checkpoint(None).await.unwrap());
+    // Nothing is written; the leader re-cosigns every second, and the
+    // standby serves the newer cosignature of the same tree.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let note = c.checkpoint(None).await.unwrap();
+        let cp = check_checkpoint(&note, &keys).unwrap().checkpoint;
+        assert_eq!(cp.size(), size, "nothing was written");
+        if cosigned_at(&note) > before {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the standby still serves the cosignature of {before}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
