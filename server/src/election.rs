@@ -353,7 +353,20 @@ impl Election {
                 _ = tokio::time::sleep(renew_every) => {}
             }
             let (store, lease, sent) = (self.store.clone(), self.config.lease, Instant::now());
-            let renewed = tokio::task::spawn_blocking(move || store.renew(term, lease)).await;
+            // A renewal that hangs (the database is cut off) counts as failed
+            // once the lease would have run out.
+            let left = valid_until.saturating_duration_since(sent);
+            let renewed = match tokio::time::timeout(
+                left,
+                tokio::task::spawn_blocking(move || store.renew(term, lease)),
+            )
+            .await
+            {
+                Ok(joined) => joined,
+                Err(_) => Ok(Err(StorageError::Postgres(format!(
+                    "renewing the lease took longer than the {left:?} it had left"
+                )))),
+            };
             match renewed {
                 Ok(Ok(true)) => valid_until = sent + self.config.lease,
                 Ok(Ok(false)) => {

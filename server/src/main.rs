@@ -369,6 +369,26 @@ fn load_files(args: &RunArgs) -> Result<Files, Vec<String>> {
     {
         problems.push(format!("--tsa-policy: {e}"));
     }
+    let postgres =
+        args.storage.starts_with("postgres://") || args.storage.starts_with("postgresql://");
+    if args.storage != "rocksdb" && !postgres {
+        problems.push(format!(
+            "--storage {:?}: use rocksdb or a PostgreSQL URL like postgres://user:password@127.0.0.1:5432/causeway",
+            args.storage
+        ));
+    }
+    if args.ha && args.storage == "rocksdb" {
+        problems.push("--ha needs a store the instances share: --storage postgres://…".into());
+    }
+    if args.ha && args.dev {
+        problems.push("--dev runs one instance; drop --ha".into());
+    }
+    if args.ha && args.ha_lease < Duration::from_millis(300) {
+        problems.push(format!(
+            "--ha-lease {:?}: at least 300ms (it is renewed every third of it)",
+            args.ha_lease
+        ));
+    }
     if !(0.0..=1.0).contains(&args.trace_ratio) {
         problems.push(format!(
             "--trace-ratio {}: must be between 0 and 1",
@@ -500,27 +520,8 @@ fn run(args: RunArgs, files: &mut Files, runtime: &tokio::runtime::Runtime) -> a
     config.max_request_bytes = args.max_request_bytes;
     config.max_request_entries = args.max_request_entries.max(1);
     config.storage.block_cache_bytes = args.cache_mb << 20;
-    config.postgres = match args.storage.as_str() {
-        "rocksdb" => None,
-        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Some(url.to_owned())
-        }
-        other => config_failure(&[format!(
-            "--storage {other:?}: use rocksdb or a PostgreSQL URL like postgres://user:password@127.0.0.1:5432/causeway"
-        )]),
-    };
-    if args.ha && config.postgres.is_none() {
-        config_failure(&["--ha needs a store the instances share: --storage postgres://…".into()]);
-    }
-    if args.ha && args.dev {
-        config_failure(&["--dev runs one instance; drop --ha".into()]);
-    }
-    if args.ha && args.ha_lease < Duration::from_millis(300) {
-        config_failure(&[format!(
-            "--ha-lease {:?}: at least 300ms (it is renewed every third of it)",
-            args.ha_lease
-        )]);
-    }
+    // Checked in load_files: "rocksdb" or a postgres:// URL.
+    config.postgres = (args.storage != "rocksdb").then(|| args.storage.clone());
     if !(args.producer_rate_limit >= 0.0 && args.producer_rate_limit.is_finite()) {
         config_failure(&[format!(
             "--producer-rate-limit {}: must be a number of records per second, 0 for no limit",

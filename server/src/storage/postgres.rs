@@ -149,10 +149,22 @@ impl PgStorage {
                 "--storage {url:?} is not a PostgreSQL URL like postgres://user:password@host:5432/causeway: {e}"
             ))
         })?;
+        // An acknowledgement must mean "on disk", whatever the server's
+        // default: synchronous_commit is forced on for our sessions. A
+        // database that stops answering fails calls within seconds
+        // instead of TCP's minutes, so a leader cut off from it steps down.
+        let options = match config.get_options() {
+            Some(o) => format!("{o} -c synchronous_commit=on"),
+            None => "-c synchronous_commit=on".into(),
+        };
         config
             .application_name("causeway-server")
+            .options(options)
             .connect_timeout(Duration::from_secs(5))
-            .keepalives_idle(Duration::from_secs(10));
+            .keepalives_idle(Duration::from_secs(5))
+            .keepalives_interval(Duration::from_secs(1))
+            .keepalives_retries(5)
+            .tcp_user_timeout(Duration::from_secs(10));
         let display = display_url(&config);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
