@@ -2,6 +2,7 @@
 //! waiting for their `ready` line.
 
 use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context as _, bail};
@@ -53,4 +54,19 @@ pub fn field(line: &str, name: &str) -> anyhow::Result<String> {
         .find_map(|f| f.strip_prefix(name))
         .map(str::to_owned)
         .with_context(|| format!("no {name} in {line:?}"))
+}
+
+/// Where the binaries under test are: `flag` (a `--bin-dir`) if given,
+/// else the directory of the running benchmark.
+///
+/// # Errors
+/// If the benchmark's own path is unknown.
+pub fn bin_dir(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match flag {
+        Some(d) => Ok(d.to_owned()),
+        None => Ok(std::env::current_exe()?
+            .parent()
+            .context("binary directory")?
+            .to_path_buf()),
+    }
 }

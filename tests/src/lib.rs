@@ -649,3 +649,23 @@ pub fn start_witnesses(dir: &Path, name_prefix: &str, logs: &[String], n: usize)
         })
         .collect()
 }
+
+/// Asserts that no witness recorded evidence of a split view (two
+/// conflicting checkpoints, or a failed consistency proof).
+pub async fn assert_no_split_view(witnesses: &[Witness]) {
+    for w in witnesses {
+        let evidence = reqwest::get(format!("{}/evidence", w.url))
+            .await
+            .expect("GET /evidence")
+            .text()
+            .await
+            .expect("evidence body");
+        assert_eq!(
+            evidence.trim(),
+            "[]",
+            "witness {} recorded a split view: {}",
+            w.url,
+            w.stderr()
+        );
+    }
+}

@@ -362,15 +362,7 @@ async fn kill_9_at_random_moments_loses_nothing_and_witnesses_keep_cosigning() {
     }
 
     // No witness ever saw a fork.
-    for w in &witnesses {
-        let evidence = reqwest::get(format!("{}/evidence", w.url))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert_eq!(evidence.trim(), "[]", "{}", w.stderr());
-    }
+    causeway_tests::assert_no_split_view(&witnesses).await;
     assert!(
         !server.stderr().contains("SPLIT VIEW"),
         "{}",

@@ -261,13 +261,7 @@ fn ms(micros: u64) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let bins = match &args.bin_dir {
-        Some(d) => d.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("binary directory")?
-            .to_path_buf(),
-    };
+    let bins = causeway_bench::bin_dir(args.bin_dir.as_deref())?;
     let work = tempfile::tempdir()?;
     let pg = Postgres::start(&work.path().join("pg"));
     eprintln!("PostgreSQL on 127.0.0.1:{}", pg.port);

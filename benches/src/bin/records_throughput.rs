@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use base64::Engine as _;
 use causeway_bench::{Process, field, spawn_ready};
 use causeway_client::LogClient;
@@ -231,13 +230,7 @@ async fn load(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let bins = match &args.bin_dir {
-        Some(d) => d.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("binary directory")?
-            .to_path_buf(),
-    };
+    let bins = causeway_bench::bin_dir(args.bin_dir.as_deref())?;
     let server = bins.join("causeway-server");
     let work = tempfile::tempdir()?;
     let mut rng = rand::rngs::OsRng;

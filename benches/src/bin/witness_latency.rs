@@ -211,13 +211,7 @@ fn ms(h: &Histogram<u64>, q: f64) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let bins = match &args.bin_dir {
-        Some(d) => d.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("binary directory")?
-            .to_path_buf(),
-    };
+    let bins = causeway_bench::bin_dir(args.bin_dir.as_deref())?;
     let work = tempfile::tempdir()?;
     println!(
         "| witnesses (quorum) | rate | records | p50 | p99 | max | p50 / baseline p50 |\n|---|---|---|---|---|---|---|"
