@@ -178,6 +178,11 @@ impl Postgres {
         }
     }
 
+    /// The postmaster's process ID, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The URL of database `db` on this server.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://causeway@127.0.0.1:{}/{db}", self.port)

@@ -157,8 +157,8 @@ async fn latency(url: &str, tag: &str, args: &Args) -> anyhow::Result<Histogram<
 }
 
 /// Inclusion proofs of random leaves at `size`, from `args.read_clients`
-/// clients spread over `urls`; returns proofs per second.
-async fn proofs(urls: &[String], size: u64, args: &Args) -> anyhow::Result<f64> {
+/// clients spread over `urls`; returns proofs per second and how many.
+async fn proofs(urls: &[String], size: u64, args: &Args) -> anyhow::Result<(f64, u64)> {
     let per_client = args.reads / args.read_clients as u64;
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -176,12 +176,13 @@ async fn proofs(urls: &[String], size: u64, args: &Args) -> anyhow::Result<f64> 
     for t in tasks {
         t.await??;
     }
-    Ok((per_client * args.read_clients as u64) as f64 / started.elapsed().as_secs_f64())
+    let n = per_client * args.read_clients as u64;
+    Ok((n as f64 / started.elapsed().as_secs_f64(), n))
 }
 
 /// Full level-0 hash tiles (8 KiB each) of a tree of `size`, over HTTP,
-/// spread over `tiles`; returns tiles per second.
-async fn tiles(tiles: &[String], size: u64, args: &Args) -> anyhow::Result<f64> {
+/// spread over `tiles`; returns tiles per second and how many.
+async fn tiles(tiles: &[String], size: u64, args: &Args) -> anyhow::Result<(f64, u64)> {
     let full = size / 256;
     let per_client = args.reads / args.read_clients as u64;
     let http = reqwest::Client::new();
@@ -205,7 +206,8 @@ async fn tiles(tiles: &[String], size: u64, args: &Args) -> anyhow::Result<f64> 
     for t in tasks {
         t.await??;
     }
-    Ok((per_client * args.read_clients as u64) as f64 / started.elapsed().as_secs_f64())
+    let n = per_client * args.read_clients as u64;
+    Ok((n as f64 / started.elapsed().as_secs_f64(), n))
 }
 
 /// Waits until `url` publishes a checkpoint of at least `size`.
@@ -252,6 +254,62 @@ async fn first_ack(urls: &[String], tag: &str) -> anyhow::Result<Instant> {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// CPU time (user + system) used so far by `pids` and, with `children_of`,
+/// by every process whose parent that is (PostgreSQL's backends), in
+/// seconds. Linux `/proc`, clock ticks of 1/100 s.
+fn cpu_seconds(pids: &[u32], children_of: Option<u32>) -> f64 {
+    let stat = |pid: &str| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+    // Fields after the command's closing parenthesis: state ppid … utime stime.
+    let fields = |s: &str| -> Option<(u32, u64)> {
+        let rest = s.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ppid = f.get(1)?.parse().ok()?;
+        let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        Some((ppid, ticks))
+    };
+    let mut ticks = 0;
+    for pid in pids {
+        ticks += stat(&pid.to_string())
+            .and_then(|s| fields(&s))
+            .map_or(0, |f| f.1);
+    }
+    if let Some(parent) = children_of
+        && let Ok(dir) = std::fs::read_dir("/proc")
+    {
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.bytes().all(|b| b.is_ascii_digit())
+                && let Some((ppid, t)) = stat(&name).and_then(|s| fields(&s))
+                && ppid == parent
+            {
+                ticks += t;
+            }
+        }
+    }
+    ticks as f64 / 100.0
+}
+
+/// Runs `load` and returns its rate with the CPU seconds that the
+/// instances and PostgreSQL spent per 1000 requests meanwhile.
+async fn with_cpu(
+    instances: &[u32],
+    postgres: Option<u32>,
+    load: impl std::future::Future<Output = anyhow::Result<(f64, u64)>>,
+) -> anyhow::Result<(f64, f64, f64)> {
+    let pg_pids: Vec<u32> = postgres.into_iter().collect();
+    let (i0, p0) = (
+        cpu_seconds(instances, None),
+        cpu_seconds(&pg_pids, postgres),
+    );
+    let (rate, requests) = load.await?;
+    let (i1, p1) = (
+        cpu_seconds(instances, None),
+        cpu_seconds(&pg_pids, postgres),
+    );
+    let per_k = |d: f64| d * 1000.0 * 1000.0 / requests.max(1) as f64;
+    Ok((rate, per_k(i1 - i0), per_k(p1 - p0)))
 }
 
 fn ms(micros: u64) -> String {
@@ -348,20 +406,52 @@ async fn main() -> anyhow::Result<()> {
         .find(|u| **u != leader_url)
         .context("a standby")?;
     let standby_tiles = &tile_urls[urls.iter().position(|u| u == standby).unwrap_or(0)];
-    let one = proofs(std::slice::from_ref(standby), size, &args).await?;
-    let three = proofs(&urls, size, &args).await?;
-    println!(
-        "| inclusion proofs at {size}, {} clients, proofs/s | 3 instances: {three:.0} | 1 standby: {one:.0} | {:.2} |",
-        args.read_clients,
-        three / one
-    );
-    let one = tiles(std::slice::from_ref(standby_tiles), size, &args).await?;
-    let three = tiles(&tile_urls, size, &args).await?;
-    println!(
-        "| full hash tiles over HTTP, {} clients, tiles/s | 3 instances: {three:.0} | 1 standby: {one:.0} | {:.2} |",
-        args.read_clients,
-        three / one
-    );
+    let pids: Vec<u32> = instances
+        .iter()
+        .flatten()
+        .map(|i| i.process.0.id())
+        .collect();
+    let standby_pid = pids[urls.iter().position(|u| u == standby).unwrap_or(0)];
+    let pg_pid = pg.pid();
+    for (what, one, three) in [
+        (
+            format!(
+                "inclusion proofs at {size}, {} clients, proofs/s",
+                args.read_clients
+            ),
+            with_cpu(
+                &[standby_pid],
+                pg_pid,
+                proofs(std::slice::from_ref(standby), size, &args),
+            )
+            .await?,
+            with_cpu(&pids, pg_pid, proofs(&urls, size, &args)).await?,
+        ),
+        (
+            format!(
+                "full hash tiles over HTTP, {} clients, tiles/s",
+                args.read_clients
+            ),
+            with_cpu(
+                &[standby_pid],
+                pg_pid,
+                tiles(std::slice::from_ref(standby_tiles), size, &args),
+            )
+            .await?,
+            with_cpu(&pids, pg_pid, tiles(&tile_urls, size, &args)).await?,
+        ),
+    ] {
+        println!(
+            "| {what} | 3 instances: {:.0} | 1 standby: {:.0} | {:.2} |",
+            three.0,
+            one.0,
+            three.0 / one.0
+        );
+        println!(
+            "|   CPU ms per 1000: instances / PostgreSQL | {:.0} / {:.0} | {:.0} / {:.0} | — |",
+            three.1, three.2, one.1, one.2
+        );
+    }
 
     // 3. Failover: kill -9 the leader, time the first acknowledged write.
     let lease = causeway_lease(&args.lease)?;

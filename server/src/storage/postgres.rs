@@ -34,14 +34,15 @@
 //! (via `block_in_place` on the server's multi-threaded runtime) until the
 //! query answers; a broken connection is reopened on the next call.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use causeway_proto::merkle::{Hash, NodeId};
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, NoTls, Row, Statement};
 
 use super::{Commit, Storage, StorageError, StoredAnchor, StoredHead, tile_row_width};
 
@@ -65,7 +66,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
 /// The advisory lock key that serializes migrations ("causew" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6361_7573_6577;
 
-/// How many pipelined connections serve reads.
+/// How many connections serve reads (each pipelines its callers' queries).
 const READ_CONNECTIONS: usize = 4;
 
 /// The sequencer lease as stored.
@@ -81,8 +82,20 @@ pub struct LeaderRecord {
     pub live: bool,
 }
 
-/// One connection, opened on first use and again after it breaks.
+/// One connection used by one caller at a time (transactions, the
+/// lease), opened on first use and again after it breaks.
 struct Slot(tokio::sync::Mutex<Option<Client>>);
+
+/// A read connection: callers share it, their queries pipelined, each
+/// statement prepared once (planning an `unnest` join costs the database
+/// more than running it).
+#[derive(Default)]
+struct ReadSlot(tokio::sync::Mutex<Option<Arc<ReadConn>>>);
+
+struct ReadConn {
+    client: Client,
+    prepared: Mutex<HashMap<String, Statement>>,
+}
 
 /// The PostgreSQL-backed log store.
 pub struct PgStorage {
@@ -90,7 +103,7 @@ pub struct PgStorage {
     /// Runs the connections; `None` only while dropping.
     runtime: Option<tokio::runtime::Runtime>,
     handle: tokio::runtime::Handle,
-    readers: Vec<Slot>,
+    readers: Vec<ReadSlot>,
     next_reader: AtomicUsize,
     /// Commits (one transaction at a time).
     writer: Slot,
@@ -177,7 +190,7 @@ impl PgStorage {
             config,
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
-            readers: (0..READ_CONNECTIONS).map(|_| slot()).collect(),
+            readers: (0..READ_CONNECTIONS).map(|_| ReadSlot::default()).collect(),
             next_reader: AtomicUsize::new(0),
             writer: slot(),
             lease: slot(),
@@ -206,6 +219,23 @@ impl PgStorage {
         }
     }
 
+    /// Opens a connection, its driver running on this backend's runtime.
+    async fn connect(&self) -> Result<Client, StorageError> {
+        let (client, connection) = self.config.connect(NoTls).await.map_err(|e| {
+            let StorageError::Postgres(why) = pg_error(e) else {
+                unreachable!("pg_error makes Postgres errors")
+            };
+            StorageError::Postgres(format!("connecting to {}: {why}", self.display))
+        })?;
+        let database = self.display.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(%database, error = %e, "PostgreSQL connection closed");
+            }
+        });
+        Ok(client)
+    }
+
     /// Runs `op` with the slot's connection, opening it first if needed;
     /// a connection that broke is dropped so the next call reopens it.
     async fn with<T>(
@@ -215,19 +245,7 @@ impl PgStorage {
     ) -> Result<T, StorageError> {
         let mut guard = slot.0.lock().await;
         if guard.as_ref().is_none_or(Client::is_closed) {
-            let (client, connection) = self.config.connect(NoTls).await.map_err(|e| {
-                let StorageError::Postgres(why) = pg_error(e) else {
-                    unreachable!("pg_error makes Postgres errors")
-                };
-                StorageError::Postgres(format!("connecting to {}: {why}", self.display))
-            })?;
-            let database = self.display.clone();
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::warn!(%database, error = %e, "PostgreSQL connection closed");
-                }
-            });
-            *guard = Some(client);
+            *guard = Some(self.connect().await?);
         }
         let Some(client) = guard.as_mut() else {
             unreachable!("the connection was just opened")
@@ -247,7 +265,49 @@ impl PgStorage {
     ) -> Result<Vec<Row>, StorageError> {
         let slot =
             &self.readers[self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len()];
-        self.block(self.with(slot, async |c| c.query_typed(sql, params).await))
+        self.block(async {
+            let conn = {
+                let mut guard = slot.0.lock().await;
+                match guard.as_ref() {
+                    Some(c) if !c.client.is_closed() => c.clone(),
+                    _ => {
+                        let conn = Arc::new(ReadConn {
+                            client: self.connect().await?,
+                            prepared: Mutex::new(HashMap::new()),
+                        });
+                        *guard = Some(conn.clone());
+                        conn
+                    }
+                }
+            };
+            let known = conn
+                .prepared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(sql)
+                .cloned();
+            let statement = match known {
+                Some(s) => s,
+                None => {
+                    let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+                    let s = conn
+                        .client
+                        .prepare_typed(sql, &types)
+                        .await
+                        .map_err(pg_error)?;
+                    conn.prepared
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(sql.to_owned(), s.clone());
+                    s
+                }
+            };
+            let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
+            conn.client
+                .query(&statement, &values)
+                .await
+                .map_err(pg_error)
+        })
     }
 
     /// A one-statement write (autocommit, durable once it returns).
