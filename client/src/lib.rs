@@ -103,6 +103,19 @@ impl ClientError {
         }
     }
 
+    /// Whether the call failed in transport (the connection could not be
+    /// made, or broke mid-call: a server killed or restarting) rather than
+    /// being answered by the server. tonic reports a broken connection with
+    /// various codes (UNKNOWN, CANCELLED, UNAVAILABLE), but always with the
+    /// transport error as the status's source.
+    pub fn is_transport(&self) -> bool {
+        match self {
+            ClientError::Connect(..) => true,
+            ClientError::Status(s) => std::error::Error::source(s).is_some(),
+            _ => false,
+        }
+    }
+
     /// The leader's gRPC URL, when a standby of a replicated log refused
     /// a write (`UNAVAILABLE` with `causeway-leader` metadata).
     pub fn leader(&self) -> Option<String> {
@@ -419,4 +432,33 @@ pub enum LeafRef {
     Index(u64),
     /// By RFC 6962 leaf hash.
     Hash(Hash),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_failures_and_leader_hints_are_told_apart_from_answers() {
+        let answered = ClientError::Status(tonic::Status::unavailable("a standby"));
+        assert!(!answered.is_transport());
+        assert_eq!(answered.leader(), None);
+        let broken = ClientError::Status(tonic::Status::from_error(Box::new(
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        )));
+        assert!(broken.is_transport(), "{broken}");
+        assert!(ClientError::Connect("http://x".into(), "refused".into()).is_transport());
+        let mut hint = tonic::Status::unavailable("a standby");
+        hint.metadata_mut()
+            .insert(LEADER_METADATA, "http://127.0.0.1:7400".parse().unwrap());
+        assert_eq!(
+            ClientError::Status(hint).leader().as_deref(),
+            Some("http://127.0.0.1:7400")
+        );
+        let mut not_unavailable = tonic::Status::internal("x");
+        not_unavailable
+            .metadata_mut()
+            .insert(LEADER_METADATA, "http://127.0.0.1:7400".parse().unwrap());
+        assert_eq!(ClientError::Status(not_unavailable).leader(), None);
+    }
 }

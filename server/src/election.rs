@@ -356,6 +356,13 @@ impl Election {
             // A renewal that hangs (the database is cut off) counts as failed
             // once the lease would have run out.
             let left = valid_until.saturating_duration_since(sent);
+            if left.is_zero() {
+                tracing::warn!(
+                    term,
+                    "the lease ran out while this instance was not running (paused, frozen or starved of CPU); standing by"
+                );
+                break false;
+            }
             let renewed = match tokio::time::timeout(
                 left,
                 tokio::task::spawn_blocking(move || store.renew(term, lease)),
