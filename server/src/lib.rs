@@ -72,6 +72,10 @@ const GRPC_KEEPALIVE: (std::time::Duration, std::time::Duration) = (
     std::time::Duration::from_secs(10),
 );
 
+/// The `grpc.health.v1` service name that is SERVING only while this
+/// instance takes writes (the leader, with `--ha`).
+pub const WRITES_HEALTH: &str = "causeway.v1.Log/writes";
+
 /// The origin used when a data directory is initialized without `--origin`.
 pub const DEFAULT_ORIGIN: &str = "localhost/causeway";
 
@@ -427,6 +431,35 @@ pub async fn serve(
             reporter
                 .set_service_status("", tonic_health::ServingStatus::NotServing)
                 .await;
+        });
+    }
+    // `causeway.v1.Log/writes`: SERVING while this instance takes writes
+    // (always for a single instance; the leader under --ha), so a load
+    // balancer can send producers to the leader and readers anywhere.
+    {
+        let (reporter, writes, mut stop) =
+            (health_reporter.clone(), log.writes.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            let mut leading = None;
+            loop {
+                let now = writes.is_leader() && !*stop.borrow();
+                if leading != Some(now) {
+                    let status = if now {
+                        tonic_health::ServingStatus::Serving
+                    } else {
+                        tonic_health::ServingStatus::NotServing
+                    };
+                    reporter.set_service_status(WRITES_HEALTH, status).await;
+                    leading = Some(now);
+                }
+                if *stop.borrow() {
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+                    changed = stop.changed() => if changed.is_err() { return },
+                }
+            }
         });
     }
     let grpc_server = tonic::transport::Server::builder()

@@ -266,6 +266,41 @@ async fn watcher(
     seen
 }
 
+/// Waits until `causeway.v1.Log/writes` health on `url` is `serving`.
+async fn writes_health_is(url: &str, serving: bool) {
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+    let want = if serving {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
+    let channel = tonic::transport::Channel::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut h = tonic_health::pb::health_client::HealthClient::new(channel);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = h
+            .check(HealthCheckRequest {
+                service: "causeway.v1.Log/writes".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        if status == want as i32 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url}: writes health is {status}, not {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Polls `url` until its published checkpoint reaches `size`; returns it.
 async fn published_at(url: &str, size: u64, keys: &[VerifierKey]) -> Checkpoint {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -349,6 +384,9 @@ async fn kill_9_of_the_leader_under_writes_loses_nothing_and_forks_nothing() {
             .contains(&format!("the leader is {first}")),
         "{refused}"
     );
+    // Load balancers can tell them apart: writes health is SERVING only on the leader.
+    writes_health_is(&servers[first.as_str()].url, true).await;
+    writes_health_is(&servers[standby].url, false).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..4)
@@ -377,6 +415,7 @@ async fn kill_9_of_the_leader_under_writes_loses_nothing_and_forks_nothing() {
         "takeover took {took_over:?}"
     );
     let survivor = servers[second.as_str()].url.clone();
+    writes_health_is(&survivor, true).await;
     // Writes resume on the new leader, and its checkpoints grow.
     let resumed = published_at(&survivor, before + 100, &keys).await.size();
     tokio::time::sleep(Duration::from_secs(1)).await;
