@@ -624,7 +624,8 @@ async fn a_producer_over_its_rate_limit_gets_resource_exhausted_and_keeps_what_w
     let t0 = now() - 600;
     let mut accepted = Vec::new();
     let mut refusal = None;
-    for i in 0..8 {
+    let started = std::time::Instant::now();
+    for i in 0..30 {
         let mut a = authorization(t0 + i);
         a["ticket"] = json!(format!("CHG-{i}"));
         let (bytes, hash) = env(Kind::Authorization, a, &p.approver);
@@ -636,14 +637,22 @@ async fn a_producer_over_its_rate_limit_gets_resource_exhausted_and_keeps_what_w
             }
         }
     }
-    let refusal = refusal.expect("the sixth record within a second must be refused");
+    let refusal = refusal.expect("a producer going faster than 5 records/s must be refused");
     assert_eq!(refusal.code(), Some(Code::ResourceExhausted), "{refusal}");
     let text = refusal.to_string();
     assert!(
         text.contains(&p.approver.key_id()) && text.contains("retry in"),
         "{text}"
     );
-    assert_eq!(accepted.len(), 5);
+    // The burst is 5; on a loaded machine the calls take long enough for
+    // the bucket to refill a token (5 per second) before the refusal.
+    let refilled = (started.elapsed().as_secs_f64() * 5.0).ceil() as usize;
+    assert!(
+        (5..=5 + refilled).contains(&accepted.len()),
+        "{} accepted in {:?}",
+        accepted.len(),
+        started.elapsed()
+    );
     // Everything accepted is in the log.
     for (index, hash) in &accepted {
         let entry = c.entries(*index, 1).await.unwrap().pop().unwrap();
