@@ -299,18 +299,21 @@ pub fn metrics() -> &'static Metrics {
     METRICS.get_or_init(|| Metrics::new(&opentelemetry::global::meter(SERVICE_NAME)))
 }
 
-/// Reports `causeway.rocksdb.size` (bytes of live SST and WAL files) from
-/// `storage` at every export.
+/// Reports `causeway.rocksdb.size` from `storage` at every export: bytes
+/// of live SST and WAL files, or of the PostgreSQL database (the name is
+/// kept for dashboards; the `backend` attribute says which).
 pub fn observe_storage(storage: Arc<dyn Storage>) {
     static GAUGE: OnceLock<opentelemetry::metrics::ObservableGauge<u64>> = OnceLock::new();
     GAUGE.get_or_init(|| {
         opentelemetry::global::meter(SERVICE_NAME)
             .u64_observable_gauge("causeway.rocksdb.size")
-            .with_description("Bytes of RocksDB files (SST and WAL)")
+            .with_description(
+                "Bytes of the store: RocksDB files (SST and WAL) or the PostgreSQL database",
+            )
             .with_unit("By")
             .with_callback(move |observer| {
                 if let Some(bytes) = storage.disk_bytes() {
-                    observer.observe(bytes, &[]);
+                    observer.observe(bytes, &[KeyValue::new("backend", storage.backend())]);
                 }
             })
             .build()

@@ -300,7 +300,12 @@ async fn traces_and_metrics_reach_an_otlp_collector() {
     ] {
         wait_for(name, &server, || collector.latest(name, &[])).await;
     }
-    assert!(collector.latest("causeway.rocksdb.size", &[]).unwrap() > 0.0);
+    assert!(
+        collector
+            .latest("causeway.rocksdb.size", &[("backend", "rocksdb")])
+            .unwrap()
+            > 0.0
+    );
     for w in ["witness.test/w1", "witness.test/w2"] {
         wait_for("causeway.witness.lag per witness", &server, || {
             collector.latest("causeway.witness.lag", &[("witness", w)])
