@@ -435,7 +435,8 @@ pub async fn serve(
     }
     // `causeway.v1.Log/writes`: SERVING while this instance takes writes
     // (always for a single instance; the leader under --ha), so a load
-    // balancer can send producers to the leader and readers anywhere.
+    // balancer can send producers to the leader and readers anywhere; the
+    // `causeway.leader` gauge says the same to monitoring.
     {
         let (reporter, writes, mut stop) =
             (health_reporter.clone(), log.writes.clone(), stop_rx.clone());
@@ -450,6 +451,7 @@ pub async fn serve(
                         tonic_health::ServingStatus::NotServing
                     };
                     reporter.set_service_status(WRITES_HEALTH, status).await;
+                    telemetry::metrics().leader.record(u64::from(now), &[]);
                     leading = Some(now);
                 }
                 if *stop.borrow() {

@@ -227,11 +227,19 @@ pub struct Metrics {
     pub anchor_lag: Gauge<u64>,
     /// `causeway.tsa.failures`: failed time-stamp requests, by `reason`.
     pub tsa_failures: Counter<u64>,
+    /// `causeway.leader`: 1 while this instance takes writes, else 0.
+    pub leader: Gauge<u64>,
 }
 
 impl Metrics {
     fn new(meter: &Meter) -> Self {
         Metrics {
+            leader: meter
+                .u64_gauge("causeway.leader")
+                .with_description(
+                    "1 while this instance takes writes (the leader with --ha), else 0",
+                )
+                .build(),
             tree_size: meter
                 .u64_gauge("causeway.tree.size")
                 .with_description("Durable tree size")

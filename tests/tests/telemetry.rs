@@ -297,9 +297,15 @@ async fn traces_and_metrics_reach_an_otlp_collector() {
         "causeway.integration.duration",
         "causeway.anchor.lag",
         "causeway.rocksdb.size",
+        "causeway.leader",
     ] {
         wait_for(name, &server, || collector.latest(name, &[])).await;
     }
+    assert_eq!(
+        collector.latest("causeway.leader", &[]),
+        Some(1.0),
+        "a single instance takes writes"
+    );
     assert!(
         collector
             .latest("causeway.rocksdb.size", &[("backend", "rocksdb")])
