@@ -96,6 +96,8 @@ pub struct Config {
     pub storage: StorageOptions,
     /// A PostgreSQL URL to keep the log in instead of RocksDB under `data_dir`.
     pub postgres: Option<String>,
+    /// TLS to PostgreSQL, trusting these roots (`--storage-ca`).
+    pub postgres_tls: Option<rustls::ClientConfig>,
     /// Take part in leader election among instances sharing `postgres`.
     pub ha: Option<HaConfig>,
     /// Witnesses asked to cosign every checkpoint; empty publishes every
@@ -124,6 +126,7 @@ impl Config {
             max_request_entries: 10_000,
             storage: StorageOptions::default(),
             postgres: None,
+            postgres_tls: None,
             ha: None,
             witnesses: Vec::new(),
             publisher: PublisherConfig {
@@ -212,7 +215,7 @@ impl OpenLog {
         };
         // PostgreSQL if configured, else RocksDB in the data directory.
         let postgres = match &config.postgres {
-            Some(url) => Some(Arc::new(PgStorage::open(url)?)),
+            Some(url) => Some(Arc::new(PgStorage::open(url, config.postgres_tls.clone())?)),
             None => None,
         };
         let storage: Arc<dyn Storage> = match &postgres {

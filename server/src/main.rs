@@ -129,6 +129,12 @@ struct RunArgs {
         value_name = "rocksdb|URL"
     )]
     storage: String,
+    /// Connect to PostgreSQL over TLS only (sslmode=require), verifying the
+    /// server's certificate and host name against the PEM root
+    /// certificate(s) in this file. Without it the connection is plaintext:
+    /// keep it on a private network or a Unix socket.
+    #[arg(long, env = "CAUSEWAY_STORAGE_CA", value_name = "FILE")]
+    storage_ca: Option<PathBuf>,
     /// Run as one of several instances sharing --storage postgres://…:
     /// the holder of a lease in the database sequences, the others serve
     /// reads (proofs, entries, tiles, checkpoints) and refuse writes with
@@ -329,6 +335,8 @@ struct Files {
     tsa_roots: Option<TrustedRoots>,
     /// The TLS files, checked to load.
     tls: Option<TlsFiles>,
+    /// TLS to PostgreSQL (`--storage-ca`).
+    storage_tls: Option<rustls::ClientConfig>,
 }
 
 /// Reads and checks the files and directories the options name; returns
@@ -377,6 +385,20 @@ fn load_files(args: &RunArgs) -> Result<Files, Vec<String>> {
             args.storage
         ));
     }
+    let storage_tls = match &args.storage_ca {
+        Some(_) if !postgres => {
+            problems.push("--storage-ca applies to --storage postgres://…".into());
+            None
+        }
+        Some(ca) => match causeway_server::tls::client_config("--storage-ca", ca) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                problems.push(e.to_string());
+                None
+            }
+        },
+        None => None,
+    };
     if args.ha && args.storage == "rocksdb" {
         problems.push("--ha needs a store the instances share: --storage postgres://…".into());
     }
@@ -429,6 +451,7 @@ fn load_files(args: &RunArgs) -> Result<Files, Vec<String>> {
             policy,
             tsa_roots,
             tls,
+            storage_tls,
         })
     } else {
         Err(problems)
@@ -522,6 +545,7 @@ fn run(args: RunArgs, files: &mut Files, runtime: &tokio::runtime::Runtime) -> a
     config.storage.block_cache_bytes = args.cache_mb << 20;
     // Checked in load_files: "rocksdb" or a postgres:// URL.
     config.postgres = (args.storage != "rocksdb").then(|| args.storage.clone());
+    config.postgres_tls = files.storage_tls.take();
     if !(args.producer_rate_limit >= 0.0 && args.producer_rate_limit.is_finite()) {
         config_failure(&[format!(
             "--producer-rate-limit {}: must be a number of records per second, 0 for no limit",

@@ -167,6 +167,25 @@ fn certificates(flag: &'static str, path: &Path) -> Result<Vec<CertificateDer<'s
     Ok(certs)
 }
 
+/// A client configuration that trusts only the PEM roots in `ca` (and
+/// checks the server's name as usual), e.g. for the PostgreSQL connection.
+///
+/// # Errors
+/// If the file is unusable.
+pub fn client_config(flag: &'static str, ca: &Path) -> Result<rustls::ClientConfig, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certificates(flag, ca)? {
+        roots.add(cert).map_err(|e| file_error(flag, ca, e))?;
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| TlsError::Mismatch(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
+}
+
 /// Builds a server configuration from the files.
 ///
 /// # Errors

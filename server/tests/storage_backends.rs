@@ -10,7 +10,7 @@ use causeway_proto::merkle::{CompactRange, NodeId, leaf_hash};
 use causeway_server::storage::{
     Commit, PgStorage, RocksStorage, Storage, StorageError, StorageOptions,
 };
-use causeway_tests::Postgres;
+use causeway_tests::{Pki, Postgres};
 
 /// The next batch of `n` entries after `range`, its nodes and a note.
 fn batch(range: &mut CompactRange, n: u64) -> Commit {
@@ -128,7 +128,7 @@ fn postgres_commits_survive_reopen_and_a_server_restart() {
     let url = pg.create_database("conformance");
     let mut range = CompactRange::new();
     {
-        let s = PgStorage::open(&url).unwrap();
+        let s = PgStorage::open(&url, None).unwrap();
         write(&s, &mut range);
         check(&s, &range);
     }
@@ -136,7 +136,10 @@ fn postgres_commits_survive_reopen_and_a_server_restart() {
     let port = pg.port;
     pg.stop();
     let pg = Postgres::start_on(&dir.path().join("pg"), port);
-    check(&PgStorage::open(&pg.url("conformance")).unwrap(), &range);
+    check(
+        &PgStorage::open(&pg.url("conformance"), None).unwrap(),
+        &range,
+    );
     // Migrations ran once and are recorded.
     assert_eq!(
         pg.sql("conformance", "SELECT count(*) FROM causeway_migrations"),
@@ -149,12 +152,12 @@ fn postgres_refuses_a_schema_newer_than_the_build() {
     let dir = tempfile::tempdir().unwrap();
     let pg = Postgres::start(&dir.path().join("pg"));
     let url = pg.create_database("newer");
-    drop(PgStorage::open(&url).unwrap());
+    drop(PgStorage::open(&url, None).unwrap());
     pg.sql(
         "newer",
         "INSERT INTO causeway_migrations (version, description) VALUES (99, 'from the future')",
     );
-    let err = PgStorage::open(&url)
+    let err = PgStorage::open(&url, None)
         .err()
         .expect("a newer schema is refused");
     assert!(err.to_string().contains("schema version 99"), "{err}");
@@ -163,7 +166,7 @@ fn postgres_refuses_a_schema_newer_than_the_build() {
 
 #[test]
 fn postgres_names_an_unreachable_database() {
-    let err = PgStorage::open("postgres://causeway@127.0.0.1:1/nowhere")
+    let err = PgStorage::open("postgres://causeway@127.0.0.1:1/nowhere", None)
         .err()
         .expect("refused");
     assert!(
@@ -171,7 +174,9 @@ fn postgres_names_an_unreachable_database() {
             .contains("connecting to postgres://127.0.0.1:1/nowhere"),
         "{err}"
     );
-    let err = PgStorage::open("postgres://[bad").err().expect("refused");
+    let err = PgStorage::open("postgres://[bad", None)
+        .err()
+        .expect("refused");
     assert!(err.to_string().contains("not a PostgreSQL URL"), "{err}");
 }
 
@@ -181,8 +186,8 @@ fn a_deposed_leader_cannot_commit_and_writers_cannot_fork() {
     let pg = Postgres::start(&dir.path().join("pg"));
     let url = pg.create_database("fencing");
     let (a, b) = (
-        PgStorage::open(&url).unwrap(),
-        PgStorage::open(&url).unwrap(),
+        PgStorage::open(&url, None).unwrap(),
+        PgStorage::open(&url, None).unwrap(),
     );
     let lease = Duration::from_millis(500);
 
@@ -256,5 +261,44 @@ fn a_deposed_leader_cannot_commit_and_writers_cannot_fork() {
     assert_eq!(
         a.try_acquire("a", "http://a", lease).unwrap(),
         Some(term_b + 1)
+    );
+}
+
+#[test]
+fn postgres_over_tls_verifies_the_server_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "db-ca");
+    let (cert, key) = pki.issue("db", true);
+    let pg = Postgres::start_tls(&dir.path().join("pg"), &cert, &key);
+    let url = pg.create_database("tls");
+    let config =
+        |ca: &std::path::Path| causeway_server::tls::client_config("--storage-ca", ca).unwrap();
+
+    // Trusting the database's CA: every connection is TLS.
+    let s = PgStorage::open(&url, Some(config(&pki.ca()))).unwrap();
+    s.set_origin("o").unwrap();
+    assert_eq!(s.origin().unwrap().as_deref(), Some("o"));
+    let plain = pg.sql(
+        "tls",
+        "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid)
+         WHERE application_name = 'causeway-server' AND NOT ssl",
+    );
+    let tls = pg.sql(
+        "tls",
+        "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid)
+         WHERE application_name = 'causeway-server' AND ssl",
+    );
+    assert_eq!(plain, "0");
+    assert!(tls.parse::<u32>().unwrap() >= 2, "{tls} TLS connections");
+
+    // Another CA: refused, saying why.
+    let other = Pki::new(dir.path(), "other-ca");
+    let err = PgStorage::open(&url, Some(config(&other.ca())))
+        .err()
+        .expect("a certificate from another CA is refused");
+    assert!(err.to_string().contains("connecting to"), "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
     );
 }

@@ -9,7 +9,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+mod pki;
 mod postgres;
+pub use pki::Pki;
 pub use postgres::Postgres;
 
 use base64::Engine as _;

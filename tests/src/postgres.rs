@@ -105,6 +105,31 @@ impl Postgres {
 
     /// Like [`Postgres::start`], on a given port.
     pub fn start_on(dir: &Path, port: u16) -> Postgres {
+        Self::start_with(dir, port, &[])
+    }
+
+    /// Like [`Postgres::start`], also serving TLS with this certificate
+    /// and key (copied into the cluster, where the server user may read them).
+    pub fn start_tls(dir: &Path, cert: &Path, key: &Path) -> Postgres {
+        Self::init(dir);
+        for (from, to) in [(cert, "server.crt"), (key, "server.key")] {
+            std::fs::copy(from, dir.join(to)).expect("copying the TLS files");
+            std::fs::set_permissions(dir.join(to), std::fs::Permissions::from_mode(0o600))
+                .expect("chmod");
+            if is_root() {
+                let status = Command::new("chown")
+                    .arg(format!("{SERVER_USER}:{SERVER_USER}"))
+                    .arg(dir.join(to))
+                    .status()
+                    .expect("chown");
+                assert!(status.success());
+            }
+        }
+        Self::start_with(dir, free_port(), &["ssl=on"])
+    }
+
+    /// Creates the cluster in `dir` unless it holds one.
+    fn init(dir: &Path) {
         if !dir.join("PG_VERSION").exists() {
             std::fs::create_dir_all(dir).expect("creating the cluster directory");
             if is_root() {
@@ -136,6 +161,12 @@ impl Postgres {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+    }
+
+    /// Starts a server on the cluster in `dir` (created if needed) on
+    /// `port`, with extra `name=value` settings.
+    fn start_with(dir: &Path, port: u16, settings: &[&str]) -> Postgres {
+        Self::init(dir);
         let log = dir.with_extension("log");
         let log_file = std::fs::File::create(&log).expect("postgres log file");
         let child = pg_command("postgres")
@@ -151,6 +182,7 @@ impl Postgres {
                 "-c",
                 "max_connections=200",
             ])
+            .args(settings.iter().flat_map(|s| ["-c", s]))
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()

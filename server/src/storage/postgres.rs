@@ -112,6 +112,8 @@ pub struct PgStorage {
     fence: Mutex<Option<u64>>,
     /// Where the database is, without the password, for messages.
     display: String,
+    /// TLS to the database, verified against `--storage-ca`; plaintext when `None`.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
 }
 
 fn pg_error(e: tokio_postgres::Error) -> StorageError {
@@ -152,11 +154,13 @@ fn text(bytes: Vec<u8>, what: &str) -> Result<String, StorageError> {
 
 impl PgStorage {
     /// Connects to the database at `url` (`postgres://user:password@host:port/db`)
-    /// and applies pending migrations.
+    /// and applies pending migrations. With `tls`, every connection is TLS
+    /// (`sslmode=require`) and the server's certificate must verify
+    /// against it, host name included.
     ///
     /// # Errors
     /// If the URL is malformed, the database is unreachable, or a migration fails.
-    pub fn open(url: &str) -> Result<Self, StorageError> {
+    pub fn open(url: &str, tls: Option<rustls::ClientConfig>) -> Result<Self, StorageError> {
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             StorageError::Postgres(format!(
                 "--storage {url:?} is not a PostgreSQL URL like postgres://user:password@host:5432/causeway: {e}"
@@ -178,6 +182,9 @@ impl PgStorage {
             .keepalives_interval(Duration::from_secs(1))
             .keepalives_retries(5)
             .tcp_user_timeout(Duration::from_secs(10));
+        if tls.is_some() {
+            config.ssl_mode(tokio_postgres::config::SslMode::Require);
+        }
         let display = display_url(&config);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -196,6 +203,7 @@ impl PgStorage {
             lease: slot(),
             fence: Mutex::new(None),
             display,
+            tls: tls.map(tokio_postgres_rustls::MakeRustlsConnect::new),
         };
         storage.migrate()?;
         Ok(storage)
@@ -221,19 +229,31 @@ impl PgStorage {
 
     /// Opens a connection, its driver running on this backend's runtime.
     async fn connect(&self) -> Result<Client, StorageError> {
-        let (client, connection) = self.config.connect(NoTls).await.map_err(|e| {
+        let failed = |e: tokio_postgres::Error| {
             let StorageError::Postgres(why) = pg_error(e) else {
                 unreachable!("pg_error makes Postgres errors")
             };
             StorageError::Postgres(format!("connecting to {}: {why}", self.display))
-        })?;
+        };
         let database = self.display.clone();
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(%database, error = %e, "PostgreSQL connection closed");
+        let closed = move |e: tokio_postgres::Error| {
+            tracing::warn!(%database, error = %e, "PostgreSQL connection closed");
+        };
+        // The connection's type depends on the TLS connector: drive each
+        // kind on this runtime.
+        match &self.tls {
+            Some(tls) => {
+                let (client, connection) =
+                    self.config.connect(tls.clone()).await.map_err(failed)?;
+                tokio::spawn(async move { connection.await.map_err(closed) });
+                Ok(client)
             }
-        });
-        Ok(client)
+            None => {
+                let (client, connection) = self.config.connect(NoTls).await.map_err(failed)?;
+                tokio::spawn(async move { connection.await.map_err(closed) });
+                Ok(client)
+            }
+        }
     }
 
     /// Runs `op` with the slot's connection, opening it first if needed;
