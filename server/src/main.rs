@@ -125,6 +125,7 @@ struct RunArgs {
     #[arg(
         long,
         env = "CAUSEWAY_STORAGE",
+        hide_env_values = true,
         default_value = "rocksdb",
         value_name = "rocksdb|URL"
     )]

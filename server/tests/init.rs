@@ -98,9 +98,34 @@ fn help_documents_every_flag() {
         "--tsa-timeout",
         "--config",
         "--producer-rate-limit",
+        "--storage",
+        "--storage-ca",
+        "--ha",
+        "--ha-id",
+        "--ha-lease",
+        "--advertise",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
+}
+
+#[test]
+fn help_never_shows_the_storage_password() {
+    let out = server()
+        .arg("--help")
+        .env(
+            "CAUSEWAY_STORAGE",
+            "postgres://causeway:s3cret-pw@db.internal/log",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("CAUSEWAY_STORAGE"),
+        "the variable is documented"
+    );
+    assert!(!text.contains("s3cret-pw"), "--help printed the password");
 }
 
 #[test]
