@@ -90,9 +90,7 @@ impl From<tonic::Status> for ClientError {
     }
 }
 
-/// The metadata key in which a standby names the leader's gRPC URL when
-/// it refuses a write.
-pub const LEADER_METADATA: &str = "causeway-leader";
+pub use causeway_proto::LEADER_METADATA;
 
 impl ClientError {
     /// The gRPC code, if the server answered with an error status.

@@ -36,6 +36,10 @@ pub mod witness;
 /// each entry with a big-endian u16 length.
 pub const MAX_ENTRY_SIZE: usize = 65_535;
 
+/// The gRPC response metadata key in which a standby of a replicated log
+/// names the leader's gRPC URL when it refuses a write (`UNAVAILABLE`).
+pub const LEADER_METADATA: &str = "causeway-leader";
+
 /// Generated gRPC types and stubs for `causeway.v1` (the `Log` service and
 /// the record messages).
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

@@ -3,7 +3,7 @@
 //! statuses here (`read_status`, `submit_status`, request limits) and, for
 //! records, in [`crate::admission`].
 
-use causeway_proto::MAX_ENTRY_SIZE;
+use causeway_proto::{LEADER_METADATA, MAX_ENTRY_SIZE};
 use causeway_proto::merkle::{Hash, leaf_hash};
 use causeway_proto::v1::log_server::Log;
 use causeway_proto::v1::{
@@ -138,9 +138,6 @@ fn not_leader_status(not: &NotLeader) -> Status {
     }
     status
 }
-
-/// The response metadata key naming the leader's gRPC URL on a refusal.
-pub const LEADER_METADATA: &str = "causeway-leader";
 
 fn checkpoint_message(p: &TreeHead) -> Checkpoint {
     Checkpoint {
