@@ -250,9 +250,12 @@ impl Election {
                 self.config.advertise.clone(),
                 self.config.lease,
             );
-            let known_head = self.heads.borrow().size;
+            // Before the first commit the head is a placeholder with no note.
+            let known_head = {
+                let h = self.heads.borrow();
+                (!h.note.is_empty()).then_some(h.size)
+            };
             let known = self.publication.borrow().checkpoint.clone();
-            let known_published = known.as_ref().map(|p| p.size);
             let cosigned = !self.parts.witnesses.is_empty();
             let attempt = tokio::task::spawn_blocking(move || {
                 let leader = store.leader()?;
@@ -263,9 +266,7 @@ impl Election {
                 }
                 // Small reads first; the notes and roots only when they moved.
                 let head = match store.head_size()? {
-                    Some(size) if size != known_head || known_published.is_none() => {
-                        stored_head(&*store)?
-                    }
+                    Some(size) if Some(size) != known_head => stored_head(&*store)?,
                     _ => None,
                 };
                 let published = if cosigned {
@@ -281,7 +282,9 @@ impl Election {
                                 })
                             })
                         }
-                        (Some(_), _) => stored_publication(&*store)?,
+                        (Some((size, note)), _) => {
+                            Some(Arc::new(TreeHead::stored(&*store, size, note)?))
+                        }
                         (None, _) => None,
                     }
                 } else {
@@ -473,30 +476,20 @@ async fn forward<T, U>(mut from: watch::Receiver<T>, to: watch::Sender<U>, map: 
     }
 }
 
-/// The store's head as a tree head (its root rebuilt from the compact range).
+/// The store's head as a tree head.
 fn stored_head(store: &dyn Storage) -> Result<Option<Arc<TreeHead>>, StorageError> {
-    let Some(head) = store.head()? else {
-        return Ok(None);
-    };
-    let root = store.compact_range(head.size)?.root();
-    Ok(Some(Arc::new(TreeHead {
-        size: head.size,
-        root,
-        note: head.note,
-        trace: TraceLink::none(),
-    })))
+    match store.head()? {
+        Some(head) => Ok(Some(Arc::new(TreeHead::stored(
+            store, head.size, head.note,
+        )?))),
+        None => Ok(None),
+    }
 }
 
 /// The store's latest cosigned checkpoint as a tree head.
 fn stored_publication(store: &dyn Storage) -> Result<Option<Arc<TreeHead>>, StorageError> {
-    let Some((size, note)) = store.latest_published()? else {
-        return Ok(None);
-    };
-    let root = store.compact_range(size)?.root();
-    Ok(Some(Arc::new(TreeHead {
-        size,
-        root,
-        note,
-        trace: TraceLink::none(),
-    })))
+    match store.latest_published()? {
+        Some((size, note)) => Ok(Some(Arc::new(TreeHead::stored(store, size, note)?))),
+        None => Ok(None),
+    }
 }

@@ -75,15 +75,7 @@ impl Publisher {
         heads: watch::Receiver<Arc<TreeHead>>,
     ) -> Result<(Self, watch::Receiver<Publication>), crate::storage::StorageError> {
         let checkpoint = match storage.latest_published()? {
-            Some((size, note)) => {
-                let root = storage.compact_range(size)?.root();
-                Some(Arc::new(TreeHead {
-                    size,
-                    root,
-                    note,
-                    trace: TraceLink::none(),
-                }))
-            }
+            Some((size, note)) => Some(Arc::new(TreeHead::stored(&*storage, size, note)?)),
             None => None,
         };
         let (tx, rx) = watch::channel(Publication {

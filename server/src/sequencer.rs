@@ -55,6 +55,20 @@ impl TreeHead {
     pub fn body(&self) -> Option<&str> {
         self.note.find("\n\n").map(|i| &self.note[..=i])
     }
+
+    /// A stored checkpoint note of the tree of `size` leaves, its root
+    /// rebuilt from stored nodes (`popcount(size)` reads).
+    ///
+    /// # Errors
+    /// On a storage failure or a missing node.
+    pub fn stored(storage: &dyn Storage, size: u64, note: String) -> Result<Self, StorageError> {
+        Ok(TreeHead {
+            size,
+            root: storage.compact_range(size)?.root(),
+            note,
+            trace: TraceLink::none(),
+        })
+    }
 }
 
 /// The most submissions a batch's trace span links to.

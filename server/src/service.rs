@@ -3,7 +3,6 @@
 //! statuses here (`read_status`, `submit_status`, request limits) and, for
 //! records, in [`crate::admission`].
 
-use causeway_proto::{LEADER_METADATA, MAX_ENTRY_SIZE};
 use causeway_proto::merkle::{Hash, leaf_hash};
 use causeway_proto::v1::log_server::Log;
 use causeway_proto::v1::{
@@ -13,6 +12,7 @@ use causeway_proto::v1::{
     ListAnchorsRequest, ListAnchorsResponse, WatchCheckpointsRequest,
     get_inclusion_proof_request::Leaf,
 };
+use causeway_proto::{LEADER_METADATA, MAX_ENTRY_SIZE};
 use std::time::Instant;
 
 use tonic::{Request, Response, Status};
