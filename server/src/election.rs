@@ -18,7 +18,7 @@
 //! commit ([`PgStorage::commit`]): that fence, not the clock, is what makes
 //! a deposed leader unable to write. One less service to run, too.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -82,26 +82,35 @@ enum Role {
     Standby(NotLeader),
 }
 
+impl Role {
+    fn is_leader(&self) -> bool {
+        matches!(self, Role::Leader(_))
+    }
+}
+
 /// Who takes writes on this instance: its sequencer while it leads, or
 /// nobody (with the reason) while it stands by. Cloned into the service.
 #[derive(Clone)]
-pub struct Leadership(Arc<RwLock<Role>>);
+pub struct Leadership(Arc<watch::Sender<Role>>);
 
 impl Leadership {
     /// A log with one writer and no election: always this sequencer.
     pub fn single(sequencer: SequencerHandle) -> Self {
-        Leadership(Arc::new(RwLock::new(Role::Leader(sequencer))))
+        Leadership(Arc::new(watch::Sender::new(Role::Leader(sequencer))))
     }
 
     fn standby(why: NotLeader) -> Self {
-        Leadership(Arc::new(RwLock::new(Role::Standby(why))))
+        Leadership(Arc::new(watch::Sender::new(Role::Standby(why))))
     }
 
+    /// Replaces the role; watchers hear only when leading starts or stops
+    /// (a standby refreshes the leader it names every poll).
     fn set(&self, role: Role) {
-        *self
-            .0
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = role;
+        self.0.send_if_modified(|current| {
+            let was = current.is_leader();
+            *current = role;
+            was != current.is_leader()
+        });
     }
 
     /// The sequencer to submit to.
@@ -109,11 +118,7 @@ impl Leadership {
     /// # Errors
     /// [`NotLeader`] while this instance stands by.
     pub fn sequencer(&self) -> Result<SequencerHandle, NotLeader> {
-        match &*self
-            .0
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-        {
+        match &*self.0.borrow() {
             Role::Leader(s) => Ok(s.clone()),
             Role::Standby(why) => Err(why.clone()),
         }
@@ -121,7 +126,18 @@ impl Leadership {
 
     /// Whether this instance sequences now.
     pub fn is_leader(&self) -> bool {
-        self.sequencer().is_ok()
+        self.0.borrow().is_leader()
+    }
+
+    /// Waits until whether this instance leads is `leading`; returns it.
+    pub async fn until_leading_is(&self, leading: bool) -> bool {
+        // `self` holds the sender, so the channel cannot close meanwhile.
+        let _ = self
+            .0
+            .subscribe()
+            .wait_for(|r| r.is_leader() == leading)
+            .await;
+        leading
     }
 }
 

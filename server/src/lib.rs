@@ -444,24 +444,22 @@ pub async fn serve(
         let (reporter, writes, mut stop) =
             (health_reporter.clone(), log.writes.clone(), stop_rx.clone());
         tokio::spawn(async move {
-            let mut leading = None;
+            let mut leading = writes.is_leader();
             loop {
-                let now = writes.is_leader() && !*stop.borrow();
-                if leading != Some(now) {
-                    let status = if now {
-                        tonic_health::ServingStatus::Serving
-                    } else {
-                        tonic_health::ServingStatus::NotServing
-                    };
-                    reporter.set_service_status(WRITES_HEALTH, status).await;
-                    telemetry::metrics().leader.record(u64::from(now), &[]);
-                    leading = Some(now);
-                }
-                if *stop.borrow() {
+                let stopping = *stop.borrow();
+                let serving = leading && !stopping;
+                let status = if serving {
+                    tonic_health::ServingStatus::Serving
+                } else {
+                    tonic_health::ServingStatus::NotServing
+                };
+                reporter.set_service_status(WRITES_HEALTH, status).await;
+                telemetry::metrics().leader.record(u64::from(serving), &[]);
+                if stopping {
                     return;
                 }
                 tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+                    now = writes.until_leading_is(!leading) => leading = now,
                     changed = stop.changed() => if changed.is_err() { return },
                 }
             }
