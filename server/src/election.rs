@@ -236,13 +236,12 @@ impl Election {
 
     /// Takes part in the election until `stop` resolves; a leader then
     /// releases its lease so a standby takes over at once.
-    pub async fn run(mut self, stop: watch::Receiver<bool>) {
-        let mut stop_rx = stop.clone();
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         loop {
-            let Some(term) = self.stand_by(&mut stop_rx).await else {
+            let Some(term) = self.stand_by(&mut stop).await else {
                 return;
             };
-            let released = self.lead(term, &mut stop_rx).await;
+            let released = self.lead(term, &mut stop).await;
             if released {
                 return;
             }

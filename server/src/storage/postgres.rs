@@ -117,13 +117,18 @@ pub struct PgStorage {
 }
 
 fn pg_error(e: tokio_postgres::Error) -> StorageError {
+    StorageError::Postgres(pg_message(&e))
+}
+
+/// What went wrong, in the server's words when it answered: tokio-postgres
+/// prints only "db error" and keeps them in the source.
+fn pg_message(e: &tokio_postgres::Error) -> String {
     use std::error::Error as _;
-    // tokio-postgres prints "db error" and keeps the server's words in the source.
-    StorageError::Postgres(match (e.as_db_error(), e.source()) {
+    match (e.as_db_error(), e.source()) {
         (Some(db), _) => format!("{}: {}", db.severity(), db.message()),
         (None, Some(source)) => format!("{e}: {source}"),
         (None, None) => e.to_string(),
-    })
+    }
 }
 
 /// Column `i` of a row, typed; a column of another type (a schema edited
@@ -230,10 +235,11 @@ impl PgStorage {
     /// Opens a connection, its driver running on this backend's runtime.
     async fn connect(&self) -> Result<Client, StorageError> {
         let failed = |e: tokio_postgres::Error| {
-            let StorageError::Postgres(why) = pg_error(e) else {
-                unreachable!("pg_error makes Postgres errors")
-            };
-            StorageError::Postgres(format!("connecting to {}: {why}", self.display))
+            StorageError::Postgres(format!(
+                "connecting to {}: {}",
+                self.display,
+                pg_message(&e)
+            ))
         };
         let database = self.display.clone();
         let closed = move |e: tokio_postgres::Error| {
