@@ -83,7 +83,7 @@ pub struct Server {
 /// Which store servers started by [`Server::start`] use unless the test
 /// names one: `postgres` when `CAUSEWAY_TEST_STORAGE=postgres` or in a test
 /// binary whose name starts with `postgres_` (such a file includes another
-/// suite unchanged, e.g. `tests/postgres_log.rs`), else `rocksdb`.
+/// suite unchanged, e.g. `tests/postgres_foundation.rs`), else `rocksdb`.
 pub fn storage_under_test() -> &'static str {
     static BACKEND: OnceLock<&'static str> = OnceLock::new();
     BACKEND.get_or_init(|| {

@@ -69,6 +69,19 @@ fn pg_command(program: &str) -> Command {
     }
 }
 
+/// Makes `path` the server user's when we are root (PostgreSQL insists on
+/// owning its cluster and key files).
+fn give_to_server_user(path: &Path) {
+    if is_root() {
+        let status = Command::new("chown")
+            .arg(format!("{SERVER_USER}:{SERVER_USER}"))
+            .arg(path)
+            .status()
+            .expect("chown");
+        assert!(status.success(), "chown {}", path.display());
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -116,14 +129,7 @@ impl Postgres {
             std::fs::copy(from, dir.join(to)).expect("copying the TLS files");
             std::fs::set_permissions(dir.join(to), std::fs::Permissions::from_mode(0o600))
                 .expect("chmod");
-            if is_root() {
-                let status = Command::new("chown")
-                    .arg(format!("{SERVER_USER}:{SERVER_USER}"))
-                    .arg(dir.join(to))
-                    .status()
-                    .expect("chown");
-                assert!(status.success());
-            }
+            give_to_server_user(&dir.join(to));
         }
         Self::start_with(dir, free_port(), &["ssl=on"])
     }
@@ -134,13 +140,8 @@ impl Postgres {
             std::fs::create_dir_all(dir).expect("creating the cluster directory");
             if is_root() {
                 open_path_to(dir);
-                let status = Command::new("chown")
-                    .args([&format!("{SERVER_USER}:{SERVER_USER}")])
-                    .arg(dir)
-                    .status()
-                    .expect("chown");
-                assert!(status.success(), "chown {}", dir.display());
             }
+            give_to_server_user(dir);
             let out = pg_command("initdb")
                 .arg("-D")
                 .arg(dir)
