@@ -295,6 +295,27 @@ pub struct Action {
     pub result: String,
     /// When the record was made.
     pub time: Time,
+    /// The operation performed, in the terms of the credential's
+    /// `scope.actions` (`git.push:branch/fix/x`); optional, never empty
+    /// when present (records made before it existed have none).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "non_empty"
+    )]
+    pub operation: Option<String>,
+}
+
+/// Serde for an optional string that, when present, must not be empty:
+/// on the wire an empty string means absent, so `""` would not survive a
+/// round trip.
+fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(s) if s.is_empty() => Err(serde::de::Error::custom(
+            "must not be empty: omit the field when there is no value",
+        )),
+        other => Ok(other),
+    }
 }
 
 /// An exception against a credential, possibly revoking it. Signed by an

@@ -33,6 +33,8 @@
 //! * [`policy`]: [`ProducerPolicy`], the TOML file naming who may sign what.
 //! * [`validate`]: [`validate_entry`], what the log checks before it
 //!   accepts an entry.
+//! * [`lineage`]: credential state in log order: nothing is written under
+//!   a revoked or closed credential ([`check_open`]).
 //!
 //! # Example
 //!
@@ -59,6 +61,7 @@ pub mod envelope;
 mod error;
 pub mod keys;
 pub mod kinds;
+pub mod lineage;
 pub mod policy;
 pub mod refs;
 pub mod time;
@@ -76,10 +79,17 @@ pub use kinds::{
     Identity, Kind, ParseKindError, Plan, Preflight, PreflightVerdict, Record, Review, Scope,
     Stage,
 };
-pub use policy::{DEFAULT_MAX_FUTURE_SKEW_SECS, PolicyError, Principal, ProducerPolicy, Role};
+pub use lineage::{CredentialEnd, Ending, Lineage, check_open};
+pub use policy::{
+    DEFAULT_MAX_FUTURE_SKEW_SECS, DEFAULT_MAX_PAST_SKEW_SECS, PolicyError, Principal,
+    ProducerPolicy, Role,
+};
 pub use refs::{Reference, parse_ref};
 pub use time::{Time, TimeError};
-pub use validate::{Referenced, RejectCode, Rejection, validate_entry};
+pub use validate::{
+    Admitted, MAX_DELEGATION_DEPTH, Referenced, RejectCode, Rejection, validate_at_record_time,
+    validate_entry,
+};
 
 /// The payload type of a Causeway record envelope.
 pub const PAYLOAD_TYPE: &str = "application/vnd.causeway.record.v1+protobuf";

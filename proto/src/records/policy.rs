@@ -8,11 +8,19 @@
 //! # How far in the future a record's `time` may be; optional, default
 //! # "5m". A whole number with an s, m or h suffix.
 //! max_future_skew = "5m"
+//! # How far in the past a record's `time` may be when the log admits it,
+//! # and how long after its `expires_at` a credential's session key may
+//! # still write; optional, default "5m".
+//! max_past_skew = "5m"
 //!
 //! [[principal]]
 //! name = "alice@example.com"        # unique, non-empty
 //! role = "human"                    # human | issuer | verifier | gate
 //! kinds = ["authorization", "review"]  # optional: narrows the role's kinds
+//! # Humans only, optional: other names the identity provider gives this
+//! # person (an e-mail and a username). A human record's subject must be
+//! # the principal's name or one of these.
+//! subjects = ["alice", "alice@corp.example"]
 //! # Base64 (standard, padded) DER SubjectPublicKeyInfo of ECDSA P-256
 //! # keys: `openssl pkey -in key.pem -pubout -outform DER | base64 -w0`.
 //! keys = ["MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEnTrI7D7awnb/YUhk3A7rsObxeI33ICRyBpy+eJf9L2iQt3g50mUSuN3UQAvm+xiBMnzMFqYEcrbMuPbVQI/3ow=="]
@@ -54,7 +62,9 @@
 //! kind, a kind the role may not sign, an empty or duplicate `kinds` list
 //! entry, a principal without keys, a duplicate principal name, a key that
 //! is not a canonical P-256 SPKI, a key listed twice (in one principal or
-//! two), and a policy with no principal.
+//! two), `subjects` on a principal that is not human, an empty subject or
+//! one that names another principal (by name or alias), and a policy with
+//! no principal.
 //!
 //! ```
 //! # use causeway_proto::records::{Kind, ProducerPolicy, Role};
@@ -85,6 +95,9 @@ use super::refs::kinds_phrase;
 
 /// The default of `max_future_skew`: five minutes.
 pub const DEFAULT_MAX_FUTURE_SKEW_SECS: i64 = 300;
+
+/// The default of `max_past_skew`: five minutes.
+pub const DEFAULT_MAX_PAST_SKEW_SECS: i64 = 300;
 
 /// What a principal is; it decides which kinds it may sign.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
@@ -145,12 +158,22 @@ pub struct Principal {
     pub keys: Vec<Vec<u8>>,
     /// The key IDs of `keys`, in the same order.
     pub key_ids: Vec<String>,
+    /// Other names of a human principal (`subjects` in the file), besides
+    /// `name`.
+    pub subjects: Vec<String>,
 }
 
 impl Principal {
     /// Whether the principal may sign records of a kind.
     pub fn may_sign(&self, kind: Kind) -> bool {
         self.kinds.contains(&kind)
+    }
+
+    /// Whether `subject`, as a human record claims it, names this
+    /// principal: its name or one of its `subjects`, compared exactly
+    /// (identity providers' subjects are case-sensitive).
+    pub fn is_subject(&self, subject: &str) -> bool {
+        self.name == subject || self.subjects.iter().any(|s| s == subject)
     }
 }
 
@@ -179,6 +202,7 @@ pub struct ProducerPolicy {
     /// Key ID → (principal index, key index).
     by_key_id: HashMap<String, (usize, usize)>,
     max_future_skew_secs: i64,
+    max_past_skew_secs: i64,
     /// The `[audit]` table, unparsed: the auditor owns its keys.
     audit: Option<toml::Table>,
 }
@@ -187,6 +211,7 @@ pub struct ProducerPolicy {
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     max_future_skew: Option<Spanned<String>>,
+    max_past_skew: Option<Spanned<String>>,
     #[serde(default)]
     principal: Vec<PrincipalFile>,
     audit: Option<toml::Table>,
@@ -199,6 +224,7 @@ struct PrincipalFile {
     role: Spanned<Role>,
     kinds: Option<Spanned<Vec<Spanned<Kind>>>>,
     keys: Spanned<Vec<Spanned<String>>>,
+    subjects: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// Parses `<digits>(s|m|h)` into seconds.
@@ -235,19 +261,29 @@ impl ProducerPolicy {
             message: e.message().trim_end().to_owned(),
         })?;
 
-        let max_future_skew_secs = match &file.max_future_skew {
-            None => DEFAULT_MAX_FUTURE_SKEW_SECS,
+        let skew = |setting: &Option<Spanned<String>>, name: &str, default: i64| match setting {
+            None => Ok(default),
             Some(skew) => parse_duration(skew.get_ref()).ok_or_else(|| {
                 at(
                     skew.span().start,
                     format!(
-                        "max_future_skew {:?} is not a duration: write a whole number with an \
-                         s, m or h suffix, like \"5m\"",
+                        "{name} {:?} is not a duration: write a whole number with an s, m or h \
+                         suffix, like \"5m\"",
                         skew.get_ref()
                     ),
                 )
-            })?,
+            }),
         };
+        let max_future_skew_secs = skew(
+            &file.max_future_skew,
+            "max_future_skew",
+            DEFAULT_MAX_FUTURE_SKEW_SECS,
+        )?;
+        let max_past_skew_secs = skew(
+            &file.max_past_skew,
+            "max_past_skew",
+            DEFAULT_MAX_PAST_SKEW_SECS,
+        )?;
 
         if file.principal.is_empty() {
             return Err(PolicyError {
@@ -365,18 +401,70 @@ impl ProducerPolicy {
                 keys.push(public.spki_der().to_vec());
                 key_ids.push(id);
             }
+            let mut subjects = Vec::new();
+            if let Some(listed) = &p.subjects {
+                if role != Role::Human {
+                    return Err(at(
+                        listed.span().start,
+                        format!(
+                            "principal {name:?} has role {role}; only human principals have \
+                             subjects (the names their records claim): remove `subjects`"
+                        ),
+                    ));
+                }
+                for subject in listed.get_ref() {
+                    let text = subject.get_ref();
+                    if text.trim().is_empty() {
+                        return Err(at(
+                            subject.span().start,
+                            format!("principal {name:?} lists an empty subject; remove it"),
+                        ));
+                    }
+                    if *text == name || subjects.contains(text) {
+                        return Err(at(
+                            subject.span().start,
+                            format!(
+                                "principal {name:?} lists subject {text:?} twice (the name \
+                                 counts); list it once"
+                            ),
+                        ));
+                    }
+                    subjects.push(text.clone());
+                }
+            }
             principals.push(Principal {
                 name,
                 role,
                 kinds,
                 keys,
                 key_ids,
+                subjects,
             });
+        }
+        // A name claimed by two principals would let either sign as the
+        // other: every name and alias belongs to one principal.
+        let mut owners: HashMap<&str, &str> = HashMap::new();
+        for p in &principals {
+            for subject in std::iter::once(&p.name).chain(&p.subjects) {
+                if let Some(other) = owners.insert(subject, &p.name)
+                    && other != p.name
+                {
+                    return Err(PolicyError {
+                        line: None,
+                        message: format!(
+                            "subject {subject:?} names both principal {other:?} and principal \
+                             {:?}; a name or subject must belong to one principal",
+                            p.name
+                        ),
+                    });
+                }
+            }
         }
         Ok(ProducerPolicy {
             principals,
             by_key_id,
             max_future_skew_secs,
+            max_past_skew_secs,
             audit: file.audit,
         })
     }
@@ -397,6 +485,13 @@ impl ProducerPolicy {
     /// How many seconds into the future a record's `time` may be.
     pub fn max_future_skew_secs(&self) -> i64 {
         self.max_future_skew_secs
+    }
+
+    /// How many seconds into the past a record's `time` may be when the
+    /// log admits it, and how long after its `expires_at` a credential's
+    /// session key may still write.
+    pub fn max_past_skew_secs(&self) -> i64 {
+        self.max_past_skew_secs
     }
 
     /// Every principal, in file order.

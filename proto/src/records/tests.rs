@@ -1134,6 +1134,7 @@ impl Log {
         let b64 = |k: &ProducerKey| BASE64.encode(k.public_spki_der());
         let policy = ProducerPolicy::parse(&format!(
             r#"max_future_skew = "5m"
+max_past_skew = "48h"
 [[principal]]
 name = "alice@example.com"
 role = "human"
@@ -1171,7 +1172,7 @@ keys = ["{}"]
         (log, p)
     }
 
-    fn check(&mut self, entry: &[u8]) -> Result<Record, Rejection> {
+    fn check(&mut self, entry: &[u8]) -> Result<Admitted, Rejection> {
         let entries = &self.entries;
         validate_entry(entry, &self.policy, self.now, &mut |h| {
             entries.get(h).cloned()
@@ -1181,7 +1182,7 @@ keys = ["{}"]
     /// Validates and appends; returns the leaf hash.
     fn submit(&mut self, record: &Record, key: &ProducerKey) -> Result<Hash, Rejection> {
         let entry = Envelope::sign(record, key).encode();
-        let admitted = self.check(&entry)?;
+        let admitted = self.check(&entry)?.record;
         assert_eq!(&admitted, record);
         let hash = leaf_hash(&entry);
         let index = self.entries.len() as u64;
@@ -1275,6 +1276,7 @@ fn action(credential: Hash, seq: u64, time: &str) -> Record {
         digest: format!("sha256:{}", leaf_hash(&seq.to_be_bytes())),
         result: String::from("success"),
         time: t(time),
+        operation: None,
     })
 }
 

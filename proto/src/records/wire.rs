@@ -149,6 +149,7 @@ fn to_pb(record: &Record) -> pb::Record {
             digest: a.digest.clone(),
             result: a.result.clone(),
             time: time_to(a.time),
+            operation: a.operation.clone().unwrap_or_default(),
         }),
         Record::Exception(e) => K::Exception(pb::Exception {
             credential: ref_to(&e.credential),
@@ -340,6 +341,7 @@ fn from_pb(msg: pb::Record) -> Result<Record, RecordError> {
             digest: a.digest,
             result: a.result,
             time: time_from(a.time, "action.time")?,
+            operation: Some(a.operation).filter(|o| !o.is_empty()),
         }),
         K::Exception(e) => Record::Exception(Exception {
             credential: ref_from(e.credential, "exception.credential")?,
