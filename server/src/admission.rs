@@ -9,6 +9,8 @@
 //! bounded by the durable head, so a child can only follow an acknowledged
 //! parent. Scope conformance and plausibility are left to the auditor.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use causeway_proto::merkle::Hash;
@@ -17,7 +19,8 @@ use causeway_proto::records::{
 };
 use tonic::Status;
 
-use crate::storage::Storage;
+use crate::sequencer::Guard;
+use crate::storage::{Storage, StorageError};
 
 /// The admission mode.
 #[derive(Clone, Debug)]
@@ -28,68 +31,107 @@ pub enum Admission {
     Records(Arc<ProducerPolicy>),
 }
 
+/// What admission learned about one entry, so nothing decodes it again.
+#[derive(Clone, Debug, Default)]
+pub struct Checked {
+    /// The record's submission ID (none for opaque entries).
+    pub submission_id: Option<Hash>,
+    /// Who the rate limiter charges: the root credential for a record
+    /// signed by a session key (so delegated keys share their root's
+    /// budget), else the signing key; none for opaque entries.
+    pub producer: Option<String>,
+    /// What the sequencer must judge in log order (records only).
+    pub guard: Option<Guard>,
+}
+
 impl Admission {
     /// Checks every entry of one request against the log's state; the
     /// request is refused as a whole at the first entry that fails, with
     /// the entry's position in the message. Blocks on storage reads.
-    /// Returns each record's submission ID (none for opaque entries).
     ///
     /// # Errors
-    /// The gRPC status of the first rejection.
+    /// The gRPC status of the first rejection; `UNAVAILABLE` when storage
+    /// failed while looking up a reference (nothing was written).
     pub fn check(
         &self,
         storage: &dyn Storage,
         head_size: u64,
         entries: &[(Vec<u8>, Hash)],
-    ) -> Result<Vec<Option<Hash>>, Status> {
+    ) -> Result<Vec<Checked>, Status> {
         let Admission::Records(policy) = self else {
-            return Ok(vec![None; entries.len()]);
+            return Ok(vec![Checked::default(); entries.len()]);
         };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         // Many records of one request reference the same parent (a
         // session's actions, its credential): read and decode it once.
-        let mut seen: std::collections::HashMap<Hash, Option<Referenced>> =
-            std::collections::HashMap::new();
+        let failure: RefCell<Option<StorageError>> = RefCell::new(None);
+        let mut seen: HashMap<Hash, Option<Referenced>> = HashMap::new();
         let mut lookup = |hash: &Hash| {
             seen.entry(*hash)
-                .or_insert_with(|| lookup(storage, head_size, hash))
+                .or_insert_with(|| match lookup(storage, head_size, hash) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        failure.borrow_mut().get_or_insert(e);
+                        None
+                    }
+                })
                 .clone()
         };
-        let mut ids = Vec::with_capacity(entries.len());
+        let mut checked = Vec::with_capacity(entries.len());
         for (i, (entry, _)) in entries.iter().enumerate() {
-            if let Err(rejection) = validate_entry(entry, policy, now, &mut lookup) {
-                return Err(status(i, entries.len(), rejection));
+            let admitted = validate_entry(entry, policy, now, &mut lookup);
+            // A reference that could not be read is not a reference that
+            // is missing: the producer should retry, not resubmit parents.
+            if let Some(e) = failure.borrow_mut().take() {
+                return Err(Status::unavailable(format!(
+                    "could not read the log's entries to check references ({e}); nothing was \
+                     written: retry"
+                )));
             }
-            // Valid, so it decodes and has one signature.
-            ids.push(
-                Envelope::decode(entry)
-                    .ok()
-                    .and_then(|e| e.submission_id().ok()),
-            );
+            let admitted = admitted.map_err(|r| status(i, entries.len(), r))?;
+            let producer = match admitted.lineage.root() {
+                Some(root) => format!("credential {root}"),
+                None => format!("key {}", admitted.keyid),
+            };
+            checked.push(Checked {
+                submission_id: Some(admitted.submission_id),
+                producer: Some(producer),
+                guard: Some(Guard {
+                    kind: admitted.record.kind(),
+                    lineage: admitted.lineage,
+                    ends: admitted.ends,
+                }),
+            });
         }
-        Ok(ids)
+        Ok(checked)
     }
 }
 
 /// The record at `hash`, if that leaf is in the durable log and decodes.
-fn lookup(storage: &dyn Storage, head_size: u64, hash: &Hash) -> Option<Referenced> {
-    let index = storage
-        .leaf_indices(std::slice::from_ref(hash))
-        .ok()?
+fn lookup(
+    storage: &dyn Storage,
+    head_size: u64,
+    hash: &Hash,
+) -> Result<Option<Referenced>, StorageError> {
+    let Some(index) = storage
+        .leaf_indices(std::slice::from_ref(hash))?
         .pop()
         .flatten()
-        .filter(|i| *i < head_size)?;
-    let entry = storage
-        .entries(index, index + 1, 1, usize::MAX)
-        .ok()?
-        .pop()?;
-    let record = Envelope::decode(&entry).ok()?.record().ok()?;
-    Some(Referenced { index, record })
+        .filter(|i| *i < head_size)
+    else {
+        return Ok(None);
+    };
+    let Some(entry) = storage.entries(index, index + 1, 1, usize::MAX)?.pop() else {
+        return Ok(None);
+    };
+    let record = Envelope::decode(&entry).ok().and_then(|e| e.record().ok());
+    Ok(record.map(|record| Referenced { index, record }))
 }
 
-fn status(index: usize, count: usize, rejection: Rejection) -> Status {
+/// The gRPC status of a rejection of entry `index` of `count`.
+pub fn status(index: usize, count: usize, rejection: Rejection) -> Status {
     let message = if count == 1 {
         rejection.message
     } else {

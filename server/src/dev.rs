@@ -137,7 +137,10 @@ pub fn producers_policy(dev_dir: &Path) -> anyhow::Result<PathBuf> {
     let mut toml = String::from(
         "# Development producer policy written by `causeway-server --dev`.\n\
          # The keys next to this file sign the records of `causeway demo`.\n\
-         max_future_skew = \"5m\"\n",
+         max_future_skew = \"5m\"\n\
+         # `causeway demo` submits an hour-long story at once, dated as it\n\
+         # happened; a real deployment keeps the default of 5m.\n\
+         max_past_skew = \"2h\"\n",
     );
     for (stem, name, role) in DEV_PRODUCERS {
         let key = ProducerKey::generate(&mut rand::rngs::OsRng);

@@ -163,6 +163,9 @@ pub enum ServerError {
     /// Other I/O.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The configuration contradicts itself.
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// An open log: storage, the sequencer thread (or the election that
@@ -200,6 +203,15 @@ impl OpenLog {
     /// # Errors
     /// If keys, storage or the stored tree are unusable.
     pub fn open(config: &Config) -> Result<Self, ServerError> {
+        // With witnesses, a quorum of 0 would publish checkpoints nobody
+        // cosigned; more than there are would publish nothing.
+        let (witnesses, quorum) = (config.witnesses.len(), config.publisher.quorum);
+        if witnesses > 0 && !(1..=witnesses).contains(&quorum) {
+            return Err(ServerError::Config(format!(
+                "witness quorum {quorum} must be between 1 and the number of witnesses \
+                 ({witnesses}); set PublisherConfig::quorum (--witness-quorum)"
+            )));
+        }
         let keys = if config.ha.is_some() {
             // Every instance must sign with the same keys: never make new ones.
             if !LogKeys::exists(&config.data_dir) {

@@ -6,16 +6,20 @@
 //!
 //! 1. looks up every leaf hash (one batched read) so that duplicates get
 //!    their original index instead of a second copy;
-//! 2. appends the new leaves to the in-memory [`CompactRange`], collecting
+//! 2. judges records signed by a session key in log order: a request with
+//!    one written under a credential that a stored record, or an earlier
+//!    one of the same batch, revoked or closed is refused as a whole
+//!    ([`check_open`]);
+//! 3. appends the new leaves to the in-memory [`CompactRange`], collecting
 //!    every node that completes;
-//! 3. signs the checkpoint of the new tree with both log keys;
-//! 4. writes entries, nodes, checkpoint and size in one synced batch
-//!    ([`Storage::commit`]);
-//! 5. only then announces the new head (to readers, or to the
+//! 4. signs the checkpoint of the new tree with both log keys;
+//! 5. writes entries, nodes, checkpoint, size and the credentials the
+//!    batch ended in one synced batch ([`Storage::commit`]);
+//! 6. only then announces the new head (to readers, or to the
 //!    [`crate::publisher`] when witnesses must cosign first) and answers the
 //!    submitters.
 //!
-//! A submission is acknowledged only after step 4 returned, so nothing
+//! A submission is acknowledged only after step 5 returned, so nothing
 //! acknowledged can be lost; a crash before step 4 loses only unacknowledged
 //! work. While one batch is being written the next one queues up, which is
 //! what makes group commit work without any tuning.
@@ -29,6 +33,7 @@ use std::time::{Duration, Instant};
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::merkle::{CompactRange, Hash};
 use causeway_proto::note::Note;
+use causeway_proto::records::{CredentialEnd, Ending, Kind, Lineage, first_ended};
 use tokio::sync::{oneshot, watch};
 
 use crate::keys::LogKeys;
@@ -135,6 +140,10 @@ pub enum SubmitError {
     /// Storage failed; nothing of this submission was acknowledged.
     #[error("storage failure, nothing was written for this request: {0}; retry later")]
     Storage(String),
+    /// A record of the request is written under a credential that was
+    /// revoked or closed earlier in log order; nothing of it was written.
+    #[error("{0}")]
+    Ended(String),
 }
 
 /// One entry to append.
@@ -147,6 +156,21 @@ pub struct NewEntry {
     /// For a record, its submission ID: a record already logged under
     /// another signature counts as a duplicate.
     pub submission_id: Option<Hash>,
+    /// For a record, what must be judged in log order.
+    pub guard: Option<Guard>,
+}
+
+/// What the sequencer judges of a record in log order: whether the
+/// credentials it writes under are still open, and which one it ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Guard {
+    /// The record's kind, for messages.
+    pub kind: Kind,
+    /// The credentials a session-key record writes under (empty for other
+    /// signers).
+    pub lineage: Lineage,
+    /// The credential the record revokes or closes, if any.
+    pub ends: Option<(Hash, Ending)>,
 }
 
 struct Submission {
@@ -179,6 +203,7 @@ impl SequencerHandle {
                 bytes,
                 leaf_hash,
                 submission_id: None,
+                guard: None,
             })
             .collect();
         self.submit_entries(entries).await
@@ -396,8 +421,15 @@ impl Sequencer {
             }
         };
         let m = metrics();
-        for ((reply, entries), queued) in answers.into_iter().zip(queued) {
+        for ((reply, answer), queued) in answers.into_iter().zip(queued) {
             m.integration.record(queued.elapsed().as_secs_f64(), &[]);
+            let entries = match answer {
+                Ok(entries) => entries,
+                Err(refused) => {
+                    let _ = reply.send(Err(refused));
+                    continue;
+                }
+            };
             let new = entries.iter().filter(|e| !e.duplicate).count() as u64;
             m.submissions
                 .add(new, &[opentelemetry::KeyValue::new("outcome", "new")]);
@@ -423,7 +455,7 @@ impl Sequencer {
         (
             Vec<(
                 oneshot::Sender<Result<Accepted, SubmitError>>,
-                Vec<Sequenced>,
+                Result<Vec<Sequenced>, SubmitError>,
             )>,
             Arc<TreeHead>,
         ),
@@ -437,14 +469,37 @@ impl Sequencer {
             .iter()
             .flat_map(|s| s.entries.iter().filter_map(|e| e.submission_id))
             .collect();
-        let found = self
-            .storage
-            .leaf_indices(&hashes)
-            .and_then(|leaves| Ok((leaves, self.storage.submissions(&ids)?)));
-        let (existing, existing_ids) = match found {
+        // Every credential the batch writes under or ends: whether each
+        // already ended, in the same read as the duplicates.
+        let mut credentials: Vec<Hash> = batch
+            .iter()
+            .flat_map(|s| s.entries.iter().filter_map(|e| e.guard.as_ref()))
+            .flat_map(|g| {
+                g.lineage
+                    .credentials()
+                    .iter()
+                    .chain(g.ends.as_ref().map(|e| &e.0))
+            })
+            .copied()
+            .collect();
+        credentials.sort_unstable();
+        credentials.dedup();
+        let found = self.storage.leaf_indices(&hashes).and_then(|leaves| {
+            Ok((
+                leaves,
+                self.storage.submissions(&ids)?,
+                self.storage.credential_ends(&credentials)?,
+            ))
+        });
+        let (existing, existing_ids, stored_ends) = match found {
             Ok(found) => found,
             Err(e) => return Err((batch.into_iter().map(|s| s.reply).collect(), e.to_string())),
         };
+        let mut ended: HashMap<Hash, CredentialEnd> = credentials
+            .into_iter()
+            .zip(stored_ends)
+            .filter_map(|(h, end)| Some((h, end?)))
+            .collect();
         let mut existing = existing.into_iter();
         let mut existing_ids = existing_ids.into_iter();
         let mut ids_in_batch: HashMap<Hash, (u64, Hash)> = HashMap::new();
@@ -456,15 +511,32 @@ impl Sequencer {
         let mut in_batch: HashMap<Hash, u64> = HashMap::new();
         let mut answers = Vec::with_capacity(batch.len());
         for sub in batch {
-            let mut results = Vec::with_capacity(sub.entries.len());
-            for entry in sub.entries {
+            // A request is all or nothing: note where it starts, to undo
+            // it if one of its records is refused.
+            let mark = (
+                self.range.clone(),
+                commit.entries.len(),
+                commit.nodes.len(),
+                commit.submissions.len(),
+                commit.credential_ends.len(),
+            );
+            let count = sub.entries.len();
+            // Ends made by this request: index → position, for messages.
+            let mut own_ends: HashMap<u64, usize> = HashMap::new();
+            let mut refused: Option<SubmitError> = None;
+            let mut results = Vec::with_capacity(count);
+            for (position, entry) in sub.entries.into_iter().enumerate() {
                 let hash = entry.leaf_hash;
+                // Consume this entry's lookups whatever happens next: they
+                // are in batch order.
+                let stored_index = existing.next().flatten();
                 let stored_id = entry
                     .submission_id
                     .and_then(|_| existing_ids.next().flatten());
-                let known = existing
-                    .next()
-                    .flatten()
+                if refused.is_some() {
+                    continue;
+                }
+                let known = stored_index
                     .or_else(|| in_batch.get(&hash).copied())
                     .map(|index| (index, hash))
                     .or(stored_id)
@@ -482,6 +554,30 @@ impl Sequencer {
                     continue;
                 }
                 let index = self.range.size();
+                if let Some(guard) = &entry.guard {
+                    if let Some(e) = first_ended(&guard.lineage, &mut |h| ended.get(h).copied()) {
+                        // Refused with this request, the ending record
+                        // gets no index: name its place in the request.
+                        let by = own_ends
+                            .get(&e.end.index)
+                            .map(|p| format!("entry {p} of this request"));
+                        let message = e.message(guard.kind, by.as_deref());
+                        refused = Some(SubmitError::Ended(if count == 1 {
+                            message
+                        } else {
+                            format!("entry {position}: {message}")
+                        }));
+                        continue;
+                    }
+                    if let Some((credential, ending)) = guard.ends
+                        && !ended.contains_key(&credential)
+                    {
+                        let end = CredentialEnd { ending, index };
+                        ended.insert(credential, end);
+                        own_ends.insert(index, position);
+                        commit.credential_ends.push((credential, end));
+                    }
+                }
                 self.range.append(hash, |id, h| commit.nodes.push((id, h)));
                 in_batch.insert(hash, index);
                 if let Some(id) = entry.submission_id {
@@ -495,7 +591,23 @@ impl Sequencer {
                     duplicate: false,
                 });
             }
-            answers.push((sub.reply, results));
+            if let Some(refused) = refused {
+                let (range, entries, nodes, submissions, ends) = mark;
+                self.range = range;
+                for (_, hash) in commit.entries.drain(entries..) {
+                    in_batch.remove(&hash);
+                }
+                commit.nodes.truncate(nodes);
+                for (id, _, _) in commit.submissions.drain(submissions..) {
+                    ids_in_batch.remove(&id);
+                }
+                for (credential, _) in commit.credential_ends.drain(ends..) {
+                    ended.remove(&credential);
+                }
+                answers.push((sub.reply, Err(refused)));
+            } else {
+                answers.push((sub.reply, Ok(results)));
+            }
         }
         if commit.entries.is_empty() {
             // Only duplicates: nothing to write, the current head covers them.

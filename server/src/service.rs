@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::admission::Admission;
+use crate::admission::{Admission, Checked};
 use crate::election::{Leadership, NotLeader};
 use crate::rate_limit::RateLimiter;
 use crate::reader::{PublishedView, ReadError, Reader};
@@ -124,6 +124,7 @@ fn submit_status(e: SubmitError) -> Status {
     match e {
         SubmitError::Busy { .. } => Status::resource_exhausted(e.to_string()),
         SubmitError::ShuttingDown | SubmitError::Storage(_) => Status::unavailable(e.to_string()),
+        SubmitError::Ended(message) => Status::permission_denied(message),
     }
 }
 
@@ -197,22 +198,16 @@ fn validate_entries(
         .collect()
 }
 
-/// Who produced each entry, for rate limits: the signing key of a record,
-/// or the client's address for opaque entries.
-fn producers(
-    admission: &Admission,
-    entries: &[(Vec<u8>, Hash)],
-    peer: Option<&str>,
-) -> std::collections::HashMap<String, usize> {
+/// Who produced each entry, for rate limits: what admission named (the
+/// root credential of a session-key record, else the signing key), or the
+/// client's address for opaque entries.
+fn producers(checked: &[Checked], peer: Option<&str>) -> std::collections::HashMap<String, usize> {
     let mut counts = std::collections::HashMap::new();
-    for (entry, _) in entries {
-        let producer = match admission {
-            Admission::Records(_) => causeway_proto::records::Envelope::decode(entry)
-                .ok()
-                .and_then(|e| e.signer().ok().map(|s| format!("key {}", s.keyid))),
-            Admission::Opaque => None,
-        }
-        .unwrap_or_else(|| format!("address {}", peer.unwrap_or("unknown")));
+    for c in checked {
+        let producer = c
+            .producer
+            .clone()
+            .unwrap_or_else(|| format!("address {}", peer.unwrap_or("unknown")));
         *counts.entry(producer).or_insert(0) += 1;
     }
     counts
@@ -271,16 +266,16 @@ impl LogService {
         let span = tracing::debug_span!("validate");
         let mut entries =
             span.in_scope(|| validate_entries(request.into_inner().entries, &self.limits))?;
-        let mut ids = vec![None; entries.len()];
+        let mut checked = vec![Checked::default(); entries.len()];
         if let Admission::Records(_) = &self.limits.admission {
             // Reference lookups read storage: keep them off the async workers.
             let (admission, reader) = (self.limits.admission.clone(), self.reader.clone());
             let span = span.clone();
-            (entries, ids) = tokio::task::spawn_blocking(move || {
+            (entries, checked) = tokio::task::spawn_blocking(move || {
                 span.in_scope(|| {
                     admission
                         .check(reader.storage(), reader.head_size(), &entries)
-                        .map(|ids| (entries, ids))
+                        .map(|checked| (entries, checked))
                 })
             })
             .await
@@ -290,11 +285,7 @@ impl LogService {
         if let Some(limiter) = &self.limits.rate_limit {
             let counts = match &identity {
                 Some(certificate) => [(certificate.clone(), entries.len())].into(),
-                None => producers(
-                    &self.limits.admission,
-                    &entries,
-                    peer.addr.map(|a| a.ip().to_string()).as_deref(),
-                ),
+                None => producers(&checked, peer.addr.map(|a| a.ip().to_string()).as_deref()),
             };
             limiter
                 .take(&counts, Instant::now())
@@ -305,11 +296,12 @@ impl LogService {
         }
         let entries = entries
             .into_iter()
-            .zip(ids)
-            .map(|((bytes, leaf_hash), submission_id)| NewEntry {
+            .zip(checked)
+            .map(|((bytes, leaf_hash), checked)| NewEntry {
                 bytes,
                 leaf_hash,
-                submission_id,
+                submission_id: checked.submission_id,
+                guard: checked.guard,
             })
             .collect();
         let accepted = sequencer
@@ -321,6 +313,7 @@ impl LogService {
                     SubmitError::Busy { .. } => "queue_full",
                     SubmitError::ShuttingDown => "shutting_down",
                     SubmitError::Storage(_) => "storage",
+                    SubmitError::Ended(_) => "permission_denied",
                 },
                 status: submit_status(e),
             })?;

@@ -7,6 +7,8 @@
 use std::time::Duration;
 
 use causeway_proto::merkle::{CompactRange, NodeId, leaf_hash};
+use causeway_proto::records::{CredentialEnd, Ending};
+use causeway_server::storage::postgres::MIGRATIONS;
 use causeway_server::storage::{
     Commit, PgStorage, RocksStorage, Storage, StorageError, StorageOptions,
 };
@@ -32,7 +34,7 @@ fn batch(range: &mut CompactRange, n: u64) -> Commit {
 }
 
 /// Writes a log of 305 entries in two batches, with a published
-/// checkpoint, an anchor and a submission.
+/// checkpoint, an anchor, a submission and two ended credentials.
 fn write(s: &dyn Storage, range: &mut CompactRange) {
     assert_eq!(s.head().unwrap(), None);
     s.set_origin("o").unwrap();
@@ -40,6 +42,20 @@ fn write(s: &dyn Storage, range: &mut CompactRange) {
     let mut c = batch(range, 300);
     let (id, leaf) = (leaf_hash(b"submission"), c.entries[3].1);
     c.submissions.push((id, 8, leaf));
+    c.credential_ends.push((
+        leaf_hash(b"revoked"),
+        CredentialEnd {
+            ending: Ending::Revoked,
+            index: 9,
+        },
+    ));
+    c.credential_ends.push((
+        leaf_hash(b"closed"),
+        CredentialEnd {
+            ending: Ending::Closed,
+            index: 304,
+        },
+    ));
     s.commit(&c).unwrap();
     s.publish(5, "cosigned 5").unwrap();
     s.publish(5, "cosigned 5 again").unwrap();
@@ -64,6 +80,28 @@ fn check(s: &dyn Storage, range: &CompactRange) {
         .submissions(&[leaf_hash(b"nope"), leaf_hash(b"submission")])
         .unwrap();
     assert_eq!(sub, vec![None, Some((8, leaf_hash(b"entry 8")))]);
+    let ends = s
+        .credential_ends(&[
+            leaf_hash(b"closed"),
+            leaf_hash(b"open"),
+            leaf_hash(b"revoked"),
+        ])
+        .unwrap();
+    assert_eq!(
+        ends,
+        vec![
+            Some(CredentialEnd {
+                ending: Ending::Closed,
+                index: 304
+            }),
+            None,
+            Some(CredentialEnd {
+                ending: Ending::Revoked,
+                index: 9
+            }),
+        ]
+    );
+    assert_eq!(s.credential_ends(&[]).unwrap(), vec![]);
     let e = s.entries(300, 305, 10, 1 << 20).unwrap();
     assert_eq!(e.len(), 5);
     assert_eq!(e[0], b"entry 300");
@@ -143,7 +181,7 @@ fn postgres_commits_survive_reopen_and_a_server_restart() {
     // Migrations ran once and are recorded.
     assert_eq!(
         pg.sql("conformance", "SELECT count(*) FROM causeway_migrations"),
-        "1"
+        MIGRATIONS.len().to_string()
     );
 }
 

@@ -9,6 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+pub mod fixtures;
 mod pki;
 mod postgres;
 pub use pki::Pki;
@@ -505,7 +506,9 @@ impl Producers {
     /// and `policy.toml` trusting them into `dir`; returns the policy path.
     pub fn write(&self, dir: &Path) -> PathBuf {
         std::fs::create_dir_all(dir).unwrap();
-        let mut policy = String::from("max_future_skew = \"5m\"\n");
+        // `causeway demo` submits an hour-long story at once, dated as it
+        // happened: it needs a wider past skew than the default 5m.
+        let mut policy = String::from("max_future_skew = \"5m\"\nmax_past_skew = \"2h\"\n");
         for (stem, name, role, key) in [
             ("approver", "alice@example.com", "human", &self.approver),
             ("reviewer", "bob@example.com", "human", &self.reviewer),

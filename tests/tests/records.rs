@@ -7,133 +7,15 @@
 use std::path::Path;
 use std::process::Command;
 
-use base64::Engine as _;
 use causeway_client::LogClient;
-use causeway_proto::merkle::{Hash, leaf_hash};
-use causeway_proto::records::{Envelope, Kind, ProducerKey, Record};
+use causeway_proto::merkle::leaf_hash;
+use causeway_proto::records::{Envelope, Kind, ProducerKey};
+use causeway_tests::fixtures::{
+    action, add, authorization, closure, credential, env, now, preflight, refused, t,
+};
 use causeway_tests::{Producers, Server, cli, run_checker};
 use serde_json::{Value, json};
 use tonic::Code;
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn t(secs: i64) -> String {
-    causeway_client::demo::rfc3339(secs)
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn env(kind: Kind, value: Value, key: &ProducerKey) -> (Vec<u8>, Hash) {
-    let record = Record::from_json(kind, &value.to_string())
-        .unwrap_or_else(|e| panic!("{kind}: {e}\n{value:#}"));
-    let bytes = Envelope::sign(&record, key).encode();
-    let hash = leaf_hash(&bytes);
-    (bytes, hash)
-}
-
-fn scope() -> Value {
-    json!({"change_class": "standard", "targets": ["prod/api"], "actions": ["deploy", "read-logs"]})
-}
-
-fn authorization(at: i64) -> Value {
-    json!({
-        "approver": {"subject": "alice@example.com", "issuer": "https://sso.example.com"},
-        "authn": {"method": "oidc", "mfa": true, "assurance": "aal2", "authenticated_at": t(at - 30)},
-        "plan": {"objective": "deploy api v2", "method": "pipeline", "test_approach": "canary", "backout": "rollback"},
-        "scope": scope(),
-        "ticket": "CHG-1",
-        "not_before": t(at),
-        "not_after": t(at + 3600),
-        "time": t(at),
-    })
-}
-
-fn preflight(subject: &Hash, at: i64) -> Value {
-    json!({
-        "subject": subject.to_hex(),
-        "stage": "issuance",
-        "checks": [{"name": "sast", "result": "pass", "detail": "0 findings", "cves": []}],
-        "verdict": "pass",
-        "time": t(at),
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn credential(
-    serial: &str,
-    auth: &Hash,
-    pre: &Hash,
-    parent: Option<&Hash>,
-    session: &ProducerKey,
-    issued: i64,
-    expires: i64,
-) -> Value {
-    let mut v = json!({
-        "serial": serial,
-        "agent": {"id": format!("agent://{serial}"), "model": "m", "version": "1"},
-        "authorization": auth.to_hex(),
-        "preflight": pre.to_hex(),
-        "scope": scope(),
-        "session_key": b64(&session.public_spki_der()),
-        "issued_at": t(issued),
-        "expires_at": t(expires),
-        "time": t(issued),
-    });
-    if let Some(p) = parent {
-        v["parent"] = json!(p.to_hex());
-    }
-    v
-}
-
-fn action(cred: &Hash, seq: u64, at: i64) -> Value {
-    json!({
-        "credential": cred.to_hex(),
-        "seq": seq,
-        "tool": "kubectl",
-        "target": "prod/api",
-        "summary": format!("step {seq}"),
-        "digest": format!("sha256:{}", leaf_hash(&seq.to_be_bytes()).to_hex()),
-        "result": "ok",
-        "time": t(at),
-    })
-}
-
-fn closure(cred: &Hash, start: i64, end: i64, actions: u64) -> Value {
-    json!({
-        "credential": cred.to_hex(),
-        "reason": "voluntary",
-        "started_at": t(start),
-        "ended_at": t(end),
-        "actions": actions,
-        "summary": "done",
-        "time": t(end),
-    })
-}
-
-async fn add(client: &mut LogClient, entry: (Vec<u8>, Hash)) -> u64 {
-    let r = client.add_entries(vec![entry.0]).await.expect("accepted");
-    assert_eq!(r.entries[0].leaf_hash, entry.1);
-    r.entries[0].index
-}
-
-async fn refused(client: &mut LogClient, entry: Vec<u8>, code: Code, needles: &[&str]) {
-    let err = client
-        .add_entries(vec![entry])
-        .await
-        .expect_err("must be refused");
-    assert_eq!(err.code(), Some(code), "{err}");
-    let text = err.to_string();
-    for n in needles {
-        assert!(text.contains(n), "{text:?} does not mention {n:?}");
-    }
-}
 
 fn start(dir: &Path, producers: &Producers) -> Server {
     let policy = producers.write(&dir.join("producers"));

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use causeway_proto::merkle::{Hash, leaf_hash};
 use causeway_proto::records::{
     Action, Authorization, Closure, Credential, Envelope, Exception, Kind, PAYLOAD_TYPE, Preflight,
-    ProducerPolicy, Record, Referenced, RejectCode, Review, Time, validate_entry,
+    ProducerPolicy, Record, Referenced, RejectCode, Review, Time, validate_at_record_time,
 };
 
 use super::report::InvalidEntry;
@@ -220,7 +220,6 @@ impl Graph {
         let kind = record.kind();
 
         // The record's own time as the clock: see the module docs.
-        let now = record.time().saturating_add(1);
         let (nodes, by_hash) = (&self.nodes, &self.by_hash);
         let mut lookup = |hash: &Hash| {
             let node = nodes.get(*by_hash.get(hash)?)?;
@@ -229,7 +228,7 @@ impl Graph {
                 record: node.record.clone(),
             })
         };
-        let rejection = validate_entry(bytes, policy, now, &mut lookup).err();
+        let rejection = validate_at_record_time(bytes, policy, &mut lookup).err();
         if let Some(r) = &rejection {
             let code = match r.code {
                 RejectCode::InvalidArgument => "invalid_argument",

@@ -129,6 +129,68 @@ pub fn ends(record: &Record) -> Option<(Hash, Ending)> {
     }
 }
 
+/// A credential of a lineage that had ended: which, how far up, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ended {
+    /// The ended credential.
+    pub credential: Hash,
+    /// 0 for the credential the record is signed under, 1 for its parent…
+    pub depth: usize,
+    /// How and by which record it ended.
+    pub end: CredentialEnd,
+}
+
+impl Ended {
+    /// Why a `kind` record written under it is refused. `ended_by` names
+    /// the ending record when "the exception at index N" would not do
+    /// (for one that is part of the same refused request).
+    pub fn message(&self, kind: Kind, ended_by: Option<&str>) -> String {
+        let credential = self.credential;
+        let whose = if self.depth == 0 {
+            format!("its credential {credential}")
+        } else {
+            format!(
+                "its credential's ancestor {credential} ({} levels up)",
+                self.depth
+            )
+        };
+        let by = ended_by.map_or_else(
+            || {
+                format!(
+                    "the {} at index {}",
+                    self.end.ending.by_kind(),
+                    self.end.index
+                )
+            },
+            str::to_owned,
+        );
+        format!(
+            "this {kind} is signed by a session key, and {whose} was {} by {by}; nothing more \
+             may be written under it (ask the issuer for a new credential)",
+            self.end.ending
+        )
+    }
+}
+
+/// The first credential of `lineage` (signing credential first) that
+/// `ended` reports as ended.
+pub fn first_ended(
+    lineage: &Lineage,
+    ended: &mut dyn FnMut(&Hash) -> Option<CredentialEnd>,
+) -> Option<Ended> {
+    lineage
+        .credentials()
+        .iter()
+        .enumerate()
+        .find_map(|(depth, credential)| {
+            ended(credential).map(|end| Ended {
+                credential: *credential,
+                depth,
+                end,
+            })
+        })
+}
+
 /// Refuses a session-key record of `kind` whose lineage has a credential
 /// that `ended` reports as ended (see the [module docs](self)).
 ///
@@ -140,27 +202,13 @@ pub fn check_open(
     lineage: &Lineage,
     ended: &mut dyn FnMut(&Hash) -> Option<CredentialEnd>,
 ) -> Result<(), Rejection> {
-    for (depth, credential) in lineage.credentials().iter().enumerate() {
-        if let Some(end) = ended(credential) {
-            let whose = if depth == 0 {
-                format!("its credential {credential}")
-            } else {
-                format!("its credential's ancestor {credential} ({depth} levels up)")
-            };
-            return Err(Rejection {
-                code: RejectCode::PermissionDenied,
-                message: format!(
-                    "this {kind} is signed by a session key, and {whose} was {} by the {} at \
-                     index {}; nothing more may be written under it (ask the issuer for a new \
-                     credential)",
-                    end.ending,
-                    end.ending.by_kind(),
-                    end.index
-                ),
-            });
-        }
+    match first_ended(lineage, ended) {
+        None => Ok(()),
+        Some(e) => Err(Rejection {
+            code: RejectCode::PermissionDenied,
+            message: e.message(kind, None),
+        }),
     }
-    Ok(())
 }
 
 #[cfg(test)]

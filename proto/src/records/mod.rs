@@ -79,7 +79,7 @@ pub use kinds::{
     Identity, Kind, ParseKindError, Plan, Preflight, PreflightVerdict, Record, Review, Scope,
     Stage,
 };
-pub use lineage::{CredentialEnd, Ending, Lineage, check_open};
+pub use lineage::{CredentialEnd, Ended, Ending, Lineage, check_open, first_ended};
 pub use policy::{
     DEFAULT_MAX_FUTURE_SKEW_SECS, DEFAULT_MAX_PAST_SKEW_SECS, PolicyError, Principal,
     ProducerPolicy, Role,

@@ -18,6 +18,7 @@ pub mod postgres;
 pub mod rocks;
 
 use causeway_proto::merkle::{CompactRange, Hash, NodeId};
+use causeway_proto::records::CredentialEnd;
 
 pub use postgres::PgStorage;
 pub use rocks::{RocksStorage, StorageOptions};
@@ -85,6 +86,8 @@ pub struct Commit {
     pub note: String,
     /// Submission IDs of new records: `(id, index, leaf hash)`.
     pub submissions: Vec<(Hash, u64, Hash)>,
+    /// Credentials the batch revoked or closed, each for the first time.
+    pub credential_ends: Vec<(Hash, CredentialEnd)>,
 }
 
 /// A stored RFC 3161 anchor.
@@ -144,6 +147,16 @@ pub trait Storage: Send + Sync {
     /// # Errors
     /// On a storage failure.
     fn leaf_indices(&self, hashes: &[Hash]) -> Result<Vec<Option<u64>>, StorageError>;
+
+    /// Looks up whether credentials (by leaf hash) were revoked or closed,
+    /// in one batched read: how, and by which record.
+    ///
+    /// # Errors
+    /// On a storage failure or a malformed stored value.
+    fn credential_ends(
+        &self,
+        credentials: &[Hash],
+    ) -> Result<Vec<Option<CredentialEnd>>, StorageError>;
 
     /// Looks up records by submission ID, in one batched read: the index
     /// and leaf hash of each one already logged.

@@ -41,6 +41,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use causeway_proto::merkle::{Hash, NodeId};
+use causeway_proto::records::{CredentialEnd, Ending};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
@@ -48,8 +49,9 @@ use super::{Commit, Storage, StorageError, StoredAnchor, StoredHead, tile_row_wi
 
 /// Numbered schema migrations, applied in order; never edit a released one,
 /// add the next.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
     "log tables and the sequencer lease",
     "CREATE TABLE meta (name text PRIMARY KEY, value bytea NOT NULL);
      CREATE TABLE entries (idx bigint PRIMARY KEY, leaf_hash bytea NOT NULL UNIQUE, data bytea NOT NULL);
@@ -61,7 +63,14 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
      CREATE TABLE head (one boolean PRIMARY KEY DEFAULT true CHECK (one), size bigint NOT NULL);
      CREATE TABLE leader (one boolean PRIMARY KEY DEFAULT true CHECK (one), term bigint NOT NULL,
                           holder text NOT NULL, address text NOT NULL, expires_at timestamptz NOT NULL);",
-)];
+    ),
+    (
+        2,
+        "credentials revoked or closed, by the record that ended each",
+        "CREATE TABLE credential_ends (credential bytea PRIMARY KEY,
+                                       ending smallint NOT NULL, idx bigint NOT NULL);",
+    ),
+];
 
 /// The advisory lock key that serializes migrations ("causew" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6361_7573_6577;
@@ -662,6 +671,14 @@ impl Storage for PgStorage {
             sub_idx.push(to_i64(*index, "leaf index")?);
             sub_leaf.push(hash.as_bytes().as_slice());
         }
+        let mut end_credential = Vec::with_capacity(commit.credential_ends.len());
+        let mut end_code = Vec::with_capacity(commit.credential_ends.len());
+        let mut end_idx = Vec::with_capacity(commit.credential_ends.len());
+        for (credential, end) in &commit.credential_ends {
+            end_credential.push(credential.as_bytes().as_slice());
+            end_code.push(i16::from(end.ending.code()));
+            end_idx.push(to_i64(end.index, "leaf index")?);
+        }
         let note = commit.note.as_str();
         // The outer error is the connection's, the inner one a refusal.
         self.block(self.with(&self.writer, async |c| {
@@ -732,6 +749,20 @@ impl Storage for PgStorage {
                 )
                 .await?;
             }
+            if !end_credential.is_empty() {
+                // The first end of a credential is the one that counts.
+                tx.execute_typed(
+                    "INSERT INTO credential_ends (credential, ending, idx)
+                     SELECT * FROM unnest($1::bytea[], $2::smallint[], $3::bigint[])
+                     ON CONFLICT (credential) DO NOTHING",
+                    &[
+                        (&end_credential, Type::BYTEA_ARRAY),
+                        (&end_code, Type::INT2_ARRAY),
+                        (&end_idx, Type::INT8_ARRAY),
+                    ],
+                )
+                .await?;
+            }
             tx.execute_typed(
                 "INSERT INTO checkpoints (size, note) VALUES ($1, $2)
                  ON CONFLICT (size) DO UPDATE SET note = excluded.note",
@@ -765,6 +796,45 @@ impl Storage for PgStorage {
                     .map(|i| to_u64(i, "leaf index"))
                     .transpose()
             })
+            .collect()
+    }
+
+    fn credential_ends(
+        &self,
+        credentials: &[Hash],
+    ) -> Result<Vec<Option<CredentialEnd>>, StorageError> {
+        if credentials.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<&[u8]> = credentials
+            .iter()
+            .map(|h| h.as_bytes().as_slice())
+            .collect();
+        let rows = self.read(
+            "SELECT c.ending, c.idx FROM unnest($1::bytea[]) WITH ORDINALITY AS q(h, ord)
+             LEFT JOIN credential_ends c ON c.credential = q.h ORDER BY q.ord",
+            &[(&keys, Type::BYTEA_ARRAY)],
+        )?;
+        rows.iter()
+            .map(
+                |r| match (col::<Option<i16>>(r, 0)?, col::<Option<i64>>(r, 1)?) {
+                    (Some(code), Some(i)) => {
+                        let ending = u8::try_from(code)
+                            .ok()
+                            .and_then(Ending::from_code)
+                            .ok_or_else(|| {
+                                StorageError::Corrupt(format!(
+                                    "unknown credential ending code {code}"
+                                ))
+                            })?;
+                        Ok(Some(CredentialEnd {
+                            ending,
+                            index: to_u64(i, "credential end index")?,
+                        }))
+                    }
+                    _ => Ok(None),
+                },
+            )
             .collect()
     }
 

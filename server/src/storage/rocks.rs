@@ -7,6 +7,8 @@
 //! | `nodes` | level (1 byte) ‖ index (u64 big-endian) | node hash, 32 bytes |
 //! | `checkpoints` | tree size, u64 big-endian | signed note text |
 //! | `meta` | name | value (`size`: latest tree size; `origin`) |
+//! | `submissions` | submission ID, 32 bytes | index (u64 BE) ‖ leaf hash |
+//! | `credential_ends` | credential leaf hash, 32 bytes | ending code (1 byte) ‖ index (u64 BE) |
 //!
 //! Every perfect subtree is stored once, when it completes (see
 //! [`causeway_proto::merkle::CompactRange::append`]), so any proof is a
@@ -24,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard};
 
 use causeway_proto::merkle::{Hash, NodeId};
+use causeway_proto::records::{CredentialEnd, Ending};
 
 use super::{Commit, Storage, StorageError, StoredAnchor, StoredHead};
 use rocksdb::{
@@ -45,6 +48,9 @@ const CF_META: &str = "meta";
 /// `index (u64 BE) ‖ leaf hash`, so that a record resubmitted with another
 /// signature gets its original index.
 const CF_SUBMISSIONS: &str = "submissions";
+/// Credentials revoked or closed: `ending code ‖ index (u64 BE)` of the
+/// record that ended each one (see `causeway_proto::records::lineage`).
+const CF_CREDENTIAL_ENDS: &str = "credential_ends";
 
 const META_SIZE: &[u8] = b"size";
 const META_ORIGIN: &[u8] = b"origin";
@@ -327,6 +333,13 @@ impl Storage for RocksStorage {
             value[8..].copy_from_slice(leaf.as_bytes());
             b.put_cf(submissions, id.as_bytes(), value);
         }
+        let ends = db.cf(CF_CREDENTIAL_ENDS);
+        for (credential, end) in &commit.credential_ends {
+            let mut value = [0u8; 9];
+            value[0] = end.ending.code();
+            value[1..].copy_from_slice(&end.index.to_be_bytes());
+            b.put_cf(ends, credential.as_bytes(), value);
+        }
         for (id, hash) in &commit.nodes {
             b.put_cf(nodes, node_key(*id), hash.as_bytes());
         }
@@ -347,6 +360,24 @@ impl Storage for RocksStorage {
             .into_iter()
             .map(|r| match r? {
                 Some(v) => u64_value(&v, "leaf index").map(Some),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    fn credential_ends(
+        &self,
+        credentials: &[Hash],
+    ) -> Result<Vec<Option<CredentialEnd>>, StorageError> {
+        if credentials.is_empty() {
+            return Ok(Vec::new());
+        }
+        let db = self.db()?;
+        let cf = db.cf(CF_CREDENTIAL_ENDS);
+        db.batched_multi_get_cf(cf, credentials.iter().map(|h| h.as_bytes()), false)
+            .into_iter()
+            .map(|r| match r? {
+                Some(v) => decode_end(&v).map(Some),
                 None => Ok(None),
             })
             .collect()
@@ -568,6 +599,21 @@ fn wal_bytes(path: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// A stored credential end: `ending code ‖ index (u64 BE)`.
+fn decode_end(v: &[u8]) -> Result<CredentialEnd, StorageError> {
+    let Some((&code, index)) = v.split_first() else {
+        return Err(StorageError::Corrupt(String::from(
+            "a credential end is empty, not 9 bytes",
+        )));
+    };
+    let ending = Ending::from_code(code)
+        .ok_or_else(|| StorageError::Corrupt(format!("unknown credential ending code {code}")))?;
+    Ok(CredentialEnd {
+        ending,
+        index: u64_value(index, "credential end index")?,
+    })
+}
+
 /// Opens (creating if needed) the database with Causeway's column families.
 fn open_db(path: &Path, opts: &StorageOptions) -> Result<DB, StorageError> {
     let cache = Cache::new_lru_cache(opts.block_cache_bytes);
@@ -611,6 +657,7 @@ fn open_db(path: &Path, opts: &StorageOptions) -> Result<DB, StorageError> {
         cf(CF_ANCHORS, false, false, wb / 16),
         cf(CF_META, false, false, wb / 16),
         cf(CF_SUBMISSIONS, true, false, wb / 16),
+        cf(CF_CREDENTIAL_ENDS, true, false, wb / 16),
     ];
     let mut db_opts = Options::default();
     db_opts.create_if_missing(true);
