@@ -495,6 +495,14 @@ fn authorization(at: i64, ticket: &str) -> Value {
     })
 }
 
+/// An authorization by the flooding principal, in its own name (a human
+/// signs only as themselves).
+fn flood_authorization(at: i64, ticket: &str) -> Value {
+    let mut record = authorization(at, ticket);
+    record["approver"]["subject"] = json!("flood@example.com");
+    record
+}
+
 fn preflight(subject: &Hash, at: i64) -> Value {
     json!({
         "subject": subject.to_hex(),
@@ -1869,7 +1877,7 @@ async fn flood_cases(
         .map(|i| {
             signed(
                 Kind::Authorization,
-                &authorization(t0 + i, &format!("FLOOD-{i}")),
+                &flood_authorization(t0 + i, &format!("FLOOD-{i}")),
                 &d.flooder,
             )
         })
@@ -1937,7 +1945,7 @@ async fn flood_cases(
         .map(|i| {
             signed(
                 Kind::Authorization,
-                &authorization(t0 + 1000 + i64::from(i), &format!("BIG-{i}")),
+                &flood_authorization(t0 + 1000 + i64::from(i), &format!("BIG-{i}")),
                 &d.flooder,
             )
         })
