@@ -2291,7 +2291,17 @@ fn shell_word(s: &str) -> String {
 fn verification(t: &TrustBasis, report: &Value) -> String {
     let mut o =
         String::from("<h3>What was checked when this report was made</h3><dl class=\"kv\">");
-    o.push_str("<dt>Tree</dt><dd><span class=\"ok\">✓ recomputed</span> from the entries to the checkpoint's root</dd>");
+    // The analysis records the root it recomputed; claim it only when it
+    // is the checkpoint's.
+    let recomputed = pick(report, &["verification.root"]).and_then(Value::as_str);
+    if !t.root_hex.is_empty() && recomputed == Some(t.root_hex.as_str()) {
+        o.push_str(
+            "<dt>Tree</dt><dd><span class=\"ok\">✓ recomputed</span> from the entries to the \
+             checkpoint's root</dd>",
+        );
+    } else {
+        o.push_str("<dt>Tree</dt><dd>— (no recomputed root in this report)</dd>");
+    }
     if t.log_signatures_verified {
         put!(
             o,
@@ -3025,6 +3035,7 @@ mod tests {
         assert!(html.contains("✗ TSA signatures not verified"));
         assert!(!html.contains("cosigned it"));
         let html = render(&report(), &trust());
+        assert!(html.contains("<dt>Tree</dt><dd><span class=\"ok\">✓ recomputed</span>"));
         assert!(html.contains("2 of the 2 witnesses listed cosigned it (2 required)"));
         assert!(html.contains("✓ 1 anchor verified</span>"));
         assert!(html.contains("✓ verified</span> with 1 log key"));
@@ -3037,6 +3048,13 @@ mod tests {
         assert!(html.contains(
             "No timestamp anchor was checked: the log at http://127.0.0.1:9 is unreachable."
         ));
+        // A root the report did not recompute is not claimed.
+        let t = TrustBasis {
+            root_hex: "ff".repeat(32),
+            ..trust()
+        };
+        let html = render(&report(), &t);
+        assert!(html.contains("<dt>Tree</dt><dd>— (no recomputed root in this report)</dd>"));
     }
 
     #[test]
