@@ -2565,12 +2565,13 @@ fn invalid(cx: &mut Ctx) -> String {
     }
     let mut o = format!(
         "<section id=\"invalid\"><h2>Invalid entries</h2><p>{} the log should have refused: \
-         a bad signature, a signer the policy does not allow, a broken reference or a \
-         duplicate. Nothing above counts them as evidence.</p>\
+         a bad signature, a signer the policy does not allow, a broken reference, a second \
+         copy of a submission, or bytes that are no record. Nothing above counts them as \
+         evidence, and they fail the audit.</p>\
          <table><thead><tr><th scope=\"col\">Entry</th><th scope=\"col\">Kind</th>\
          <th scope=\"col\">Leaf hash</th><th scope=\"col\">Class</th>\
          <th scope=\"col\">Why it is invalid</th></tr></thead><tbody>",
-        plural(bad.len() as u64, "record is one", "records are ones")
+        plural(bad.len() as u64, "entry is one", "entries are ones")
     );
     for b in bad {
         let i = b.get("index");
