@@ -22,7 +22,11 @@ use base64::Engine as _;
 use causeway_proto::timestamp::MessageImprint;
 use serde_json::Value;
 
-/// Who and what the report's conclusions rest on.
+use crate::visible::{is_invisible, strip_invisible};
+
+/// Who and what the report's conclusions rest on, and what the audit
+/// actually checked: the page claims nothing beyond these facts (the
+/// default claims nothing verified).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrustBasis {
     /// The log's origin line.
@@ -45,6 +49,20 @@ pub struct TrustBasis {
     pub tsa_roots: Vec<String>,
     /// When the report was generated (RFC 3339).
     pub generated_at: String,
+    /// Whether the checkpoint's log signatures were verified with
+    /// `log_vkeys`; false when the audit ran with `--unverified`, and then
+    /// the verdict says UNVERIFIED.
+    pub log_signatures_verified: bool,
+    /// How many of `witness_vkeys` validly cosigned the checkpoint (at
+    /// least `witness_quorum`). Witnesses were checked only when
+    /// `witness_quorum` is above zero.
+    pub witness_cosignatures: usize,
+    /// Whether every anchor's TSA signature was verified with `tsa_roots`
+    /// (false: the anchors' times are the log's claims).
+    pub anchors_verified: bool,
+    /// Why no anchor was looked at, when none could be (the log was
+    /// unreachable, `ListAnchors` failed).
+    pub anchors_unavailable: Option<String>,
 }
 
 /// One RFC 3161 anchor of a checkpoint.
@@ -93,6 +111,7 @@ td.c,th.c{text-align:center;white-space:nowrap}
 tr.flagged td,tr.flagged th{background:#fff1f0}
 .verdict{border:2px solid var(--line);border-left-width:10px;padding:10px 16px;margin:16px 0;border-radius:4px}
 .verdict.good{border-color:var(--ok)}.verdict.attention{border-color:var(--bad)}
+.verdict.unverified{border-color:var(--warn);background:#fff8e6}
 .verdict .headline{font-size:20px;font-weight:700;margin:4px 0 6px}
 .glance{display:flex;flex-wrap:wrap;gap:8px;margin:10px 0}
 .glance div{border:1px solid var(--line);border-radius:4px;padding:6px 12px;min-width:120px;background:var(--bg2)}
@@ -213,9 +232,11 @@ pub fn render(report: &Value, trust: &TrustBasis) -> String {
     o
 }
 
-/// HTML-escapes text for element content and quoted attributes. Control
-/// characters and bidirectional overrides (which could make a record's
-/// text read differently from what it is) become U+FFFD.
+/// HTML-escapes text for element content and quoted attributes.
+/// Invisible characters (format characters such as bidirectional
+/// overrides, zero-width spaces and tags, and line separators, which could
+/// make a record's text read differently from what it is) are dropped, see
+/// [`crate::visible`]; other control characters become U+FFFD.
 fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -226,11 +247,8 @@ fn esc(s: &str) -> String {
             '"' => o.push_str("&quot;"),
             '\'' => o.push_str("&#39;"),
             '\n' | '\t' => o.push(c),
-            c if c.is_control()
-                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
-            {
-                o.push('\u{fffd}')
-            }
+            c if is_invisible(c) => {}
+            c if c.is_control() => o.push('\u{fffd}'),
             c => o.push(c),
         }
     }
@@ -258,8 +276,16 @@ fn pick<'a>(v: &'a Value, paths: &[&str]) -> Option<&'a Value> {
 fn plain(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => DASH.into(),
-        Some(Value::String(s)) if s.trim().is_empty() => DASH.into(),
-        Some(Value::String(s)) => s.clone(),
+        // Invisible characters dropped first, so text made only of them
+        // shows as missing and shortening counts what a reader sees.
+        Some(Value::String(s)) => {
+            let s = strip_invisible(s);
+            if s.trim().is_empty() {
+                DASH.into()
+            } else {
+                s.into_owned()
+            }
+        }
         Some(Value::Bool(b)) => if *b { "yes" } else { "no" }.into(),
         Some(Value::Number(n)) => n.to_string(),
         Some(Value::Array(a)) if a.is_empty() => DASH.into(),
@@ -809,8 +835,9 @@ fn header(cx: &Ctx, trust: &TrustBasis) -> String {
     let records = cx.summary_count("records");
     let records_s = records.map_or_else(|| DASH.to_owned(), |n| n.to_string());
 
-    let good = flags_n == 0 && traced >= actions_n && invalid_n == 0;
-    let tail = if good {
+    let verified = trust.log_signatures_verified;
+    let good = verified && flags_n == 0 && traced >= actions_n && invalid_n == 0;
+    let tail = if flags_n == 0 && traced >= actions_n && invalid_n == 0 {
         if actions_n == 0 {
             "no agent actions and no red flags".to_owned()
         } else {
@@ -857,7 +884,18 @@ fn header(cx: &Ctx, trust: &TrustBasis) -> String {
             None => format!("{DASH} {many}"),
         }
     };
-    let mut p = format!(
+    let mut p = if verified {
+        String::new()
+    } else {
+        String::from(
+            "<strong>The log's signatures were not checked</strong>: this audit ran with \
+             <code>--unverified</code>, without the log's keys, so anyone could have written \
+             these entries and their checkpoint. Nothing below is evidence until the audit is \
+             re-run with the log's keys (<code>--vkey</code>). ",
+        )
+    };
+    put!(
+        p,
         "At tree size {}, the log held {}; {records_s} of them are signed governance records \
          ({}). They describe {}, {} and {}. {traced} of the {actions_n} actions trace, through \
          their credentials, to a named and authenticated human approval.",
@@ -887,7 +925,7 @@ fn header(cx: &Ctx, trust: &TrustBasis) -> String {
         put!(
             p,
             " {} the log should have refused (see <a href=\"#invalid\">Invalid entries</a>).",
-            plural(invalid_n, "record is one", "records are ones")
+            plural(invalid_n, "entry is one", "entries are ones")
         );
     }
     p.push_str(
@@ -923,8 +961,20 @@ fn header(cx: &Ctx, trust: &TrustBasis) -> String {
         trust.tree_size,
         esc(or_dash(&trust.root_hex)),
         esc(&when(&trust.generated_at)),
-        if good { "good" } else { "attention" },
-        if good { "✓ " } else { "⚠ " },
+        if good {
+            "good"
+        } else if verified {
+            "attention"
+        } else {
+            "unverified"
+        },
+        if good {
+            "✓ "
+        } else if verified {
+            "⚠ "
+        } else {
+            "⚠ UNVERIFIED: "
+        },
         esc(&headline),
     )
 }
@@ -2235,25 +2285,52 @@ fn shell_word(s: &str) -> String {
     }
 }
 
-/// What the auditor checked when it made the report (`verification`).
-fn verification(report: &Value) -> String {
-    let Some(v) = pick(report, &["verification"]) else {
-        return String::new();
-    };
+/// What the auditor checked when it made the report: exactly the facts
+/// of the trust basis, nothing more (the witness times come from the
+/// report's `verification.cosignatures`).
+fn verification(t: &TrustBasis, report: &Value) -> String {
     let mut o =
         String::from("<h3>What was checked when this report was made</h3><dl class=\"kv\">");
-    if let Some(sig) = pick(v, &["log_signature_verified"]) {
+    // The analysis records the root it recomputed; claim it only when it
+    // is the checkpoint's.
+    let recomputed = pick(report, &["verification.root"]).and_then(Value::as_str);
+    if !t.root_hex.is_empty() && recomputed == Some(t.root_hex.as_str()) {
+        o.push_str(
+            "<dt>Tree</dt><dd><span class=\"ok\">✓ recomputed</span> from the entries to the \
+             checkpoint's root</dd>",
+        );
+    } else {
+        o.push_str("<dt>Tree</dt><dd>— (no recomputed root in this report)</dd>");
+    }
+    if t.log_signatures_verified {
         put!(
             o,
-            "<dt>Log signatures on the checkpoint</dt><dd>{}</dd>",
-            mark(Some(sig))
+            "<dt>Log signatures on the checkpoint</dt><dd><span class=\"ok\">✓ verified</span> \
+             with {}</dd>",
+            plural(t.log_vkeys.len() as u64, "log key", "log keys")
+        );
+    } else {
+        o.push_str(
+            "<dt>Log signatures on the checkpoint</dt><dd><span class=\"bad\">✗ NOT \
+             verified</span> (<code>--unverified</code>: no log key given)</dd>",
         );
     }
-    if let Some(Value::Array(cos)) = pick(v, &["cosignatures"]) {
-        o.push_str("<dt>Witness cosignatures</dt><dd>");
-        if cos.is_empty() {
-            o.push_str("none");
-        } else {
+    o.push_str("<dt>Witness cosignatures</dt><dd>");
+    if t.witness_quorum == 0 {
+        o.push_str(
+            "<span class=\"bad\">✗ not checked</span>: no witness keys were given, so no \
+             witness was checked",
+        );
+    } else {
+        put!(
+            o,
+            "<span class=\"ok\">✓ quorum met</span>: {} of the {} witnesses cosigned ({} required)",
+            t.witness_cosignatures,
+            t.witness_vkeys.len(),
+            t.witness_quorum
+        );
+        let cos = arr(report, &["verification.cosignatures"]);
+        if !cos.is_empty() {
             o.push_str("<ul>");
             for c in cos {
                 let time = match pick(c, &["time"]) {
@@ -2271,23 +2348,35 @@ fn verification(report: &Value) -> String {
             }
             o.push_str("</ul>");
         }
-        o.push_str("</dd>");
     }
-    if let Some(n) = pick(v, &["anchors_checked"]) {
-        put!(
+    o.push_str("</dd><dt>Timestamp anchors</dt><dd>");
+    let n = t.anchors.len() as u64;
+    match (&t.anchors_unavailable, n, t.anchors_verified) {
+        (Some(why), _, _) => put!(o, "<span class=\"bad\">✗ not checked</span>: {}", esc(why)),
+        (None, 0, _) => {
+            o.push_str("<span class=\"warn\">none</span>: the log lists no anchor of this tree")
+        }
+        (None, _, true) => put!(
             o,
-            "<dt>Timestamp anchors checked</dt><dd>{}</dd>",
-            esc(&plain(Some(n)))
-        );
-    }
-    if let Some(b) = pick(v, &["anchors_verified_with_tsa_roots"]) {
-        put!(
+            "<span class=\"ok\">✓ {} verified</span> against the trusted timestamp roots \
+             (TSA signature and certificate chain), each on a checkpoint of this tree signed \
+             by the log",
+            plural(n, "anchor", "anchors")
+        ),
+        (None, _, false) => put!(
             o,
-            "<dt>Anchors verified against the trusted timestamp roots</dt><dd>{}</dd>",
-            mark(Some(b))
-        );
+            "<span class=\"bad\">✗ TSA signatures not verified</span> (no trusted timestamp \
+             roots given): {} listed by the log, on checkpoints of this tree{}; their times are \
+             the log's claims",
+            plural(n, "anchor", "anchors"),
+            if t.log_signatures_verified {
+                " signed by the log"
+            } else {
+                ""
+            }
+        ),
     }
-    o.push_str("</dl>");
+    o.push_str("</dd></dl>");
     o
 }
 
@@ -2303,26 +2392,80 @@ fn trust_section(t: &TrustBasis, example: u64, report: &Value) -> String {
         s.push_str("</ul></dd>");
         s
     };
+    // Each sentence states one thing that was checked, or says it was not.
+    let mut rests = format!(
+        "Everything above was computed from the log's first {} entries, whose Merkle tree \
+         root is the hash below. ",
+        t.tree_size
+    );
+    if t.log_signatures_verified {
+        put!(
+            rests,
+            "The log's signature on the checkpoint below was verified with the {} listed, so \
+             the log cannot deny having published this history. ",
+            plural(t.log_vkeys.len() as u64, "log key", "log keys")
+        );
+    } else {
+        rests.push_str(
+            "<strong class=\"bad\">The log's signatures on the checkpoint below were NOT \
+             verified</strong>: the audit ran with <code>--unverified</code> and no log key, so \
+             anyone could have written these entries and this checkpoint. ",
+        );
+    }
+    if t.witness_quorum > 0 {
+        put!(
+            rests,
+            "{} of the {} witnesses listed cosigned it ({} required), so the log cannot show \
+             auditors one history and others another without being caught. ",
+            t.witness_cosignatures,
+            t.witness_vkeys.len(),
+            t.witness_quorum
+        );
+    } else {
+        rests.push_str(
+            "<strong class=\"bad\">No witness was checked</strong> (no witness keys were \
+             given): nothing here shows that others were shown the same history. ",
+        );
+    }
+    let n = t.anchors.len() as u64;
+    if let Some(why) = &t.anchors_unavailable {
+        put!(rests, "No timestamp anchor was checked: {}. ", esc(why));
+    } else if n == 0 {
+        rests.push_str("No timestamp anchor covers this checkpoint. ");
+    } else if t.anchors_verified {
+        put!(
+            rests,
+            "{} verified against the trusted timestamp roots prove the tree existed by the \
+             times shown. ",
+            plural(n, "timestamp anchor", "timestamp anchors")
+        );
+    } else {
+        put!(
+            rests,
+            "<strong class=\"bad\">The {} listed by the log {} NOT verified</strong> (no \
+             trusted timestamp roots were given): their times are the log's claims. ",
+            plural(n, "timestamp anchor", "timestamp anchors"),
+            if n == 1 { "was" } else { "were" }
+        );
+    }
+    rests.push_str(
+        "Anyone can check all of this offline, with the keys below, using the commands at \
+         the end.",
+    );
     let mut o = format!(
         "<section id=\"trust\"><h2>Trust basis: what these conclusions rest on</h2>\
-         <p>Everything above was computed from the log's first {} entries. Their Merkle tree \
-         root is the hash below, and the log signed it in the checkpoint below; independent \
-         witnesses cosigned it, so the log cannot show auditors one history and others \
-         another without being caught. Timestamp anchors prove the checkpoint existed by a \
-         given time. The conclusions hold only if the checkpoint verifies with these keys — \
-         anyone can check that offline with the commands at the end.</p>\
+         <p>{rests}</p>\
          <dl class=\"kv\"><dt>Log origin</dt><dd><code>{}</code></dd>\
          <dt>Tree size</dt><dd>{}</dd><dt>Root hash</dt><dd><code>{}</code></dd>\
          <dt>Log keys</dt>{}<dt>Witness keys</dt>{}<dt>Witness quorum</dt><dd>{}</dd>\
          <dt>Trusted timestamp roots</dt>{}<dt>Report generated</dt><dd>{}</dd></dl>",
-        t.tree_size,
         esc(or_dash(&t.log_origin)),
         t.tree_size,
         esc(or_dash(&t.root_hex)),
         keys(&t.log_vkeys),
         keys(&t.witness_vkeys),
-        if t.witness_vkeys.is_empty() {
-            "no witnesses configured".to_owned()
+        if t.witness_quorum == 0 {
+            "none checked (no witness keys given)".to_owned()
         } else {
             format!(
                 "{} of the {} witnesses above must cosign",
@@ -2333,7 +2476,7 @@ fn trust_section(t: &TrustBasis, example: u64, report: &Value) -> String {
         keys(&t.tsa_roots),
         esc(&when(&t.generated_at)),
     );
-    o.push_str(&verification(report));
+    o.push_str(&verification(t, report));
     put!(
         o,
         "<h3>Signed checkpoint</h3><pre>{}</pre>",
@@ -2368,6 +2511,10 @@ fn trust_section(t: &TrustBasis, example: u64, report: &Value) -> String {
     let mut vk = String::new();
     for k in &t.log_vkeys {
         put!(vk, " \\\n    --vkey {}", shell_word(k));
+    }
+    if t.log_vkeys.is_empty() {
+        // The audit ran unverified: the commands need the log's real keys.
+        vk.push_str(" \\\n    --vkey LOG_VKEY");
     }
     let mut wk = vk.clone();
     for k in &t.witness_vkeys {
@@ -2418,12 +2565,13 @@ fn invalid(cx: &mut Ctx) -> String {
     }
     let mut o = format!(
         "<section id=\"invalid\"><h2>Invalid entries</h2><p>{} the log should have refused: \
-         a bad signature, a signer the policy does not allow, a broken reference or a \
-         duplicate. Nothing above counts them as evidence.</p>\
+         a bad signature, a signer the policy does not allow, a broken reference, a second \
+         copy of a submission, or bytes that are no record. Nothing above counts them as \
+         evidence, and they fail the audit.</p>\
          <table><thead><tr><th scope=\"col\">Entry</th><th scope=\"col\">Kind</th>\
          <th scope=\"col\">Leaf hash</th><th scope=\"col\">Class</th>\
          <th scope=\"col\">Why it is invalid</th></tr></thead><tbody>",
-        plural(bad.len() as u64, "record is one", "records are ones")
+        plural(bad.len() as u64, "entry is one", "entries are ones")
     );
     for b in bad {
         let i = b.get("index");
@@ -2587,7 +2735,8 @@ mod tests {
                                   "complete": 0}},
             "verification": {"tree_size": 14, "root": "ee".repeat(32),
                              "log_signature_verified": true,
-                             "cosignatures": [{"witness": "w1+89abcdef+EfGh", "time": 1_795_340_000}],
+                             "cosignatures": [{"witness": "w1+89abcdef+EfGh", "time": 1_795_340_000},
+                                              {"witness": "w2+0000aaaa+IjKl", "time": 1_795_340_001}],
                              "anchors_checked": 1, "anchors_verified_with_tsa_roots": true},
             "invalid": [{"index": 13, "leaf_hash": "dd".repeat(32), "kind": "action",
                          "code": "permission_denied", "reason": "bad signature <x>"}]
@@ -2610,6 +2759,10 @@ mod tests {
             }],
             tsa_roots: vec!["CN=Test TSA Root".into()],
             generated_at: "2026-11-22T12:05:00Z".into(),
+            log_signatures_verified: true,
+            witness_cosignatures: 2,
+            anchors_verified: true,
+            anchors_unavailable: None,
         }
     }
 
@@ -2746,7 +2899,8 @@ mod tests {
         // Only the page's own script.
         assert_eq!(html.matches("<script").count(), 1);
         assert_eq!(esc("a&<>\"'b"), "a&amp;&lt;&gt;&quot;&#39;b");
-        assert_eq!(esc("x\u{202e}y\u{0}"), "x\u{fffd}y\u{fffd}");
+        assert_eq!(esc("x\u{202e}y\u{0}"), "xy\u{fffd}");
+        assert_eq!(esc("a\u{200b}\u{2028}\u{e0041}b"), "ab");
     }
 
     #[test]
@@ -2833,6 +2987,75 @@ mod tests {
         r["invalid"] = json!([]);
         let html = render(&r, &trust());
         assert!(html.contains("13 records, 4 actions: every action traces to a human approval"));
+    }
+
+    #[test]
+    fn an_unverified_audit_is_never_green_and_claims_no_signature() {
+        let mut r = report();
+        r["red_flags"] = json!([]);
+        r["authorizations"][0]["red_flags"] = json!([]);
+        r["summary"]["actions_with_named_human"] = json!(4);
+        r["summary"]["red_flags"] = json!(0);
+        r["invalid"] = json!([]);
+        let t = TrustBasis {
+            log_vkeys: Vec::new(),
+            log_signatures_verified: false,
+            ..trust()
+        };
+        let html = render(&r, &t);
+        assert!(html.contains("class=\"verdict unverified\""), "{html}");
+        assert!(!html.contains("class=\"verdict good\""));
+        assert!(html.contains("⚠ UNVERIFIED: 13 records, 4 actions"));
+        assert!(html.contains("The log's signatures on the checkpoint below were NOT verified"));
+        assert!(html.contains("✗ NOT verified</span> (<code>--unverified</code>"));
+        assert!(!html.contains("The log's signature on the checkpoint below was verified"));
+        assert!(html.contains("--vkey LOG_VKEY"));
+        // The same report with the keys checked is green.
+        assert!(render(&r, &trust()).contains("class=\"verdict good\""));
+        // The default trust basis claims nothing.
+        let html = render(&r, &TrustBasis::default());
+        assert!(html.contains("class=\"verdict unverified\""));
+        assert!(html.contains("No witness was checked"));
+    }
+
+    #[test]
+    fn the_trust_section_says_what_was_not_checked() {
+        let t = TrustBasis {
+            witness_vkeys: Vec::new(),
+            witness_quorum: 0,
+            witness_cosignatures: 0,
+            anchors_verified: false,
+            tsa_roots: Vec::new(),
+            ..trust()
+        };
+        let html = render(&report(), &t);
+        assert!(html.contains("No witness was checked</strong> (no witness keys were given)"));
+        assert!(html.contains("none checked (no witness keys given)"));
+        assert!(html.contains("✗ not checked</span>: no witness keys were given"));
+        assert!(html.contains("The 1 timestamp anchor listed by the log was NOT verified"));
+        assert!(html.contains("✗ TSA signatures not verified"));
+        assert!(!html.contains("cosigned it"));
+        let html = render(&report(), &trust());
+        assert!(html.contains("<dt>Tree</dt><dd><span class=\"ok\">✓ recomputed</span>"));
+        assert!(html.contains("2 of the 2 witnesses listed cosigned it (2 required)"));
+        assert!(html.contains("✓ 1 anchor verified</span>"));
+        assert!(html.contains("✓ verified</span> with 1 log key"));
+        let t = TrustBasis {
+            anchors: Vec::new(),
+            anchors_unavailable: Some("the log at http://127.0.0.1:9 is unreachable".into()),
+            ..trust()
+        };
+        let html = render(&report(), &t);
+        assert!(html.contains(
+            "No timestamp anchor was checked: the log at http://127.0.0.1:9 is unreachable."
+        ));
+        // A root the report did not recompute is not claimed.
+        let t = TrustBasis {
+            root_hex: "ff".repeat(32),
+            ..trust()
+        };
+        let html = render(&report(), &t);
+        assert!(html.contains("<dt>Tree</dt><dd>— (no recomputed root in this report)</dd>"));
     }
 
     #[test]

@@ -12,9 +12,10 @@ use causeway_client::audit::{AuditInput, Thresholds, analyze};
 use causeway_client::audit_html::{AnchorSummary, TrustBasis, render};
 use causeway_client::tiles::{DirTiles, HttpTiles, TileSource, fetch_entries};
 use causeway_client::verify::{
-    WitnessPolicy, check_anchor, check_checkpoint, check_consistency, check_inclusion,
+    Cosigned, WitnessPolicy, check_anchor, check_checkpoint, check_consistency, check_inclusion,
     check_witnesses,
 };
+use causeway_client::visible::for_terminal;
 use causeway_client::{LeafRef, LogClient, LogTarget};
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::merkle::{CompactRange, Hash, leaf_hash};
@@ -47,7 +48,7 @@ fn body(note: &str) -> &str {
     note.find("\n\n").map_or(note, |i| &note[..=i])
 }
 
-/// What `audit` was told to trust.
+/// What the auditor's commands were told to trust.
 pub struct Trust {
     /// The log's verifier keys (`--vkey`).
     pub keys: Vec<VerifierKey>,
@@ -55,6 +56,128 @@ pub struct Trust {
     pub witnesses: WitnessPolicy,
     /// The TSA roots (`--tsa-roots`), if anchors are to be checked.
     pub tsa_roots: Option<std::path::PathBuf>,
+    /// `audit --unverified`: audit without the log's keys, saying so in
+    /// every output. Without it and without keys `audit` refuses to run.
+    pub unverified: bool,
+}
+
+/// The exit code of an audit that found nothing wrong but ran with
+/// `--unverified`: its report was written, yet nothing shows that the log
+/// signed what it served, so it must not pass as a successful audit.
+pub const EXIT_UNVERIFIED: u8 = 3;
+
+/// An audit that ran to its end with `--unverified`; `main` exits with
+/// [`EXIT_UNVERIFIED`] for it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unverified(String);
+
+/// What an audit checked, and what it did not: every output (the verdict
+/// line, `--json`, `report.json`, the HTML trust basis) says exactly this.
+struct Checked {
+    /// The entries recomputed to the checkpoint's root.
+    entries: u64,
+    /// The log keys the checkpoint's signatures verified with (0: none).
+    log_keys: usize,
+    /// The witness keys given.
+    witness_keys: usize,
+    /// How many had to cosign (0: witnesses not checked).
+    quorum: usize,
+    /// The cosignatures that counted.
+    cosigned: Vec<Cosigned>,
+    /// Anchored checkpoints of this tree checked (log signature, root).
+    anchors: usize,
+    /// Whether their TSA signatures were verified too (`--tsa-roots`).
+    tsa_roots: bool,
+    /// Why no anchor could be looked at, if none could.
+    anchors_unavailable: Option<String>,
+}
+
+impl Checked {
+    fn checked(&self) -> Vec<String> {
+        let mut v = vec![format!(
+            "tree ({} entries recomputed to the checkpoint's root)",
+            self.entries
+        )];
+        if self.log_keys > 0 {
+            v.push(format!("log signatures ({})", count(self.log_keys, "key")));
+        }
+        if self.quorum > 0 {
+            v.push(format!(
+                "witness quorum ({} of {} cosigned, {} required)",
+                self.cosigned.len(),
+                self.witness_keys,
+                self.quorum
+            ));
+        }
+        if self.anchors > 0 && self.tsa_roots {
+            v.push(format!(
+                "{} (TSA signatures with --tsa-roots)",
+                count(self.anchors, "anchor")
+            ));
+        } else if self.anchors > 0 {
+            v.push(format!(
+                "{} (on this tree{})",
+                count(self.anchors, "anchored checkpoint"),
+                if self.log_keys > 0 {
+                    ", signed by the log"
+                } else {
+                    ""
+                }
+            ));
+        }
+        v
+    }
+
+    fn not_checked(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.log_keys == 0 {
+            v.push("log signatures (--unverified: no --vkey)".to_owned());
+        }
+        if self.quorum == 0 {
+            v.push(if self.witness_keys == 0 {
+                "witness cosignatures (no --witness-vkey)".to_owned()
+            } else {
+                "witness cosignatures (--quorum 0)".to_owned()
+            });
+        }
+        if let Some(why) = &self.anchors_unavailable {
+            v.push(format!("anchors ({why})"));
+        } else if self.anchors == 0 {
+            v.push("anchors (the log lists none for this tree)".to_owned());
+        } else if !self.tsa_roots {
+            v.push(format!(
+                "the TSA signatures of {} (no --tsa-roots)",
+                count(self.anchors, "anchor")
+            ));
+        }
+        v
+    }
+}
+
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// How an audit ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Status {
+    /// Everything checked passed, with the log's keys.
+    Verified,
+    /// Nothing failed, but the log's signatures were not checked.
+    Unverified,
+    /// Some entries are not valid records of this log.
+    Failed,
+}
+
+impl Status {
+    fn word(self) -> &'static str {
+        match self {
+            Status::Verified => "verified",
+            Status::Unverified => "unverified",
+            Status::Failed => "failed",
+        }
+    }
 }
 
 /// `causeway audit`.
@@ -66,6 +189,20 @@ pub async fn audit(
     trust: &Trust,
     json_out: bool,
 ) -> anyhow::Result<()> {
+    // Before fetching anything: without the log's keys nothing shows who
+    // wrote the checkpoint, so say so up front rather than audit a forgery.
+    match (trust.keys.is_empty(), trust.unverified) {
+        (true, false) => bail!(
+            "no log keys: pass the log's verifier keys with --vkey (repeatable, or \
+             CAUSEWAY_VKEYS) so the audit can check who signed the checkpoint, or --unverified \
+             to audit anyway (every output then says UNVERIFIED and the exit code is {EXIT_UNVERIFIED})"
+        ),
+        (false, true) => bail!(
+            "--unverified contradicts the --vkey keys given (or CAUSEWAY_VKEYS): drop \
+             --unverified to verify the log's signatures with them"
+        ),
+        _ => {}
+    }
     if Path::new(tiles).is_dir() {
         audit_from(
             &DirTiles::new(Path::new(tiles)),
@@ -96,6 +233,7 @@ async fn audit_from<S: TileSource>(
     let policy = load_policy(policy_path)?;
     let thresholds = Thresholds::from_policy(&policy)
         .map_err(|e| anyhow::anyhow!("--policy {}: [audit]: {e}", policy_path.display()))?;
+    let roots_pem = trust.tsa_roots.as_deref().map(load_roots).transpose()?;
     let now = unix_now();
 
     // 1. The latest checkpoint served with the tiles: log signatures and
@@ -111,7 +249,50 @@ async fn audit_from<S: TileSource>(
     let checkpoint = checked.checkpoint.clone();
     let size = checkpoint.size();
 
-    // 2. Every entry, from the entry bundles.
+    // 2. The anchors the log lists, from its API. With --tsa-roots they
+    //    are what was asked for, so not being able to list any fails the
+    //    audit before the entries are fetched.
+    let (mut client, anchor_list, anchors_unavailable) = match log.connect().await {
+        Ok(mut c) => match c.anchors(0, 0).await {
+            Ok(mut list) => {
+                list.retain(|(s, _)| *s <= size);
+                (Some(c), list, None)
+            }
+            Err(e) => (
+                None,
+                Vec::new(),
+                Some(format!(
+                    "ListAnchors on the log at --log {} failed: {e}",
+                    log.url
+                )),
+            ),
+        },
+        Err(e) => (
+            None,
+            Vec::new(),
+            Some(format!("the log at --log {} is unreachable: {e}", log.url)),
+        ),
+    };
+    if roots_pem.is_some() {
+        let why = match &anchors_unavailable {
+            Some(why) => why.clone(),
+            None if anchor_list.is_empty() => format!(
+                "the log at --log {} lists no anchor of a tree of at most {size} entries",
+                log.url
+            ),
+            None => String::new(),
+        };
+        if !why.is_empty() {
+            bail!(
+                "AUDIT FAILED: NO ANCHOR VERIFIED: --tsa-roots asks for the log's RFC 3161 \
+                 anchors to be verified, but {why}; point --log at the log's gRPC address, or \
+                 drop --tsa-roots to audit without anchors"
+            );
+        }
+    }
+    let interesting: BTreeSet<u64> = anchor_list.iter().map(|(s, _)| *s).collect();
+
+    // 3. Every entry, from the entry bundles.
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -130,15 +311,6 @@ async fn audit_from<S: TileSource>(
     .await
     .context("AUDIT FAILED: fetching the entries")?;
     bar.finish_and_clear();
-
-    // 3. Anchors and other checkpoints from the log's API, if reachable.
-    let mut client = log.connect().await.ok();
-    let mut anchor_list: Vec<(u64, i64)> = Vec::new();
-    if let Some(c) = client.as_mut() {
-        anchor_list = c.anchors(0, 0).await.unwrap_or_default();
-        anchor_list.retain(|(s, _)| *s <= size);
-    }
-    let interesting: BTreeSet<u64> = anchor_list.iter().map(|(s, _)| *s).collect();
 
     // 4. Recompute the tree from the entries; keep the roots at every size
     //    some checkpoint claims.
@@ -164,12 +336,16 @@ async fn audit_from<S: TileSource>(
 
     // 5. Every anchored checkpoint: signed by the log, on the same tree,
     //    and (with --tsa-roots) timestamped by the TSA.
-    let roots_pem = trust.tsa_roots.as_deref().map(load_roots).transpose()?;
     let mut anchors = Vec::new();
     let mut anchor_summaries = Vec::new();
     if let Some(c) = client.as_mut() {
         for (anchor_size, _) in &anchor_list {
-            let a = c.anchor(Some(*anchor_size)).await?;
+            let a = c.anchor(Some(*anchor_size)).await.with_context(|| {
+                format!(
+                    "AUDIT FAILED: fetching the anchor at size {anchor_size} from --log {}",
+                    log.url
+                )
+            })?;
             let cp = check_checkpoint(&a.checkpoint_note, &trust.keys)
                 .with_context(|| {
                     format!("AUDIT FAILED: the checkpoint anchored at size {anchor_size}")
@@ -202,6 +378,20 @@ async fn audit_from<S: TileSource>(
             });
         }
     }
+    let facts = Checked {
+        entries: size,
+        log_keys: if checked.verified {
+            trust.keys.len()
+        } else {
+            0
+        },
+        witness_keys: trust.witnesses.keys.len(),
+        quorum: trust.witnesses.quorum,
+        cosigned: cosigned.clone(),
+        anchors: anchors.len(),
+        tsa_roots: roots_pem.is_some(),
+        anchors_unavailable,
+    };
 
     // 6. The records: re-verified, the causal DAG, the red flags, CC8.1.
     let indexed: Vec<(u64, Vec<u8>)> = (0u64..).zip(entries).collect();
@@ -212,6 +402,17 @@ async fn audit_from<S: TileSource>(
         anchors: &anchors,
         now,
     });
+    // Entries that are not valid records (an operator's own bytes, a
+    // duplicate, a record admission must refuse) mean the log did not
+    // apply its rules: the audit fails, after writing the report that
+    // lists them.
+    let status = if !report.invalid.is_empty() {
+        Status::Failed
+    } else if checked.verified {
+        Status::Verified
+    } else {
+        Status::Unverified
+    };
     let mut value = serde_json::to_value(&report)?;
     let trust_basis = TrustBasis {
         log_origin: checkpoint.origin().to_owned(),
@@ -233,14 +434,24 @@ async fn audit_from<S: TileSource>(
             .map(|p| p.display().to_string())
             .collect(),
         generated_at: causeway_client::demo::rfc3339(now),
+        log_signatures_verified: checked.verified,
+        witness_cosignatures: cosigned.len(),
+        anchors_verified: facts.tsa_roots && facts.anchors > 0,
+        anchors_unavailable: facts.anchors_unavailable.clone(),
     };
     value["verification"] = json!({
+        "status": status.word(),
         "tree_size": size,
         "root": checkpoint.root().to_hex(),
         "log_signature_verified": checked.verified,
+        "log_keys_checked": facts.log_keys,
+        "witnesses_checked": facts.quorum > 0,
+        "witness_quorum": facts.quorum,
         "cosignatures": cosigned.iter().map(|c| json!({"witness": c.witness, "time": c.time})).collect::<Vec<_>>(),
-        "anchors_checked": anchors.len(),
-        "anchors_verified_with_tsa_roots": roots_pem.is_some(),
+        "anchors_checked": facts.anchors,
+        "anchors_verified_with_tsa_roots": facts.tsa_roots && facts.anchors > 0,
+        "checked": facts.checked(),
+        "not_checked": facts.not_checked(),
     });
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     std::fs::write(
@@ -256,6 +467,11 @@ async fn audit_from<S: TileSource>(
         .into_iter()
         .map(|f| json!({"kind": f["kind"], "record": f["record"], "detail": f["detail"]}))
         .collect();
+    let invalid: Vec<String> = report
+        .invalid
+        .iter()
+        .map(|i| format!("#{} {}: {}", i.index, i.code, i.reason))
+        .collect();
     if json_out {
         println!(
             "{}",
@@ -263,38 +479,80 @@ async fn audit_from<S: TileSource>(
                 "origin": checkpoint.origin(),
                 "tree_size": size,
                 "root": checkpoint.root().to_hex(),
+                "status": status.word(),
                 "verified": checked.verified,
+                "checked": facts.checked(),
+                "not_checked": facts.not_checked(),
+                "witnesses_checked": facts.quorum > 0,
                 "summary": value["summary"],
                 "red_flags": flags,
+                "invalid": value["invalid"],
                 "out": out.display().to_string(),
             })
         );
     } else {
-        println!(
-            "audited {} entries of {} (root {}): tree, signatures{}{} verified",
+        let mut verdict = format!(
+            "audited {} entries of {} (root {}): {}: ",
             size,
             checkpoint.origin(),
             checkpoint.root(),
-            if cosigned.is_empty() {
-                ""
-            } else {
-                ", witness quorum"
-            },
-            if anchors.is_empty() { "" } else { ", anchors" },
+            status.word().to_uppercase(),
         );
+        if status == Status::Failed {
+            verdict.push_str(&if invalid.len() == 1 {
+                "1 entry is not a valid record; ".to_owned()
+            } else {
+                format!("{} entries are not valid records; ", invalid.len())
+            });
+        }
+        verdict.push_str(&format!("checked {}", facts.checked().join(", ")));
+        let not = facts.not_checked();
+        if !not.is_empty() {
+            verdict.push_str(&format!("; NOT checked: {}", not.join(", ")));
+        }
+        println!("{}", for_terminal(&verdict));
         println!("{}", value["summary"]);
         if flags.is_empty() {
             println!("no red flags");
         }
         for f in &flags {
+            // Record text: invisible characters dropped (see visible.rs).
             println!(
-                "RED FLAG {} at record {}: {}",
-                f["kind"], f["record"], f["detail"]
+                "{}",
+                for_terminal(&format!(
+                    "RED FLAG {} at record {}: {}",
+                    f["kind"], f["record"], f["detail"]
+                ))
             );
+        }
+        for i in &invalid {
+            println!("{}", for_terminal(&format!("INVALID ENTRY {i}")));
         }
         println!("report: {}", out.join("index.html").display());
     }
-    Ok(())
+    match status {
+        Status::Verified => Ok(()),
+        Status::Failed => {
+            const SHOWN: usize = 10;
+            let mut list = invalid[..invalid.len().min(SHOWN)].join("; ");
+            if invalid.len() > SHOWN {
+                list.push_str(&format!("; and {} more", invalid.len() - SHOWN));
+            }
+            bail!(
+                "AUDIT FAILED: INVALID ENTRIES: {} of the log's {size} entries are not valid \
+                 records, which the log must refuse (listed under Invalid entries in {}): {list}",
+                invalid.len(),
+                out.join("index.html").display()
+            )
+        }
+        Status::Unverified => Err(Unverified(format!(
+            "UNVERIFIED: the audit ran with --unverified: the tree was recomputed and the records \
+             checked, but no log signature was, so nothing shows the log wrote these entries; \
+             re-run with the log's keys (--vkey) for evidence (report: {})",
+            out.join("index.html").display()
+        ))
+        .into()),
+    }
 }
 
 /// `causeway prove bundle`: the record, its causal ancestors, their
@@ -434,9 +692,16 @@ pub fn verify_bundle(
     if b["leaf_hash"].as_str() != Some(leaf_hash(subject_entry).to_hex().as_str()) {
         bail!("the bundle's record {subject} does not have the leaf hash the bundle names");
     }
-    // The anchor, if any: the TSA timestamped this checkpoint.
+    // The anchor, if any: the TSA timestamped this checkpoint. Given
+    // --tsa-roots, a bundle without one fails: the roots ask for the time
+    // to be proved, and removing the anchor must not pass as "nothing to
+    // check".
     let anchored = match (&b["anchor"], trust.tsa_roots.as_deref()) {
-        (Value::Null, _) => None,
+        (Value::Null, Some(r)) => bail!(
+            "the bundle has no RFC 3161 anchor, but --tsa-roots {} asks for one to be verified:              nothing proves when its checkpoint existed (drop --tsa-roots to verify the bundle              without a time)",
+            r.display()
+        ),
+        (Value::Null, None) => None,
         (a, roots) => {
             let der = BASE64
                 .decode(
@@ -494,6 +759,7 @@ pub fn verify_bundle(
                 "chain": chain,
                 "cosignatures": cosigned.len(),
                 "anchored_at": anchored.as_ref().map(|a| a.gen_time_rfc3339.clone()),
+                "anchor_verified": anchored.is_some(),
                 "verified": checked.verified,
             })
         );
@@ -510,9 +776,14 @@ pub fn verify_bundle(
         }
         if let Some(a) = &anchored {
             println!(
-                "that tree existed by {} according to {}",
-                a.gen_time_rfc3339, a.signer_subject
+                "{}",
+                for_terminal(&format!(
+                    "that tree existed by {} according to {}",
+                    a.gen_time_rfc3339, a.signer_subject
+                ))
             );
+        } else if !b["anchor"].is_null() {
+            println!("the bundle's RFC 3161 anchor was NOT verified (no --tsa-roots)");
         }
         println!(
             "{}",

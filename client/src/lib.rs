@@ -11,6 +11,8 @@
 //!   tlog-tiles, and incremental static mirrors.
 //! * [`verify`]: checkpoint and proof verification against the log's keys,
 //!   with no I/O (usable offline on saved data).
+//! * [`visible`]: record text with its invisible characters dropped, for
+//!   people to read.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -21,6 +23,7 @@ pub mod demo;
 pub mod evidence;
 pub mod tiles;
 pub mod verify;
+pub mod visible;
 
 use causeway_proto::merkle::{Hash, HashLengthError};
 use causeway_proto::v1;

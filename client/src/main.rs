@@ -212,6 +212,12 @@ enum Command {
     /// DIR/index.html (CC8.1 evidence matrix, one section per
     /// authorization, red flags, trust basis). Fails loudly on a tampered or
     /// forked log; red flags are reported, not errors.
+    ///
+    /// Needs the log's keys (--vkey) or --unverified. The first line says
+    /// what was checked and what was NOT. Exit codes: 0 verified; 1 failed
+    /// (tampered or forked log, entries that are not valid records, no
+    /// anchor verified with --tsa-roots, bad input); 3 unverified (ran with
+    /// --unverified and found nothing else wrong).
     Audit {
         #[command(flatten)]
         common: Common,
@@ -223,9 +229,16 @@ enum Command {
         /// Where to write report.json and index.html.
         #[arg(long)]
         out: PathBuf,
-        /// The TSA's trusted roots, to verify the anchors.
+        /// The TSA's trusted roots, to verify the anchors. An audit that
+        /// can then verify no anchor (--log unreachable, none listed) fails.
         #[arg(long, env = "CAUSEWAY_TSA_ROOTS")]
         tsa_roots: Option<PathBuf>,
+        /// Audit without the log's keys (no --vkey): the checkpoint's
+        /// signatures are not checked, every output says UNVERIFIED, and
+        /// the exit code is 3 even when nothing else is wrong. Without
+        /// --vkey or this flag the audit refuses to run.
+        #[arg(long)]
+        unverified: bool,
     },
     /// Checks a proof bundle (`causeway prove bundle`) with no network: the
     /// checkpoint's signatures (--vkey) and witness quorum, every entry's
@@ -484,8 +497,17 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // Errors can quote what a log or a record holds: no invisible
+            // characters or terminal escapes reach the terminal.
+            eprintln!(
+                "error: {}",
+                causeway_client::visible::for_terminal(&format!("{e:#}"))
+            );
+            if e.downcast_ref::<cli_audit::Unverified>().is_some() {
+                ExitCode::from(cli_audit::EXIT_UNVERIFIED)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -510,8 +532,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             policy,
             out,
             tsa_roots,
+            unverified,
         } => {
-            let trust = trust(&common, true, tsa_roots)?;
+            let trust = cli_audit::Trust {
+                unverified,
+                ..trust(&common, true, tsa_roots)?
+            };
             cli_audit::audit(
                 &common.target()?,
                 &tiles.url,
@@ -697,6 +723,7 @@ fn trust(
         keys: keys(common)?,
         witnesses: witness_policy(common, latest)?,
         tsa_roots,
+        unverified: false,
     })
 }
 

@@ -216,6 +216,10 @@ fn trust() -> TrustBasis {
         }],
         tsa_roots: vec!["CN=Example TSA Root".into()],
         generated_at: "2026-11-22T16:05:00Z".into(),
+        log_signatures_verified: true,
+        witness_cosignatures: 2,
+        anchors_verified: true,
+        anchors_unavailable: None,
     }
 }
 

@@ -143,10 +143,12 @@ pub(crate) struct Graph {
     pub(crate) records: usize,
     /// Entries that are not (opaque bytes, other payload types).
     pub(crate) non_records: usize,
-    /// Records the log should have refused, and why.
+    /// Entries the log should have refused (non-records included), and why.
     pub(crate) invalid: Vec<InvalidEntry>,
     /// The first index of every entry, by leaf hash (records or not).
     pub(crate) entry_index: HashMap<Hash, u64>,
+    /// The first index of every record, by submission ID.
+    pub(crate) submissions: HashMap<Hash, u64>,
     /// Node position by leaf hash.
     pub(crate) by_hash: HashMap<Hash, usize>,
     /// Credential position → its actions.
@@ -181,15 +183,6 @@ impl Graph {
 
     fn add(&mut self, index: u64, bytes: &[u8], policy: &ProducerPolicy) {
         let leaf = leaf_hash(bytes);
-        let envelope = match Envelope::decode(bytes) {
-            Ok(e) if e.payload_type == PAYLOAD_TYPE => e,
-            _ => {
-                self.non_records += 1;
-                self.entry_index.entry(leaf).or_insert(index);
-                return;
-            }
-        };
-        self.records += 1;
         let invalid = |code: &'static str, kind, reason: String| InvalidEntry {
             index,
             leaf_hash: leaf.to_hex(),
@@ -197,15 +190,52 @@ impl Graph {
             code,
             reason,
         };
-        if let Some(first) = self.entry_index.get(&leaf) {
+        let envelope = match Envelope::decode(bytes) {
+            Ok(e) if e.payload_type == PAYLOAD_TYPE => e,
+            other => {
+                // A records log refuses anything but a record, so such an
+                // entry was put there by someone bypassing admission.
+                self.non_records += 1;
+                self.entry_index.entry(leaf).or_insert(index);
+                let reason = match other {
+                    Ok(e) => format!(
+                        "an envelope of payload type {:?}, not a Causeway record",
+                        e.payload_type
+                    ),
+                    Err(e) => format!("not a Causeway record envelope ({e})"),
+                };
+                self.invalid.push(invalid("not_a_record", None, reason));
+                return;
+            }
+        };
+        self.records += 1;
+        // The log's duplicate rule: one submission (signer and signed
+        // bytes, `Envelope::submission_id`) is stored once, whatever its
+        // signature's encoding, so a malleated copy counts nothing twice.
+        let submission = envelope.submission_id().ok();
+        let first = submission
+            .and_then(|id| self.submissions.get(&id))
+            .or_else(|| self.entry_index.get(&leaf))
+            .copied();
+        if let Some(first) = first {
+            let how = if self.entry_index.get(&leaf) == Some(&first) {
+                "byte for byte"
+            } else {
+                "same signer and signed bytes, another signature encoding: ECDSA (r, s) and (r, n - s) both verify"
+            };
             self.invalid.push(invalid(
                 "duplicate",
                 None,
-                format!("a second copy of entry {first}; the log stores each entry once"),
+                format!(
+                    "a second copy of entry {first} ({how}); the log stores each submission once, so it is not counted again"
+                ),
             ));
             return;
         }
         self.entry_index.insert(leaf, index);
+        if let Some(id) = submission {
+            self.submissions.insert(id, index);
+        }
         let record = match envelope.record() {
             Ok(r) => r,
             Err(e) => {

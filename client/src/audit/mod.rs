@@ -14,7 +14,11 @@
 //!    admission is unknowable afterwards, so the record's own `time` stands
 //!    in for it (future skew never fails); claimed times are judged against
 //!    the TSA anchors instead (`backdated_record`). Entries that are
-//!    not Causeway envelopes count as `non_records`.
+//!    not Causeway envelopes count as `non_records` and are listed in
+//!    [`AuditReport::invalid`] as `not_a_record` (a records log refuses
+//!    them); a second copy of a submission (same signer and signed bytes,
+//!    `Envelope::submission_id`, so also a copy whose ECDSA signature was
+//!    malleated) is listed as `duplicate` and counted once.
 //! 2. Rebuilds the causal DAG: references resolve to earlier records of
 //!    the allowed kinds, every record is assigned the authorization it
 //!    traces to, and every credential its delegation path. Records that
@@ -97,6 +101,7 @@
 //!     now: 1_795_528_800,
 //! });
 //! assert_eq!(report.summary.non_records, 1);
+//! assert_eq!(report.invalid[0].code, "not_a_record");
 //! assert!(report.red_flags.is_empty());
 //! ```
 

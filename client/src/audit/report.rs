@@ -33,7 +33,8 @@ pub struct AuditReport {
     pub red_flags: Vec<RedFlag>,
     /// The CC8.1 evidence matrix.
     pub matrix: Cc81Matrix,
-    /// Records the log should have refused, in index order.
+    /// Entries the log should have refused (records that fail admission,
+    /// duplicates, non-records), in index order.
     pub invalid: Vec<InvalidEntry>,
 }
 
@@ -46,7 +47,7 @@ pub struct Summary {
     pub records: usize,
     /// Entries that are not (opaque bytes, other payload types).
     pub non_records: usize,
-    /// Records in [`AuditReport::invalid`].
+    /// Entries in [`AuditReport::invalid`].
     pub invalid: usize,
     /// Decoded authorizations.
     pub authorizations: usize,
@@ -71,7 +72,7 @@ pub struct Summary {
     pub actions_with_named_human: usize,
 }
 
-/// A record the log should have refused.
+/// An entry the log should have refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct InvalidEntry {
     /// Its index.
@@ -81,7 +82,9 @@ pub struct InvalidEntry {
     /// Its kind, when the record decodes.
     pub kind: Option<Kind>,
     /// The class of the problem: `invalid_argument`, `permission_denied`
-    /// or `failed_precondition` (as the log would answer), or `duplicate`.
+    /// or `failed_precondition` (as the log would answer), `duplicate` (a
+    /// second copy of a submission, by `Envelope::submission_id`) or
+    /// `not_a_record` (bytes that are no Causeway record envelope).
     pub code: &'static str,
     /// What is wrong.
     pub reason: String,

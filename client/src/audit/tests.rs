@@ -687,6 +687,8 @@ fn non_records_duplicates_and_bad_signatures() {
         invalid,
         [
             (act3 as u64, "invalid_argument"),
+            (n, "not_a_record"),
+            (n + 1, "not_a_record"),
             (n + 2, "duplicate"),
             (n + 3, "invalid_argument"),
         ]
