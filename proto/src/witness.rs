@@ -194,7 +194,9 @@ impl std::fmt::Display for EvidenceKind {
 /// served by `GET /evidence/<id>`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvidenceRecord {
-    /// The first 16 hex digits of SHA-256 of the presented note.
+    /// Names the conflicting pair: the first 16 hex digits of
+    /// SHA-256(len(cosigned text) as 8 bytes big-endian ‖ cosigned text ‖
+    /// presented text), over the checkpoint texts without signatures.
     pub id: String,
     /// The log's origin.
     pub origin: String,
@@ -205,7 +207,8 @@ pub struct EvidenceRecord {
     /// The note the witness had cosigned: checkpoint, the log signatures
     /// it verified, and its cosignature.
     pub cosigned: String,
-    /// The conflicting log-signed note, exactly as received.
+    /// The conflicting checkpoint with the log signatures the witness
+    /// verified (one per log key); other signature lines are dropped.
     pub presented: String,
     /// The request's `old` size.
     pub old_size: u64,

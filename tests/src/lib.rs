@@ -290,6 +290,17 @@ impl Witness {
     /// Starts a witness named `name` on `data_dir` (created if needed)
     /// trusting the log keys `logs`, on `addr` (`127.0.0.1:0` for any).
     pub fn start(data_dir: &Path, name: &str, logs: &[String], addr: &str) -> Witness {
+        Witness::start_with(data_dir, name, logs, addr, &[])
+    }
+
+    /// [`Witness::start`] with `extra` flags for `causeway-witness run`.
+    pub fn start_with(
+        data_dir: &Path,
+        name: &str,
+        logs: &[String],
+        addr: &str,
+        extra: &[&str],
+    ) -> Witness {
         let stderr_path = data_dir.with_extension(format!("stderr-{}", rand::random::<u32>()));
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut cmd = Command::new(binary("causeway-witness"));
@@ -299,6 +310,7 @@ impl Witness {
         for log in logs {
             cmd.args(["--log", log]);
         }
+        cmd.args(extra);
         let mut child = cmd
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

@@ -33,13 +33,17 @@ pub enum Verdict {
     Reject(Rejection),
 }
 
-/// A refused request, and whether it is evidence of a split view.
+/// A refused request, and whether it is evidence of a conflict: proof of
+/// a split view for [`EvidenceKind::SameSizeDifferentRoot`], only a
+/// suspicion for [`EvidenceKind::ConsistencyProofFailed`] (see
+/// [`crate::evidence`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
     /// Why it was refused; decides the HTTP status.
     pub reason: RejectReason,
     /// Set when the log-signed checkpoint contradicts what the witness
-    /// cosigned: the caller must store evidence before answering.
+    /// cosigned: the caller offers it to the evidence store (which may
+    /// keep it already, or refuse it past its limits) before answering.
     pub evidence: Option<EvidenceKind>,
 }
 

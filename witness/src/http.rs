@@ -82,7 +82,11 @@ fn error_response(err: &AddError) -> Response {
         c if c.is_server_error() => {
             tracing::error!(status = c.as_u16(), "add-checkpoint failed: {message}")
         }
-        StatusCode::UNPROCESSABLE_ENTITY => {
+        // A conflict that carries evidence is logged by the evidence store
+        // (once per conflict, rate-limited); a line per request at warn
+        // level would let anybody who replays a checkpoint flood the log.
+        StatusCode::UNPROCESSABLE_ENTITY if !matches!(err, AddError::Rejected(r) if r.evidence.is_some()) =>
+        {
             tracing::warn!(status = code.as_u16(), "add-checkpoint refused: {message}");
         }
         _ => tracing::info!(status = code.as_u16(), "add-checkpoint refused: {message}"),

@@ -9,13 +9,18 @@
 //! append-only extension of every earlier one it cosigned for that log.
 //!
 //! When a correctly signed checkpoint contradicts what the witness has
-//! cosigned (same size but another root, or a consistency proof that does
-//! not hold) that is possible evidence of a split view. The witness keeps
-//! both signed notes on disk so an auditor can check them independently.
+//! cosigned, the witness keeps both signed notes on disk so an auditor can
+//! check them independently. The same size with another root is proof of
+//! a split view: only the log's key can sign two such trees. A consistency
+//! proof that does not hold is only suspicious: the proof is unsigned, so
+//! anybody can send a bad one with a genuine checkpoint. [`evidence`] keeps
+//! such floods from filling the disk.
 //!
 //! # Layout
 //!
 //! * [`check`]: the pure accept/reject decision of `add-checkpoint`.
+//! * [`evidence`]: which evidence is kept and how much: IDs, kept
+//!   signatures, the per-log allowance and rate limit.
 //! * [`keys`]: the witness's own cosigning key in the data directory.
 //! * [`logs`]: the trusted logs, from their verifier keys.
 //! * [`state`]: files: atomic writes, the latest cosigned checkpoint per
@@ -30,7 +35,7 @@
 //! <data-dir>/witness.pem               Ed25519 PKCS#8 PEM, mode 0600
 //! <data-dir>/witness.json              {"name": <key name>}
 //! <data-dir>/logs/<sha256(origin)>.note latest cosigned checkpoint per log
-//! <data-dir>/evidence/<id>.json        split-view evidence records
+//! <data-dir>/evidence/<id>.json        evidence records (conflicts)
 //! ```
 
 #![forbid(unsafe_code)]
@@ -38,6 +43,7 @@
 
 pub mod check;
 pub mod conn;
+pub mod evidence;
 pub mod http;
 pub mod keys;
 pub mod logs;
@@ -54,6 +60,7 @@ use sha2::{Digest as _, Sha256};
 
 pub use causeway_proto::witness::EvidenceKind;
 pub use check::{RejectReason, Rejection, Stored, Verdict};
+pub use evidence::EvidenceLimits;
 pub use logs::TrustedLogs;
 pub use state::{DataDir, EvidenceRecord};
 pub use witness::{AddError, Cosigned, Witness};

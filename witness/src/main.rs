@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use causeway_witness::evidence::{
+    DEFAULT_INCONCLUSIVE_INTERVAL_SECS, DEFAULT_MAX_EVIDENCE_BYTES_PER_LOG,
+};
 use causeway_witness::keys::{self, KeysError};
-use causeway_witness::{DEFAULT_ADDR, DEFAULT_NAME, DataDir, TrustedLogs, Witness};
+use causeway_witness::{DEFAULT_ADDR, DEFAULT_NAME, DataDir, EvidenceLimits, TrustedLogs, Witness};
 use clap::{Parser, Subcommand};
 
 /// A C2SP tlog-witness (https://c2sp.org/tlog-witness).
@@ -16,7 +19,7 @@ use clap::{Parser, Subcommand};
 /// /add-checkpoint; the witness cosigns a checkpoint only if a trusted key
 /// of its log signed it and it extends the last checkpoint the witness
 /// cosigned for that log. Conflicting signed checkpoints are kept as
-/// split-view evidence in <data-dir>/evidence/.
+/// evidence in <data-dir>/evidence/, within --max-evidence-bytes-per-log.
 ///
 /// Without a subcommand, runs the witness (like `run`), creating its key
 /// in --data-dir first if there is none. Stop it with SIGTERM or Ctrl-C:
@@ -108,6 +111,30 @@ struct RunArgs {
     /// (default info; debug shows every cosigned checkpoint).
     #[arg(long, env = "CAUSEWAY_WITNESS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
+    /// The most bytes of evidence records kept per trusted log (default 16
+    /// MiB). Past it, new evidence for that log is not written (a notice is
+    /// logged at most once a minute) and requests are answered as always.
+    /// Inconclusive records (failed consistency proofs) may fill half of it,
+    /// so they cannot crowd out proof of a fork. Records already on disk
+    /// count.
+    #[arg(
+        long,
+        env = "CAUSEWAY_WITNESS_MAX_EVIDENCE_BYTES_PER_LOG",
+        value_name = "BYTES",
+        default_value_t = DEFAULT_MAX_EVIDENCE_BYTES_PER_LOG
+    )]
+    max_evidence_bytes_per_log: u64,
+    /// Store at most one inconclusive record (a checkpoint signed by the log
+    /// sent with a consistency proof that does not verify, which anybody
+    /// can send) per log in this many seconds. Proof of a fork (two signed
+    /// trees of one size) is never rate-limited.
+    #[arg(
+        long,
+        env = "CAUSEWAY_WITNESS_INCONCLUSIVE_EVIDENCE_INTERVAL_SECS",
+        value_name = "SECS",
+        default_value_t = DEFAULT_INCONCLUSIVE_INTERVAL_SECS
+    )]
+    inconclusive_evidence_interval_secs: u64,
 }
 
 fn init_tracing(format: &str) {
@@ -228,7 +255,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if created {
         tracing::info!(dir = %args.data_dir.display(), name = %signer.name(), "created a new witness key");
     }
-    let witness = Witness::open(DataDir::new(&args.data_dir), signer, &logs)
+    let limits = EvidenceLimits {
+        max_bytes_per_log: args.max_evidence_bytes_per_log,
+        inconclusive_interval_secs: args.inconclusive_evidence_interval_secs,
+    };
+    let witness = Witness::open_with(DataDir::new(&args.data_dir), signer, &logs, limits)
         .with_context(|| format!("opening the witness state in {}", args.data_dir.display()))?;
     let witness = Arc::new(witness);
 
@@ -288,5 +319,28 @@ mod tests {
         assert_eq!(cli.run.logs, ["a", "b", "c"]);
         let cli = Cli::try_parse_from(["w", "run", "--log", "a"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Run(_))));
+    }
+
+    #[test]
+    fn evidence_limits_have_defaults_and_take_flags() {
+        let cli = Cli::try_parse_from(["w", "--log", "a"]).unwrap();
+        assert_eq!(cli.run.max_evidence_bytes_per_log, 16 << 20);
+        assert_eq!(cli.run.inconclusive_evidence_interval_secs, 60);
+        let cli = Cli::try_parse_from([
+            "w",
+            "--log",
+            "a",
+            "--max-evidence-bytes-per-log",
+            "4096",
+            "--inconclusive-evidence-interval-secs",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(cli.run.max_evidence_bytes_per_log, 4096);
+        assert_eq!(cli.run.inconclusive_evidence_interval_secs, 0);
+        assert!(
+            Cli::try_parse_from(["w", "--log", "a", "--max-evidence-bytes-per-log", "16MiB"])
+                .is_err()
+        );
     }
 }

@@ -15,6 +15,7 @@
 //!
 //! All functions here block; async callers run them in `spawn_blocking`.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::note::{Note, NoteVerifier, VerifierKey};
-use sha2::{Digest as _, Sha256};
 
 use crate::check::Stored;
 use crate::origin_hash;
@@ -69,15 +69,8 @@ impl LatestCheckpoint {
     }
 }
 
-/// The ID of the evidence about a presented note: the first 16 hex digits
-/// of its SHA-256, so the same note presented twice is stored once.
-pub fn evidence_id(presented: &[u8]) -> String {
-    let mut id = hex::encode(Sha256::digest(presented));
-    id.truncate(16);
-    id
-}
-
-/// Whether `id` looks like an evidence ID (and so is safe in a path).
+/// Whether `id` looks like an evidence ID ([`crate::evidence::evidence_id`]),
+/// and so is safe in a path.
 pub fn is_evidence_id(id: &str) -> bool {
     id.len() == 16 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
@@ -186,23 +179,44 @@ impl DataDir {
         write_atomic(&path, &note.to_bytes()).map_err(|error| StateError::Io { path, error })
     }
 
+    /// Whether evidence `id` is stored.
+    pub fn has_evidence(&self, id: &str) -> bool {
+        is_evidence_id(id) && self.evidence_path(id).exists()
+    }
+
+    /// Stores evidence `id`, encoded by [`evidence_json`], durably.
+    ///
+    /// # Errors
+    /// If the file cannot be written.
+    pub fn write_evidence(&self, id: &str, json: &[u8]) -> Result<(), StateError> {
+        let path = self.evidence_path(id);
+        write_atomic(&path, json).map_err(|error| StateError::Io { path, error })
+    }
+
     /// Stores an evidence record durably unless one with its ID exists.
     /// Returns whether it was new.
     ///
     /// # Errors
     /// If the file cannot be written.
     pub fn save_evidence(&self, record: &EvidenceRecord) -> Result<bool, StateError> {
-        let path = self.evidence_path(&record.id);
-        if path.exists() {
+        if self.has_evidence(&record.id) {
             return Ok(false);
         }
-        let mut json = serde_json::to_vec_pretty(record).map_err(|e| StateError::Corrupt {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        json.push(b'\n');
-        write_atomic(&path, &json).map_err(|error| StateError::Io { path, error })?;
+        self.write_evidence(&record.id, &evidence_json(record))?;
         Ok(true)
+    }
+
+    /// The bytes of evidence stored per origin, for the per-log allowance
+    /// ([`crate::evidence::EvidenceBudget`]) after a restart.
+    ///
+    /// # Errors
+    /// If the directory or a record cannot be read or parsed.
+    pub fn evidence_bytes_by_origin(&self) -> Result<HashMap<String, u64>, StateError> {
+        let mut bytes = HashMap::new();
+        for (record, len) in self.read_evidence_dir()? {
+            *bytes.entry(record.origin).or_insert(0) += len;
+        }
+        Ok(bytes)
     }
 
     /// Reads evidence `id`; `None` if there is none (or `id` is not an ID).
@@ -226,6 +240,17 @@ impl DataDir {
     /// # Errors
     /// If the directory or a record cannot be read or parsed.
     pub fn list_evidence(&self) -> Result<Vec<EvidenceRecord>, StateError> {
+        let mut records: Vec<EvidenceRecord> = self
+            .read_evidence_dir()?
+            .into_iter()
+            .map(|(record, _)| record)
+            .collect();
+        records.sort_by(|a, b| (a.detected_at, &a.id).cmp(&(b.detected_at, &b.id)));
+        Ok(records)
+    }
+
+    /// Every stored evidence record with its file size, in no order.
+    fn read_evidence_dir(&self) -> Result<Vec<(EvidenceRecord, u64)>, StateError> {
         let dir = self.evidence_dir();
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
@@ -250,11 +275,20 @@ impl DataDir {
                 path: path.clone(),
                 error,
             })?;
-            records.push(parse_evidence(&path, &bytes)?);
+            records.push((parse_evidence(&path, &bytes)?, bytes.len() as u64));
         }
-        records.sort_by(|a, b| (a.detected_at, &a.id).cmp(&(b.detected_at, &b.id)));
         Ok(records)
     }
+}
+
+/// An evidence record as stored: pretty JSON and a final newline. Its
+/// length is what counts against the log's allowance.
+pub fn evidence_json(record: &EvidenceRecord) -> Vec<u8> {
+    // Serializing a struct of strings and numbers cannot fail; the
+    // fallback only keeps this free of a panic path.
+    let mut json = serde_json::to_vec_pretty(record).unwrap_or_default();
+    json.push(b'\n');
+    json
 }
 
 fn parse_evidence(path: &Path, bytes: &[u8]) -> Result<EvidenceRecord, StateError> {
@@ -316,7 +350,7 @@ mod tests {
 
     fn record(presented: &str, at: u64) -> EvidenceRecord {
         EvidenceRecord {
-            id: evidence_id(presented.as_bytes()),
+            id: crate::evidence::evidence_id("c", presented),
             origin: "o".into(),
             kind: EvidenceKind::SameSizeDifferentRoot,
             detected_at: at,
@@ -348,10 +382,21 @@ mod tests {
         assert!(data.save_evidence(&a).unwrap());
         assert!(!data.save_evidence(&record("a", 30)).unwrap());
         assert!(data.save_evidence(&b).unwrap());
-        assert_eq!(data.list_evidence().unwrap(), vec![b, a.clone()]);
-        assert_eq!(data.read_evidence(&a.id).unwrap(), Some(a));
+        assert_eq!(data.list_evidence().unwrap(), vec![b.clone(), a.clone()]);
+        assert_eq!(data.read_evidence(&a.id).unwrap(), Some(a.clone()));
         assert_eq!(data.read_evidence("0123456789abcdef").unwrap(), None);
         assert_eq!(data.read_evidence("../../etc/passwd").unwrap(), None);
+        assert!(data.has_evidence(&a.id) && !data.has_evidence("../witness.pem"));
+
+        // The per-origin usage is the sum of the files' sizes.
+        let mut c = record("c", 5);
+        c.origin = "p".into();
+        assert!(data.save_evidence(&c).unwrap());
+        let usage = data.evidence_bytes_by_origin().unwrap();
+        let len = |r: &EvidenceRecord| evidence_json(r).len() as u64;
+        assert_eq!(usage["o"], len(&a) + len(&b));
+        assert_eq!(usage["p"], len(&c));
+        assert_eq!(usage.len(), 2);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! one log can never both build on the same latest checkpoint.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -20,9 +20,12 @@ use causeway_proto::witness::{AddCheckpointRequest, WitnessFormatError};
 use tokio::sync::Mutex;
 
 use crate::check::{Rejection, Verdict, check};
+use crate::evidence::{
+    Admission, EvidenceBudget, EvidenceLimits, Refusal, evidence_id, is_conclusive, kept_note,
+};
 use crate::logs::TrustedLogs;
 use crate::origin_hash;
-use crate::state::{DataDir, EvidenceRecord, LatestCheckpoint, StateError, evidence_id};
+use crate::state::{DataDir, EvidenceRecord, LatestCheckpoint, StateError, evidence_json};
 use causeway_proto::witness::EvidenceKind;
 
 /// Why a request body is malformed (HTTP 400).
@@ -111,6 +114,10 @@ struct Log {
     /// The latest cosigned checkpoint. Behind an `Arc` so a persist task
     /// can own the guard (see [`Witness::add_checkpoint`]).
     latest: Arc<Mutex<Option<LatestCheckpoint>>>,
+    /// The log's evidence accounting. Only used under `latest`'s lock, in
+    /// the blocking task that writes a record; a std mutex, since it is
+    /// never held across an await.
+    evidence: Arc<std::sync::Mutex<EvidenceBudget>>,
 }
 
 /// A witness: its key, its trusted logs and their state.
@@ -124,28 +131,56 @@ pub struct Witness {
 }
 
 impl Witness {
-    /// Opens the witness state in `data` for the given logs, reading each
-    /// log's latest cosigned checkpoint. Blocks on file I/O.
+    /// [`Witness::open_with`] the default [`EvidenceLimits`].
     ///
     /// # Errors
-    /// If the directories cannot be created or a state file is corrupt.
+    /// As [`Witness::open_with`].
     pub fn open(
         data: DataDir,
         signer: CosignatureSigner,
         logs: &TrustedLogs,
     ) -> Result<Self, StateError> {
+        Self::open_with(data, signer, logs, EvidenceLimits::default())
+    }
+
+    /// Opens the witness state in `data` for the given logs, reading each
+    /// log's latest cosigned checkpoint and how much evidence each log
+    /// already has, which counts against `limits`. Blocks on file I/O.
+    ///
+    /// # Errors
+    /// If the directories cannot be created or a state file or evidence
+    /// record is corrupt.
+    pub fn open_with(
+        data: DataDir,
+        signer: CosignatureSigner,
+        logs: &TrustedLogs,
+        limits: EvidenceLimits,
+    ) -> Result<Self, StateError> {
         data.create_dirs()?;
         let vkey = signer.verifier();
+        let usage = data.evidence_bytes_by_origin()?;
         let mut opened = BTreeMap::new();
         let mut by_hash = HashMap::new();
         for (origin, keys) in logs.iter() {
             let latest = data.load_latest(origin, &vkey)?;
+            let used = usage.get(origin).copied().unwrap_or(0);
+            if used >= limits.max_bytes_per_log {
+                tracing::warn!(
+                    origin,
+                    used,
+                    limit = limits.max_bytes_per_log,
+                    "the evidence of log {origin} already fills its allowance ({used} of {} bytes, --max-evidence-bytes-per-log): new evidence for it will not be stored until records are moved out of {} or the limit is raised",
+                    limits.max_bytes_per_log,
+                    data.evidence_dir().display(),
+                );
+            }
             by_hash.insert(origin_hash(origin), origin.to_owned());
             opened.insert(
                 origin.to_owned(),
                 Log {
                     keys: keys.to_vec(),
                     latest: Arc::new(Mutex::new(latest)),
+                    evidence: Arc::new(std::sync::Mutex::new(EvidenceBudget::new(limits, used))),
                 },
             );
         }
@@ -234,16 +269,21 @@ impl Witness {
         // (or by another witness) says nothing about this log.
         let verifiers: Vec<&dyn NoteVerifier> =
             log.keys.iter().map(|k| k as &dyn NoteVerifier).collect();
-        let log_signatures: Vec<NoteSignature> = match note.verify(&verifiers) {
-            Ok(v) => v.verified.into_iter().cloned().collect(),
+        // From here on only the verified part of the note counts: its
+        // text and one signature per log key. Signature lines of keys the
+        // witness does not know are anybody's to add, so they are neither
+        // stored nor allowed to make one checkpoint look like many.
+        let verified = match note.verify(&verifiers) {
+            Ok(v) => kept_note(&note, &v.verified),
             Err(error) => return Err(AddError::Unverified { origin, error }),
         };
+        let verified = verified.map_err(|e| AddError::Internal(e.to_string()))?;
 
         let mut latest = log.latest.clone().lock_owned().await;
         let stored = latest.as_ref().map(LatestCheckpoint::stored);
         if let Verdict::Reject(rejection) = check(stored, &request, &checkpoint) {
             if let (Some(kind), Some(cosigned)) = (rejection.evidence, latest.as_ref()) {
-                self.record_evidence(kind, cosigned, &request, &checkpoint, now)
+                self.record_evidence(log, kind, cosigned, &request, &verified, &checkpoint, now)
                     .await?;
             }
             return Err(AddError::Rejected(rejection));
@@ -256,10 +296,7 @@ impl Witness {
         );
         // The stored note keeps the log signatures the witness verified, so
         // it can be checked (and used as evidence) without the log.
-        let mut cosigned = Note::new(note.text()).map_err(|e| AddError::Internal(e.to_string()))?;
-        for s in log_signatures {
-            cosigned.push_signature(s);
-        }
+        let mut cosigned = verified;
         cosigned.push_signature(signature.clone());
 
         let data = self.data.clone();
@@ -286,24 +323,28 @@ impl Witness {
         })
     }
 
-    /// Stores split-view evidence durably and logs it. Runs under the
-    /// log's lock, before the rejection is answered.
+    /// Stores evidence of a conflict durably, unless the same conflict is
+    /// stored already or the log's [`EvidenceBudget`] refuses it, and logs
+    /// it: a fork as a possible split view, a failed proof as what it is.
+    /// Runs under the log's lock, before the rejection is answered.
+    #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
     async fn record_evidence(
         &self,
+        log: &Log,
         kind: EvidenceKind,
         cosigned: &LatestCheckpoint,
         request: &AddCheckpointRequest,
+        presented_note: &Note,
         presented: &Checkpoint,
         now: u64,
     ) -> Result<(), AddError> {
         let record = EvidenceRecord {
-            id: evidence_id(&request.checkpoint),
+            id: evidence_id(cosigned.note.text(), presented_note.text()),
             origin: presented.origin().to_owned(),
             kind,
             detected_at: now,
             cosigned: cosigned.note.to_string(),
-            // Valid UTF-8: it parsed as a note.
-            presented: String::from_utf8_lossy(&request.checkpoint).into_owned(),
+            presented: presented_note.to_string(),
             old_size: request.old_size,
             proof: request
                 .proof
@@ -311,31 +352,122 @@ impl Witness {
                 .map(|h| BASE64.encode(h.as_bytes()))
                 .collect(),
         };
-        tracing::error!(
-            origin = %record.origin,
-            kind = %kind,
-            cosigned_size = cosigned.checkpoint.size(),
-            cosigned_root = %cosigned.checkpoint.root(),
-            presented_size = presented.size(),
-            presented_root = %presented.root(),
-            old_size = request.old_size,
-            evidence = %record.id,
-            "POSSIBLE SPLIT VIEW: a checkpoint signed by log {} conflicts with the one this witness cosigned (size {} vs {}); evidence stored in {}",
-            record.origin,
-            presented.size(),
-            cosigned.checkpoint.size(),
-            self.data.evidence_path(&record.id).display(),
-        );
-        let data = self.data.clone();
-        let id = record.id.clone();
-        let new = tokio::task::spawn_blocking(move || data.save_evidence(&record))
-            .await
-            .map_err(|e| AddError::Internal(format!("evidence task failed: {e}")))??;
-        if !new {
-            tracing::error!(evidence = %id, "the same conflicting checkpoint was presented again");
+        let (data, budget, id) = (self.data.clone(), log.evidence.clone(), record.id.clone());
+        let outcome = tokio::task::spawn_blocking(move || -> Result<Outcome, StateError> {
+            if data.has_evidence(&record.id) {
+                return Ok(Outcome::Repeat);
+            }
+            let json = evidence_json(&record);
+            let len = json.len() as u64;
+            let mut budget = budget.lock().unwrap_or_else(PoisonError::into_inner);
+            match budget.admit(kind, len, now) {
+                Admission::Store => {
+                    data.write_evidence(&record.id, &json)?;
+                    budget.stored(kind, len, now);
+                    Ok(Outcome::Stored)
+                }
+                Admission::Refuse(why) => Ok(Outcome::Dropped {
+                    why,
+                    notice: budget.dropped(now),
+                    limits: budget.limits(),
+                }),
+            }
+        })
+        .await
+        .map_err(|e| AddError::Internal(format!("evidence task failed: {e}")))??;
+
+        let origin = presented.origin();
+        let (cosigned_size, presented_size) = (cosigned.checkpoint.size(), presented.size());
+        let path = self.data.evidence_path(&id);
+        match outcome {
+            Outcome::Repeat => {
+                tracing::debug!(evidence = %id, origin, "a conflict already in the evidence store was presented again");
+            }
+            Outcome::Stored if is_conclusive(kind) => tracing::error!(
+                origin,
+                kind = %kind,
+                cosigned_size,
+                cosigned_root = %cosigned.checkpoint.root(),
+                presented_size,
+                presented_root = %presented.root(),
+                old_size = request.old_size,
+                evidence = %id,
+                "POSSIBLE SPLIT VIEW: log {origin} signed two different trees of size {presented_size}; evidence stored in {}",
+                path.display(),
+            ),
+            Outcome::Stored => tracing::warn!(
+                origin,
+                kind = %kind,
+                cosigned_size,
+                presented_size,
+                old_size = request.old_size,
+                evidence = %id,
+                "inconclusive: the consistency proof from size {cosigned_size} to {presented_size} sent with a checkpoint signed by log {origin} does not verify; anybody can send a bad proof for a genuine checkpoint, so this alone does not show the log forked (ask the log for a proof between the two); evidence stored in {}",
+                path.display(),
+            ),
+            Outcome::Dropped { notice: None, .. } => {}
+            Outcome::Dropped {
+                why,
+                notice: Some(dropped),
+                limits,
+            } => {
+                let reason = match why {
+                    Refusal::RateLimited { retry_in_secs } => format!(
+                        "at most one inconclusive record per {} s (--inconclusive-evidence-interval-secs), next in {retry_in_secs} s",
+                        limits.inconclusive_interval_secs
+                    ),
+                    Refusal::Full { used, limit } => {
+                        let share = if is_conclusive(kind) {
+                            String::new()
+                        } else {
+                            " (inconclusive records may fill half of it)".to_owned()
+                        };
+                        format!(
+                            "the log's evidence uses {used} bytes and this record does not fit in {limit} (--max-evidence-bytes-per-log {}{share}); move records out of {} or raise the limit",
+                            limits.max_bytes_per_log,
+                            self.data.evidence_dir().display()
+                        )
+                    }
+                };
+                if is_conclusive(kind) {
+                    tracing::error!(
+                        origin,
+                        kind = %kind,
+                        cosigned_size,
+                        presented_size,
+                        dropped,
+                        "POSSIBLE SPLIT VIEW: log {origin} signed two different trees of size {presented_size}, but the evidence was not stored: {reason}; records not stored for this log since the last notice: {dropped}"
+                    );
+                } else {
+                    tracing::warn!(
+                        origin,
+                        kind = %kind,
+                        dropped,
+                        "inconclusive evidence not stored for log {origin} (a consistency proof that does not verify): {reason}; records not stored for this log since the last notice: {dropped}"
+                    );
+                }
+            }
         }
         Ok(())
     }
+}
+
+/// What became of a record in [`Witness::record_evidence`].
+enum Outcome {
+    /// The same conflict is stored already; nothing was written.
+    Repeat,
+    /// Written.
+    Stored,
+    /// Refused by the log's budget.
+    Dropped {
+        /// Why.
+        why: Refusal,
+        /// `Some(records dropped since the last notice)` when it is time
+        /// to log one.
+        notice: Option<u64>,
+        /// The limits that refused it, for the message.
+        limits: EvidenceLimits,
+    },
 }
 
 /// Holds a log's lock: for tests that need to stall a log.

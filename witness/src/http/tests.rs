@@ -440,7 +440,12 @@ async fn same_size_conflicts_are_stored_as_evidence_once() {
     assert_eq!(r.presented.as_bytes(), fork.as_slice());
     assert_eq!(r.old_size, 5);
     assert!(r.detected_at.abs_diff(crate::unix_now()) < 60);
-    assert_eq!(r.id, crate::state::evidence_id(&fork));
+    // Keyed on the two checkpoint bodies.
+    let body = |n: &[u8]| Note::parse(n).unwrap().text().to_owned();
+    assert_eq!(
+        r.id,
+        crate::evidence::evidence_id(&body(&good), &body(&fork))
+    );
 
     // Both notes verify independently: the log signed both.
     let (lv, wv) = (log.verifier(), s.wkey.verifier());
@@ -525,6 +530,64 @@ async fn a_failed_consistency_proof_is_evidence_but_an_unsigned_request_is_not()
     );
 
     // The real continuation is still accepted.
+    let reply = add(
+        &s.router,
+        3,
+        consistency_proof(3, &l),
+        signed_checkpoint(&log, ORIGIN, &l),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+/// The evidence flood of the security review (issue 16 §4), in process:
+/// one genuine checkpoint replayed with garbage proofs and ever different
+/// unknown signature lines is one record, holding only the log's signature.
+#[tokio::test]
+async fn replayed_bad_proofs_with_unknown_signatures_are_one_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_signer(ORIGIN);
+    let s = open(dir.path(), &witness_key(), &[log.verifier()]);
+    let l = leaves(8);
+    let first = signed_checkpoint(&log, ORIGIN, &l[..3]);
+    assert_eq!(
+        add(&s.router, 0, vec![], first).await.status,
+        StatusCode::OK
+    );
+    let genuine = Note::parse(&signed_checkpoint(&log, ORIGIN, &l)).unwrap();
+    for i in 0..20u8 {
+        let mut note = genuine.clone();
+        note.push_signature(causeway_proto::note::NoteSignature::new(
+            KeyName::new(format!("junk{i}")).unwrap(),
+            u32::from(i),
+            vec![i; 2000],
+        ));
+        let reply = add(&s.router, 3, vec![leaf_hash(&[i])], note.to_bytes()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            reply.body
+        );
+    }
+    let records = fetch_evidence(&get(&s.router, "/evidence").await.body);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].kind, EvidenceKind::ConsistencyProofFailed);
+    assert_eq!(records[0].presented, genuine.to_string());
+    // Another genuine checkpoint right after: rate-limited, not stored.
+    let reply = add(
+        &s.router,
+        3,
+        vec![leaf_hash(b"x")],
+        signed_checkpoint(&log, ORIGIN, &l[..7]),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        fetch_evidence(&get(&s.router, "/evidence").await.body).len(),
+        1
+    );
+    // The honest continuation is still cosigned.
     let reply = add(
         &s.router,
         3,
