@@ -340,3 +340,126 @@ fn postgres_over_tls_verifies_the_server_certificate() {
         "{err}"
     );
 }
+
+/// A log with a revocation and a closure, written as a build before
+/// credential ends were kept would have: no `credential_ends` in the
+/// commit. Returns the credentials revoked and closed.
+fn write_without_ends(
+    s: &dyn Storage,
+) -> (causeway_proto::merkle::Hash, causeway_proto::merkle::Hash) {
+    use causeway_proto::records::{
+        Closure, ClosureReason, Envelope, Exception, ProducerKey, Record, Time,
+    };
+    let key = ProducerKey::generate(&mut rand::rngs::OsRng);
+    let at = Time::new(1_800_000_000, 0).unwrap();
+    let (revoked, closed) = (leaf_hash(b"credential r"), leaf_hash(b"credential c"));
+    let records = [
+        Record::Exception(Exception {
+            credential: closed,
+            action: None,
+            reason: String::from("warning only"),
+            revoked: false,
+            time: at,
+        }),
+        Record::Exception(Exception {
+            credential: revoked,
+            action: None,
+            reason: String::from("out of scope"),
+            revoked: true,
+            time: at,
+        }),
+        Record::Closure(Closure {
+            credential: closed,
+            reason: ClosureReason::Voluntary,
+            started_at: at,
+            ended_at: at,
+            actions: 0,
+            summary: String::from("done"),
+            time: at,
+        }),
+        Record::Closure(Closure {
+            credential: revoked,
+            reason: ClosureReason::Forced,
+            started_at: at,
+            ended_at: at,
+            actions: 0,
+            summary: String::from("forced after revocation"),
+            time: at,
+        }),
+    ];
+    let mut range = CompactRange::new();
+    let mut c = Commit::default();
+    c.entries
+        .push((b"not a record".to_vec(), leaf_hash(b"not a record")));
+    for r in &records {
+        let e = Envelope::sign(r, &key).encode();
+        let h = leaf_hash(&e);
+        c.entries.push((e, h));
+    }
+    for (_, h) in &c.entries {
+        range.append(*h, |id, hash| c.nodes.push((id, hash)));
+    }
+    c.size = range.size();
+    c.note = String::from("note");
+    s.set_origin("o").unwrap();
+    s.commit(&c).unwrap();
+    (revoked, closed)
+}
+
+/// What an upgrade must find: the first record that ended each.
+fn assert_upgraded(
+    s: &dyn Storage,
+    revoked: causeway_proto::merkle::Hash,
+    closed: causeway_proto::merkle::Hash,
+) {
+    assert_eq!(
+        s.credential_ends(&[revoked, closed]).unwrap(),
+        vec![
+            Some(CredentialEnd {
+                ending: Ending::Revoked,
+                index: 2
+            }),
+            Some(CredentialEnd {
+                ending: Ending::Closed,
+                index: 3
+            }),
+        ],
+        "an upgraded store must not reopen revoked or closed sessions"
+    );
+}
+
+#[test]
+fn rocksdb_layout_1_is_upgraded_with_the_credentials_its_entries_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let (revoked, closed) = {
+        let s = RocksStorage::open(dir.path(), &StorageOptions::default()).unwrap();
+        write_without_ends(&s)
+    };
+    // Make it a layout-1 database, as the previous release left it.
+    {
+        let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
+        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), &cfs).unwrap();
+        db.put_cf(db.cf_handle("meta").unwrap(), b"layout", 1u64.to_be_bytes())
+            .unwrap();
+    }
+    let s = RocksStorage::open(dir.path(), &StorageOptions::default()).unwrap();
+    assert_upgraded(&s, revoked, closed);
+    drop(s);
+    // Once: the next open finds layout 2.
+    let s = RocksStorage::open(dir.path(), &StorageOptions::default()).unwrap();
+    assert_upgraded(&s, revoked, closed);
+}
+
+#[test]
+fn postgres_migration_2_fills_in_the_credentials_the_entries_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = Postgres::start(&dir.path().join("pg"));
+    let url = pg.create_database("upgrade");
+    let (revoked, closed) = write_without_ends(&PgStorage::open(&url, None).unwrap());
+    // Back to the schema of the previous release.
+    pg.sql(
+        "upgrade",
+        "DROP TABLE credential_ends; DELETE FROM causeway_migrations WHERE version = 2",
+    );
+    assert_upgraded(&PgStorage::open(&url, None).unwrap(), revoked, closed);
+}

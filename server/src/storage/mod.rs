@@ -90,6 +90,30 @@ pub struct Commit {
     pub credential_ends: Vec<(Hash, CredentialEnd)>,
 }
 
+/// The credentials that `entries` (index, bytes; in log order) revoke or
+/// close, each with the first record that ended it. Entries that are not
+/// records end nothing. Used to fill in the credential ends of a store
+/// written before they were kept (RocksDB layout 1, PostgreSQL before
+/// migration 2), so an upgrade does not reopen revoked sessions.
+pub fn ends_in_entries<'a>(
+    entries: impl IntoIterator<Item = (u64, &'a [u8])>,
+    found: &mut std::collections::HashMap<Hash, CredentialEnd>,
+) {
+    for (index, bytes) in entries {
+        let record = causeway_proto::records::Envelope::decode(bytes)
+            .ok()
+            .and_then(|e| e.record().ok());
+        if let Some((credential, ending)) = record
+            .as_ref()
+            .and_then(causeway_proto::records::lineage::ends)
+        {
+            found
+                .entry(credential)
+                .or_insert(CredentialEnd { ending, index });
+        }
+    }
+}
+
 /// A stored RFC 3161 anchor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredAnchor {

@@ -72,6 +72,46 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     ),
 ];
 
+/// Migration 2's data: every credential the log's entries already revoked
+/// or closed, read in chunks so a large log is never held in memory.
+async fn fill_credential_ends(
+    tx: &tokio_postgres::Transaction<'_>,
+) -> Result<(), tokio_postgres::Error> {
+    let mut found = std::collections::HashMap::new();
+    let mut from: i64 = 0;
+    loop {
+        let rows = tx
+            .query_typed(
+                "SELECT idx, data FROM entries WHERE idx >= $1 ORDER BY idx LIMIT 4096",
+                &[(&from, Type::INT8)],
+            )
+            .await?;
+        let Some(last) = rows.last() else { break };
+        from = last.try_get::<_, i64>(0)? + 1;
+        let mut chunk = Vec::with_capacity(rows.len());
+        for r in &rows {
+            chunk.push((r.try_get::<_, i64>(0)?, r.try_get::<_, Vec<u8>>(1)?));
+        }
+        super::ends_in_entries(
+            chunk.iter().map(|(i, d)| (*i as u64, d.as_slice())),
+            &mut found,
+        );
+    }
+    for (credential, end) in &found {
+        let (code, index) = (i16::from(end.ending.code()), end.index as i64);
+        tx.execute_typed(
+            "INSERT INTO credential_ends (credential, ending, idx) VALUES ($1, $2, $3)",
+            &[
+                (&credential.as_bytes().as_slice(), Type::BYTEA),
+                (&code, Type::INT2),
+                (&index, Type::INT8),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// The advisory lock key that serializes migrations ("causew" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6361_7573_6577;
 
@@ -380,6 +420,9 @@ impl PgStorage {
                     .await?;
                 if done.is_none() {
                     tx.batch_execute(sql).await?;
+                    if *version == 2 {
+                        fill_credential_ends(&tx).await?;
+                    }
                     tx.execute_typed(
                         "INSERT INTO causeway_migrations (version, description) VALUES ($1, $2)",
                         &[(version, Type::INT4), (description, Type::TEXT)],

@@ -57,8 +57,9 @@ const META_ORIGIN: &[u8] = b"origin";
 const META_LAYOUT: &[u8] = b"layout";
 
 /// The on-disk layout this code reads and writes. Bump it when key or
-/// value encodings change.
-pub const LAYOUT_VERSION: u64 = 1;
+/// value encodings change. Layout 2 added `credential_ends`; a layout-1
+/// database is upgraded at open by filling it in from the entries.
+pub const LAYOUT_VERSION: u64 = 2;
 
 /// Tuning knobs for the RocksDB instance.
 #[derive(Clone, Debug)]
@@ -177,6 +178,10 @@ impl RocksStorage {
         match db.get_cf(meta, META_LAYOUT)? {
             Some(v) => {
                 let found = u64_value(&v, "layout version")?;
+                if found == 1 {
+                    drop(db);
+                    return self.upgrade_from_layout_1();
+                }
                 if found != LAYOUT_VERSION {
                     return Err(StorageError::Corrupt(format!(
                         "the database has layout {found}; this build reads layout {LAYOUT_VERSION}"
@@ -194,6 +199,33 @@ impl RocksStorage {
                 db.write_opt(b, &self.sync_writes)?;
             }
         }
+        Ok(())
+    }
+
+    /// Layout 1 → 2: records every credential the log's entries revoked or
+    /// closed, and the new layout, in one synced batch.
+    fn upgrade_from_layout_1(&self) -> Result<(), StorageError> {
+        let db = self.db()?;
+        let mut found = std::collections::HashMap::new();
+        for item in db.iterator_cf(db.cf(CF_ENTRIES), IteratorMode::Start) {
+            let (key, value) = item?;
+            let index = u64_value(&key, "entry key")?;
+            super::ends_in_entries([(index, value.as_ref())], &mut found);
+        }
+        let mut b = WriteBatch::default();
+        for (credential, end) in &found {
+            b.put_cf(
+                db.cf(CF_CREDENTIAL_ENDS),
+                credential.as_bytes(),
+                encode_end(end),
+            );
+        }
+        b.put_cf(db.cf(CF_META), META_LAYOUT, LAYOUT_VERSION.to_be_bytes());
+        db.write_opt(b, &self.sync_writes)?;
+        tracing::info!(
+            credentials = found.len(),
+            "upgraded the database to layout 2: credential ends filled in from the entries"
+        );
         Ok(())
     }
 
@@ -335,10 +367,7 @@ impl Storage for RocksStorage {
         }
         let ends = db.cf(CF_CREDENTIAL_ENDS);
         for (credential, end) in &commit.credential_ends {
-            let mut value = [0u8; 9];
-            value[0] = end.ending.code();
-            value[1..].copy_from_slice(&end.index.to_be_bytes());
-            b.put_cf(ends, credential.as_bytes(), value);
+            b.put_cf(ends, credential.as_bytes(), encode_end(end));
         }
         for (id, hash) in &commit.nodes {
             b.put_cf(nodes, node_key(*id), hash.as_bytes());
@@ -597,6 +626,14 @@ fn wal_bytes(path: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// A credential end as stored: `ending code ‖ index (u64 BE)`.
+fn encode_end(end: &CredentialEnd) -> [u8; 9] {
+    let mut value = [0u8; 9];
+    value[0] = end.ending.code();
+    value[1..].copy_from_slice(&end.index.to_be_bytes());
+    value
 }
 
 /// A stored credential end: `ending code ‖ index (u64 BE)`.
