@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = record.references();
     }
     if let Ok(admitted) = admitted {
-        assert_eq!(record.as_ref(), Ok(&admitted));
+        assert_eq!(record.as_ref(), Ok(&admitted.record));
         assert!(envelope.signer().is_ok());
     }
 });

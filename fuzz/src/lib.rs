@@ -165,14 +165,21 @@ pub static SESSION: LazyLock<ProducerKey> =
 /// The admission policy of the envelope target: [`PRODUCER`] is a human,
 /// [`ISSUER`] an issuer, [`VERIFIER`] a verifier.
 pub static POLICY: LazyLock<ProducerPolicy> = LazyLock::new(|| {
-    let mut text = String::new();
-    for (name, role, key) in [
-        ("fuzz-human", "human", &*PRODUCER),
-        ("fuzz-issuer", "issuer", &*ISSUER),
-        ("fuzz-verifier", "verifier", &*VERIFIER),
+    // The samples span a day before NOW, and the human samples name alice
+    // (approver) and bob (reviewer): both are the fuzz human's subjects.
+    let mut text = String::from("max_past_skew = \"24h\"\n\n");
+    for (name, role, subjects, key) in [
+        (
+            "fuzz-human",
+            "human",
+            "subjects = [\"alice@example.com\", \"bob@example.com\"]\n",
+            &*PRODUCER,
+        ),
+        ("fuzz-issuer", "issuer", "", &*ISSUER),
+        ("fuzz-verifier", "verifier", "", &*VERIFIER),
     ] {
         text.push_str(&format!(
-            "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\nkeys = [\"{}\"]\n\n",
+            "[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\n{subjects}keys = [\"{}\"]\n\n",
             key.public_key().to_base64()
         ));
     }
@@ -190,9 +197,9 @@ pub fn signer_for(record: &Record) -> &'static ProducerKey {
     }
 }
 
-/// The log's clock for admission checks: 2027-01-01T00:00:00Z, after every
-/// sample record.
-pub const NOW: i64 = 1_798_761_600;
+/// The log's clock for admission checks: 2026-11-23T09:00:00Z, after every
+/// sample record and within [`POLICY`]'s `max_past_skew` of each.
+pub const NOW: i64 = 1_795_424_400;
 
 /// The sample records (testdata/records), one or two of each kind, with
 /// [`SESSION`] as the credentials' session key.
