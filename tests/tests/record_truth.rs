@@ -304,7 +304,7 @@ async fn a_revoked_credential_and_its_delegated_children_write_nothing_more() {
             Code::PermissionDenied,
             &[
                 &format!("this {what} is signed by a session key"),
-                &format!("its credential {c1}"),
+                &format!("credential {c1} was revoked"),
                 &by,
             ],
         )
@@ -315,7 +315,7 @@ async fn a_revoked_credential_and_its_delegated_children_write_nothing_more() {
         &mut c,
         env(Kind::Action, action(&c2, 2, now()), &s2).0,
         Code::PermissionDenied,
-        &[&format!("ancestor {c1} (1 levels up)"), &by],
+        &[&format!("its credential's ancestor {c1} (1 level up)"), &by],
     )
     .await;
     // The issuer still closes the revoked session: that is how it ends.

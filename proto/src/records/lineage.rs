@@ -146,13 +146,16 @@ impl Ended {
     /// (for one that is part of the same refused request).
     pub fn message(&self, kind: Kind, ended_by: Option<&str>) -> String {
         let credential = self.credential;
-        let whose = if self.depth == 0 {
-            format!("its credential {credential}")
+        // A delegated credential is signed under its parent's session key.
+        let signing = if kind == Kind::Credential {
+            "its parent credential"
         } else {
-            format!(
-                "its credential's ancestor {credential} ({} levels up)",
-                self.depth
-            )
+            "its credential"
+        };
+        let whose = match self.depth {
+            0 => format!("{signing} {credential}"),
+            1 => format!("{signing}'s ancestor {credential} (1 level up)"),
+            n => format!("{signing}'s ancestor {credential} ({n} levels up)"),
         };
         let by = ended_by.map_or_else(
             || {
@@ -232,6 +235,7 @@ mod tests {
         let err = check_open(Kind::Action, &lineage, &mut revoked_root).unwrap_err();
         assert_eq!(err.code, RejectCode::PermissionDenied);
         assert!(err.message.contains("revoked by the exception at index 41"));
+        assert!(err.message.contains("its credential's ancestor"));
         assert!(err.message.contains("2 levels up"));
     }
 

@@ -1808,3 +1808,238 @@ fn rejects_times_in_the_future() {
         &["action.time"],
     );
 }
+
+#[test]
+fn rejects_records_backdated_past_max_past_skew() {
+    let (mut log, p) = Log::new();
+    let at = |secs: i64| {
+        let Record::Authorization(mut a) = authorization() else {
+            unreachable!()
+        };
+        a.time = Time::new(secs, 0).unwrap();
+        Record::Authorization(a)
+    };
+    // The test policy allows 48h: exactly that is accepted, a second more
+    // is not.
+    let limit = log.now - 48 * 3600;
+    log.check(&Envelope::sign(&at(limit), &p.alice).encode())
+        .unwrap();
+    log.reject(
+        &at(limit - 1),
+        &p.alice,
+        RejectCode::InvalidArgument,
+        &[
+            "authorization.time",
+            "172801s behind the log's clock (2026-11-23T09:00:00Z)",
+            "at most 172800s is accepted (max_past_skew",
+        ],
+    );
+}
+
+#[test]
+fn a_human_record_names_the_principal_that_signed_it() {
+    let (mut log, p) = Log::new();
+    let Record::Authorization(mut forged) = authorization() else {
+        unreachable!()
+    };
+    forged.approver.subject = String::from("bob@example.com");
+    log.reject(
+        &Record::Authorization(forged),
+        &p.alice,
+        RejectCode::PermissionDenied,
+        &[
+            "authorization.approver.subject is \"bob@example.com\"",
+            "principal \"alice@example.com\"",
+        ],
+    );
+    let auth = log.submit(&authorization(), &p.alice).unwrap();
+    let Record::Review(mut r) = review(auth) else {
+        unreachable!()
+    };
+    r.reviewer.subject = String::from("alice@example.com");
+    log.reject(
+        &Record::Review(r),
+        &p.bob,
+        RejectCode::PermissionDenied,
+        &[
+            "review.reviewer.subject is \"alice@example.com\"",
+            "\"bob@example.com\"",
+        ],
+    );
+}
+
+#[test]
+fn subjects_are_aliases_of_one_human_principal() {
+    let key = BASE64.encode(ProducerKey::generate(&mut rng(5)).public_spki_der());
+    let other = BASE64.encode(ProducerKey::generate(&mut rng(6)).public_spki_der());
+    let policy = ProducerPolicy::parse(&format!(
+        "[[principal]]\nname = \"alice@example.com\"\nrole = \"human\"\nsubjects = [\"alice\"]\nkeys = [\"{key}\"]\n"
+    ))
+    .unwrap();
+    let alice = &policy.principals()[0];
+    assert!(alice.is_subject("alice@example.com") && alice.is_subject("alice"));
+    assert!(!alice.is_subject("Alice") && !alice.is_subject(""));
+    for (text, needle) in [
+        (
+            format!(
+                "[[principal]]\nname = \"i\"\nrole = \"issuer\"\nsubjects = [\"x\"]\nkeys = [\"{key}\"]\n"
+            ),
+            "only human principals have subjects",
+        ),
+        (
+            format!(
+                "[[principal]]\nname = \"a\"\nrole = \"human\"\nsubjects = [\" \"]\nkeys = [\"{key}\"]\n"
+            ),
+            "empty subject",
+        ),
+        (
+            format!(
+                "[[principal]]\nname = \"a\"\nrole = \"human\"\nsubjects = [\"a\"]\nkeys = [\"{key}\"]\n"
+            ),
+            "twice",
+        ),
+        (
+            format!(
+                "[[principal]]\nname = \"a\"\nrole = \"human\"\nsubjects = [\"b\"]\nkeys = [\"{key}\"]\n\
+                 [[principal]]\nname = \"b\"\nrole = \"human\"\nkeys = [\"{other}\"]\n"
+            ),
+            "names both principal \"a\" and principal \"b\"",
+        ),
+    ] {
+        let e = ProducerPolicy::parse(&text).unwrap_err();
+        assert!(e.to_string().contains(needle), "{e}");
+    }
+    let e = ProducerPolicy::parse(&format!(
+        "max_past_skew = \"soon\"\n[[principal]]\nname = \"a\"\nrole = \"human\"\nkeys = [\"{key}\"]\n"
+    ))
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("max_past_skew \"soon\" is not a duration"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_credential_must_name_its_agent() {
+    let (mut log, p) = Log::new();
+    let auth = log.submit(&authorization(), &p.alice).unwrap();
+    let session = ProducerKey::generate(&mut rng(8));
+    let Record::Credential(mut c) = credential(
+        auth,
+        None,
+        None,
+        &session,
+        "2026-11-22T09:32:00Z",
+        "2026-11-22T10:32:00Z",
+    ) else {
+        unreachable!()
+    };
+    c.agent.id = String::new();
+    log.reject(
+        &Record::Credential(c),
+        &p.issuer,
+        RejectCode::InvalidArgument,
+        &["credential.agent.id is empty"],
+    );
+}
+
+#[test]
+fn admitted_records_name_their_signer_lineage_and_what_they_end() {
+    let (mut log, p) = Log::new();
+    let c = chain(&mut log, &p);
+    let admit = |log: &mut Log, record: &Record, key: &ProducerKey| {
+        let envelope = Envelope::sign(record, key);
+        let admitted = log.check(&envelope.encode()).unwrap();
+        assert_eq!(admitted.keyid, key.key_id());
+        assert_eq!(admitted.submission_id, envelope.submission_id().unwrap());
+        admitted
+    };
+    // An action under the delegated credential writes under it and its
+    // parent, the root.
+    let a = admit(
+        &mut log,
+        &action(c.sub, 3, "2026-11-22T10:00:00Z"),
+        &c.sub_session,
+    );
+    assert_eq!(a.lineage.credentials(), [c.sub, c.cred]);
+    assert_eq!(a.lineage.root(), Some(&c.cred));
+    assert_eq!(a.ends, None);
+    // A delegated credential writes under its parent.
+    let grandchild = ProducerKey::generate(&mut rng(9));
+    let d = admit(
+        &mut log,
+        &credential(
+            c.auth,
+            None,
+            Some(c.sub),
+            &grandchild,
+            "2026-11-22T10:00:00Z",
+            "2026-11-22T10:10:00Z",
+        ),
+        &c.sub_session,
+    );
+    assert_eq!(d.lineage.credentials(), [c.sub, c.cred]);
+    // Records by principals write under nothing; revocations and closures
+    // end their credential.
+    let e = admit(&mut log, &exception(c.sub, None), &p.issuer);
+    assert!(!e.lineage.is_session_key());
+    assert_eq!(e.ends, Some((c.sub, Ending::Revoked)));
+    let Record::Exception(mut warning) = exception(c.sub, None) else {
+        unreachable!()
+    };
+    warning.revoked = false;
+    let w = admit(&mut log, &Record::Exception(warning), &p.issuer);
+    assert_eq!(
+        w.ends, None,
+        "an exception that does not revoke ends nothing"
+    );
+    let s = admit(
+        &mut log,
+        &closure(c.cred, "2026-11-22T10:30:00Z"),
+        &c.session,
+    );
+    assert_eq!(
+        (s.lineage.credentials(), s.ends),
+        (&[c.cred][..], Some((c.cred, Ending::Closed)))
+    );
+}
+
+#[test]
+fn a_session_key_writes_nothing_once_an_ancestor_expired() {
+    let (mut log, p) = Log::new();
+    let c = chain(&mut log, &p);
+    // A child given more time than its parent (which expires 10:32).
+    let child_key = ProducerKey::generate(&mut rng(10));
+    let child = log
+        .submit(
+            &credential(
+                c.auth,
+                None,
+                Some(c.cred),
+                &child_key,
+                "2026-11-22T10:00:00Z",
+                "2026-11-22T12:00:00Z",
+            ),
+            &c.session,
+        )
+        .unwrap();
+    // 48h (the policy's max_past_skew) and 8 minutes after the parent
+    // expired: the child's action is within its own validity and recent
+    // enough, but its authority has run out.
+    log.now = t("2026-11-24T10:40:00Z").seconds();
+    log.reject(
+        &action(child, 1, "2026-11-22T10:45:00Z"),
+        &child_key,
+        RejectCode::PermissionDenied,
+        &[
+            &format!("its credential's ancestor {}", c.cred),
+            "expired at 2026-11-22T10:32:00Z",
+            "max_past_skew",
+        ],
+    );
+    // The auditor, judging as of the record's own time, admits it.
+    let entry = Envelope::sign(&action(child, 1, "2026-11-22T10:45:00Z"), &child_key).encode();
+    let entries = &log.entries;
+    validate_at_record_time(&entry, &log.policy, &mut |h| entries.get(h).cloned()).unwrap();
+}
