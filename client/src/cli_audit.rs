@@ -61,6 +61,7 @@ pub struct Trust {
 pub async fn audit(
     log: &LogTarget,
     tiles: &str,
+    http_timeout: std::time::Duration,
     policy_path: &Path,
     out: &Path,
     trust: &Trust,
@@ -78,7 +79,7 @@ pub async fn audit(
         )
         .await
     } else {
-        let source = HttpTiles::with_ca(tiles, log.tls.ca_pem.as_deref())?;
+        let source = HttpTiles::with_ca(tiles, log.tls.ca_pem.as_deref())?.timeout(http_timeout);
         audit_from(&source, log, tiles, policy_path, out, trust, json_out).await
     }
 }

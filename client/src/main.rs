@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
+use causeway_client::tiles::DEFAULT_HTTP_TIMEOUT;
 use causeway_client::verify::{
     CheckedCheckpoint, WitnessPolicy, check_checkpoint, check_consistency, check_inclusion,
     check_witnesses,
@@ -407,6 +408,20 @@ struct TilesArg {
     /// --http-addr, a mirror, a bucket or a CDN.
     #[arg(long = "tiles", env = "CAUSEWAY_TILES", default_value = causeway_client::tiles::DEFAULT_TILES_URL)]
     url: String,
+    /// The most time one tile request may take, body included (e.g. 30s,
+    /// 2m): a server that stalls or drips bytes fails after this.
+    #[arg(long, env = "CAUSEWAY_HTTP_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    http_timeout: std::time::Duration,
+}
+
+/// Parses a timeout like `30s` or `2m` (see [`parse_age`]); at least 1 s.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match parse_age(text)? {
+        Age(Some(secs)) if secs > 0 => Ok(std::time::Duration::from_secs(secs)),
+        _ => Err(format!(
+            "{text:?}: a timeout must be at least 1s, like 30s or 2m"
+        )),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -515,6 +530,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             cli_audit::audit(
                 &common.target()?,
                 &tiles.url,
+                tiles.http_timeout,
                 &policy,
                 &out,
                 &trust,
@@ -613,7 +629,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             common,
             tiles,
             entries,
-        } => verify_tiles(&common, &tiles.url, entries).await,
+        } => verify_tiles(&common, &tiles, entries).await,
         Command::VerifyEvidence {
             common,
             witness,
@@ -644,7 +660,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tiles,
             out,
             no_entries,
-        } => export_tiles(&common, &tiles.url, &out, no_entries).await,
+        } => export_tiles(&common, &tiles, &out, no_entries).await,
     }
 }
 
@@ -1232,11 +1248,13 @@ async fn verify_evidence(
 /// The tile source at `url` and its checked checkpoint.
 async fn open_tiles(
     url: &str,
+    timeout: std::time::Duration,
     keys: &[VerifierKey],
     common: &Common,
 ) -> anyhow::Result<(causeway_client::tiles::HttpTiles, CheckedCheckpoint)> {
     let source =
-        causeway_client::tiles::HttpTiles::with_ca(url, common.target()?.tls.ca_pem.as_deref())?;
+        causeway_client::tiles::HttpTiles::with_ca(url, common.target()?.tls.ca_pem.as_deref())?
+            .timeout(timeout);
     let checked = causeway_client::tiles::checked_checkpoint(&source, keys)
         .await
         .context("the checkpoint served with the tiles does not verify")?;
@@ -1255,10 +1273,10 @@ fn progress_bar(what: &str) -> indicatif::ProgressBar {
     bar
 }
 
-async fn verify_tiles(common: &Common, url: &str, entries: bool) -> anyhow::Result<()> {
+async fn verify_tiles(common: &Common, tiles: &TilesArg, entries: bool) -> anyhow::Result<()> {
     use causeway_client::tiles::verify_tree;
     let keys = keys(common)?;
-    let (source, checked) = open_tiles(url, &keys, common).await?;
+    let (source, checked) = open_tiles(&tiles.url, tiles.http_timeout, &keys, common).await?;
     let bar = progress_bar("verifying");
     let report = verify_tree(&source, &checked.checkpoint, entries, |done, total| {
         bar.set_length(total);
@@ -1298,13 +1316,14 @@ async fn verify_tiles(common: &Common, url: &str, entries: bool) -> anyhow::Resu
 
 async fn export_tiles(
     common: &Common,
-    url: &str,
+    tiles: &TilesArg,
     out: &std::path::Path,
     no_entries: bool,
 ) -> anyhow::Result<()> {
     use causeway_client::tiles::{HttpTiles, mirror};
     let keys = keys(common)?;
-    let source = HttpTiles::with_ca(url, common.target()?.tls.ca_pem.as_deref())?;
+    let source = HttpTiles::with_ca(&tiles.url, common.target()?.tls.ca_pem.as_deref())?
+        .timeout(tiles.http_timeout);
     let bar = progress_bar("fetching");
     let report = mirror(&source, out, &keys, no_entries, |phase, done, total| {
         bar.set_message(phase.to_owned());
@@ -1355,7 +1374,7 @@ async fn prove_inclusion_from_tiles(
     let Some(index) = index else {
         bail!("--from-tiles needs --index: tiles cannot look a leaf up by hash");
     };
-    let (source, c) = open_tiles(url, &keys, common).await?;
+    let (source, c) = open_tiles(url, DEFAULT_HTTP_TIMEOUT, &keys, common).await?;
     let tree = TileTree::new(&source, c.checkpoint.size());
     let leaf_hash = tree.leaf_hash(index).await?;
     if let LeafRef::Hash(h) = leaf
@@ -1373,7 +1392,7 @@ async fn prove_inclusion_from_tiles(
 async fn prove_consistency_from_tiles(common: &Common, url: &str, old: u64) -> anyhow::Result<()> {
     use causeway_client::tiles::TileTree;
     let keys = keys(common)?;
-    let (source, new_c) = open_tiles(url, &keys, common).await?;
+    let (source, new_c) = open_tiles(url, DEFAULT_HTTP_TIMEOUT, &keys, common).await?;
     // The old root must come from somewhere other than these tiles, or
     // the check would be circular: the log's signed checkpoint at `old`.
     let mut client = connect(common).await?;
