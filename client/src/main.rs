@@ -485,6 +485,8 @@ enum Prove {
 }
 
 fn main() -> ExitCode {
+    #[cfg(unix)]
+    restore_sigpipe();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -502,6 +504,26 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Lets a closed stdout end the process quietly, as it ends `cat` or `grep`.
+///
+/// Rust starts programs with SIGPIPE ignored, so writing to a pipe whose
+/// reader has gone (`causeway … | head -c1`) makes `println!` panic with
+/// "failed printing to stdout: Broken pipe". With the default action back,
+/// the kernel ends the process by SIGPIPE at that write (status 141 in a
+/// shell), which is what pipelines expect. One call here is less invasive
+/// and more complete than making every `println!` a checked `writeln!`, and
+/// it changes nothing else: sockets are written with MSG_NOSIGNAL by std and
+/// tokio (a closed connection is still an EPIPE error, not a signal), and the
+/// CLI writes to no pipe of its own.
+#[cfg(unix)]
+fn restore_sigpipe() {
+    // SAFETY: runs first in main, before any other thread exists; SIG_DFL is
+    // a valid disposition and installs no handler code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
