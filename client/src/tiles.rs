@@ -334,12 +334,13 @@ impl TileSource for HttpTiles {
         // One deadline over connecting, headers and the whole body: a
         // per-read timeout would let a server that drips a byte at a time
         // go on for ever.
-        tokio::time::timeout(self.timeout, self.get_unbounded(&url, limit))
-            .await
-            .unwrap_or(Err(TileError::Timeout {
+        match tokio::time::timeout(self.timeout, self.get_unbounded(&url, limit)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(TileError::Timeout {
                 url,
                 timeout: self.timeout,
-            }))
+            }),
+        }
     }
 }
 
@@ -410,13 +411,13 @@ pub async fn fetch_entries<S: TileSource>(
     progress: impl Fn(u64, u64),
 ) -> Result<Vec<Vec<u8>>, TileError> {
     use futures::StreamExt as _;
-    let bundles: Vec<TileId> = causeway_proto::tiles::entry_bundles(size).collect();
-    let total = bundles.len() as u64;
-    // The size comes from the checkpoint, which may be unverified: reserve
-    // a bounded amount up front, so a claimed size of 2^63 cannot abort the
-    // process before a single bundle is fetched.
+    let total = size.div_ceil(tiles::TILE_WIDTH);
+    // The size comes from the checkpoint, which may be unverified: bundles
+    // are listed lazily and only a bounded amount is reserved up front, so
+    // a claimed size of 2^63 cannot exhaust memory before the first fetch.
     let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 20));
-    let mut fetched = futures::stream::iter(bundles.into_iter().map(|tile| async move {
+    let bundles = causeway_proto::tiles::entry_bundles(size);
+    let mut fetched = futures::stream::iter(bundles.map(|tile| async move {
         let bytes = source.fetch(&tile).await?;
         Ok::<_, TileError>((tile, bytes))
     }))
@@ -872,6 +873,17 @@ mod tests {
         assert!(body.bytes.capacity() < 4096);
         let body = LimitedBody::new(1024, Some(100));
         assert!(body.bytes.capacity() >= 100);
+    }
+
+    #[tokio::test]
+    async fn a_huge_claimed_size_fails_at_the_first_fetch_not_in_allocation() {
+        // An unverified checkpoint may claim any size; listing or reserving
+        // for 2^62 entries up front would abort the process.
+        let dir = tempfile::tempdir().unwrap();
+        let err = fetch_entries(&DirTiles::new(dir.path()), 1 << 62, |_, _| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TileError::Io { .. }), "{err:?}");
     }
 
     #[tokio::test]
