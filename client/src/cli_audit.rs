@@ -184,6 +184,7 @@ impl Status {
 pub async fn audit(
     log: &LogTarget,
     tiles: &str,
+    http_timeout: std::time::Duration,
     policy_path: &Path,
     out: &Path,
     trust: &Trust,
@@ -215,7 +216,7 @@ pub async fn audit(
         )
         .await
     } else {
-        let source = HttpTiles::with_ca(tiles, log.tls.ca_pem.as_deref())?;
+        let source = HttpTiles::with_ca(tiles, log.tls.ca_pem.as_deref())?.timeout(http_timeout);
         audit_from(&source, log, tiles, policy_path, out, trust, json_out).await
     }
 }

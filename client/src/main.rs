@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
+use causeway_client::tiles::DEFAULT_HTTP_TIMEOUT;
 use causeway_client::verify::{
     CheckedCheckpoint, WitnessPolicy, check_checkpoint, check_consistency, check_inclusion,
     check_witnesses,
@@ -420,6 +421,20 @@ struct TilesArg {
     /// --http-addr, a mirror, a bucket or a CDN.
     #[arg(long = "tiles", env = "CAUSEWAY_TILES", default_value = causeway_client::tiles::DEFAULT_TILES_URL)]
     url: String,
+    /// The most time one tile request may take, body included (e.g. 30s,
+    /// 2m): a server that stalls or drips bytes fails after this.
+    #[arg(long, env = "CAUSEWAY_HTTP_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    http_timeout: std::time::Duration,
+}
+
+/// Parses a timeout like `30s` or `2m` (see [`parse_age`]); at least 1 s.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match parse_age(text)? {
+        Age(Some(secs)) if secs > 0 => Ok(std::time::Duration::from_secs(secs)),
+        _ => Err(format!(
+            "{text:?}: a timeout must be at least 1s, like 30s or 2m"
+        )),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -483,6 +498,8 @@ enum Prove {
 }
 
 fn main() -> ExitCode {
+    #[cfg(unix)]
+    restore_sigpipe();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -509,6 +526,26 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+    }
+}
+
+/// Lets a closed stdout end the process quietly, as it ends `cat` or `grep`.
+///
+/// Rust starts programs with SIGPIPE ignored, so writing to a pipe whose
+/// reader has gone (`causeway … | head -c1`) makes `println!` panic with
+/// "failed printing to stdout: Broken pipe". With the default action back,
+/// the kernel ends the process by SIGPIPE at that write (status 141 in a
+/// shell), which is what pipelines expect. One call here is less invasive
+/// and more complete than making every `println!` a checked `writeln!`, and
+/// it changes nothing else: sockets are written with MSG_NOSIGNAL by std and
+/// tokio (a closed connection is still an EPIPE error, not a signal), and the
+/// CLI writes to no pipe of its own.
+#[cfg(unix)]
+fn restore_sigpipe() {
+    // SAFETY: runs first in main, before any other thread exists; SIG_DFL is
+    // a valid disposition and installs no handler code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -541,6 +578,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             cli_audit::audit(
                 &common.target()?,
                 &tiles.url,
+                tiles.http_timeout,
                 &policy,
                 &out,
                 &trust,
@@ -639,7 +677,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             common,
             tiles,
             entries,
-        } => verify_tiles(&common, &tiles.url, entries).await,
+        } => verify_tiles(&common, &tiles, entries).await,
         Command::VerifyEvidence {
             common,
             witness,
@@ -670,7 +708,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tiles,
             out,
             no_entries,
-        } => export_tiles(&common, &tiles.url, &out, no_entries).await,
+        } => export_tiles(&common, &tiles, &out, no_entries).await,
     }
 }
 
@@ -1259,11 +1297,13 @@ async fn verify_evidence(
 /// The tile source at `url` and its checked checkpoint.
 async fn open_tiles(
     url: &str,
+    timeout: std::time::Duration,
     keys: &[VerifierKey],
     common: &Common,
 ) -> anyhow::Result<(causeway_client::tiles::HttpTiles, CheckedCheckpoint)> {
     let source =
-        causeway_client::tiles::HttpTiles::with_ca(url, common.target()?.tls.ca_pem.as_deref())?;
+        causeway_client::tiles::HttpTiles::with_ca(url, common.target()?.tls.ca_pem.as_deref())?
+            .timeout(timeout);
     let checked = causeway_client::tiles::checked_checkpoint(&source, keys)
         .await
         .context("the checkpoint served with the tiles does not verify")?;
@@ -1282,10 +1322,10 @@ fn progress_bar(what: &str) -> indicatif::ProgressBar {
     bar
 }
 
-async fn verify_tiles(common: &Common, url: &str, entries: bool) -> anyhow::Result<()> {
+async fn verify_tiles(common: &Common, tiles: &TilesArg, entries: bool) -> anyhow::Result<()> {
     use causeway_client::tiles::verify_tree;
     let keys = keys(common)?;
-    let (source, checked) = open_tiles(url, &keys, common).await?;
+    let (source, checked) = open_tiles(&tiles.url, tiles.http_timeout, &keys, common).await?;
     let bar = progress_bar("verifying");
     let report = verify_tree(&source, &checked.checkpoint, entries, |done, total| {
         bar.set_length(total);
@@ -1325,13 +1365,14 @@ async fn verify_tiles(common: &Common, url: &str, entries: bool) -> anyhow::Resu
 
 async fn export_tiles(
     common: &Common,
-    url: &str,
+    tiles: &TilesArg,
     out: &std::path::Path,
     no_entries: bool,
 ) -> anyhow::Result<()> {
     use causeway_client::tiles::{HttpTiles, mirror};
     let keys = keys(common)?;
-    let source = HttpTiles::with_ca(url, common.target()?.tls.ca_pem.as_deref())?;
+    let source = HttpTiles::with_ca(&tiles.url, common.target()?.tls.ca_pem.as_deref())?
+        .timeout(tiles.http_timeout);
     let bar = progress_bar("fetching");
     let report = mirror(&source, out, &keys, no_entries, |phase, done, total| {
         bar.set_message(phase.to_owned());
@@ -1382,7 +1423,7 @@ async fn prove_inclusion_from_tiles(
     let Some(index) = index else {
         bail!("--from-tiles needs --index: tiles cannot look a leaf up by hash");
     };
-    let (source, c) = open_tiles(url, &keys, common).await?;
+    let (source, c) = open_tiles(url, DEFAULT_HTTP_TIMEOUT, &keys, common).await?;
     let tree = TileTree::new(&source, c.checkpoint.size());
     let leaf_hash = tree.leaf_hash(index).await?;
     if let LeafRef::Hash(h) = leaf
@@ -1400,7 +1441,7 @@ async fn prove_inclusion_from_tiles(
 async fn prove_consistency_from_tiles(common: &Common, url: &str, old: u64) -> anyhow::Result<()> {
     use causeway_client::tiles::TileTree;
     let keys = keys(common)?;
-    let (source, new_c) = open_tiles(url, &keys, common).await?;
+    let (source, new_c) = open_tiles(url, DEFAULT_HTTP_TIMEOUT, &keys, common).await?;
     // The old root must come from somewhere other than these tiles, or
     // the check would be circular: the log's signed checkpoint at `old`.
     let mut client = connect(common).await?;

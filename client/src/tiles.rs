@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::merkle::{CompactRange, Hash, NodeId, ProofPlan, leaf_hash};
-use causeway_proto::note::VerifierKey;
+use causeway_proto::note::{Note, VerifierKey};
 use causeway_proto::tiles::{
     self, TileId, TileKind, entry_bundles, fold_perfect, hash_tiles, split_bundle, split_hashes,
     tile_for_node,
@@ -28,6 +29,115 @@ pub const DEFAULT_TILES_URL: &str = "http://127.0.0.1:7401";
 /// How many tiles are fetched at once.
 const PARALLEL: usize = 16;
 
+/// How long one tile request may take, from connecting to the last byte of
+/// the body, unless the caller says otherwise ([`HttpTiles::timeout`]). The
+/// largest resource, a full entry bundle of 256 maximal entries (16 MiB),
+/// arrives in well under this at 1 MB/s, while a server that stalls or
+/// drips bytes cannot hold an audit hostage for longer.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How much of an error response's body is read for the message: enough for
+/// any real error text, and a hostile server cannot make it more.
+const ERROR_BODY_LIMIT: usize = 4096;
+
+/// The most bytes one response may have, and why, so that a hostile or
+/// broken server cannot make the client buffer more than the format allows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SizeLimit {
+    /// The limit in bytes.
+    pub bytes: usize,
+    /// What the resource is and where the limit comes from, for errors.
+    pub what: String,
+}
+
+impl SizeLimit {
+    /// The checkpoint: a signed note, which the note parser refuses above
+    /// [`Note::MAX_SIZE`] anyway (a checkpoint is a few hundred bytes, but
+    /// the parser allows room for many large post-quantum signatures, and
+    /// the client must not refuse what the parser accepts).
+    pub fn checkpoint() -> Self {
+        SizeLimit {
+            bytes: Note::MAX_SIZE,
+            what: format!(
+                "a checkpoint (a signed note of at most {} bytes)",
+                Note::MAX_SIZE
+            ),
+        }
+    }
+
+    /// A tile or entry bundle, from c2sp.org/tlog-tiles: a hash tile of
+    /// width w is exactly w hashes of 32 bytes; an entry bundle of width w
+    /// holds w entries, each a 2-byte big-endian length and at most 65,535
+    /// bytes (the most that length can say).
+    pub fn tile(tile: &TileId) -> Self {
+        let width = usize::from(tile.width());
+        match tile.kind() {
+            TileKind::Hashes { .. } => SizeLimit {
+                bytes: width * Hash::LEN,
+                what: format!(
+                    "a hash tile of width {width} ({width} hashes of {} bytes)",
+                    Hash::LEN
+                ),
+            },
+            TileKind::Entries => {
+                let per_entry = 2 + usize::from(u16::MAX);
+                SizeLimit {
+                    bytes: width * per_entry,
+                    what: format!(
+                        "an entry bundle of width {width} ({width} entries of at most {per_entry} bytes with their length)"
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// A response body read up to a [`SizeLimit`]: chunks are appended while
+/// the total stays within the limit, and the first chunk past it is refused,
+/// so at most `limit` bytes are ever held, however much the server sends
+/// (or a gzip stream inflates to).
+#[derive(Debug)]
+pub struct LimitedBody {
+    limit: usize,
+    bytes: Vec<u8>,
+}
+
+/// A body went past its [`SizeLimit`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct OverLimit;
+
+impl LimitedBody {
+    /// An empty body that may grow to `limit` bytes; `expected` (a
+    /// Content-Length) reserves room up front, never more than the limit.
+    pub fn new(limit: usize, expected: Option<u64>) -> Self {
+        let reserve = expected
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
+            .min(limit);
+        LimitedBody {
+            limit,
+            bytes: Vec::with_capacity(reserve),
+        }
+    }
+
+    /// Appends a chunk.
+    ///
+    /// # Errors
+    /// If the body would pass the limit; nothing is appended then.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), OverLimit> {
+        if chunk.len() > self.limit - self.bytes.len() {
+            return Err(OverLimit);
+        }
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The bytes read.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
 /// Why tiles could not be read or did not verify.
 #[derive(Debug, thiserror::Error)]
 pub enum TileError {
@@ -38,6 +148,30 @@ pub enum TileError {
         url: String,
         /// What went wrong.
         message: String,
+    },
+    /// The response (after decompression) is larger than the resource can
+    /// be, so reading stopped there.
+    #[error(
+        "{url}: the response is over {limit} bytes, the most {what} can be; stopped reading: the server is broken or hostile, fetch the tiles from another --tiles source"
+    )]
+    TooLarge {
+        /// What was fetched.
+        url: String,
+        /// The limit in bytes.
+        limit: usize,
+        /// What the resource is and why that is its limit.
+        what: String,
+    },
+    /// The request did not complete, body included, within the timeout.
+    #[error(
+        "fetching {url}: no complete response within {} s; the server is too slow or stalls: retry, fetch from another --tiles source, or allow more time with --http-timeout",
+        timeout.as_secs_f64()
+    )]
+    Timeout {
+        /// What was fetched.
+        url: String,
+        /// The time allowed.
+        timeout: Duration,
     },
     /// The server answered with an error status.
     #[error("{url} answered {status}: {body}")]
@@ -71,13 +205,17 @@ pub enum TileError {
 /// Something tiles can be fetched from.
 pub trait TileSource: Send + Sync {
     /// The bytes at a path below the log's prefix, e.g. `checkpoint` or
-    /// `tile/0/x001/234`.
-    fn get(&self, path: &str) -> impl Future<Output = Result<Vec<u8>, TileError>> + Send;
+    /// `tile/0/x001/234`, refused if longer than `limit`.
+    fn get(
+        &self,
+        path: &str,
+        limit: &SizeLimit,
+    ) -> impl Future<Output = Result<Vec<u8>, TileError>> + Send;
 
     /// The current signed checkpoint note.
     fn checkpoint(&self) -> impl Future<Output = Result<String, TileError>> + Send {
         async {
-            let bytes = self.get("checkpoint").await?;
+            let bytes = self.get("checkpoint", &SizeLimit::checkpoint()).await?;
             String::from_utf8(bytes)
                 .map_err(|_| TileError::Malformed("the checkpoint is not UTF-8".into()))
         }
@@ -86,7 +224,8 @@ pub trait TileSource: Send + Sync {
     /// The bytes of one tile or entry bundle.
     fn fetch(&self, tile: &TileId) -> impl Future<Output = Result<Vec<u8>, TileError>> + Send {
         let path = tile.path();
-        async move { self.get(&path).await }
+        let limit = SizeLimit::tile(tile);
+        async move { self.get(&path, &limit).await }
     }
 }
 
@@ -95,6 +234,7 @@ pub trait TileSource: Send + Sync {
 pub struct HttpTiles {
     prefix: String,
     client: reqwest::Client,
+    timeout: Duration,
 }
 
 impl HttpTiles {
@@ -129,33 +269,78 @@ impl HttpTiles {
         Ok(HttpTiles {
             prefix: prefix.trim_end_matches('/').to_owned(),
             client,
+            timeout: DEFAULT_HTTP_TIMEOUT,
         })
     }
-}
 
-impl TileSource for HttpTiles {
-    async fn get(&self, path: &str) -> Result<Vec<u8>, TileError> {
-        let url = format!("{}/{path}", self.prefix);
+    /// The same source with another time limit per request (connecting,
+    /// headers and the whole body; default [`DEFAULT_HTTP_TIMEOUT`]).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// One request, without the time limit.
+    async fn get_unbounded(&self, url: &str, limit: &SizeLimit) -> Result<Vec<u8>, TileError> {
         let http = |e: reqwest::Error| TileError::Http {
-            url: url.clone(),
+            url: url.to_owned(),
             message: e.to_string(),
         };
-        let resp = self.client.get(&url).send().await.map_err(http)?;
+        let mut resp = self.client.get(url).send().await.map_err(http)?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(http)?;
         if !status.is_success() {
+            // Only the start of an error body is wanted for the message.
+            let mut body = Vec::new();
+            while body.len() < ERROR_BODY_LIMIT
+                && let Some(chunk) = resp.chunk().await.map_err(http)?
+            {
+                let room = ERROR_BODY_LIMIT - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
             let body = String::from_utf8_lossy(&body)
                 .trim()
                 .chars()
                 .take(300)
                 .collect();
             return Err(TileError::Status {
-                url,
+                url: url.to_owned(),
                 status: status.as_u16(),
                 body,
             });
         }
-        Ok(body.to_vec())
+        let too_large = || TileError::TooLarge {
+            url: url.to_owned(),
+            limit: limit.bytes,
+            what: limit.what.clone(),
+        };
+        // With gzip on, reqwest drops Content-Length and this is None: the
+        // chunks below are the inflated stream, counted as they arrive.
+        let expected = resp.content_length();
+        if expected.is_some_and(|n| n > limit.bytes as u64) {
+            return Err(too_large());
+        }
+        let mut body = LimitedBody::new(limit.bytes, expected);
+        while let Some(chunk) = resp.chunk().await.map_err(http)? {
+            body.push(&chunk).map_err(|OverLimit| too_large())?;
+        }
+        Ok(body.into_bytes())
+    }
+}
+
+impl TileSource for HttpTiles {
+    async fn get(&self, path: &str, limit: &SizeLimit) -> Result<Vec<u8>, TileError> {
+        let url = format!("{}/{path}", self.prefix);
+        // One deadline over connecting, headers and the whole body: a
+        // per-read timeout would let a server that drips a byte at a time
+        // go on for ever.
+        match tokio::time::timeout(self.timeout, self.get_unbounded(&url, limit)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(TileError::Timeout {
+                url,
+                timeout: self.timeout,
+            }),
+        }
     }
 }
 
@@ -175,11 +360,29 @@ impl DirTiles {
 }
 
 impl TileSource for DirTiles {
-    async fn get(&self, path: &str) -> Result<Vec<u8>, TileError> {
+    async fn get(&self, path: &str, limit: &SizeLimit) -> Result<Vec<u8>, TileError> {
+        use tokio::io::AsyncReadExt as _;
         let path = self.root.join(path);
-        tokio::fs::read(&path)
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| TileError::Io { path, source }
+        };
+        // A copied directory is no more trusted than the server it came
+        // from: read one byte past the limit to tell "too large" apart.
+        let file = tokio::fs::File::open(&path).await.map_err(io(&path))?;
+        let mut bytes = Vec::new();
+        file.take(limit.bytes as u64 + 1)
+            .read_to_end(&mut bytes)
             .await
-            .map_err(|source| TileError::Io { path, source })
+            .map_err(io(&path))?;
+        if bytes.len() > limit.bytes {
+            return Err(TileError::TooLarge {
+                url: path.display().to_string(),
+                limit: limit.bytes,
+                what: limit.what.clone(),
+            });
+        }
+        Ok(bytes)
     }
 }
 
@@ -208,10 +411,13 @@ pub async fn fetch_entries<S: TileSource>(
     progress: impl Fn(u64, u64),
 ) -> Result<Vec<Vec<u8>>, TileError> {
     use futures::StreamExt as _;
-    let bundles: Vec<TileId> = causeway_proto::tiles::entry_bundles(size).collect();
-    let total = bundles.len() as u64;
-    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    let mut fetched = futures::stream::iter(bundles.into_iter().map(|tile| async move {
+    let total = size.div_ceil(tiles::TILE_WIDTH);
+    // The size comes from the checkpoint, which may be unverified: bundles
+    // are listed lazily and only a bounded amount is reserved up front, so
+    // a claimed size of 2^63 cannot exhaust memory before the first fetch.
+    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 20));
+    let bundles = causeway_proto::tiles::entry_bundles(size);
+    let mut fetched = futures::stream::iter(bundles.map(|tile| async move {
         let bytes = source.fetch(&tile).await?;
         Ok::<_, TileError>((tile, bytes))
     }))
@@ -611,4 +817,97 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TileError> {
     tokio::fs::write(&tmp, bytes).await.map_err(io(&tmp))?;
     tokio::fs::rename(&tmp, path).await.map_err(io(path))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use causeway_proto::tiles::push_bundle_entry;
+
+    #[test]
+    fn tile_limits_follow_the_spec() {
+        assert_eq!(SizeLimit::tile(&TileId::hashes(0, 5, 256)).bytes, 256 * 32);
+        assert_eq!(SizeLimit::tile(&TileId::hashes(3, 0, 7)).bytes, 7 * 32);
+        assert_eq!(
+            SizeLimit::tile(&TileId::entries(0, 256)).bytes,
+            256 * (2 + 65_535)
+        );
+        assert_eq!(SizeLimit::tile(&TileId::entries(9, 1)).bytes, 2 + 65_535);
+        assert_eq!(SizeLimit::checkpoint().bytes, Note::MAX_SIZE);
+    }
+
+    #[test]
+    fn the_largest_valid_tiles_fit_their_limits_exactly() {
+        // A hash tile is exactly its limit, which split_hashes accepts.
+        let tile = TileId::hashes(0, 0, 256);
+        let bytes = vec![7u8; SizeLimit::tile(&tile).bytes];
+        assert_eq!(split_hashes(&tile, &bytes).unwrap().len(), 256);
+        // An entry bundle of 256 maximal entries is exactly its limit.
+        let mut bundle = Vec::new();
+        for _ in 0..256 {
+            push_bundle_entry(&mut bundle, &[1u8; causeway_proto::MAX_ENTRY_SIZE]).unwrap();
+        }
+        assert_eq!(
+            bundle.len(),
+            SizeLimit::tile(&TileId::entries(0, 256)).bytes
+        );
+    }
+
+    #[test]
+    fn a_body_stops_at_its_limit() {
+        let mut body = LimitedBody::new(10, None);
+        body.push(b"12345").unwrap();
+        body.push(b"67890").unwrap();
+        assert_eq!(body.push(b"x"), Err(OverLimit));
+        assert_eq!(body.push(b""), Ok(()));
+        assert_eq!(body.into_bytes(), b"1234567890");
+
+        let mut body = LimitedBody::new(4, None);
+        assert_eq!(body.push(b"12345"), Err(OverLimit));
+        assert!(body.into_bytes().is_empty(), "a refused chunk is not kept");
+    }
+
+    #[test]
+    fn a_claimed_length_reserves_no_more_than_the_limit() {
+        let body = LimitedBody::new(1024, Some(u64::MAX));
+        assert!(body.bytes.capacity() < 4096);
+        let body = LimitedBody::new(1024, Some(100));
+        assert!(body.bytes.capacity() >= 100);
+    }
+
+    #[tokio::test]
+    async fn a_huge_claimed_size_fails_at_the_first_fetch_not_in_allocation() {
+        // An unverified checkpoint may claim any size; listing or reserving
+        // for 2^62 entries up front would abort the process.
+        let dir = tempfile::tempdir().unwrap();
+        let err = fetch_entries(&DirTiles::new(dir.path()), 1 << 62, |_, _| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TileError::Io { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_local_file_over_the_limit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let tile = TileId::hashes(0, 0, 2);
+        let path = dir.path().join(tile.path());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let source = DirTiles::new(dir.path());
+
+        std::fs::write(&path, [0u8; 64]).unwrap();
+        assert_eq!(source.fetch(&tile).await.unwrap().len(), 64);
+
+        std::fs::write(&path, [0u8; 65]).unwrap();
+        let err = source.fetch(&tile).await.unwrap_err();
+        assert!(
+            matches!(err, TileError::TooLarge { limit: 64, .. }),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains(
+                "is over 64 bytes, the most a hash tile of width 2 (2 hashes of 32 bytes) can be"
+            ),
+            "{err}"
+        );
+    }
 }
