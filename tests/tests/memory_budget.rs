@@ -473,3 +473,49 @@ async fn measure_the_attack_on_default_flags() {
         rss / MIB
     );
 }
+
+/// Over TLS the cap counts connections before their handshake, and a
+/// refused one is closed after it (with the same GOAWAY): a second client
+/// over --max-connections-per-ip 1 fails, and gets in once the first is
+/// gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_connections_per_ip_are_capped_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = causeway_tests::Pki::new(dir.path(), "server-ca");
+    let (cert, key) = pki.issue("server", true);
+    let server = Server::start(
+        &dir.path().join("log"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--max-connections-per-ip",
+            "1",
+        ],
+    );
+    let mut first = LogClient::connect_with(&server.url, &pki.settings(None))
+        .await
+        .expect("the first connection");
+    first
+        .add_entries(vec![b"first".to_vec()])
+        .await
+        .expect("under the cap");
+    let second = match LogClient::connect_with(&server.url, &pki.settings(None)).await {
+        Ok(mut c) => c.add_entries(vec![b"second".to_vec()]).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    assert!(
+        second.is_err(),
+        "a second connection over the cap was served"
+    );
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut again = LogClient::connect_with(&server.url, &pki.settings(None))
+        .await
+        .expect("connect after the first closed");
+    again
+        .add_entries(vec![b"after".to_vec()])
+        .await
+        .expect("under the cap again");
+}
