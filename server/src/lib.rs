@@ -18,7 +18,9 @@
 //! * [`anchorer`]: has published checkpoints timestamped by an RFC 3161 TSA.
 //! * [`reader`]: checkpoints, proofs and entries, bounded by what is published.
 //! * [`service`]: the `causeway.v1.Log` gRPC service (translation only).
-//! * [`grpc_limits`]: oversized requests answer `RESOURCE_EXHAUSTED`.
+//! * [`grpc_limits`]: oversized requests answer `RESOURCE_EXHAUSTED`; the
+//!   bytes of requests being received are held to a memory budget and a
+//!   deadline.
 //! * [`http`]: the C2SP tlog-tiles read API.
 //! * [`telemetry`]: logs, OpenTelemetry traces and metrics.
 //! * [`tls`]: plain or TLS connections, client certificates, SIGHUP reload.
@@ -92,6 +94,16 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// The most entries one `AddEntries` call may carry.
     pub max_request_entries: usize,
+    /// The memory budget for gRPC request bytes received but not yet
+    /// complete (`--max-inflight-bytes`); each connection may use
+    /// [`grpc_limits::BodyBudget::connection_share`] of it.
+    pub max_inflight_bytes: usize,
+    /// How long a gRPC request body may take to arrive completely.
+    pub request_body_timeout: std::time::Duration,
+    /// gRPC connections open at once per client IP address (0: no limit).
+    pub max_connections_per_ip: usize,
+    /// HTTP/2 streams (calls) open at once per gRPC connection.
+    pub max_concurrent_streams: u32,
     /// RocksDB memory budget.
     pub storage: StorageOptions,
     /// A PostgreSQL URL to keep the log in instead of RocksDB under `data_dir`.
@@ -124,6 +136,10 @@ impl Config {
             sequencer: SequencerConfig::default(),
             max_request_bytes: 16 << 20,
             max_request_entries: 10_000,
+            max_inflight_bytes: 256 << 20,
+            request_body_timeout: std::time::Duration::from_secs(30),
+            max_connections_per_ip: 64,
+            max_concurrent_streams: 100,
             storage: StorageOptions::default(),
             postgres: None,
             postgres_tls: None,
@@ -348,6 +364,14 @@ impl OpenLog {
     }
 }
 
+/// The HTTP/2 flow-control window for a connection with a budget share of
+/// `share` bytes: hyper's usual 1 MiB, or the share if smaller.
+fn flow_window(share: usize) -> u32 {
+    u32::try_from(share.min(1 << 20))
+        .unwrap_or(1 << 20)
+        .max(65_535)
+}
+
 /// Serves the log over gRPC on `grpc` and the tile API on `http` until
 /// `shutdown` completes, then stops accepting, lets in-flight batches
 /// finish and returns.
@@ -428,8 +452,21 @@ pub async fn serve(
             stopped(stop_rx.clone()),
         ));
     }
+    let share = grpc_limits::BodyBudget::connection_share(
+        config.max_inflight_bytes,
+        config.max_request_bytes,
+    );
+    let guards = tls::Guards {
+        max_per_ip: config.max_connections_per_ip,
+        body_share: Some(share),
+    };
     let incoming = tokio_stream::StreamExt::map(
-        tokio_stream::wrappers::ReceiverStream::new(tls::accept(grpc, grpc_tls, tls::Limits::GRPC)),
+        tokio_stream::wrappers::ReceiverStream::new(tls::accept(
+            grpc,
+            grpc_tls,
+            tls::Limits::GRPC,
+            guards,
+        )),
         Ok::<_, std::io::Error>,
     );
     // grpc.health.v1: SERVING for the whole server and for causeway.v1.Log
@@ -482,8 +519,22 @@ pub async fn serve(
         // loris): no answer within the timeout closes the connection.
         .http2_keepalive_interval(Some(GRPC_KEEPALIVE.0))
         .http2_keepalive_timeout(Some(GRPC_KEEPALIVE.1))
+        .max_concurrent_streams(config.max_concurrent_streams)
+        // Flow control bounds what a client can send that the server has
+        // not read yet (and so not counted against the budget): at most a
+        // window per connection, never more than the connection's share.
+        // hyper's default window is 1 MiB; adaptive windows would grow it.
+        .initial_connection_window_size(flow_window(share))
+        .initial_stream_window_size(flow_window(share))
+        .http2_adaptive_window(Some(false))
         .layer(grpc_limits::OversizeLayer {
             limit: config.max_request_bytes,
+        })
+        .layer(grpc_limits::BudgetLayer {
+            budget: grpc_limits::BodyBudget::new(
+                config.max_inflight_bytes,
+                config.request_body_timeout,
+            ),
         })
         .add_service(
             LogServer::new(service)
@@ -500,7 +551,12 @@ pub async fn serve(
             Some(listener) => {
                 let local = listener.local_addr()?;
                 let listener = tls::HttpListener::new(
-                    tls::accept(listener, http_tls, tls::Limits::HTTP),
+                    tls::accept(
+                        listener,
+                        http_tls,
+                        tls::Limits::HTTP,
+                        tls::Guards::default(),
+                    ),
                     local,
                 );
                 axum::serve(listener, http::router(log.reader.clone()))

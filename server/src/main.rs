@@ -117,6 +117,23 @@ struct RunArgs {
     /// Most entries per AddEntries call; more get RESOURCE_EXHAUSTED.
     #[arg(long, env = "CAUSEWAY_MAX_REQUEST_ENTRIES", default_value_t = 10_000)]
     max_request_entries: usize,
+    /// Memory for gRPC requests still being received, in bytes: past it,
+    /// requests get RESOURCE_EXHAUSTED; one connection may hold an eighth
+    /// of it (at least one --max-request-bytes request).
+    #[arg(long, env = "CAUSEWAY_MAX_INFLIGHT_BYTES", default_value_t = 256 << 20)]
+    max_inflight_bytes: usize,
+    /// A gRPC request must arrive completely within this long (e.g. 30s);
+    /// slower ones get DEADLINE_EXCEEDED.
+    #[arg(long, env = "CAUSEWAY_REQUEST_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    request_body_timeout: Duration,
+    /// gRPC connections open at once from one IP address (0: no limit);
+    /// more are refused with an HTTP/2 GOAWAY saying why.
+    #[arg(long, env = "CAUSEWAY_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    max_connections_per_ip: usize,
+    /// Calls (HTTP/2 streams) open at once on one gRPC connection; clients
+    /// queue the rest.
+    #[arg(long, env = "CAUSEWAY_MAX_CONCURRENT_STREAMS", default_value_t = 100)]
+    max_concurrent_streams: u32,
     /// Where the log is stored: "rocksdb" (embedded, in --data-dir/db) or a
     /// PostgreSQL URL, postgres://user:password@host:5432/database, which
     /// several instances can share with --ha. Schema migrations are
@@ -543,6 +560,25 @@ fn run(args: RunArgs, files: &mut Files, runtime: &tokio::runtime::Runtime) -> a
     config.sequencer.max_pending_entries = args.max_pending_entries.max(1);
     config.max_request_bytes = args.max_request_bytes;
     config.max_request_entries = args.max_request_entries.max(1);
+    // A 5-byte gRPC prefix precedes every message.
+    if args.max_inflight_bytes < args.max_request_bytes.saturating_add(5) {
+        config_failure(&[format!(
+            "--max-inflight-bytes {}: smaller than one request of --max-request-bytes {} \
+             (plus 5 bytes of gRPC framing), which could then never be received; raise it or \
+             lower --max-request-bytes",
+            args.max_inflight_bytes, args.max_request_bytes
+        )]);
+    }
+    if args.request_body_timeout.is_zero() {
+        config_failure(&[
+            "--request-body-timeout 0s: no request could arrive; give a duration such as 30s"
+                .to_owned(),
+        ]);
+    }
+    config.max_inflight_bytes = args.max_inflight_bytes;
+    config.request_body_timeout = args.request_body_timeout;
+    config.max_connections_per_ip = args.max_connections_per_ip;
+    config.max_concurrent_streams = args.max_concurrent_streams.max(1);
     config.storage.block_cache_bytes = args.cache_mb << 20;
     // Checked in load_files: "rocksdb" or a postgres:// URL.
     config.postgres = (args.storage != "rocksdb").then(|| args.storage.clone());

@@ -8,25 +8,30 @@
 //!
 //! Every connection is also held to [`Limits`], so that slow or silent
 //! clients (slow loris) cannot keep connections, and with them file
-//! descriptors and shutdown, forever.
+//! descriptors and shutdown, forever; and to [`Guards`]: at most so many
+//! connections per client address, each with its share of the memory
+//! budget for request bodies (see `grpc_limits`).
 //!
 //! The certificate, key and client CA are files; [`Acceptor::reload`]
 //! re-reads them (on SIGHUP) and new connections use the new ones, while a
 //! file that does not load leaves the running configuration in place.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
+
+use crate::grpc_limits::ConnectionShare;
 
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -291,6 +296,8 @@ pub struct Peer {
     pub addr: Option<SocketAddr>,
     /// The client certificate the handshake verified against the client CA.
     pub certificate: Option<CertificateDer<'static>>,
+    /// This connection's share of the request-body memory budget.
+    pub body_share: Option<ConnectionShare>,
 }
 
 impl Peer {
@@ -308,6 +315,64 @@ impl Peer {
     }
 }
 
+/// What every connection of a listener is held to besides its [`Limits`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Guards {
+    /// Most connections open at once from one IP address (0: no limit).
+    /// Further ones are answered with an HTTP/2 GOAWAY
+    /// (`ENHANCE_YOUR_CALM`, the reason in its debug data) and closed.
+    pub max_per_ip: usize,
+    /// Each connection's share of the request-body memory budget, in
+    /// bytes (see `grpc_limits::BodyBudget`); `None` for listeners whose
+    /// requests are not on the budget.
+    pub body_share: Option<usize>,
+}
+
+/// How many connections each client address has open.
+#[derive(Clone, Default)]
+struct OpenPerIp(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+impl OpenPerIp {
+    /// Counts one more connection from `ip`, unless it has `max` open.
+    fn take(&self, ip: IpAddr, max: usize) -> Option<IpSlot> {
+        let mut open = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = open.entry(ip).or_insert(0);
+        if max > 0 && *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            ip,
+            open: self.clone(),
+        })
+    }
+}
+
+/// One connection counted in [`OpenPerIp`], until dropped.
+struct IpSlot {
+    ip: IpAddr,
+    open: OpenPerIp,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .open
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// One accepted connection, plain or TLS, held to its [`Limits`].
 pub struct Conn {
     stream: Stream,
@@ -316,6 +381,8 @@ pub struct Conn {
     phase: Phase,
     received: u64,
     deadline: Pin<Box<tokio::time::Sleep>>,
+    /// Counts this connection against its address's limit while it lives.
+    _slot: Option<IpSlot>,
 }
 
 enum Stream {
@@ -324,7 +391,7 @@ enum Stream {
 }
 
 impl Conn {
-    fn new(stream: Stream, peer: Peer, limits: Limits) -> Self {
+    fn new(stream: Stream, peer: Peer, limits: Limits, slot: Option<IpSlot>) -> Self {
         Conn {
             stream,
             peer,
@@ -332,6 +399,7 @@ impl Conn {
             phase: Phase::Request,
             received: 0,
             deadline: Box::pin(tokio::time::sleep(limits.first_deadline())),
+            _slot: slot,
         }
     }
 
@@ -466,15 +534,51 @@ impl AsyncWrite for Conn {
     }
 }
 
+/// Tells a connection over its address's limit why it is refused, in an
+/// HTTP/2 GOAWAY (what gRPC clients read), then closes it.
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, ip: IpAddr, max: usize) {
+    // Hand-written frames: a refused connection gets no HTTP/2 server of
+    // its own, only its server preface (an empty SETTINGS frame) and a
+    // GOAWAY with ENHANCE_YOUR_CALM (0xb) and the reason as debug data.
+    let reason = format!(
+        "too many connections from {ip}: at most {max} at once (--max-connections-per-ip); \
+         reuse an open connection"
+    );
+    let mut frames = vec![0, 0, 0, 0x4, 0, 0, 0, 0, 0];
+    let len = u32::try_from(8 + reason.len())
+        .unwrap_or(u32::MAX)
+        .to_be_bytes();
+    frames.extend_from_slice(&[len[1], len[2], len[3], 0x7, 0, 0, 0, 0, 0]);
+    frames.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0xb]);
+    frames.extend_from_slice(reason.as_bytes());
+    let _ = tokio::time::timeout(REFUSAL_TIME, async {
+        stream.write_all(&frames).await?;
+        stream.shutdown().await?;
+        // Read what the client sends until it closes: closing with unread
+        // bytes would reset the connection and could lose the GOAWAY.
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+}
+
+/// How long a refused connection gets to read its GOAWAY.
+const REFUSAL_TIME: Duration = Duration::from_secs(2);
+
 /// Accepts connections on `listener` until the receiver is dropped. With
 /// `tls`, each handshake runs in its own task; failed handshakes are
-/// logged at debug level and dropped.
+/// logged at debug level and dropped. Connections over
+/// [`Guards::max_per_ip`] are refused (see [`Guards`]).
 pub fn accept(
     listener: TcpListener,
     tls: Option<Acceptor>,
     limits: Limits,
+    guards: Guards,
 ) -> mpsc::Receiver<Conn> {
     let (tx, rx) = mpsc::channel(64);
+    let open = OpenPerIp::default();
+    let share = move || guards.body_share.map(ConnectionShare::new);
     tokio::spawn(async move {
         loop {
             let (tcp, addr) = tokio::select! {
@@ -492,20 +596,37 @@ pub fn accept(
             // Small request/response exchanges stall for tens of
             // milliseconds under Nagle's algorithm plus delayed ACKs.
             let _ = tcp.set_nodelay(true);
+            // Counted before the TLS handshake, so that handshakes count too.
+            let slot = open.take(addr.ip(), guards.max_per_ip);
+            if slot.is_none() {
+                tracing::debug!(%addr, max = guards.max_per_ip, "too many connections from one address");
+                crate::telemetry::metrics()
+                    .rejections
+                    .add(1, &crate::telemetry::reason("connections_per_ip"));
+            }
             let Some(tls) = &tls else {
+                let Some(slot) = slot else {
+                    tokio::spawn(refuse(tcp, addr.ip(), guards.max_per_ip));
+                    continue;
+                };
                 let peer = Peer {
                     addr: Some(addr),
                     certificate: None,
+                    body_share: share(),
                 };
-                let conn = Conn::new(Stream::Plain(tcp), peer, limits);
+                let conn = Conn::new(Stream::Plain(tcp), peer, limits, Some(slot));
                 if tx.send(conn).await.is_err() {
                     return;
                 }
                 continue;
             };
-            let (acceptor, tx) = (tls.acceptor(), tx.clone());
+            let (acceptor, tx, body_share) = (tls.acceptor(), tx.clone(), share());
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    // Refused over TLS too, so that the client can read why.
+                    Ok(Ok(stream)) if slot.is_none() => {
+                        refuse(stream, addr.ip(), guards.max_per_ip).await;
+                    }
                     Ok(Ok(stream)) => {
                         let certificate = stream
                             .get_ref()
@@ -516,8 +637,9 @@ pub fn accept(
                         let peer = Peer {
                             addr: Some(addr),
                             certificate,
+                            body_share,
                         };
-                        let conn = Conn::new(Stream::Tls(Box::new(stream)), peer, limits);
+                        let conn = Conn::new(Stream::Tls(Box::new(stream)), peer, limits, slot);
                         let _ = tx.send(conn).await;
                     }
                     Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),

@@ -233,6 +233,11 @@ impl Server {
             .expect("server did not exit after SIGTERM")
     }
 
+    /// The server's process id (e.g. to read its memory use in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// Sends a signal by name (e.g. "HUP").
     pub fn signal(&self, name: &str) {
         let pid = self.child.as_ref().expect("running").id().to_string();
