@@ -19,7 +19,7 @@ use causeway_client::{LeafRef, LogClient, LogTarget};
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::merkle::{CompactRange, Hash, leaf_hash};
 use causeway_proto::note::VerifierKey;
-use causeway_proto::records::{Envelope, ProducerPolicy, Referenced, validate_entry};
+use causeway_proto::records::{Envelope, ProducerPolicy, Referenced, validate_at_record_time};
 use causeway_proto::timestamp::TrustedRoots;
 use serde_json::{Value, json};
 
@@ -472,8 +472,11 @@ pub fn verify_bundle(
                 let record = Envelope::decode(e).ok()?.record().ok()?;
                 Some(Referenced { index: *i, record })
             };
-            let record = validate_entry(entry, &policy, i64::MAX / 2, &mut lookup)
-                .map_err(|r| anyhow::anyhow!("record {index} does not verify: {}", r.message))?;
+            // As of the record's own time: the bundle proves what was
+            // signed, not the log's clock at admission.
+            let record = validate_at_record_time(entry, &policy, &mut lookup)
+                .map_err(|r| anyhow::anyhow!("record {index} does not verify: {}", r.message))?
+                .record;
             chain.push(json!({"index": index, "kind": record.kind().as_str()}));
         }
     }
