@@ -172,6 +172,111 @@ fn the_standard_corpus_is_clean() {
     assert_eq!(chain.actions.len(), 9);
 }
 
+/// The stand-in leaf hashes the samples in `testdata/records` use for each
+/// other, by the sample they stand for.
+const SAMPLE_HASHES: [(&str, &str); 6] = [
+    (
+        "645e6ef35bb15e6bb1ab99bae37ed7d04b86f6b122440bb3fff3e9dbb798273d",
+        "authorization",
+    ),
+    (
+        "1612bcbe7f0a3d9da2d34b4c264e00d1e098d606ec7c824f01ed162f45b252ce",
+        "preflight",
+    ),
+    (
+        "485ec4faf294be108cdc595d802e3169d1f836b815d8a8c32c991ad43a43b610",
+        "credential",
+    ),
+    (
+        "7ec8522ffe27ad11726859b8eaaa8227f8be1b3a09bfcbc21d875f620e2b5c59",
+        "credential-delegated",
+    ),
+    (
+        "14ac2453abc7ab80fece5e0c47d7b993734a48f01cc1c653c1e5657fbbd7eaba",
+        "action",
+    ),
+    (
+        "b90e0411ded857dba70a6fa8a38d5c68e4d188138e6a741a87e1c57e8c2e64d0",
+        "closure",
+    ),
+];
+
+#[test]
+fn the_sample_records_are_a_clean_chain() {
+    macro_rules! sample {
+        ($name:literal) => {
+            (
+                $name,
+                include_str!(concat!("../../../testdata/records/", $name, ".json")),
+            )
+        };
+    }
+    // In log order, with the key that signs each.
+    let samples = [
+        (sample!("authorization"), Kind::Authorization, "alice"),
+        (sample!("preflight"), Kind::Preflight, "verifier"),
+        (sample!("credential"), Kind::Credential, "issuer"),
+        (sample!("credential-delegated"), Kind::Credential, "agent"),
+        (sample!("action"), Kind::Action, "agent"),
+        (sample!("exception"), Kind::Exception, "issuer"),
+        (sample!("closure-delegated"), Kind::Closure, "issuer"),
+        (sample!("closure"), Kind::Closure, "issuer"),
+        (sample!("review"), Kind::Review, "bob"),
+    ];
+    let mut c = Corpus::new();
+    for ((name, text), kind, signer) in samples {
+        let mut body: serde_json::Value = serde_json::from_str(text).expect("sample JSON");
+        // Stand-in hashes become the real leaf hashes, the session keys
+        // keys this test holds.
+        let object = body.as_object_mut().expect("an object");
+        for value in object.values_mut() {
+            if let Some(label) = value
+                .as_str()
+                .and_then(|h| SAMPLE_HASHES.iter().find(|(hash, _)| *hash == h))
+            {
+                *value = json!(format!("@ref:{}", label.1));
+            }
+        }
+        if object.contains_key("session_key") {
+            let key = if object.contains_key("parent") {
+                "sub"
+            } else {
+                "agent"
+            };
+            object.insert("session_key".into(), json!(format!("@key:{key}")));
+        }
+        c.push(name, kind, body, signer);
+    }
+    let built = c.build();
+    // The change was made on a Sunday by the on-call team.
+    let policy = ProducerPolicy::parse(&format!(
+        "{}\n[audit]\nworking_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n",
+        corpus::policy_toml(
+            &c.spki("alice"),
+            &c.spki("bob"),
+            &c.spki("issuer"),
+            &c.spki("verifier")
+        )
+    ))
+    .expect("policy");
+    let report = analyze(&AuditInput {
+        entries: &built.entries,
+        policy: &policy,
+        thresholds: &Thresholds::from_policy(&policy).expect("thresholds"),
+        // Anchored after the review.
+        anchors: &[(built.entries.len() as u64, 1_795_422_800)],
+        now: NOW,
+    });
+    assert!(report.red_flags.is_empty(), "{:#?}", report.red_flags);
+    assert!(report.invalid.is_empty(), "{:#?}", report.invalid);
+    assert_eq!(report.matrix.totals.complete, 1, "{:#?}", report.matrix);
+    let chain = &report.authorizations[0];
+    assert_eq!(chain.credentials.len(), 2);
+    assert!(chain.credentials.iter().all(|c| c.closure.is_some()));
+    assert_eq!(chain.exceptions.len(), 1);
+    assert!(report.actions[0].in_scope && report.actions[0].within_lifetime);
+}
+
 // ---------------------------------------------------------------------------
 // One corpus per red flag
 

@@ -39,6 +39,11 @@ const SAMPLES: &[(&str, Kind, &str)] = &[
     ("exception", Kind::Exception, sample!("exception")),
     ("closure", Kind::Closure, sample!("closure")),
     ("review", Kind::Review, sample!("review")),
+    (
+        "closure-delegated",
+        Kind::Closure,
+        sample!("closure-delegated"),
+    ),
 ];
 
 fn sample_record(kind: Kind) -> Record {
@@ -131,9 +136,9 @@ fn record_accessors() {
     let (_, _, delegated) = SAMPLES[3];
     let delegated = Record::from_json(Kind::Credential, delegated).unwrap();
     let refs = delegated.references();
-    assert_eq!(refs.len(), 2);
-    assert_eq!(refs[1].field, "parent");
-    assert_eq!(refs[1].allowed, [Kind::Credential]);
+    assert_eq!(refs.len(), 3);
+    assert_eq!(refs[2].field, "parent");
+    assert_eq!(refs[2].allowed, [Kind::Credential]);
 
     let pre = sample_record(Kind::Preflight).references();
     assert_eq!(pre[0].allowed, [Kind::Authorization, Kind::Credential]);
