@@ -535,7 +535,6 @@ fn kind_words(kind: &str) -> String {
         "action_after_revocation" => {
             "An agent kept writing after its credential (or a parent one) was revoked or closed"
         }
-        "self_review" => "The approver reviewed their own change",
         "record_predates_admission" => {
             "A record claims a time before the log could have received it (backdated)"
         }
@@ -624,7 +623,7 @@ fn kind_words(kind: &str) -> String {
         "action_outside_authorization_window" | "outside_approval_window" => {
             "An action outside the approval's time window"
         }
-        "revoked_credential_used" | "action_after_revocation" | "used_after_revocation" => {
+        "revoked_credential_used" | "used_after_revocation" => {
             "An agent acted after its credential was revoked"
         }
         "action_after_closure" | "used_after_closure" => {

@@ -515,6 +515,12 @@ fn action_after_revocation_is_judged_by_log_order_not_claimed_time() {
         "{}",
         flag.detail
     );
+    // The action report agrees: outside the credential's lifetime.
+    let late = report
+        .actions
+        .iter()
+        .find(|a| a.index == built.at("subact0"));
+    assert!(late.is_some_and(|a| !a.within_lifetime && !a.valid));
 
     // A closure ends a session just as well: the issuer closes the
     // orchestrator's session after its second action.
