@@ -303,6 +303,32 @@ fn txt(v: &Value, paths: &[&str]) -> String {
     esc(&plain(pick(v, paths)))
 }
 
+/// A name a human record claims (escaped), followed always by the signer
+/// the auditor verified, so a claimed name never stands alone; marked bad
+/// when the signer is someone else (`identity_mismatch`).
+fn claimed(rec: &Value, paths: &[&str]) -> String {
+    let name = plain(pick(rec, paths));
+    let signer = plain(pick(rec, &["signer"]));
+    if signer.is_empty() {
+        return esc(&name);
+    }
+    let class = if signer == name { "" } else { " class=\"bad\"" };
+    format!(
+        "{} <small{class}>(signed by {})</small>",
+        esc(&name),
+        esc(&signer)
+    )
+}
+
+/// The plain-text form of [`claimed`], for the diagrams.
+fn claimed_plain(rec: &Value, paths: &[&str]) -> String {
+    let name = plain(pick(rec, paths));
+    match plain(pick(rec, &["signer"])) {
+        s if s.is_empty() => name,
+        s => format!("{name} (signed by {s})"),
+    }
+}
+
 /// Escaped text, shortened to `n` characters (the full text in a tooltip).
 fn txt_short(v: &Value, paths: &[&str], n: usize) -> String {
     let full = plain(pick(v, paths));
@@ -522,14 +548,31 @@ fn kind_words(kind: &str) -> String {
             "Two agent credentials share one identity or key, so their actions cannot be told apart"
         }
         "action_without_credential" => "An agent action with no valid credential behind it",
-        "action_out_of_scope" => "An agent action on a target outside its credential's scope",
+        "identity_mismatch" => "A person's record names someone other than the key that signed it",
+        "credential_without_agent_identity" => {
+            "A credential names no agent, so its actions are attributable to nobody"
+        }
+        "action_not_signed_by_session" => {
+            "An action was not signed by its credential's session key: someone else acted"
+        }
+        "action_out_of_scope" => {
+            "An agent action on a target, or with an operation, outside its credential's scope"
+        }
+        "action_after_revocation" => {
+            "An agent kept writing after its credential (or a parent one) was revoked or closed"
+        }
+        "record_predates_admission" => {
+            "A record claims a time before the log could have received it (backdated)"
+        }
         "action_after_expiry" => {
             "An agent action outside its credential's lifetime (expired, revoked or closed)"
         }
         "delegation_widens_scope" => {
             "A credential was given more than its parent credential or the approval allowed"
         }
-        "implausible_approval_rate" => "A person approved changes faster than is plausible",
+        "implausible_approval_rate" => {
+            "A person approved or reviewed changes faster than is plausible"
+        }
         "approval_outside_hours" => "An approval or review outside working hours",
         "review_too_fast" => "The review was too quick to be a real review",
         "missing_preflight" => "A credential was issued without a proper pre-flight check",
@@ -606,7 +649,7 @@ fn kind_words(kind: &str) -> String {
         "action_outside_authorization_window" | "outside_approval_window" => {
             "An action outside the approval's time window"
         }
-        "revoked_credential_used" | "action_after_revocation" | "used_after_revocation" => {
+        "revoked_credential_used" | "used_after_revocation" => {
             "An agent acted after its credential was revoked"
         }
         "action_after_closure" | "used_after_closure" => {
@@ -1056,7 +1099,7 @@ fn matrix(cx: &mut Ctx) -> String {
         let auth = ak.as_ref().and_then(|k| by_key.get(k)).copied();
         let src = auth.unwrap_or(row);
         let ticket = txt(src, &["ticket"]);
-        let approver = txt(src, &["approver.subject", "approver"]);
+        let approver = claimed(src, &["approver.subject", "approver"]);
         let label = match &ak {
             Some(k) => format!("<a href=\"#auth-{}\">{ticket}</a>", ident(k)),
             None => ticket,
@@ -1398,7 +1441,7 @@ fn chain_svg(cx: &mut Ctx, auth: &Value, creds: &[(&Value, usize)], actions: &[&
         .line(
             format!(
                 "{} approved {}",
-                plain(pick(auth, &["approver.subject"])),
+                claimed_plain(auth, &["approver.subject"]),
                 plain(pick(auth, &["ticket"]))
             ),
             "",
@@ -1674,7 +1717,7 @@ fn chain_svg(cx: &mut Ctx, auth: &Value, creds: &[(&Value, usize)], actions: &[&
             .line(
                 format!(
                     "{} reviewed: {}",
-                    plain(pick(rv, &["reviewer.subject", "reviewer"])),
+                    claimed_plain(rv, &["reviewer.subject", "reviewer"]),
                     plain(pick(rv, &["verdict"]))
                 ),
                 "",
@@ -1866,9 +1909,16 @@ fn action_rows(cx: &mut Ctx, actions: &[&Value], with_human: bool) -> String {
             txt_short(a, &["summary"], 160),
         );
         if with_human {
-            let who = match pick(a, &["authorized_by.subject"]) {
-                Some(v) => esc(&plain(Some(v))),
-                None => "<span class=\"bad\">✗ nobody</span>".into(),
+            // The claimed approver, with the signer of the authorization.
+            let auth = key(pick(a, &["authorization"])).and_then(|k| {
+                cx.auths
+                    .iter()
+                    .find(|au| key(au.get("index")) == Some(k.clone()))
+            });
+            let who = match (pick(a, &["authorized_by.subject"]), auth) {
+                (Some(_), Some(auth)) => claimed(auth, &["approver.subject"]),
+                (Some(v), None) => esc(&plain(Some(v))),
+                (None, _) => "<span class=\"bad\">✗ nobody</span>".into(),
             };
             put!(o, "<td>{who}</td>");
         }
@@ -1895,7 +1945,7 @@ fn chain_section(cx: &mut Ctx, auth: &Value) -> String {
         "<section class=\"chain\"{sid}><h2><span{rid}>{}</span> \
          <small>approved by {} · authorization record #{}</small></h2>",
         esc(&auth_title(auth)),
-        txt(auth, &["approver.subject"]),
+        claimed(auth, &["approver.subject"]),
         esc(&plain(idx)),
     );
 
@@ -1956,7 +2006,7 @@ fn chain_section(cx: &mut Ctx, auth: &Value) -> String {
          <dt>Method</dt><dd>{}</dd><dt>Test approach</dt><dd>{}</dd><dt>Backout</dt><dd>{}</dd>\
          </dl></div><div><h3>Scope</h3><dl class=\"kv\"><dt>Change class</dt><dd>{}</dd>\
          <dt>Targets</dt><dd>{}</dd><dt>Allowed actions</dt><dd>{}</dd></dl></div></div>",
-        txt(auth, &["approver.subject"]),
+        claimed(auth, &["approver.subject"]),
         txt(auth, &["approver.issuer"]),
         txt(auth, &["authn.method"]),
         txt(auth, &["authn.assurance"]),
@@ -2202,7 +2252,7 @@ fn chain_section(cx: &mut Ctx, auth: &Value) -> String {
                     " class=\"flagged\""
                 },
                 esc(&plain(i)),
-                txt(rv, &["reviewer.subject", "reviewer"]),
+                claimed(rv, &["reviewer.subject", "reviewer"]),
                 txt(rv, &["reviewer.issuer"]),
                 txt(rv, &["verdict"]),
                 when_of(rv, &["started_at"]),
@@ -2830,7 +2880,11 @@ mod tests {
             "id=\"red-flags\"",
             "<code>action_out_of_scope</code>",
             "<code>review_too_fast</code>",
-            "An agent action on a target outside its credential&#39;s scope",
+            "An agent action on a target, or with an operation, outside its credential&#39;s scope",
+            // Every claimed name comes with the verified signer.
+            "alice@example.com <small>(signed by alice@example.com)</small>",
+            "bob@example.com <small class=\"bad\">(signed by bob)</small>",
+            "alice@example.com (signed by alice@example.com) approved",
             "The review was too quick to be a real review",
             "1</b> × The review was too quick",
             "Min review seconds per item",

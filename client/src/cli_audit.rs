@@ -738,6 +738,8 @@ pub fn verify_bundle(
                 let record = Envelope::decode(e).ok()?.record().ok()?;
                 Some(Referenced { index: *i, record })
             };
+            // As of the record's own time: the bundle proves what was
+            // signed, not the log's clock at admission.
             let record = validate_at_record_time(entry, &policy, &mut lookup)
                 .map_err(|r| anyhow::anyhow!("record {index} does not verify: {}", r.message))?
                 .record;

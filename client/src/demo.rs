@@ -49,9 +49,17 @@ fn spki_b64(key: &ProducerKey) -> String {
     base64::engine::general_purpose::STANDARD.encode(key.public_spki_der())
 }
 
-/// The chain, with times in the hour before `now` (so every record is
-/// within its credential's validity and none is in the future).
-/// `actions` orchestrator actions, half as many by the sub-agent.
+/// How long before `now` the chain starts: every record's `time` is within
+/// the last four minutes, so a log with the default `max_past_skew` (5m)
+/// admits it when it is submitted right away, and no TSA anchor stamped
+/// before the chain began can predate it.
+pub const CHAIN_SPAN_SECS: i64 = 240;
+
+/// The chain, with times in the [`CHAIN_SPAN_SECS`] before `now` (so
+/// every record is within its credential's validity and none is in the
+/// future). `actions` orchestrator actions, half as many by the
+/// sub-agent. `now` is the caller's clock: `causeway demo` passes the
+/// system time, tests a fixed one.
 ///
 /// # Errors
 /// Only if a record built here were invalid (a bug).
@@ -61,7 +69,10 @@ pub fn causal_chain(
     actions: usize,
     rng: &mut (impl CryptoRng + RngCore),
 ) -> Result<Vec<DemoStep>, RecordError> {
-    let t0 = now - 3600;
+    let t0 = now - CHAIN_SPAN_SECS;
+    // Five seconds between steps, and at most this much for all actions,
+    // so that the closures still come before the review.
+    let step_secs = |n: usize| -> i64 { (5 * n as i64).min(80) };
     let sso = "https://sso.example.com";
     let scope = json!({
         "change_class": "standard",
@@ -109,7 +120,7 @@ pub fn causal_chain(
                 {"name": "container-scan", "result": "warn", "detail": "base image has a low-severity issue, fix available", "cves": ["CVE-2025-0001"]}
             ],
             "verdict": "pass",
-            "time": rfc3339(t0 + 60),
+            "time": rfc3339(t0 + 5),
         }),
         &keys.verifier,
     )?;
@@ -117,7 +128,7 @@ pub fn causal_chain(
     step("pre-flight verification (issuance)", vec![pre]);
 
     let orchestrator = ProducerKey::generate(rng);
-    let issued = t0 + 120;
+    let issued = t0 + 10;
     let cred = signed(
         Kind::Credential,
         json!({
@@ -167,7 +178,7 @@ pub fn causal_chain(
                 "summary": summary,
                 "digest": format!("sha256:{}", leaf_hash(format!("{tool} {target} {i}").as_bytes()).to_hex()),
                 "result": "ok",
-                "time": rfc3339(issued + 60 + i as i64 * 20),
+                "time": rfc3339(issued + 5 + step_secs(i)),
             }),
             &orchestrator,
         )?);
@@ -175,7 +186,7 @@ pub fn causal_chain(
     step("orchestrator actions (Event B)", orch_actions);
 
     let sub = ProducerKey::generate(rng);
-    let delegated_at = issued + 900;
+    let delegated_at = issued + 10 + step_secs(actions);
     let delegation = signed(
         Kind::Credential,
         json!({
@@ -211,27 +222,28 @@ pub fn causal_chain(
                 "summary": format!("read the logs of pod payments-api-{i}"),
                 "digest": format!("sha256:{}", leaf_hash(format!("logs {i}").as_bytes()).to_hex()),
                 "result": "ok",
-                "time": rfc3339(delegated_at + 30 + i as i64 * 10),
+                "time": rfc3339(delegated_at + 5 + step_secs(i)),
             }),
             &sub,
         )?);
     }
     step("sub-agent actions", sub_actions);
 
+    let sub_end = delegated_at + 5 + step_secs(sub_count);
     let sub_closure = signed(
         Kind::Closure,
         json!({
             "credential": sub_hash.to_hex(),
             "reason": "voluntary",
             "started_at": rfc3339(delegated_at),
-            "ended_at": rfc3339(delegated_at + 30 + sub_count as i64 * 10),
+            "ended_at": rfc3339(sub_end),
             "actions": sub_count as u64,
             "summary": "logs read, no errors after the rotation",
-            "time": rfc3339(delegated_at + 40 + sub_count as i64 * 10),
+            "time": rfc3339(sub_end + 2),
         }),
         &sub,
     )?;
-    let end = issued + 60 + actions as i64 * 20 + 60;
+    let end = sub_end + 5;
     let closure = signed(
         Kind::Closure,
         json!({
@@ -241,7 +253,7 @@ pub fn causal_chain(
             "ended_at": rfc3339(end),
             "actions": actions as u64,
             "summary": "credentials rotated, canary healthy, rollout complete",
-            "time": rfc3339(end.max(delegated_at + 60 + sub_count as i64 * 10)),
+            "time": rfc3339(end),
         }),
         &keys.issuer,
     )?;
@@ -254,11 +266,13 @@ pub fn causal_chain(
             "subject": closure_hash.to_hex(),
             "reviewer": {"subject": "bob@example.com", "issuer": sso},
             "verdict": "approved",
-            // Half a minute per item: a plausible pace for a reviewer.
-            "started_at": rfc3339(now - 60 - 30 * (actions + sub_count) as i64),
-            "finished_at": rfc3339(now - 60),
+            // Half a minute per action: a plausible pace for a reviewer.
+            // The reviewer followed the sessions as they ran, so the
+            // review may start before they ended.
+            "started_at": rfc3339(now - 5 - 30 * (actions + sub_count) as i64),
+            "finished_at": rfc3339(now - 5),
             "items": (actions + sub_count) as u64,
-            "time": rfc3339(now - 60),
+            "time": rfc3339(now - 5),
         }),
         &keys.reviewer,
     )?;

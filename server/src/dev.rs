@@ -137,10 +137,7 @@ pub fn producers_policy(dev_dir: &Path) -> anyhow::Result<PathBuf> {
     let mut toml = String::from(
         "# Development producer policy written by `causeway-server --dev`.\n\
          # The keys next to this file sign the records of `causeway demo`.\n\
-         max_future_skew = \"5m\"\n\
-         # `causeway demo` submits an hour-long story at once, dated as it\n\
-         # happened; a real deployment keeps the default of 5m.\n\
-         max_past_skew = \"2h\"\n",
+         max_future_skew = \"5m\"\n",
     );
     for (stem, name, role) in DEV_PRODUCERS {
         let key = ProducerKey::generate(&mut rand::rngs::OsRng);
@@ -155,10 +152,24 @@ pub fn producers_policy(dev_dir: &Path) -> anyhow::Result<PathBuf> {
         std::io::Write::write_all(&mut file, pem.as_bytes())?;
         use base64::Engine as _;
         let spki = base64::engine::general_purpose::STANDARD.encode(key.public_spki_der());
+        // The humans work in different zones; the auditor judges their
+        // hours there.
+        let tz = match stem {
+            "approver" => "tz = \"America/Los_Angeles\"\n",
+            "reviewer" => "tz = \"Europe/Berlin\"\n",
+            _ => "",
+        };
         toml.push_str(&format!(
-            "\n[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\nkeys = [\"{spki}\"]\n"
+            "\n[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\n{tz}keys = [\"{spki}\"]\n"
         ));
     }
+    // `causeway demo` may run at any hour of any day, and its chain is
+    // dated then: judged by office hours it would be flagged at night.
+    toml.push_str(
+        "\n# The demo runs at any hour; a real policy narrows these to office hours.\n\
+         [audit]\nworking_hours = \"00:00-24:00\"\n\
+         working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n",
+    );
     // Written last: its presence means the directory is complete.
     std::fs::write(&policy, toml).with_context(|| format!("writing {}", policy.display()))?;
     Ok(policy)

@@ -523,8 +523,8 @@ impl Producers {
     /// and `policy.toml` trusting them into `dir`; returns the policy path.
     pub fn write(&self, dir: &Path) -> PathBuf {
         std::fs::create_dir_all(dir).unwrap();
-        // `causeway demo` submits an hour-long story at once, dated as it
-        // happened: it needs a wider past skew than the default 5m.
+        // The records suites date their chains up to an hour back, as if
+        // replaying a session: wider than the default past skew (5m).
         let mut policy = String::from("max_future_skew = \"5m\"\nmax_past_skew = \"2h\"\n");
         for (stem, name, role, key) in [
             ("approver", "alice@example.com", "human", &self.approver),

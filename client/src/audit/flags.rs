@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 
 use causeway_proto::records::{
-    Credential, Kind, PreflightVerdict, ProducerPolicy, Record, Role, Stage, Time,
+    Credential, Kind, PreflightVerdict, Principal, ProducerPolicy, Record, Role, Stage, Time,
 };
 use serde::{Deserialize, Serialize};
 
-use super::graph::{Graph, nanos_between, seconds_between};
-use super::thresholds::Thresholds;
+use super::graph::{Graph, Node, nanos_between, seconds_between};
+use super::thresholds::{Thresholds, local_day_minute};
 
 /// The kind of a red flag. The snake-case names are a contract (the JSON
 /// `kind`, the CLI's output). Each variant documents its rule and the
@@ -30,6 +30,14 @@ pub enum FlagKind {
     /// log; (c) a credential whose `session_key` is a human principal's
     /// key, so the agent signs as that human.
     AgentActivityAsHuman,
+    /// A human record that claims someone other than its signer: an
+    /// authorization whose `approver.subject`, or a review whose
+    /// `reviewer.subject`, is neither the name nor one of the `subjects` of
+    /// the policy principal whose key verifiably signed it (or the record
+    /// is verifiably signed by a key of no principal, such as a session
+    /// key). The log refuses these now; old logs may hold them. Points at
+    /// the record.
+    IdentityMismatch,
     /// Credentials without a distinct agent identity. Points at the later
     /// credential of a pair that (a) has the same `session_key` as an
     /// earlier credential (whose actions then cannot be told apart), or
@@ -39,22 +47,40 @@ pub enum FlagKind {
     /// Delegating to the same `agent.id` within one authorization is not
     /// flagged.
     SharedAgentIdentity,
+    /// A credential whose `agent.id` is empty or blank: its actions are
+    /// attributable to no agent. The log refuses these now
+    /// (`INVALID_ARGUMENT`); old logs may hold them. Points at the
+    /// credential.
+    CredentialWithoutAgentIdentity,
     /// An action whose `credential` reference does not name an earlier
     /// record of kind credential: missing from the log, later in it, not
     /// a decodable record, or of another kind. Points at the action.
     ActionWithoutCredential,
-    /// An action whose `target` is not, exactly, one of its credential's
-    /// `scope.targets`. Points at the action. The action record has no
-    /// operation field (`tool` names the program, such as `kubectl`, not
-    /// the operation), so `scope.actions` is checked only along
-    /// delegations ([`FlagKind::DelegationWidensScope`]).
+    /// An action whose envelope is not signed by the session key of the
+    /// credential it references (another key, or not exactly one
+    /// signature): whoever acted, it was not the agent the credential was
+    /// issued to. Points at the action.
+    ActionNotSignedBySession,
+    /// An action outside its credential's scope: its `target` is not,
+    /// exactly, one of `scope.targets`, or it has an `operation` that
+    /// matches none of the `scope.actions` patterns (`*` any run of
+    /// characters, `?` one). The detail says which failed. Actions
+    /// without an `operation` (made before it existed) are judged on the
+    /// target alone. Points at the action.
     ActionOutOfScope,
     /// An action whose `time` is outside its credential's lifetime: before
-    /// `issued_at`, after `expires_at`, after the `time` of an exception
-    /// with `revoked: true` on the credential or on one it was delegated
-    /// from, or after the `ended_at` of a closure of the credential.
-    /// Points at the action.
+    /// `issued_at`, after `expires_at`, after the `time` of a valid
+    /// exception with `revoked: true` on the credential or on one it was
+    /// delegated from, or after the `ended_at` of a valid closure of the
+    /// credential. Points at the action.
     ActionAfterExpiry,
+    /// A record signed by a session key (an action, a closure by the
+    /// session key, a credential delegated by it) that comes, in log order,
+    /// after a valid revoking exception or closure of its credential or of
+    /// a credential that one was delegated from, whatever the records'
+    /// claimed times say. The log refuses these now; old logs may hold
+    /// them. Points at the late record.
+    ActionAfterRevocation,
     /// A credential that holds more than it was given. For a delegated
     /// credential, compared with its parent credential: a target or action
     /// not in the parent's scope, another `change_class`, `issued_at`
@@ -63,25 +89,40 @@ pub enum FlagKind {
     /// authorization: scope as above, `issued_at` before `not_before` or
     /// `expires_at` after `not_after`. Points at the credential.
     DelegationWidensScope,
-    /// A human approving more than `max_approvals_per_hour` authorizations
-    /// whose `time`s lie less than 60 minutes apart. The human is the
-    /// policy principal whose key signed the authorization, or the
-    /// `approver.subject` when the signature is not a policy key's. Points
-    /// at the authorization that exceeds the threshold (once per burst).
+    /// A human signing off faster than a person plausibly does: more than
+    /// `max_approvals_per_hour` authorizations, or more than
+    /// `max_reviews_per_hour` reviews, by one human whose `time`s lie less
+    /// than 60 minutes apart (approvals and reviews are counted
+    /// separately). The human is the policy principal whose key signed the
+    /// record, or the claimed subject when the signature is not a policy
+    /// key's. Points at the record that exceeds the threshold (once per
+    /// burst).
     ImplausibleApprovalRate,
     /// An authorization or a review (both human sign-offs) whose `time`
-    /// is outside `working_hours` or not on one of `working_days`, in UTC.
-    /// Points at that record.
+    /// is outside `working_hours` or not on one of `working_days`, on the
+    /// wall clock of the human's `tz` in the policy (UTC when it names
+    /// none). The human is the signing principal, or the principal the
+    /// claimed subject names. Points at that record.
     ApprovalOutsideHours,
-    /// A review with `(finished_at - started_at) / max(items, 1)` below
+    /// A review with `(finished_at - started_at) / max(covered, 1)` below
     /// `min_review_seconds_per_item` seconds (including a review that
-    /// finished before it started). Points at the review.
+    /// finished before it started), where `covered` is the larger of the
+    /// review's claimed `items` and the number of actions the log shows
+    /// under the reviewed authorization before the review. Points at the
+    /// review.
     ReviewTooFast,
+    /// A review signed by the same human as the authorization it reviews
+    /// (its subject's authorization: the authorization itself, or the one a
+    /// credential or closure traces to): nobody checked the approver's
+    /// work. Humans are compared as principals (the signing key's, else the
+    /// one the claimed subject names). Points at the review.
+    SelfReview,
     /// A credential issued without a pre-flight: no `preflight` reference,
-    /// one that does not name an earlier pre-flight, or one that is dated
-    /// after `issued_at`, ran at stage `promotion`, or verified something
-    /// other than the credential's authorization or the credentials it was
-    /// delegated from. Points at the credential.
+    /// one that does not name an earlier pre-flight, one that names an
+    /// invalid one (a forged pre-flight is no pre-flight), or one that is
+    /// dated after `issued_at`, ran at stage `promotion`, or verified
+    /// something other than the credential's authorization or the
+    /// credentials it was delegated from. Points at the credential.
     MissingPreflight,
     /// A credential whose referenced pre-flight was signed (verifiably) by
     /// the credential's own session key, by the session key of any
@@ -90,13 +131,14 @@ pub enum FlagKind {
     /// Points at the credential.
     SelfPreflight,
     /// A credential issued despite a block: it references a pre-flight
-    /// whose verdict is `block`, or the latest issuance-stage pre-flight of
-    /// its authorization (or of the credentials it was delegated from)
-    /// earlier in the log and dated at or before its `issued_at` has
-    /// verdict `block`. Points at the credential.
+    /// whose verdict is `block`, or the latest valid issuance-stage
+    /// pre-flight of its authorization (or of the credentials it was
+    /// delegated from) earlier in the log and dated at or before its
+    /// `issued_at` has verdict `block`. Points at the credential.
     BlockedPreflightIgnored,
     /// A credential whose `expires_at` is before the caller's `now` and
-    /// that no closure references. Points at the credential.
+    /// that no valid closure references (a forged closure closes nothing).
+    /// Points at the credential.
     SessionWithoutClosure,
     /// An authorization with `authn.mfa` false. Points at the
     /// authorization.
@@ -106,46 +148,65 @@ pub enum FlagKind {
     /// index) plus `max_clock_skew_secs`: the anchor proves the record
     /// existed before the time it claims. Points at the record.
     BackdatedRecord,
+    /// A record whose `time` is earlier, by more than
+    /// `max_clock_skew_secs`, than the TSA genTime of an anchored tree that
+    /// does not contain it (anchored size at most its index): the record
+    /// was not in the log when that tree was stamped, so it was made or
+    /// submitted later than it claims. Anchors bound the log's clock from
+    /// below. Points at the record.
+    RecordPredatesAdmission,
 }
 
 impl FlagKind {
     /// Every kind, in report order.
-    pub const ALL: [FlagKind; 15] = [
+    pub const ALL: [FlagKind; 21] = [
         FlagKind::AgentActivityAsHuman,
+        FlagKind::IdentityMismatch,
         FlagKind::SharedAgentIdentity,
+        FlagKind::CredentialWithoutAgentIdentity,
         FlagKind::ActionWithoutCredential,
+        FlagKind::ActionNotSignedBySession,
         FlagKind::ActionOutOfScope,
         FlagKind::ActionAfterExpiry,
+        FlagKind::ActionAfterRevocation,
         FlagKind::DelegationWidensScope,
         FlagKind::ImplausibleApprovalRate,
         FlagKind::ApprovalOutsideHours,
         FlagKind::ReviewTooFast,
+        FlagKind::SelfReview,
         FlagKind::MissingPreflight,
         FlagKind::SelfPreflight,
         FlagKind::BlockedPreflightIgnored,
         FlagKind::SessionWithoutClosure,
         FlagKind::AuthorizationWithoutMfa,
         FlagKind::BackdatedRecord,
+        FlagKind::RecordPredatesAdmission,
     ];
 
     /// The JSON name.
     pub const fn as_str(self) -> &'static str {
         match self {
             FlagKind::AgentActivityAsHuman => "agent_activity_as_human",
+            FlagKind::IdentityMismatch => "identity_mismatch",
             FlagKind::SharedAgentIdentity => "shared_agent_identity",
+            FlagKind::CredentialWithoutAgentIdentity => "credential_without_agent_identity",
             FlagKind::ActionWithoutCredential => "action_without_credential",
+            FlagKind::ActionNotSignedBySession => "action_not_signed_by_session",
             FlagKind::ActionOutOfScope => "action_out_of_scope",
             FlagKind::ActionAfterExpiry => "action_after_expiry",
+            FlagKind::ActionAfterRevocation => "action_after_revocation",
             FlagKind::DelegationWidensScope => "delegation_widens_scope",
             FlagKind::ImplausibleApprovalRate => "implausible_approval_rate",
             FlagKind::ApprovalOutsideHours => "approval_outside_hours",
             FlagKind::ReviewTooFast => "review_too_fast",
+            FlagKind::SelfReview => "self_review",
             FlagKind::MissingPreflight => "missing_preflight",
             FlagKind::SelfPreflight => "self_preflight",
             FlagKind::BlockedPreflightIgnored => "blocked_preflight_ignored",
             FlagKind::SessionWithoutClosure => "session_without_closure",
             FlagKind::AuthorizationWithoutMfa => "authorization_without_mfa",
             FlagKind::BackdatedRecord => "backdated_record",
+            FlagKind::RecordPredatesAdmission => "record_predates_admission",
         }
     }
 }
@@ -203,6 +264,23 @@ impl Cx<'_> {
         self.g.node(position).map_or(0, |n| n.index)
     }
 
+    /// The human behind a human record (authorization or review): the
+    /// policy principal whose key verifiably signed it, else the principal
+    /// its claimed subject names.
+    fn human(&self, node: &Node) -> Option<&Principal> {
+        let signer = node
+            .signed_by
+            .as_ref()
+            .and_then(|k| self.policy.principal(k));
+        signer.or_else(|| {
+            let subject = claimed_subject(&node.record)?;
+            self.policy
+                .principals()
+                .iter()
+                .find(|p| p.role == Role::Human && p.is_subject(subject))
+        })
+    }
+
     fn credentials(&self) -> Vec<(usize, &Credential)> {
         self.g
             .nodes
@@ -231,16 +309,21 @@ pub(crate) fn detect(
         found: BTreeMap::new(),
     };
     agent_activity_as_human(&mut cx);
+    identity_mismatch(&mut cx);
     shared_agent_identity(&mut cx);
+    credential_without_agent_identity(&mut cx);
     actions(&mut cx);
+    action_after_revocation(&mut cx);
     delegation_widens_scope(&mut cx);
     implausible_approval_rate(&mut cx);
     approval_outside_hours(&mut cx);
     review_too_fast(&mut cx);
+    self_review(&mut cx);
     preflights(&mut cx);
     session_without_closure(&mut cx);
     authorization_without_mfa(&mut cx);
     backdated_record(&mut cx);
+    record_predates_admission(&mut cx);
     cx.found
         .into_iter()
         .map(|((position, kind), details)| Finding {
@@ -283,6 +366,127 @@ fn bursts(items: &[(Time, usize)], window_secs: i64, max: u32) -> Vec<(usize, us
 
 fn normalized(name: &str) -> String {
     name.trim().to_lowercase()
+}
+
+/// The subject a human record claims: `approver.subject` or
+/// `reviewer.subject`.
+fn claimed_subject(record: &Record) -> Option<&str> {
+    match record {
+        Record::Authorization(a) => Some(&a.approver.subject),
+        Record::Review(r) => Some(&r.reviewer.subject),
+        _ => None,
+    }
+}
+
+fn identity_mismatch(cx: &mut Cx<'_>) {
+    let mut found = Vec::new();
+    for (position, node) in cx.g.nodes.iter().enumerate() {
+        let Some(subject) = claimed_subject(&node.record) else {
+            continue;
+        };
+        // Only a verified signature says who signed; an unverifiable one
+        // is already an invalid entry.
+        let Some(key) = &node.signed_by else {
+            continue;
+        };
+        let field = match node.record.kind() {
+            Kind::Authorization => "approver.subject",
+            _ => "reviewer.subject",
+        };
+        let signer = match cx.policy.principal(key) {
+            Some(p) if p.is_subject(subject) => continue,
+            Some(p) if p.subjects.is_empty() => {
+                format!("principal {:?}, which has no other subjects", p.name)
+            }
+            Some(p) => format!(
+                "principal {:?}, whose subjects are {:?}",
+                p.name, p.subjects
+            ),
+            None => cx.g.signer_name(cx.policy, position),
+        };
+        found.push((
+            position,
+            format!(
+                "{field} is {subject:?}, but the record is signed by key {key} of {signer}: the \
+                 claimed name is not the signer"
+            ),
+        ));
+    }
+    for (position, detail) in found {
+        cx.flag(position, FlagKind::IdentityMismatch, detail);
+    }
+}
+
+fn credential_without_agent_identity(cx: &mut Cx<'_>) {
+    let mut found = Vec::new();
+    for (position, credential) in cx.credentials() {
+        if credential.agent.id.trim().is_empty() {
+            found.push((
+                position,
+                format!(
+                    "agent.id is {:?}: the credential names no agent, so its actions are \
+                     attributable to nobody (model {:?})",
+                    credential.agent.id, credential.agent.model
+                ),
+            ));
+        }
+    }
+    for (position, detail) in found {
+        cx.flag(position, FlagKind::CredentialWithoutAgentIdentity, detail);
+    }
+}
+
+fn action_after_revocation(cx: &mut Cx<'_>) {
+    let found: Vec<(usize, String)> =
+        cx.g.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(p, n)| Some((p, n.after_end.clone()?)))
+            .collect();
+    for (position, detail) in found {
+        cx.flag(position, FlagKind::ActionAfterRevocation, detail);
+    }
+}
+
+fn self_review(cx: &mut Cx<'_>) {
+    let mut found = Vec::new();
+    for (position, node) in cx.g.nodes.iter().enumerate() {
+        let Some(review) = node.review() else {
+            continue;
+        };
+        let Some(auth_position) = node.chain else {
+            continue;
+        };
+        let Some(auth_node) = cx.g.node(auth_position) else {
+            continue;
+        };
+        let Some(auth) = auth_node.authorization() else {
+            continue;
+        };
+        let same = match (cx.human(node), cx.human(auth_node)) {
+            (Some(reviewer), Some(approver)) => {
+                (reviewer.name == approver.name).then(|| format!("principal {:?}", reviewer.name))
+            }
+            // Neither names a principal: compare the claimed names.
+            (None, None) => (normalized(&review.reviewer.subject)
+                == normalized(&auth.approver.subject))
+            .then(|| format!("{:?}", review.reviewer.subject)),
+            _ => None,
+        };
+        if let Some(who) = same {
+            found.push((
+                position,
+                format!(
+                    "the review (reviewer.subject {:?}) and authorization {} (approver.subject \
+                     {:?}) are both by {who}: the approver reviewed their own change",
+                    review.reviewer.subject, auth_node.index, auth.approver.subject
+                ),
+            ));
+        }
+    }
+    for (position, detail) in found {
+        cx.flag(position, FlagKind::SelfReview, detail);
+    }
 }
 
 fn agent_activity_as_human(cx: &mut Cx<'_>) {
@@ -423,8 +627,8 @@ fn shared_agent_identity(cx: &mut Cx<'_>) {
     }
 }
 
-/// `action_without_credential`, `action_out_of_scope`,
-/// `action_after_expiry`.
+/// `action_without_credential`, `action_not_signed_by_session`,
+/// `action_out_of_scope`, `action_after_expiry`.
 fn actions(cx: &mut Cx<'_>) {
     let mut found = Vec::new();
     for (position, node) in cx.g.nodes.iter().enumerate() {
@@ -451,19 +655,28 @@ fn actions(cx: &mut Cx<'_>) {
             ));
             continue;
         };
-        if let Some(credential) = cx.g.credential(credential_position)
-            && !credential.scope.targets.contains(&action.target)
-        {
-            found.push((
-                position,
-                FlagKind::ActionOutOfScope,
-                format!(
-                    "target {:?} is not in credential {}'s scope.targets {:?}",
-                    action.target,
-                    cx.index(credential_position),
-                    credential.scope.targets
-                ),
-            ));
+        if let Some(credential) = cx.g.credential(credential_position) {
+            let session = credential.session_key.key_id();
+            let signer = node.envelope.signer().map(|s| s.keyid.clone());
+            if signer.as_deref().ok() != Some(session.as_str()) {
+                let by = match signer {
+                    Ok(key) => format!("key {key} ({})", cx.g.signer_name(cx.policy, position)),
+                    Err(e) => format!("no single key ({e})"),
+                };
+                found.push((
+                    position,
+                    FlagKind::ActionNotSignedBySession,
+                    format!(
+                        "signed by {by}, not by session key {session} of credential {} (agent \
+                         {:?}): the agent the credential was issued to did not sign it",
+                        cx.index(credential_position),
+                        credential.agent.id
+                    ),
+                ));
+            }
+        }
+        if let Some(why) = cx.g.scope_violation(position) {
+            found.push((position, FlagKind::ActionOutOfScope, why));
         }
         if let Some(why) = cx.g.lifetime_violation(position) {
             found.push((position, FlagKind::ActionAfterExpiry, why));
@@ -555,11 +768,12 @@ fn delegation_widens_scope(cx: &mut Cx<'_>) {
     }
 }
 
+/// Approvals and reviews, each against its own hourly threshold.
 fn implausible_approval_rate(cx: &mut Cx<'_>) {
-    let max = cx.t.max_approvals_per_hour;
-    let mut by_human: BTreeMap<String, Vec<(Time, usize)>> = BTreeMap::new();
+    let mut by_human: BTreeMap<(Kind, String), Vec<(Time, usize)>> = BTreeMap::new();
     for (position, node) in cx.g.nodes.iter().enumerate() {
-        let Some(auth) = node.authorization() else {
+        let kind = node.record.kind();
+        let Some(subject) = claimed_subject(&node.record) else {
             continue;
         };
         let who = node
@@ -567,20 +781,36 @@ fn implausible_approval_rate(cx: &mut Cx<'_>) {
             .as_ref()
             .and_then(|k| cx.policy.principal(k))
             .map_or_else(
-                || format!("approver {:?}", auth.approver.subject),
+                || format!("subject {subject:?}"),
                 |p| format!("principal {:?}", p.name),
             );
-        by_human.entry(who).or_default().push((auth.time, position));
+        by_human
+            .entry((kind, who))
+            .or_default()
+            .push((node.record.record_time(), position));
     }
     let mut found = Vec::new();
-    for (who, mut approvals) in by_human {
-        approvals.sort();
-        for (position, count) in bursts(&approvals, 3_600, max) {
+    for ((kind, who), mut signed) in by_human {
+        let (max, key, what) = if kind == Kind::Authorization {
+            (
+                cx.t.max_approvals_per_hour,
+                "max_approvals_per_hour",
+                "authorizations approved",
+            )
+        } else {
+            (
+                cx.t.max_reviews_per_hour,
+                "max_reviews_per_hour",
+                "reviews signed",
+            )
+        };
+        signed.sort();
+        for (position, count) in bursts(&signed, 3_600, max) {
             found.push((
                 position,
                 format!(
-                    "{count} authorizations approved by {who} within 60 minutes; more than \
-                     {max} an hour is not a considered human approval"
+                    "{count} {what} by {who} within 60 minutes; more than {max} an hour \
+                     ({key}) is not a considered human sign-off"
                 ),
             ));
         }
@@ -598,13 +828,23 @@ fn approval_outside_hours(cx: &mut Cx<'_>) {
             continue;
         }
         let time = node.record.record_time();
-        if !cx.t.is_working_time(time.seconds()) {
+        let human = cx.human(node);
+        let tz = human.map_or(jiff::tz::TimeZone::UTC, |p| p.tz.clone());
+        if !cx.t.is_working_time_in(time.seconds(), &tz) {
+            let (day, minute) = local_day_minute(time.seconds(), &tz);
+            let zone = human.map_or("UTC", Principal::tz_name);
+            let whose = human.map_or_else(
+                || String::from("no policy principal, so UTC"),
+                |p| format!("the time zone of principal {:?}", p.name),
+            );
             found.push((
                 position,
                 format!(
-                    "{} at {time} ({}) is outside working hours {} UTC on {}",
+                    "{} at {time} is {day} {:02}:{:02} in {zone} ({whose}), outside working \
+                     hours {} on {}",
                     node.record.kind(),
-                    super::thresholds::Weekday::of_unix(time.seconds()),
+                    minute / 60,
+                    minute % 60,
                     cx.t.working_hours,
                     if days.is_empty() {
                         String::from("no day")
@@ -627,11 +867,30 @@ fn review_too_fast(cx: &mut Cx<'_>) {
         let Some(review) = node.review() else {
             continue;
         };
-        let items = review.items.max(1);
+        // What the log shows the review covered: the actions of every
+        // session under the reviewed authorization, logged before it. The
+        // claimed `items` only ever raises the bar.
+        let covered = node.chain.map_or(0, |auth| {
+            cx.g.members_of_kind(auth, Kind::Action)
+                .into_iter()
+                .filter(|&a| a < position)
+                .count()
+        });
+        let covered = u64::try_from(covered).unwrap_or(u64::MAX);
+        let items = review.items.max(covered).max(1);
         let spent = nanos_between(review.started_at, review.finished_at);
         let needed = i128::from(min) * 1_000_000_000 * i128::from(items);
         if spent < needed {
             let seconds = seconds_between(review.started_at, review.finished_at);
+            let basis = if covered > review.items {
+                format!(
+                    "{covered} action(s) of authorization {} before it (it claims {} item(s))",
+                    node.chain.map_or(0, |a| cx.index(a)),
+                    review.items
+                )
+            } else {
+                format!("{} item(s)", review.items)
+            };
             found.push((
                 position,
                 if spent < 0 {
@@ -641,9 +900,8 @@ fn review_too_fast(cx: &mut Cx<'_>) {
                     )
                 } else {
                     format!(
-                        "{} item(s) reviewed in {seconds:.0} s, {:.1} s per item; a considered \
+                        "{basis} reviewed in {seconds:.0} s, {:.1} s per item; a considered \
                          review takes at least {min} s per item",
-                        review.items,
                         seconds / items as f64
                     )
                 },
@@ -687,6 +945,11 @@ fn preflights(cx: &mut Cx<'_>) {
             (Some(_), Some((pre_node, pre))) => {
                 let index = pre_node.index;
                 let mut problems = Vec::new();
+                if let Some(why) = &pre_node.rejection {
+                    problems.push(format!(
+                        "pre-flight {index} is invalid, so it is no pre-flight: {why}"
+                    ));
+                }
                 if pre.time > credential.issued_at {
                     problems.push(format!(
                         "pre-flight {index} at {} is dated after issuance at {}",
@@ -745,7 +1008,8 @@ fn preflights(cx: &mut Cx<'_>) {
             .flat_map(|s| cx.g.preflights_of.get(s).into_iter().flatten())
             .copied()
             .filter(|&p| p < position)
-            .filter_map(|p| Some((p, cx.g.node(p)?.preflight()?)))
+            .filter_map(|p| cx.g.node(p).filter(|n| n.valid()).map(|n| (p, n)))
+            .filter_map(|(p, n)| Some((p, n.preflight()?)))
             .filter(|(_, pre)| pre.stage == Stage::Issuance && pre.time <= credential.issued_at)
             .max_by_key(|(p, pre)| (pre.time, *p));
         if let Some((p, pre)) = latest
@@ -810,10 +1074,13 @@ fn session_without_closure(cx: &mut Cx<'_>) {
     let now = cx.now;
     let mut found = Vec::new();
     for (position, credential) in cx.credentials() {
+        // A closure the log would have refused closes nothing.
         let closed =
             cx.g.closures_of
                 .get(&position)
-                .is_some_and(|c| !c.is_empty());
+                .into_iter()
+                .flatten()
+                .any(|&c| cx.g.node(c).is_some_and(Node::valid));
         if !closed && credential.expires_at.seconds() < now {
             found.push((
                 position,
@@ -890,5 +1157,45 @@ fn backdated_record(cx: &mut Cx<'_>) {
     }
     for (position, detail) in found {
         cx.flag(position, FlagKind::BackdatedRecord, detail);
+    }
+}
+
+fn record_predates_admission(cx: &mut Cx<'_>) {
+    // For each index, the latest genTime among anchors of trees that do
+    // not contain it (size <= index): sort by size, then prefix maxima.
+    let mut anchors: Vec<(u64, i64)> = cx.anchors.to_vec();
+    anchors.sort();
+    let mut latest: Vec<(u64, i64)> = Vec::with_capacity(anchors.len());
+    for &(size, gen_time) in &anchors {
+        let best = latest.last().filter(|&&(_, g)| g >= gen_time).copied();
+        latest.push(best.unwrap_or((size, gen_time)));
+    }
+    let skew = i64::from(cx.t.max_clock_skew_secs);
+    let mut found = Vec::new();
+    for (position, node) in cx.g.nodes.iter().enumerate() {
+        let before = anchors.partition_point(|&(size, _)| size <= node.index);
+        let Some(&(size, gen_time)) = before.checked_sub(1).and_then(|i| latest.get(i)) else {
+            continue;
+        };
+        let time = node.record.record_time();
+        if time.seconds() < gen_time.saturating_sub(skew) {
+            let anchored = Time::new(gen_time, 0)
+                .map_or_else(|_| format!("unix {gen_time}"), |t| t.to_string());
+            found.push((
+                position,
+                format!(
+                    "{}.time {time} is {}s before the TSA anchor of tree size {size} (genTime \
+                     {anchored}), which does not contain entry {}: the record reached the log \
+                     after that time, so it claims an earlier time than it was made; at most \
+                     {skew}s is allowed for clock skew",
+                    node.record.kind(),
+                    gen_time.saturating_sub(time.seconds()),
+                    node.index
+                ),
+            ));
+        }
+    }
+    for (position, detail) in found {
+        cx.flag(position, FlagKind::RecordPredatesAdmission, detail);
     }
 }

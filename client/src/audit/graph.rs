@@ -1,12 +1,19 @@
 //! The causal DAG, rebuilt from the log's bytes alone.
 //!
 //! Every entry is decoded and re-validated here with the log's own
-//! admission rules ([`validate_entry`]), against the entries before it in
-//! index order: the auditor does not trust that the log checked anything.
-//! `now` for the future-skew check is the record's own `time` (plus one
-//! second), because the log's clock at admission is unknowable afterwards;
-//! whether a claimed time is plausible is judged against the TSA anchors
-//! instead (the `backdated_record` flag).
+//! admission rules ([`validate_at_record_time`]), against the entries
+//! before it in index order: the auditor does not trust that the log
+//! checked anything. The clock checks are left out, because the log's
+//! clock at admission is unknowable afterwards; whether a claimed time is
+//! plausible is judged against the TSA anchors instead (the
+//! `backdated_record` and `record_predates_admission` flags).
+//!
+//! The log-order rule is applied too, as the log applies it when it
+//! sequences: a session-key record under a credential that an earlier
+//! valid record revoked or closed, or under one delegated from such a
+//! credential, is refused ([`check_open`]); [`Node::after_end`] keeps why,
+//! for the `action_after_revocation` flag. Only valid records end a
+//! credential: a forged closure closes nothing.
 //!
 //! A record that fails validation stays in the graph whenever it decodes,
 //! so the flags that judge it still fire; [`Graph::invalid`] says why it
@@ -19,8 +26,9 @@ use std::collections::HashMap;
 
 use causeway_proto::merkle::{Hash, leaf_hash};
 use causeway_proto::records::{
-    Action, Authorization, Closure, Credential, Envelope, Exception, Kind, PAYLOAD_TYPE, Preflight,
-    ProducerPolicy, Record, Referenced, RejectCode, Review, Time, validate_at_record_time,
+    Action, Authorization, Closure, Credential, CredentialEnd, Envelope, Exception, Kind,
+    PAYLOAD_TYPE, Preflight, ProducerPolicy, Record, Referenced, RejectCode, Review, Time,
+    check_open, validate_at_record_time,
 };
 
 use super::report::InvalidEntry;
@@ -57,6 +65,10 @@ pub(crate) struct Node {
     pub(crate) envelope: Envelope,
     /// Why the log should have refused it, if it should have.
     pub(crate) rejection: Option<String>,
+    /// Why it comes too late, in log order: it is signed by a session key
+    /// whose credential, or an ancestor of it, an earlier valid record
+    /// revoked or closed (the log refuses it; see the module docs).
+    pub(crate) after_end: Option<String>,
     /// Its references, resolved.
     pub(crate) links: Links,
     /// The key ID whose signature verifies over the envelope: the claimed
@@ -163,6 +175,9 @@ pub(crate) struct Graph {
     pub(crate) members: HashMap<usize, Vec<usize>>,
     /// Key ID → the credentials whose session key it is.
     pub(crate) session_keys: HashMap<String, Vec<usize>>,
+    /// Credential leaf hash → the first valid record that ended it, as
+    /// the walk in log order has seen so far.
+    ended: HashMap<Hash, CredentialEnd>,
 }
 
 impl Graph {
@@ -249,7 +264,7 @@ impl Graph {
         };
         let kind = record.kind();
 
-        // The record's own time as the clock: see the module docs.
+        // No clock checks: see the module docs.
         let (nodes, by_hash) = (&self.nodes, &self.by_hash);
         let mut lookup = |hash: &Hash| {
             let node = nodes.get(*by_hash.get(hash)?)?;
@@ -258,7 +273,27 @@ impl Graph {
                 record: node.record.clone(),
             })
         };
-        let rejection = validate_at_record_time(bytes, policy, &mut lookup).err();
+        let mut after_end = None;
+        let rejection = match validate_at_record_time(bytes, policy, &mut lookup) {
+            Err(r) => Some(r),
+            Ok(admitted) => {
+                let ended = &self.ended;
+                match check_open(kind, &admitted.lineage, &mut |h| ended.get(h).copied()) {
+                    Err(r) => {
+                        after_end = Some(r.message.clone());
+                        Some(r)
+                    }
+                    Ok(()) => {
+                        if let Some((credential, ending)) = admitted.ends {
+                            self.ended
+                                .entry(credential)
+                                .or_insert(CredentialEnd { ending, index });
+                        }
+                        None
+                    }
+                }
+            }
+        };
         if let Some(r) = &rejection {
             let code = match r.code {
                 RejectCode::InvalidArgument => "invalid_argument",
@@ -325,6 +360,7 @@ impl Graph {
             record,
             envelope,
             rejection: rejection.map(|r| r.message),
+            after_end,
             links,
             signed_by,
             chain,
@@ -427,10 +463,11 @@ impl Graph {
     }
 
     /// Why an action is outside its credential's lifetime, if it is: before
-    /// `issued_at`, after `expires_at`, after an exception that revoked the
-    /// credential or one it was delegated from, or after the end of the
-    /// credential's session (`closure.ended_at`). `None` when it is inside,
-    /// or when the credential does not resolve.
+    /// `issued_at`, after `expires_at`, after a valid exception that revoked
+    /// the credential or one it was delegated from, or after the end of the
+    /// credential's session (`ended_at` of a valid closure). `None` when it
+    /// is inside, or when the credential does not resolve. Invalid
+    /// exceptions and closures end nothing.
     pub(crate) fn lifetime_violation(&self, action: usize) -> Option<String> {
         let node = self.node(action)?;
         let time = node.action()?.time;
@@ -451,7 +488,8 @@ impl Graph {
         }
         for &c in &cred_node.path {
             for &e in self.exceptions_of.get(&c).into_iter().flatten() {
-                let Some(exception) = self.node(e).and_then(Node::exception) else {
+                let Some(exception) = self.node(e).filter(|n| n.valid()).and_then(Node::exception)
+                else {
                     continue;
                 };
                 if exception.revoked && exception.time < time {
@@ -465,7 +503,7 @@ impl Graph {
             }
         }
         for &c in self.closures_of.get(&cred_pos).into_iter().flatten() {
-            let Some(closure) = self.node(c).and_then(Node::closure) else {
+            let Some(closure) = self.node(c).filter(|n| n.valid()).and_then(Node::closure) else {
                 continue;
             };
             if closure.ended_at < time {
@@ -480,19 +518,48 @@ impl Graph {
         None
     }
 
-    /// Whether an action's target is one of its credential's
-    /// `scope.targets` (false when the credential does not resolve).
+    /// Why an action is outside its credential's scope, if it is: its
+    /// `target` is not, exactly, one of `scope.targets`, or its
+    /// `operation`, when it has one, matches none of the `scope.actions`
+    /// patterns ([`glob_match`]). `None` when it is inside, or when the
+    /// credential does not resolve.
+    pub(crate) fn scope_violation(&self, action: usize) -> Option<String> {
+        let node = self.node(action)?;
+        let a = node.action()?;
+        let cred_pos = node.links.credential?;
+        let credential = self.credential(cred_pos)?;
+        let index = self.node(cred_pos).map_or(0, |n| n.index);
+        let mut problems = Vec::new();
+        if !credential.scope.targets.contains(&a.target) {
+            problems.push(format!(
+                "target {:?} is not in credential {index}'s scope.targets {:?}",
+                a.target, credential.scope.targets
+            ));
+        }
+        if let Some(operation) = &a.operation
+            && !credential
+                .scope
+                .actions
+                .iter()
+                .any(|pattern| glob_match(pattern, operation))
+        {
+            problems.push(format!(
+                "operation {operation:?} matches none of credential {index}'s scope.actions {:?}",
+                credential.scope.actions
+            ));
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
+    }
+
+    /// Whether an action is within its credential's scope (false when the
+    /// credential does not resolve).
     pub(crate) fn in_scope(&self, action: usize) -> bool {
-        let Some(node) = self.node(action) else {
-            return false;
-        };
-        let Some(a) = node.action() else {
-            return false;
-        };
-        node.links
-            .credential
+        let resolves = self
+            .node(action)
+            .and_then(|n| n.links.credential)
             .and_then(|c| self.credential(c))
-            .is_some_and(|c| c.scope.targets.contains(&a.target))
+            .is_some();
+        resolves && self.scope_violation(action).is_none()
     }
 
     /// The credential positions of an authorization's chain, in log
@@ -531,4 +598,44 @@ pub(crate) fn seconds_between(a: Time, b: Time) -> f64 {
 pub(crate) fn nanos_between(a: Time, b: Time) -> i128 {
     let nanos = |t: Time| i128::from(t.seconds()) * 1_000_000_000 + i128::from(t.nanos());
     nanos(b) - nanos(a)
+}
+
+/// Whether `text` matches the `scope.actions` pattern `pattern`: `*`
+/// matches any run of characters (`/` and `:` included), `?` any one
+/// character, everything else itself; the whole text must match. So
+/// `git.push:branch/fix/*` allows `git.push:branch/fix/x`, and a pattern
+/// without wildcards allows exactly itself (`deploy`).
+///
+/// Hand-written rather than taken from a crate: the crates' globs are for
+/// file paths (`*` stops at `/`, `[...]` classes, `**`), which is not the
+/// meaning `scope.actions` has; this is the classic two-pointer matcher,
+/// linear in practice and never exponential.
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    // The last `*` seen and the text position it is trying to absorb up to.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || Some(&c) == t.get(ti) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                // Let the last `*` absorb one more character and retry.
+                Some((sp, st)) => {
+                    star = Some((sp, st + 1));
+                    pi = sp + 1;
+                    ti = st + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
 }

@@ -30,18 +30,22 @@ pub struct Cc81Row {
     /// its credentials, not signed by a session key of the chain, that
     /// comes before the chain's first credential both in the log and in
     /// time (its `time` at or before the earliest `issued_at`). With no
-    /// credential, any such pre-flight.
+    /// credential, any such pre-flight. False whenever a credential of the
+    /// chain is flagged `missing_preflight`, `self_preflight` or
+    /// `blocked_preflight_ignored`, so the column and the flags agree.
     pub tested: bool,
     /// Changes are reviewed: a valid review whose subject is the
-    /// authorization, one of its credentials or one of their closures.
+    /// authorization, one of its credentials or one of their closures,
+    /// and that is not flagged `self_review` (the approver reviewing their
+    /// own change is no review).
     pub reviewed: bool,
     /// Deviations are identified and addressed: every red flag on a record
     /// of the chain is followed, later in the log, by an exception on the
     /// flagged record's credential (any credential of the chain when the
     /// flagged record is the authorization, a pre-flight or a review) or
     /// naming the flagged action, or by a valid review of the chain that is
-    /// not itself flagged `review_too_fast`. True when the chain has no
-    /// red flag.
+    /// not itself flagged `review_too_fast` or `self_review`. True when the
+    /// chain has no red flag.
     pub deviations_addressed: bool,
 }
 
@@ -75,11 +79,20 @@ pub struct Cc81Matrix {
 
 /// Builds the matrix from the graph and the red flags.
 pub(crate) fn build(g: &Graph, policy: &ProducerPolicy, findings: &[Finding]) -> Cc81Matrix {
-    let too_fast: HashSet<usize> = findings
-        .iter()
-        .filter(|f| f.kind == FlagKind::ReviewTooFast)
-        .map(|f| f.position)
-        .collect();
+    let flagged = |kinds: &[FlagKind]| -> HashSet<usize> {
+        findings
+            .iter()
+            .filter(|f| kinds.contains(&f.kind))
+            .map(|f| f.position)
+            .collect()
+    };
+    let self_reviews = flagged(&[FlagKind::SelfReview]);
+    let no_review = flagged(&[FlagKind::ReviewTooFast, FlagKind::SelfReview]);
+    let untested = flagged(&[
+        FlagKind::MissingPreflight,
+        FlagKind::SelfPreflight,
+        FlagKind::BlockedPreflightIgnored,
+    ]);
     let mut matrix = Cc81Matrix::default();
     for (position, node) in g.nodes.iter().enumerate() {
         let Some(auth) = node.authorization() else {
@@ -121,31 +134,31 @@ pub(crate) fn build(g: &Graph, policy: &ProducerPolicy, findings: &[Finding]) ->
             .map(|c| c.issued_at)
             .min();
         let first_position = credentials.first().copied();
-        let tested = g
-            .members_of_kind(position, Kind::Preflight)
-            .into_iter()
-            .any(|p| {
-                let Some(pre_node) = g.node(p) else {
-                    return false;
-                };
-                let Some(pre) = pre_node.preflight() else {
-                    return false;
-                };
-                pre_node.valid()
-                    && pre.verdict == PreflightVerdict::Pass
-                    && pre.stage == Stage::Issuance
-                    && !pre_node
-                        .signed_by
-                        .as_ref()
-                        .is_some_and(|k| chain_keys.contains(k))
-                    && first_position.is_none_or(|c| p < c)
-                    && first_issued.is_none_or(|t| pre.time <= t)
-            });
+        let tested = !credentials.iter().any(|c| untested.contains(c))
+            && g.members_of_kind(position, Kind::Preflight)
+                .into_iter()
+                .any(|p| {
+                    let Some(pre_node) = g.node(p) else {
+                        return false;
+                    };
+                    let Some(pre) = pre_node.preflight() else {
+                        return false;
+                    };
+                    pre_node.valid()
+                        && pre.verdict == PreflightVerdict::Pass
+                        && pre.stage == Stage::Issuance
+                        && !pre_node
+                            .signed_by
+                            .as_ref()
+                            .is_some_and(|k| chain_keys.contains(k))
+                        && first_position.is_none_or(|c| p < c)
+                        && first_issued.is_none_or(|t| pre.time <= t)
+                });
 
         let reviews: Vec<usize> = g
             .members_of_kind(position, Kind::Review)
             .into_iter()
-            .filter(|&r| g.node(r).is_some_and(|n| n.valid()))
+            .filter(|&r| g.node(r).is_some_and(|n| n.valid()) && !self_reviews.contains(&r))
             .collect();
         let reviewed = !reviews.is_empty();
 
@@ -159,7 +172,7 @@ pub(crate) fn build(g: &Graph, policy: &ProducerPolicy, findings: &[Finding]) ->
             .all(|f| {
                 let reviewed_after = reviews
                     .iter()
-                    .any(|&r| r > f.position && !too_fast.contains(&r));
+                    .any(|&r| r > f.position && !no_review.contains(&r));
                 let excepted_after = exceptions
                     .iter()
                     .filter(|&&e| e > f.position)

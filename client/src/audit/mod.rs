@@ -10,10 +10,11 @@
 //!
 //! 1. Decodes every entry and re-validates every record with the log's own
 //!    admission rules, against the entries before it (the auditor trusts
-//!    nothing the log claims to have checked). The log's clock at
-//!    admission is unknowable afterwards, so the record's own `time` stands
-//!    in for it (future skew never fails); claimed times are judged against
-//!    the TSA anchors instead (`backdated_record`). Entries that are
+//!    nothing the log claims to have checked), and the log-order rule that
+//!    nothing is written under a revoked or closed credential. The log's
+//!    clock at admission is unknowable afterwards, so the clock checks are
+//!    left out; claimed times are judged against the TSA anchors instead
+//!    (`backdated_record`, `record_predates_admission`). Entries that are
 //!    not Causeway envelopes count as `non_records` and are listed in
 //!    [`AuditReport::invalid`] as `not_a_record` (a records log refuses
 //!    them); a second copy of a submission (same signer and signed bytes,
@@ -41,12 +42,13 @@
 //!
 //! | key | default | judges |
 //! |---|---|---|
-//! | `working_hours` | `"07:00-20:00"` | `approval_outside_hours`: the UTC window (start inside, end not; a start after the end wraps midnight) |
-//! | `working_days` | `["mon", "tue", "wed", "thu", "fri"]` | `approval_outside_hours`: UTC days (`mon` … `sun`) |
+//! | `working_hours` | `"07:00-20:00"` | `approval_outside_hours`: the daily window on the human's wall clock (their policy `tz`, else UTC; start inside, end not; a start after the end wraps midnight) |
+//! | `working_days` | `["mon", "tue", "wed", "thu", "fri"]` | `approval_outside_hours`: days (`mon` … `sun`) in the human's `tz` |
 //! | `max_approvals_per_hour` | `12` | `implausible_approval_rate`: authorizations per human in any 60 minutes |
-//! | `min_review_seconds_per_item` | `20` | `review_too_fast`: seconds of review per item |
+//! | `max_reviews_per_hour` | `12` | `implausible_approval_rate`: reviews per human in any 60 minutes |
+//! | `min_review_seconds_per_item` | `20` | `review_too_fast`: seconds of review per item (items: the larger of the claimed `items` and the actions the log shows) |
 //! | `human_max_records_per_minute` | `6` | `agent_activity_as_human`: records a human key signs in any 60 seconds |
-//! | `max_clock_skew_secs` | `300` | `backdated_record`: how far a record's `time` may be after the anchor that covers it |
+//! | `max_clock_skew_secs` | `300` | `backdated_record`: how far a record's `time` may be after the anchor that covers it; `record_predates_admission`: how far before the anchor of a tree without it |
 //!
 //! ```toml
 //! [audit]
@@ -60,25 +62,36 @@
 //! | kind | points at | rule |
 //! |---|---|---|
 //! | `agent_activity_as_human` | the record, or the credential | a human key signs more than `human_max_records_per_minute` records less than 60 s apart; or a credential's `agent.id` is a human's name (policy human, approver or reviewer subject); or its `session_key` is a human's key |
+//! | `identity_mismatch` | the authorization or review | its `approver.subject` / `reviewer.subject` is not the name or one of the `subjects` of the principal whose key verifiably signed it |
 //! | `shared_agent_identity` | the later credential | same `session_key` as an earlier credential; or same `agent.id` as an earlier credential of another authorization with an overlapping validity window |
+//! | `credential_without_agent_identity` | the credential | `agent.id` empty or blank |
 //! | `action_without_credential` | the action | `action.credential` names no earlier credential |
-//! | `action_out_of_scope` | the action | `target` not in the credential's `scope.targets` |
-//! | `action_after_expiry` | the action | `time` before `issued_at`, after `expires_at`, after a revoking exception on the credential or an ancestor, or after the session's `closure.ended_at` |
+//! | `action_not_signed_by_session` | the action | not signed by its credential's `session_key` |
+//! | `action_out_of_scope` | the action | `target` not in the credential's `scope.targets`, or `operation` (when present) matching none of its `scope.actions` patterns |
+//! | `action_after_expiry` | the action | `time` before `issued_at`, after `expires_at`, after a valid revoking exception on the credential or an ancestor, or after a valid closure's `ended_at` |
+//! | `action_after_revocation` | the session-key record | in log order, after a valid revoking exception or closure of its credential or an ancestor |
 //! | `delegation_widens_scope` | the credential | targets, actions, `change_class`, validity window (or `authorization`) beyond its parent credential, or for a root credential beyond its authorization |
-//! | `implausible_approval_rate` | the authorization | more than `max_approvals_per_hour` authorizations by one human less than 60 minutes apart |
-//! | `approval_outside_hours` | the authorization or review | `time` outside `working_hours` / `working_days` |
-//! | `review_too_fast` | the review | `(finished_at - started_at) / max(items, 1) < min_review_seconds_per_item` |
-//! | `missing_preflight` | the credential | no pre-flight reference, or it is dated after issuance, at stage promotion, or about another change |
+//! | `implausible_approval_rate` | the authorization or review | more than `max_approvals_per_hour` authorizations, or `max_reviews_per_hour` reviews, by one human less than 60 minutes apart |
+//! | `approval_outside_hours` | the authorization or review | `time` outside `working_hours` / `working_days` in the human's `tz` |
+//! | `review_too_fast` | the review | `(finished_at - started_at) / max(items, actions the log shows under the reviewed authorization before it, 1) < min_review_seconds_per_item` |
+//! | `self_review` | the review | signed by the same human as the authorization it reviews |
+//! | `missing_preflight` | the credential | no valid pre-flight reference, or it is dated after issuance, at stage promotion, or about another change |
 //! | `self_preflight` | the credential | its pre-flight is signed by its own session key, another session key of the same `agent.id`, or a delegating credential's session key |
-//! | `blocked_preflight_ignored` | the credential | it references a `block` pre-flight, or the latest issuance pre-flight of its chain before issuance blocked |
-//! | `session_without_closure` | the credential | `expires_at` before `now` and no closure |
+//! | `blocked_preflight_ignored` | the credential | it references a `block` pre-flight, or the latest valid issuance pre-flight of its chain before issuance blocked |
+//! | `session_without_closure` | the credential | `expires_at` before `now` and no valid closure |
 //! | `authorization_without_mfa` | the authorization | `authn.mfa` false |
 //! | `backdated_record` | the record | `time` later than the genTime of the first anchor covering it plus `max_clock_skew_secs` |
+//! | `record_predates_admission` | the record | `time` earlier than the genTime of an anchor of a tree that does not contain it, minus `max_clock_skew_secs` |
 //!
 //! Structural breaks (a reference to a missing entry or to the wrong kind,
-//! a bad signature, a signer the policy does not allow) are reported in
-//! [`AuditReport::invalid`]; of them only `action_without_credential` is
-//! also a red flag, because it breaks the causal chain of an action.
+//! a bad signature, a signer the policy does not allow, a record under a
+//! revoked or closed credential) are reported in [`AuditReport::invalid`];
+//! those that break the chain of custody are also red flags
+//! (`action_without_credential`, `action_not_signed_by_session`,
+//! `identity_mismatch`, `action_after_revocation`,
+//! `credential_without_agent_identity`). An invalid record never satisfies
+//! a rule: an invalid closure closes nothing, an invalid pre-flight is no
+//! pre-flight, an invalid exception revokes nothing.
 //!
 //! # Example
 //!

@@ -168,10 +168,13 @@ pub struct ActionReport {
     pub authorization: Option<u64>,
     /// The authorizing human.
     pub authorized_by: Option<AuthorizedBy>,
-    /// Whether the target is in the credential's scope.
+    /// Whether the target (and the operation, when the action names one)
+    /// is in the credential's scope (see the `action_out_of_scope` rule).
     pub in_scope: bool,
-    /// Whether the action's time is inside the credential's lifetime (see
-    /// the `action_after_expiry` rule).
+    /// Whether the action's time is inside the credential's lifetime and,
+    /// in log order, it does not follow the revocation or closure of its
+    /// credential or an ancestor (the `action_after_expiry` and
+    /// `action_after_revocation` rules).
     pub within_lifetime: bool,
     /// The pre-flight behind the credential.
     pub preflight: Option<PreflightLink>,
@@ -476,8 +479,11 @@ pub(crate) fn assemble(
                 authenticated_at: a.authn.authenticated_at,
             }),
             in_scope: g.in_scope(position),
+            // Inside by claimed time and, in log order, not after its
+            // credential (or an ancestor) ended.
             within_lifetime: node.links.credential.is_some()
-                && g.lifetime_violation(position).is_none(),
+                && g.lifetime_violation(position).is_none()
+                && node.after_end.is_none(),
             preflight,
             signer: signer(position),
             valid: chain_valid,

@@ -124,7 +124,8 @@ fn the_demo_chain_is_clean() {
     ))
     .expect("policy");
     let n = entries.len() as u64;
-    let report = analyze_with(&entries, &policy, &[(3, NOW + T0 + 130), (n, NOW + 5)]);
+    // Anchored once after the credential, once at the end.
+    let report = analyze_with(&entries, &policy, &[(3, NOW - 229), (n, NOW + 5)]);
     assert_clean(&report);
     assert_eq!(report.summary.actions, 6);
     assert_eq!(report.summary.entries, entries.len());
@@ -171,25 +172,133 @@ fn the_standard_corpus_is_clean() {
     assert_eq!(chain.actions.len(), 9);
 }
 
+/// The stand-in leaf hashes the samples in `testdata/records` use for each
+/// other, by the sample they stand for.
+const SAMPLE_HASHES: [(&str, &str); 6] = [
+    (
+        "645e6ef35bb15e6bb1ab99bae37ed7d04b86f6b122440bb3fff3e9dbb798273d",
+        "authorization",
+    ),
+    (
+        "1612bcbe7f0a3d9da2d34b4c264e00d1e098d606ec7c824f01ed162f45b252ce",
+        "preflight",
+    ),
+    (
+        "485ec4faf294be108cdc595d802e3169d1f836b815d8a8c32c991ad43a43b610",
+        "credential",
+    ),
+    (
+        "7ec8522ffe27ad11726859b8eaaa8227f8be1b3a09bfcbc21d875f620e2b5c59",
+        "credential-delegated",
+    ),
+    (
+        "14ac2453abc7ab80fece5e0c47d7b993734a48f01cc1c653c1e5657fbbd7eaba",
+        "action",
+    ),
+    (
+        "b90e0411ded857dba70a6fa8a38d5c68e4d188138e6a741a87e1c57e8c2e64d0",
+        "closure",
+    ),
+];
+
+#[test]
+fn the_sample_records_are_a_clean_chain() {
+    macro_rules! sample {
+        ($name:literal) => {
+            (
+                $name,
+                include_str!(concat!("../../../testdata/records/", $name, ".json")),
+            )
+        };
+    }
+    // In log order, with the key that signs each.
+    let samples = [
+        (sample!("authorization"), Kind::Authorization, "alice"),
+        (sample!("preflight"), Kind::Preflight, "verifier"),
+        (sample!("credential"), Kind::Credential, "issuer"),
+        (sample!("credential-delegated"), Kind::Credential, "agent"),
+        (sample!("action"), Kind::Action, "agent"),
+        (sample!("exception"), Kind::Exception, "issuer"),
+        (sample!("closure-delegated"), Kind::Closure, "issuer"),
+        (sample!("closure"), Kind::Closure, "issuer"),
+        (sample!("review"), Kind::Review, "bob"),
+    ];
+    let mut c = Corpus::new();
+    for ((name, text), kind, signer) in samples {
+        let mut body: serde_json::Value = serde_json::from_str(text).expect("sample JSON");
+        // Stand-in hashes become the real leaf hashes, the session keys
+        // keys this test holds.
+        let object = body.as_object_mut().expect("an object");
+        for value in object.values_mut() {
+            if let Some(label) = value
+                .as_str()
+                .and_then(|h| SAMPLE_HASHES.iter().find(|(hash, _)| *hash == h))
+            {
+                *value = json!(format!("@ref:{}", label.1));
+            }
+        }
+        if object.contains_key("session_key") {
+            let key = if object.contains_key("parent") {
+                "sub"
+            } else {
+                "agent"
+            };
+            object.insert("session_key".into(), json!(format!("@key:{key}")));
+        }
+        c.push(name, kind, body, signer);
+    }
+    let built = c.build();
+    // The change was made on a Sunday by the on-call team.
+    let policy = ProducerPolicy::parse(&format!(
+        "{}\n[audit]\nworking_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n",
+        corpus::policy_toml(
+            &c.spki("alice"),
+            &c.spki("bob"),
+            &c.spki("issuer"),
+            &c.spki("verifier")
+        )
+    ))
+    .expect("policy");
+    let report = analyze(&AuditInput {
+        entries: &built.entries,
+        policy: &policy,
+        thresholds: &Thresholds::from_policy(&policy).expect("thresholds"),
+        // Anchored after the review.
+        anchors: &[(built.entries.len() as u64, 1_795_422_800)],
+        now: NOW,
+    });
+    assert!(report.red_flags.is_empty(), "{:#?}", report.red_flags);
+    assert!(report.invalid.is_empty(), "{:#?}", report.invalid);
+    assert_eq!(report.matrix.totals.complete, 1, "{:#?}", report.matrix);
+    let chain = &report.authorizations[0];
+    assert_eq!(chain.credentials.len(), 2);
+    assert!(chain.credentials.iter().all(|c| c.closure.is_some()));
+    assert_eq!(chain.exceptions.len(), 1);
+    assert!(report.actions[0].in_scope && report.actions[0].within_lifetime);
+}
+
 // ---------------------------------------------------------------------------
 // One corpus per red flag
 
 #[test]
 fn agent_activity_as_human_by_rate() {
     let mut c = Corpus::standard(6);
-    // Seven records by alice's key within 35 s; the seventh exceeds six a
-    // minute.
+    // Seven more records by alice's key within 35 s (eight in all); the
+    // seventh exceeds six a minute.
     for i in 0..7 {
-        let finished = -300 + i * 5;
         c.push(
-            &format!("rev{i}"),
-            Kind::Review,
-            corpus::review("close", finished - 100, finished, 1),
+            &format!("auth{i}"),
+            Kind::Authorization,
+            corpus::authorization(-300 + i * 5, true),
             "alice",
         );
     }
     let (report, built) = audit(&mut c);
-    assert_only(&report, FlagKind::AgentActivityAsHuman, &[built.at("rev6")]);
+    assert_only(
+        &report,
+        FlagKind::AgentActivityAsHuman,
+        &[built.at("auth6")],
+    );
 }
 
 #[test]
@@ -332,14 +441,125 @@ fn action_after_revocation_of_the_credential_or_its_parent() {
         "issuer",
     );
     let (report, built) = audit(&mut c);
-    let late: Vec<u64> = [
+    let at = |labels: &[&str]| -> Vec<u64> { labels.iter().map(|l| built.at(l)).collect() };
+    // By claimed time: the actions dated after the revocation.
+    let by_time = at(&[
         "act2", "act3", "act4", "act5", "subact0", "subact1", "subact2",
-    ]
-    .iter()
-    .map(|l| built.at(l))
-    .collect();
-    assert_only(&report, FlagKind::ActionAfterExpiry, &late);
+    ]);
+    // By log order: every session-key record after it, the delegation
+    // and the sub-agent's closure included.
+    let by_order = at(&[
+        "act2", "act3", "act4", "act5", "sub", "subact0", "subact1", "subact2", "subclose",
+    ]);
+    let mut expected: Vec<(FlagKind, u64)> = by_time
+        .iter()
+        .map(|&r| (FlagKind::ActionAfterExpiry, r))
+        .chain(
+            by_order
+                .iter()
+                .map(|&r| (FlagKind::ActionAfterRevocation, r)),
+        )
+        // The sub-agent's closure was refused, so its session never closed.
+        .chain([(FlagKind::SessionWithoutClosure, built.at("sub"))])
+        .collect();
+    expected.sort_by_key(|&(kind, record)| (record, kind));
+    assert_eq!(flags(&report), expected, "{:#?}", report.red_flags);
+    // The log would have refused each of them, naming the exception.
+    let refused: Vec<u64> = report
+        .invalid
+        .iter()
+        .filter(|i| i.code == "permission_denied")
+        .map(|i| i.index)
+        .collect();
+    assert_eq!(refused, by_order);
+    let revoke = built.at("revoke");
+    assert!(
+        report.invalid[0]
+            .reason
+            .contains(&format!("revoked by the exception at index {revoke}")),
+        "{}",
+        report.invalid[0].reason
+    );
     assert_eq!(report.authorizations[0].exceptions.len(), 1);
+}
+
+#[test]
+fn action_after_revocation_is_judged_by_log_order_not_claimed_time() {
+    // The sub-agent's credential is revoked with a claimed time after
+    // everything the sub-agent claims to have done; the log order shows
+    // the actions came after it.
+    let mut c = Corpus::standard(6);
+    c.insert_after(
+        "sub",
+        "revoke",
+        Kind::Exception,
+        json!({
+            "credential": "@ref:sub",
+            "reason": "sub-agent misbehaved",
+            "revoked": true,
+            "time": t(DELEGATED + 500),
+        }),
+        "issuer",
+    );
+    let (report, built) = audit(&mut c);
+    let mut expected: Vec<(FlagKind, u64)> = ["subact0", "subact1", "subact2", "subclose"]
+        .iter()
+        .map(|l| (FlagKind::ActionAfterRevocation, built.at(l)))
+        .chain([(FlagKind::SessionWithoutClosure, built.at("sub"))])
+        .collect();
+    expected.sort_by_key(|&(kind, record)| (record, kind));
+    assert_eq!(flags(&report), expected, "{:#?}", report.red_flags);
+    let flag = &report.red_flags[1];
+    assert!(
+        flag.detail.contains("its credential") && flag.detail.contains("revoked"),
+        "{}",
+        flag.detail
+    );
+    // The action report agrees: outside the credential's lifetime.
+    let late = report
+        .actions
+        .iter()
+        .find(|a| a.index == built.at("subact0"));
+    assert!(late.is_some_and(|a| !a.within_lifetime && !a.valid));
+
+    // A closure ends a session just as well: the issuer closes the
+    // orchestrator's session after its second action.
+    let mut c = Corpus::standard(2);
+    c.remove("close");
+    c.insert_after(
+        "act0",
+        "close",
+        Kind::Closure,
+        json!({
+            "credential": "@ref:cred",
+            "reason": "voluntary",
+            "started_at": t(ISSUED),
+            "ended_at": t(ISSUED + 2000),
+            "actions": 2,
+            "summary": "closed early",
+            "time": t(ISSUED + 2000),
+        }),
+        "issuer",
+    );
+    c.body("review")["subject"] = json!("@ref:close");
+    let (report, built) = audit(&mut c);
+    let late: Vec<(FlagKind, u64)> = report
+        .red_flags
+        .iter()
+        .filter(|f| f.kind == FlagKind::ActionAfterRevocation)
+        .map(|f| (f.kind, f.record))
+        .collect();
+    let expected: Vec<(FlagKind, u64)> = ["act1", "sub", "subact0", "subclose"]
+        .iter()
+        .map(|l| (FlagKind::ActionAfterRevocation, built.at(l)))
+        .collect();
+    assert_eq!(late, expected, "{:#?}", report.red_flags);
+    assert!(
+        report
+            .red_flags
+            .iter()
+            .any(|f| f.detail.contains("closed by the closure"))
+    );
 }
 
 #[test]
@@ -455,13 +675,21 @@ fn self_preflight() {
     // credential (and its delegate's) rely on.
     c.set_signer("pre", "orch");
     let (report, built) = audit(&mut c);
-    assert_only(
-        &report,
-        FlagKind::SelfPreflight,
-        &[built.at("cred"), built.at("sub")],
+    // No principal may sign it, so the log would have refused it: the
+    // auditor judges it anyway (the agent vouched for itself), and an
+    // invalid pre-flight is no pre-flight.
+    let (cred, sub) = (built.at("cred"), built.at("sub"));
+    assert_eq!(
+        flags(&report),
+        [
+            (FlagKind::MissingPreflight, cred),
+            (FlagKind::SelfPreflight, cred),
+            (FlagKind::MissingPreflight, sub),
+            (FlagKind::SelfPreflight, sub),
+        ],
+        "{:#?}",
+        report.red_flags
     );
-    // No principal may sign it, so the log would have refused it; the
-    // auditor judged it anyway.
     let invalid: Vec<u64> = report.invalid.iter().map(|i| i.index).collect();
     assert_eq!(invalid, [built.at("pre")]);
     assert!(!report.matrix.rows[0].tested);
@@ -569,25 +797,522 @@ fn every_flag_kind_has_a_scenario() {
         names,
         [
             "agent_activity_as_human",
+            "identity_mismatch",
             "shared_agent_identity",
+            "credential_without_agent_identity",
             "action_without_credential",
+            "action_not_signed_by_session",
             "action_out_of_scope",
             "action_after_expiry",
+            "action_after_revocation",
             "delegation_widens_scope",
             "implausible_approval_rate",
             "approval_outside_hours",
             "review_too_fast",
+            "self_review",
             "missing_preflight",
             "self_preflight",
             "blocked_preflight_ignored",
             "session_without_closure",
             "authorization_without_mfa",
             "backdated_record",
+            "record_predates_admission",
         ]
     );
     for kind in FlagKind::ALL {
         assert_eq!(serde_json::to_value(kind).ok(), Some(json!(kind.as_str())));
     }
+}
+
+#[test]
+fn the_demo_chain_is_clean_at_any_hour_under_the_dev_policy() {
+    // `causeway-server --dev`'s policy: the humans have time zones, and the
+    // demo may run at any hour, so its working hours are the whole week.
+    let dev_policy = |alice: &str, bob: &str, issuer: &str, verifier: &str| {
+        corpus::policy_toml(alice, bob, issuer, verifier)
+            .replacen(
+                "role = \"human\"\n",
+                "role = \"human\"\ntz = \"America/Los_Angeles\"\n",
+                1,
+            )
+            .replacen(
+                "name = \"bob@example.com\"\nrole = \"human\"\n",
+                "name = \"bob@example.com\"\nrole = \"human\"\ntz = \"Europe/Berlin\"\n",
+                1,
+            )
+            + "\n[audit]\nworking_hours = \"00:00-24:00\"\n\
+               working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n"
+    };
+    let midnight = NOW - 14 * 3_600; // Tuesday 00:00 UTC
+    for (label, clock) in [
+        ("01:00", midnight + 3_600),
+        ("12:00", midnight + 12 * 3_600),
+        ("23:30", midnight + 23 * 3_600 + 1_800),
+        // The chain straddles midnight, and Saturday into Sunday.
+        ("00:02", midnight + 120),
+        ("sunday 00:02", midnight - 2 * 86_400 + 120),
+    ] {
+        let mut rng = StdRng::seed_from_u64(2);
+        let keys = crate::demo::DemoKeys {
+            approver: causeway_proto::records::ProducerKey::generate(&mut rng),
+            reviewer: causeway_proto::records::ProducerKey::generate(&mut rng),
+            issuer: causeway_proto::records::ProducerKey::generate(&mut rng),
+            verifier: causeway_proto::records::ProducerKey::generate(&mut rng),
+        };
+        let steps = crate::demo::causal_chain(&keys, clock, 10, &mut rng).expect("the demo chain");
+        let entries: Vec<(u64, Vec<u8>)> = (0u64..)
+            .zip(
+                steps
+                    .iter()
+                    .flat_map(|s| s.envelopes.iter().map(|(_, e)| e.encode())),
+            )
+            .collect();
+        let b64 = |k: &causeway_proto::records::ProducerKey| {
+            base64::engine::general_purpose::STANDARD.encode(k.public_spki_der())
+        };
+        let policy = ProducerPolicy::parse(&dev_policy(
+            &b64(&keys.approver),
+            &b64(&keys.reviewer),
+            &b64(&keys.issuer),
+            &b64(&keys.verifier),
+        ))
+        .expect("policy");
+        assert_eq!(policy.principals()[0].tz_name(), "America/Los_Angeles");
+        let thresholds = Thresholds::from_policy(&policy).expect("thresholds");
+        let n = entries.len() as u64;
+        // An anchor of the log before the demo, one after the credential
+        // and one at the end, each stamped just after its tree was made.
+        let anchors = [
+            (0, clock - crate::demo::CHAIN_SPAN_SECS - 10),
+            (3, clock - crate::demo::CHAIN_SPAN_SECS + 11),
+            (n, clock + 2),
+        ];
+        let report = analyze(&AuditInput {
+            entries: &entries,
+            policy: &policy,
+            thresholds: &thresholds,
+            anchors: &anchors,
+            now: clock + 60,
+        });
+        assert!(
+            report.red_flags.is_empty(),
+            "{label}: {:#?}",
+            report.red_flags
+        );
+        assert!(report.invalid.is_empty(), "{label}: {:#?}", report.invalid);
+        assert_eq!(report.summary.actions, 15, "{label}");
+        assert_eq!(report.matrix.totals.complete, 1, "{label}");
+
+        // Every record is recent enough for a log with the default
+        // max_past_skew (5m) to admit it when `causeway demo` submits it.
+        for (_, bytes) in &entries {
+            let record = Envelope::decode(bytes)
+                .and_then(|e| e.record())
+                .expect("a record");
+            assert!(
+                record
+                    .time()
+                    .saturating_add(causeway_proto::records::DEFAULT_MAX_PAST_SKEW_SECS)
+                    > clock + 30
+                    && record.time() <= clock,
+                "{label}: {:?} at {}",
+                record.kind(),
+                record.time()
+            );
+        }
+
+        // Under the default thresholds (07:00-20:00 on weekdays, each
+        // human in their zone) the same chain is judged by the clock.
+        let strict = analyze(&AuditInput {
+            entries: &entries,
+            policy: &policy,
+            thresholds: &Thresholds::default(),
+            anchors: &anchors,
+            now: clock + 60,
+        });
+        let outside: Vec<FlagKind> = strict.red_flags.iter().map(|f| f.kind).collect();
+        assert!(
+            outside.iter().all(|&k| k == FlagKind::ApprovalOutsideHours),
+            "{label}: {outside:?}"
+        );
+    }
+}
+
+/// The test policy with time zones for alice and bob.
+fn policy_with_zones(c: &mut Corpus, alice: &str, bob: &str) -> ProducerPolicy {
+    let text = corpus::policy_toml(
+        &c.spki("alice"),
+        &c.spki("bob"),
+        &c.spki("issuer"),
+        &c.spki("verifier"),
+    )
+    .replacen(
+        "name = \"alice@example.com\"\nrole = \"human\"\n",
+        &format!("name = \"alice@example.com\"\nrole = \"human\"\ntz = \"{alice}\"\n"),
+        1,
+    )
+    .replacen(
+        "name = \"bob@example.com\"\nrole = \"human\"\n",
+        &format!("name = \"bob@example.com\"\nrole = \"human\"\ntz = \"{bob}\"\n"),
+        1,
+    );
+    ProducerPolicy::parse(&text).expect("the zoned policy parses")
+}
+
+#[test]
+fn approval_outside_hours_is_judged_in_each_humans_time_zone() {
+    // The standard chain: alice approves at 13:00 UTC on Tuesday
+    // 2026-11-24, bob reviews at 13:59 UTC.
+    let mut c = Corpus::standard(6);
+    let built = c.build();
+    // In Los Angeles (PST, UTC-8) 13:00 UTC is 05:00: too early. In
+    // Berlin (CET, UTC+1) 13:59 UTC is 14:59: fine.
+    let policy = policy_with_zones(&mut c, "America/Los_Angeles", "Europe/Berlin");
+    let report = analyze_with(&built.entries, &policy, &built.clean_anchors());
+    assert_only(&report, FlagKind::ApprovalOutsideHours, &[built.at("auth")]);
+    let detail = &report.red_flags[0].detail;
+    assert!(
+        detail.contains("tue 05:00 in America/Los_Angeles")
+            && detail.contains("principal \"alice@example.com\""),
+        "{detail}"
+    );
+    // In Tokyo (UTC+9) bob's 13:59 UTC is 22:59: too late.
+    let policy = policy_with_zones(&mut c, "Europe/London", "Asia/Tokyo");
+    let report = analyze_with(&built.entries, &policy, &built.clean_anchors());
+    assert_only(
+        &report,
+        FlagKind::ApprovalOutsideHours,
+        &[built.at("review")],
+    );
+
+    // A review at 21:00 UTC, outside the hours in UTC, is 16:00 in New
+    // York (EST, UTC-5): inside.
+    let mut c = Corpus::standard(6);
+    *c.body("review") = corpus::review("close", 7 * 3_600 - 600, 7 * 3_600, 9);
+    let built = c.build();
+    let utc = c.policy();
+    let report = analyze_with(
+        &built.entries,
+        &utc,
+        &[(built.entries.len() as u64, NOW + 7 * 3_600 + 5)],
+    );
+    assert_only(
+        &report,
+        FlagKind::ApprovalOutsideHours,
+        &[built.at("review")],
+    );
+    let zoned = policy_with_zones(&mut c, "UTC", "America/New_York");
+    let report = analyze_with(
+        &built.entries,
+        &zoned,
+        &[(built.entries.len() as u64, NOW + 7 * 3_600 + 5)],
+    );
+    assert!(report.red_flags.is_empty(), "{:#?}", report.red_flags);
+}
+
+#[test]
+fn identity_mismatch() {
+    // bob signs a review as "robert", a name his principal does not list.
+    let mut c = Corpus::standard(6);
+    c.body("review")["reviewer"]["subject"] = json!("robert@example.com");
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::IdentityMismatch, &[built.at("review")]);
+    let detail = &report.red_flags[0].detail;
+    assert!(
+        detail.contains("reviewer.subject is \"robert@example.com\"")
+            && detail.contains("principal \"bob@example.com\""),
+        "{detail}"
+    );
+    // The log refuses it now; the auditor flags it in old logs too, and it
+    // reviews nothing.
+    assert_eq!(report.invalid.len(), 1);
+    assert_eq!(report.invalid[0].code, "permission_denied");
+    assert!(!report.matrix.rows[0].reviewed);
+
+    // The issuer's key signs an authorization in alice's name.
+    let mut c = Corpus::standard(6);
+    c.set_signer("auth", "issuer");
+    let (report, built) = audit(&mut c);
+    assert!(
+        report
+            .red_flags
+            .iter()
+            .any(|f| f.kind == FlagKind::IdentityMismatch
+                && f.record == built.at("auth")
+                && f.detail.contains("principal \"jit-issuer\"")),
+        "{:#?}",
+        report.red_flags
+    );
+}
+
+#[test]
+fn self_review() {
+    // alice reviews the change she approved.
+    let mut c = Corpus::standard(6);
+    c.body("review")["reviewer"]["subject"] = json!("alice@example.com");
+    c.set_signer("review", "alice");
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::SelfReview, &[built.at("review")]);
+    assert!(report.invalid.is_empty(), "{:#?}", report.invalid);
+    assert!(
+        report.red_flags[0]
+            .detail
+            .contains("principal \"alice@example.com\""),
+        "{}",
+        report.red_flags[0].detail
+    );
+    // A self-review is no review, and addresses nothing.
+    let row = &report.matrix.rows[0];
+    assert!(!row.reviewed && !row.deviations_addressed);
+
+    // Reviewing a credential of her own authorization is the same.
+    c.body("review")["subject"] = json!("@ref:sub");
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::SelfReview, &[built.at("review")]);
+}
+
+#[test]
+fn record_predates_admission() {
+    let mut c = Corpus::standard(6);
+    let built = c.build();
+    let policy = c.policy();
+    // A tree of the first six entries (up to act2) was stamped 301 s after
+    // act3's claimed time: act3, not in that tree, claims a time before it
+    // could have been logged.
+    let act3 = built.at("act3");
+    let act3_time = NOW + ISSUED + 60 + 3 * 20;
+    let anchors = [
+        (act3, act3_time + 301),
+        (built.entries.len() as u64, NOW + 5),
+    ];
+    let report = analyze_with(&built.entries, &policy, &anchors);
+    assert_only(&report, FlagKind::RecordPredatesAdmission, &[act3]);
+    let detail = &report.red_flags[0].detail;
+    assert!(
+        detail.contains(&format!("tree size {act3}")) && detail.contains("301s before"),
+        "{detail}"
+    );
+    // Within the skew it is fine; so is a tree that contains it.
+    let anchors = [(act3, act3_time + 300)];
+    assert!(
+        analyze_with(&built.entries, &policy, &anchors)
+            .red_flags
+            .is_empty()
+    );
+    let anchors = [(act3 + 1, act3_time + 290)];
+    assert!(
+        analyze_with(&built.entries, &policy, &anchors)
+            .red_flags
+            .is_empty()
+    );
+}
+
+#[test]
+fn credential_without_agent_identity() {
+    let mut c = Corpus::standard(6);
+    c.body("sub")["agent"]["id"] = json!(" ");
+    let (report, built) = audit(&mut c);
+    assert_only(
+        &report,
+        FlagKind::CredentialWithoutAgentIdentity,
+        &[built.at("sub")],
+    );
+    // The log refuses it now (INVALID_ARGUMENT).
+    assert_eq!(report.invalid.len(), 1);
+    assert_eq!(report.invalid[0].code, "invalid_argument");
+    assert!(report.invalid[0].reason.contains("agent.id is empty"));
+}
+
+#[test]
+fn action_out_of_scope_by_operation() {
+    let mut c = Corpus::standard(6);
+    c.body("act1")["operation"] = json!("drop-database");
+    c.body("act2")["operation"] = json!("rotate-credential");
+    c.body("cred")["scope"]["actions"] = json!(["deploy", "rotate-credential", "read-logs:*"]);
+    c.body("sub")["scope"]["actions"] = json!(["read-logs:*"]);
+    c.body("subact0")["operation"] = json!("read-logs:payments-api-0");
+    c.body("subact1")["operation"] = json!("write-logs:payments-api-0");
+    // The authorization allows the patterns the credentials hold.
+    c.body("auth")["scope"]["actions"] = json!(["deploy", "rotate-credential", "read-logs:*"]);
+    let (report, built) = audit(&mut c);
+    assert_only(
+        &report,
+        FlagKind::ActionOutOfScope,
+        &[built.at("act1"), built.at("subact1")],
+    );
+    let detail = &report.red_flags[0].detail;
+    assert!(
+        detail.contains("operation \"drop-database\" matches none") && !detail.contains("target"),
+        "{detail}"
+    );
+    let action = report.actions.iter().find(|a| a.index == built.at("act1"));
+    assert!(action.is_some_and(|a| !a.in_scope));
+
+    // A wrong target is named as such.
+    let mut c = Corpus::standard(6);
+    c.body("act1")["target"] = json!("prod/billing-db");
+    c.body("act1")["operation"] = json!("deploy");
+    let (report, _) = audit(&mut c);
+    let detail = &report.red_flags[0].detail;
+    assert!(
+        detail.contains("target \"prod/billing-db\" is not in") && !detail.contains("operation"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn scope_action_patterns() {
+    use super::graph::glob_match;
+    for (pattern, text) in [
+        ("deploy", "deploy"),
+        ("git.push:branch/fix/*", "git.push:branch/fix/x"),
+        ("git.push:branch/fix/*", "git.push:branch/fix/a/b"),
+        ("*", "anything:at/all"),
+        ("read-?", "read-x"),
+        ("a*b*c", "aXbYbZc"),
+        ("*", ""),
+    ] {
+        assert!(glob_match(pattern, text), "{pattern} should match {text}");
+    }
+    for (pattern, text) in [
+        ("deploy", "deploy-all"),
+        ("deploy", "deplo"),
+        ("git.push:branch/fix/*", "git.push:branch/main"),
+        ("read-?", "read-"),
+        ("a*b*c", "aXbYbZ"),
+        ("", "x"),
+    ] {
+        assert!(
+            !glob_match(pattern, text),
+            "{pattern} should not match {text}"
+        );
+    }
+}
+
+#[test]
+fn action_not_signed_by_session() {
+    let mut c = Corpus::standard(6);
+    c.set_signer("act2", "issuer");
+    let (report, built) = audit(&mut c);
+    assert_only(
+        &report,
+        FlagKind::ActionNotSignedBySession,
+        &[built.at("act2")],
+    );
+    let detail = &report.red_flags[0].detail;
+    assert!(
+        detail.contains("jit-issuer") && detail.contains("session key"),
+        "{detail}"
+    );
+    // It is also an invalid entry, and the action is traced through no
+    // valid record.
+    assert_eq!(report.invalid.len(), 1);
+    assert_eq!(report.invalid[0].index, built.at("act2"));
+    assert!(!report.matrix.rows[0].documented);
+}
+
+#[test]
+fn an_invalid_closure_closes_nothing() {
+    // The sub-agent's closure is signed by a key outside the policy.
+    let mut c = Corpus::standard(6);
+    c.set_signer("subclose", "stranger");
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::SessionWithoutClosure, &[built.at("sub")]);
+    assert_eq!(report.invalid.len(), 1);
+    assert_eq!(report.invalid[0].index, built.at("subclose"));
+
+    // One referencing a credential the log does not have.
+    let mut c = Corpus::standard(6);
+    c.body("subclose")["credential"] = json!(leaf_hash(b"elsewhere").to_hex());
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::SessionWithoutClosure, &[built.at("sub")]);
+    assert_eq!(report.invalid[0].code, "failed_precondition");
+}
+
+#[test]
+fn an_invalid_preflight_is_no_preflight() {
+    // Signed by a key outside the policy: not the agent's, so only
+    // missing_preflight, on both credentials that rely on it.
+    let mut c = Corpus::standard(6);
+    c.set_signer("pre", "stranger");
+    let (report, built) = audit(&mut c);
+    assert_only(
+        &report,
+        FlagKind::MissingPreflight,
+        &[built.at("cred"), built.at("sub")],
+    );
+    assert!(
+        report.red_flags[0]
+            .detail
+            .contains("is invalid, so it is no pre-flight"),
+        "{}",
+        report.red_flags[0].detail
+    );
+    // The matrix agrees: the change was not tested.
+    assert!(!report.matrix.rows[0].tested);
+
+    // A pre-flight of an entry that is not in the log: invalid, and it
+    // verified nothing of this chain.
+    let mut c = Corpus::standard(6);
+    c.body("pre")["subject"] = json!(leaf_hash(b"elsewhere").to_hex());
+    let (report, built) = audit(&mut c);
+    assert_only(
+        &report,
+        FlagKind::MissingPreflight,
+        &[built.at("cred"), built.at("sub")],
+    );
+    assert_eq!(report.invalid[0].code, "failed_precondition");
+    assert!(!report.matrix.rows[0].tested);
+}
+
+#[test]
+fn implausible_review_rate() {
+    let mut c = Corpus::standard(6);
+    // Twelve more reviews by bob, four minutes apart (each long enough for
+    // the nine actions): with the chain's own review, thirteen within an
+    // hour exceeds twelve.
+    for i in 0..12 {
+        let finished = -3_000 + i * 240;
+        c.push(
+            &format!("rev{i}"),
+            Kind::Review,
+            corpus::review("close", finished - 200, finished, 9),
+            "bob",
+        );
+    }
+    let (report, built) = audit(&mut c);
+    assert_only(
+        &report,
+        FlagKind::ImplausibleApprovalRate,
+        &[built.at("review")],
+    );
+    assert!(
+        report.red_flags[0]
+            .detail
+            .contains("13 reviews signed by principal \"bob@example.com\"")
+            && report.red_flags[0].detail.contains("max_reviews_per_hour"),
+        "{}",
+        report.red_flags[0].detail
+    );
+}
+
+#[test]
+fn review_too_fast_judges_what_the_log_shows_it_covered() {
+    // The review claims one item and took 100 s; the log shows the nine
+    // actions of the authorization it reviews, 11 s each.
+    let mut c = Corpus::standard(6);
+    *c.body("review") = corpus::review("close", -160, -60, 1);
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::ReviewTooFast, &[built.at("review")]);
+    let detail = &report.red_flags[0].detail;
+    assert!(
+        detail.contains("9 action(s) of authorization 0 before it (it claims 1 item(s))"),
+        "{detail}"
+    );
+    // The claimed items still raise the bar above what the log shows.
+    *c.body("review") = corpus::review("close", -600, -60, 30);
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::ReviewTooFast, &[built.at("review")]);
 }
 
 // ---------------------------------------------------------------------------
@@ -733,6 +1458,7 @@ fn threshold_defaults() {
         ]
     );
     assert_eq!(t.max_approvals_per_hour, 12);
+    assert_eq!(t.max_reviews_per_hour, 12);
     assert_eq!(t.min_review_seconds_per_item, 20);
     assert_eq!(t.human_max_records_per_minute, 6);
     assert_eq!(t.max_clock_skew_secs, 300);
@@ -782,7 +1508,7 @@ fn thresholds_from_the_policy() {
     assert_eq!(policy_with_audit(""), Ok(Thresholds::default()));
     let t = policy_with_audit(
         "[audit]\nworking_hours = \"08:30-17:00\"\nworking_days = [\"mon\", \"sat\"]\n\
-         max_approvals_per_hour = 3\nmin_review_seconds_per_item = 45\n\
+         max_approvals_per_hour = 3\nmax_reviews_per_hour = 4\nmin_review_seconds_per_item = 45\n\
          human_max_records_per_minute = 2\nmax_clock_skew_secs = 60\n",
     )
     .expect("thresholds");
@@ -791,11 +1517,12 @@ fn thresholds_from_the_policy() {
     assert_eq!(
         (
             t.max_approvals_per_hour,
+            t.max_reviews_per_hour,
             t.min_review_seconds_per_item,
             t.human_max_records_per_minute,
             t.max_clock_skew_secs
         ),
-        (3, 45, 2, 60)
+        (3, 4, 45, 2, 60)
     );
     // Partial tables keep the other defaults.
     let t = policy_with_audit("[audit]\nmax_approvals_per_hour = 30\n").expect("partial");

@@ -35,7 +35,8 @@ pub enum ThresholdError {
     },
     /// A `working_hours` value that is not `HH:MM-HH:MM`.
     #[error(
-        "working_hours {text:?}: {reason}; write a UTC window like \"07:00-20:00\" \
+        "working_hours {text:?}: {reason}; write a window like \"07:00-20:00\" (each human's \
+         local time) \
          (\"22:00-06:00\" wraps midnight, \"00:00-24:00\" is the whole day)"
     )]
     WorkingHours {
@@ -109,7 +110,8 @@ impl fmt::Display for Weekday {
     }
 }
 
-/// A daily UTC window `HH:MM-HH:MM`: the start minute is inside, the end
+/// A daily window `HH:MM-HH:MM` of wall-clock time (in each human's time
+/// zone when the auditor judges it): the start minute is inside, the end
 /// minute is not. A start later than the end wraps midnight (a night
 /// shift); `00:00-24:00` is the whole day. Valid once built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -120,7 +122,7 @@ pub struct WorkingHours {
 }
 
 impl WorkingHours {
-    /// Parses `HH:MM-HH:MM` (24-hour clock, UTC; `24:00` only as an end).
+    /// Parses `HH:MM-HH:MM` (24-hour clock; `24:00` only as an end).
     ///
     /// # Errors
     /// [`ThresholdError::WorkingHours`] saying what is wrong.
@@ -154,7 +156,7 @@ impl WorkingHours {
         Ok(WorkingHours { start, end })
     }
 
-    /// Whether a minute of the day (0 ..= 1439, UTC) is inside the window.
+    /// Whether a minute of the day (0 ..= 1439) is inside the window.
     pub fn contains(self, minute_of_day: u16) -> bool {
         if self.start < self.end {
             (self.start..self.end).contains(&minute_of_day)
@@ -192,14 +194,19 @@ impl From<WorkingHours> for String {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Thresholds {
-    /// The UTC window in which approvals and reviews are plausible.
-    /// Default `"07:00-20:00"`.
+    /// The daily window in which approvals and reviews are plausible, on
+    /// the wall clock of each human's `tz` (UTC by default). Default
+    /// `"07:00-20:00"`.
     pub working_hours: WorkingHours,
-    /// The days on which they are plausible. Default Monday to Friday.
+    /// The days on which they are plausible, in each human's `tz`. Default
+    /// Monday to Friday.
     pub working_days: Vec<Weekday>,
     /// The most authorizations one human plausibly approves in any
     /// 60-minute window. Default 12.
     pub max_approvals_per_hour: u32,
+    /// The most reviews one human plausibly signs in any 60-minute window.
+    /// Default 12.
+    pub max_reviews_per_hour: u32,
     /// The fewest seconds a reviewer plausibly spends per reviewed item.
     /// Default 20.
     pub min_review_seconds_per_item: u32,
@@ -227,6 +234,7 @@ impl Default for Thresholds {
                 Weekday::Fri,
             ],
             max_approvals_per_hour: 12,
+            max_reviews_per_hour: 12,
             min_review_seconds_per_item: 20,
             human_max_records_per_minute: 6,
             max_clock_skew_secs: 300,
@@ -236,10 +244,11 @@ impl Default for Thresholds {
 
 impl Thresholds {
     /// The keys of the `[audit]` table.
-    pub const KEYS: [&'static str; 6] = [
+    pub const KEYS: [&'static str; 7] = [
         "working_hours",
         "working_days",
         "max_approvals_per_hour",
+        "max_reviews_per_hour",
         "min_review_seconds_per_item",
         "human_max_records_per_minute",
         "max_clock_skew_secs",
@@ -284,6 +293,10 @@ impl Thresholds {
                     t.max_approvals_per_hour =
                         value.clone().try_into().map_err(|e| value_error(&e))?;
                 }
+                "max_reviews_per_hour" => {
+                    t.max_reviews_per_hour =
+                        value.clone().try_into().map_err(|e| value_error(&e))?;
+                }
                 "min_review_seconds_per_item" => {
                     t.min_review_seconds_per_item =
                         value.clone().try_into().map_err(|e| value_error(&e))?;
@@ -305,8 +318,38 @@ impl Thresholds {
     /// Whether a Unix time falls on a working day, within working hours
     /// (both UTC).
     pub fn is_working_time(&self, secs: i64) -> bool {
-        let minute = secs.rem_euclid(86_400) / 60;
-        let minute = u16::try_from(minute).unwrap_or(0);
-        self.working_days.contains(&Weekday::of_unix(secs)) && self.working_hours.contains(minute)
+        self.is_working_time_in(secs, &jiff::tz::TimeZone::UTC)
     }
+
+    /// Whether a Unix time falls on a working day, within working hours,
+    /// both read on the wall clock of the time zone `tz` (a human's `tz`
+    /// in the policy).
+    pub fn is_working_time_in(&self, secs: i64, tz: &jiff::tz::TimeZone) -> bool {
+        let (day, minute) = local_day_minute(secs, tz);
+        self.working_days.contains(&day) && self.working_hours.contains(minute)
+    }
+}
+
+/// The day of the week and minute of the day (0 ..= 1439) of a Unix time
+/// on the wall clock of `tz`.
+pub fn local_day_minute(secs: i64, tz: &jiff::tz::TimeZone) -> (Weekday, u16) {
+    // Out of jiff's range (years beyond ±9999) only for absurd times;
+    // those are judged as UTC.
+    let Ok(ts) = jiff::Timestamp::from_second(secs) else {
+        let minute = u16::try_from(secs.rem_euclid(86_400) / 60).unwrap_or(0);
+        return (Weekday::of_unix(secs), minute);
+    };
+    let local = tz.to_datetime(ts);
+    let day = match local.weekday() {
+        jiff::civil::Weekday::Monday => Weekday::Mon,
+        jiff::civil::Weekday::Tuesday => Weekday::Tue,
+        jiff::civil::Weekday::Wednesday => Weekday::Wed,
+        jiff::civil::Weekday::Thursday => Weekday::Thu,
+        jiff::civil::Weekday::Friday => Weekday::Fri,
+        jiff::civil::Weekday::Saturday => Weekday::Sat,
+        jiff::civil::Weekday::Sunday => Weekday::Sun,
+    };
+    let minute =
+        u16::try_from(i32::from(local.hour()) * 60 + i32::from(local.minute())).unwrap_or(0);
+    (day, minute)
 }

@@ -21,6 +21,9 @@
 //! # person (an e-mail and a username). A human record's subject must be
 //! # the principal's name or one of these.
 //! subjects = ["alice", "alice@corp.example"]
+//! # Humans only, optional: the IANA time zone the person works in; the
+//! # auditor judges their working hours there. Default "UTC".
+//! tz = "America/Los_Angeles"
 //! # Base64 (standard, padded) DER SubjectPublicKeyInfo of ECDSA P-256
 //! # keys: `openssl pkey -in key.pem -pubout -outform DER | base64 -w0`.
 //! keys = ["MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEnTrI7D7awnb/YUhk3A7rsObxeI33ICRyBpy+eJf9L2iQt3g50mUSuN3UQAvm+xiBMnzMFqYEcrbMuPbVQI/3ow=="]
@@ -62,9 +65,13 @@
 //! kind, a kind the role may not sign, an empty or duplicate `kinds` list
 //! entry, a principal without keys, a duplicate principal name, a key that
 //! is not a canonical P-256 SPKI, a key listed twice (in one principal or
-//! two), `subjects` on a principal that is not human, an empty subject or
-//! one that names another principal (by name or alias), and a policy with
-//! no principal.
+//! two), `subjects` or `tz` on a principal that is not human, an empty
+//! subject or one that names another principal (by name or alias), a `tz`
+//! that is not an IANA time zone name, and a policy with no principal.
+//!
+//! Time zones come from the tz database bundled into the binary (`jiff`'s
+//! `tzdb-bundle-always`), not from the machine's `/usr/share/zoneinfo`, so
+//! that every auditor judges a log the same way.
 //!
 //! ```
 //! # use causeway_proto::records::{Kind, ProducerPolicy, Role};
@@ -161,6 +168,9 @@ pub struct Principal {
     /// Other names of a human principal (`subjects` in the file), besides
     /// `name`.
     pub subjects: Vec<String>,
+    /// The time zone a human principal works in (`tz` in the file); UTC
+    /// when the file names none, and for other roles.
+    pub tz: jiff::tz::TimeZone,
 }
 
 impl Principal {
@@ -174,6 +184,12 @@ impl Principal {
     /// (identity providers' subjects are case-sensitive).
     pub fn is_subject(&self, subject: &str) -> bool {
         self.name == subject || self.subjects.iter().any(|s| s == subject)
+    }
+
+    /// The IANA name of [`Principal::tz`], such as `America/Los_Angeles`
+    /// (`UTC` by default).
+    pub fn tz_name(&self) -> &str {
+        self.tz.iana_name().unwrap_or("UTC")
     }
 }
 
@@ -225,6 +241,7 @@ struct PrincipalFile {
     kinds: Option<Spanned<Vec<Spanned<Kind>>>>,
     keys: Spanned<Vec<Spanned<String>>>,
     subjects: Option<Spanned<Vec<Spanned<String>>>>,
+    tz: Option<Spanned<String>>,
 }
 
 /// Parses `<digits>(s|m|h)` into seconds.
@@ -432,6 +449,28 @@ impl ProducerPolicy {
                     subjects.push(text.clone());
                 }
             }
+            let tz = match &p.tz {
+                None => jiff::tz::TimeZone::UTC,
+                Some(tz) if role != Role::Human => {
+                    return Err(at(
+                        tz.span().start,
+                        format!(
+                            "principal {name:?} has role {role}; only human principals have a \
+                             time zone (where their working hours are judged): remove `tz`"
+                        ),
+                    ));
+                }
+                Some(tz) => time_zone(tz.get_ref()).ok_or_else(|| {
+                    at(
+                        tz.span().start,
+                        format!(
+                            "principal {name:?}: tz {:?} is not an IANA time zone name; write \
+                             one like \"America/Los_Angeles\", \"Europe/Berlin\" or \"UTC\"",
+                            tz.get_ref()
+                        ),
+                    )
+                })?,
+            };
             principals.push(Principal {
                 name,
                 role,
@@ -439,6 +478,7 @@ impl ProducerPolicy {
                 keys,
                 key_ids,
                 subjects,
+                tz,
             });
         }
         // A name claimed by two principals would let either sign as the
@@ -504,6 +544,16 @@ impl ProducerPolicy {
     pub fn audit_table(&self) -> Option<&toml::Table> {
         self.audit.as_ref()
     }
+}
+
+/// The IANA time zone `name`, from the bundled tz database. Only names
+/// (`Area/City`, `UTC`): jiff would also take a POSIX TZ string such as
+/// `EST5EDT` through other calls, but this one reads the database alone.
+fn time_zone(name: &str) -> Option<jiff::tz::TimeZone> {
+    if name.trim().is_empty() {
+        return None;
+    }
+    jiff::tz::TimeZone::get(name).ok()
 }
 
 /// Why a role may not sign a kind, and what to do instead.

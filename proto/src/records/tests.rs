@@ -39,6 +39,11 @@ const SAMPLES: &[(&str, Kind, &str)] = &[
     ("exception", Kind::Exception, sample!("exception")),
     ("closure", Kind::Closure, sample!("closure")),
     ("review", Kind::Review, sample!("review")),
+    (
+        "closure-delegated",
+        Kind::Closure,
+        sample!("closure-delegated"),
+    ),
 ];
 
 fn sample_record(kind: Kind) -> Record {
@@ -131,9 +136,9 @@ fn record_accessors() {
     let (_, _, delegated) = SAMPLES[3];
     let delegated = Record::from_json(Kind::Credential, delegated).unwrap();
     let refs = delegated.references();
-    assert_eq!(refs.len(), 2);
-    assert_eq!(refs[1].field, "parent");
-    assert_eq!(refs[1].allowed, [Kind::Credential]);
+    assert_eq!(refs.len(), 3);
+    assert_eq!(refs[2].field, "parent");
+    assert_eq!(refs[2].allowed, [Kind::Credential]);
 
     let pre = sample_record(Kind::Preflight).references();
     assert_eq!(pre[0].allowed, [Kind::Authorization, Kind::Credential]);
@@ -2042,4 +2047,40 @@ fn a_session_key_writes_nothing_once_an_ancestor_expired() {
     let entry = Envelope::sign(&action(child, 1, "2026-11-22T10:45:00Z"), &child_key).encode();
     let entries = &log.entries;
     validate_at_record_time(&entry, &log.policy, &mut |h| entries.get(h).cloned()).unwrap();
+}
+
+#[test]
+fn policy_time_zones_come_from_the_bundled_database_and_name_the_line() {
+    let example = example_policy();
+    // The default is UTC.
+    let policy = ProducerPolicy::parse(&example).unwrap();
+    assert_eq!(policy.principals()[0].tz, jiff::tz::TimeZone::UTC);
+    assert_eq!(policy.principals()[0].tz_name(), "UTC");
+    let text = example.replace(
+        "kinds = [\"authorization\", \"review\"]",
+        "kinds = [\"authorization\", \"review\"]\ntz = \"America/Los_Angeles\"",
+    );
+    let policy = ProducerPolicy::parse(&text).unwrap();
+    let alice = &policy.principals()[0];
+    assert_eq!(alice.tz_name(), "America/Los_Angeles");
+    // 2026-07-01 12:00 UTC is 05:00 in Los Angeles (PDT, UTC-7).
+    let noon = jiff::Timestamp::from_second(1_782_907_200).unwrap();
+    assert_eq!(alice.tz.to_datetime(noon).hour(), 5);
+    // A name the database does not know, and a POSIX TZ string.
+    for bad in ["America/Los_Angles", "PST8PDT,M3.2.0,M11.1.0", ""] {
+        policy_error(
+            &example.replace(
+                "kinds = [\"authorization\", \"review\"]",
+                &format!("kinds = [\"authorization\", \"review\"]\ntz = {bad:?}"),
+            ),
+            Some(7),
+            &["not an IANA time zone name", "America/Los_Angeles", bad],
+        );
+    }
+    // Only humans have a time zone.
+    policy_error(
+        &example.replace("role = \"issuer\"\n", "role = \"issuer\"\ntz = \"UTC\"\n"),
+        Some(12),
+        &["role issuer", "remove `tz`"],
+    );
 }

@@ -1,0 +1,699 @@
+//! The auditor's red-flag rules against real logs: each test writes a small
+//! causal chain to a running `causeway-server`, audits it with `causeway
+//! audit` and asserts exactly which flags fire, on which records.
+//!
+//! Records the log accepts (a self-review, an approval outside the
+//! approver's working hours, an operation outside scope, a record dated
+//! before an anchor of a tree without it) go to a log with a producer
+//! policy. Records the log now refuses (a human signing under another
+//! name, a credential without an agent, an action not signed by its
+//! session key) are first shown to be refused by such a log, with the
+//! exact status and message, and then written as an *old log* would hold
+//! them: to a log started with `--accept opaque` (which stores any bytes)
+//! and audited under the same policy and keys. An action under a revoked
+//! credential goes to such an old log directly: refusing it in log order
+//! is the sequencer's part.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use causeway_client::{ClientError, LogClient};
+use causeway_proto::merkle::{Hash, leaf_hash};
+use causeway_proto::records::{Envelope, Kind, ProducerKey, Record};
+use causeway_tests::{Producers, Server, Tsa, cli};
+use serde_json::{Value, json};
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn rfc3339(secs: i64) -> String {
+    causeway_proto::civil::rfc3339_utc(secs)
+}
+
+fn spki(key: &ProducerKey) -> String {
+    base64::engine::general_purpose::STANDARD.encode(key.public_spki_der())
+}
+
+/// A chain under construction: signed entries in log order, by label.
+#[derive(Default)]
+struct Chain {
+    entries: Vec<Vec<u8>>,
+    labels: Vec<String>,
+    hashes: HashMap<String, Hash>,
+}
+
+impl Chain {
+    /// Signs `body` as a record of `kind` with `key`; string values
+    /// `@label` become the leaf hash of the record labelled so.
+    fn add(&mut self, label: &str, kind: Kind, mut body: Value, key: &ProducerKey) {
+        if let Some(object) = body.as_object_mut() {
+            for value in object.values_mut() {
+                if let Some(target) = value.as_str().and_then(|s| s.strip_prefix('@')) {
+                    let hash = self.hashes.get(target).expect("an earlier label");
+                    *value = json!(hash.to_hex());
+                }
+            }
+        }
+        let record = Record::from_json(kind, &body.to_string())
+            .unwrap_or_else(|e| panic!("record {label}: {e}"));
+        let bytes = Envelope::sign(&record, key).encode();
+        self.hashes.insert(label.to_owned(), leaf_hash(&bytes));
+        self.labels.push(label.to_owned());
+        self.entries.push(bytes);
+    }
+
+    /// The position of a labelled record (its index in a log that starts
+    /// empty).
+    fn at(&self, label: &str) -> u64 {
+        self.labels
+            .iter()
+            .position(|l| l == label)
+            .unwrap_or_else(|| panic!("no record {label}")) as u64
+    }
+}
+
+/// What a scenario changes in the standard chain: the body of a record
+/// before it is signed, and who signs it.
+type Edit<'a> = &'a dyn Fn(&str, &mut Value);
+
+/// The standard chain, dated in the four minutes before `now`: alice
+/// approves, the verifier passes it, the issuer gives `agent` a credential,
+/// the agent acts twice, the issuer closes the session, bob reviews.
+/// `signer` may replace the key of a record, `edit` its body; `extra` runs
+/// after each record is added, to insert records after it.
+fn standard_chain(
+    p: &Producers,
+    agent: &ProducerKey,
+    now: i64,
+    edit: Edit<'_>,
+    signer: &dyn Fn(&str) -> Option<&'static str>,
+    extra: &dyn Fn(&str, &mut Chain),
+) -> Chain {
+    let scope = json!({
+        "change_class": "standard",
+        "targets": ["prod/payments-api"],
+        "actions": ["deploy", "db.migrate:*"],
+    });
+    let specs: Vec<(&str, Kind, Value, &ProducerKey)> = vec![
+        (
+            "auth",
+            Kind::Authorization,
+            json!({
+                "approver": {"subject": "alice@example.com", "issuer": "https://sso.example.com"},
+                "authn": {"method": "oidc+webauthn", "mfa": true, "assurance": "aal2", "authenticated_at": rfc3339(now - 260)},
+                "plan": {"objective": "Add an index to the payments table", "method": "Migration M-77 through the pipeline",
+                         "test_approach": "Run on staging first", "backout": "Drop the index"},
+                "scope": scope,
+                "ticket": "CHG-77",
+                "not_before": rfc3339(now - 200),
+                "not_after": rfc3339(now + 8 * 3600),
+                "time": rfc3339(now - 200),
+            }),
+            &p.approver,
+        ),
+        (
+            "pre",
+            Kind::Preflight,
+            json!({
+                "subject": "@auth",
+                "stage": "issuance",
+                "checks": [{"name": "sast", "result": "pass", "detail": "semgrep", "cves": []}],
+                "verdict": "pass",
+                "time": rfc3339(now - 195),
+            }),
+            &p.verifier,
+        ),
+        (
+            "cred",
+            Kind::Credential,
+            json!({
+                "serial": "jit-rules-1",
+                "agent": {"id": "agent://migrator-1", "model": "claude-sonnet-4.5", "version": "2026-10-01"},
+                "authorization": "@auth",
+                "preflight": "@pre",
+                "scope": scope,
+                "session_key": spki(agent),
+                "issued_at": rfc3339(now - 190),
+                "expires_at": rfc3339(now + 3600),
+                "time": rfc3339(now - 190),
+            }),
+            &p.issuer,
+        ),
+        (
+            "act1",
+            Kind::Action,
+            json!({
+                "credential": "@cred", "seq": 1, "tool": "kubectl", "target": "prod/payments-api",
+                "operation": "deploy", "summary": "deployed the migration job",
+                "digest": "sha256:01", "result": "ok", "time": rfc3339(now - 185),
+            }),
+            agent,
+        ),
+        (
+            "act2",
+            Kind::Action,
+            json!({
+                "credential": "@cred", "seq": 2, "tool": "psql", "target": "prod/payments-api",
+                "operation": "db.migrate:add-index", "summary": "ran the migration",
+                "digest": "sha256:02", "result": "ok", "time": rfc3339(now - 180),
+            }),
+            agent,
+        ),
+        (
+            "close",
+            Kind::Closure,
+            json!({
+                "credential": "@cred", "reason": "voluntary", "started_at": rfc3339(now - 190),
+                "ended_at": rfc3339(now - 175), "actions": 2, "summary": "migrated",
+                "time": rfc3339(now - 175),
+            }),
+            &p.issuer,
+        ),
+        (
+            "review",
+            Kind::Review,
+            json!({
+                "subject": "@close",
+                "reviewer": {"subject": "bob@example.com", "issuer": "https://sso.example.com"},
+                "verdict": "approved",
+                "started_at": rfc3339(now - 170),
+                "finished_at": rfc3339(now - 100),
+                "items": 2,
+                "time": rfc3339(now - 100),
+            }),
+            &p.reviewer,
+        ),
+    ];
+    let mut chain = Chain::default();
+    for (label, kind, mut body, key) in specs {
+        edit(label, &mut body);
+        let key = match signer(label) {
+            Some("approver") => &p.approver,
+            Some("reviewer") => &p.reviewer,
+            Some("issuer") => &p.issuer,
+            Some("verifier") => &p.verifier,
+            _ => key,
+        };
+        chain.add(label, kind, body, key);
+        extra(label, &mut chain);
+    }
+    chain
+}
+
+fn no_edit(_: &str, _: &mut Value) {}
+fn no_signer(_: &str) -> Option<&'static str> {
+    None
+}
+fn no_extra(_: &str, _: &mut Chain) {}
+
+/// Submits entries one by one, stopping at the first refusal: its position
+/// and status.
+async fn submit(url: &str, entries: &[Vec<u8>]) -> Result<(), (usize, tonic::Status)> {
+    let mut client = LogClient::connect(url).await.expect("connects");
+    for (i, entry) in entries.iter().enumerate() {
+        match client.add_entries(vec![entry.clone()]).await {
+            Ok(_) => {}
+            Err(ClientError::Status(status)) => return Err((i, status)),
+            Err(e) => panic!("entry {i}: {e}"),
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the log's latest anchor covers `size`.
+async fn anchored(url: &str, size: u64) {
+    let mut client = LogClient::connect(url).await.expect("connects");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(a) = client.anchor(None).await
+            && a.tree_size >= size
+        {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "not anchored");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `causeway audit --json` of a running log; returns its red flags as
+/// `(kind, record, detail)`.
+fn audit(
+    server: &Server,
+    policy: &Path,
+    out: &Path,
+    tsa_roots: Option<&Path>,
+) -> Vec<(String, u64, String)> {
+    let mut args: Vec<String> = [
+        "audit",
+        "--log",
+        &server.url,
+        "--tiles",
+        &server.tiles_url,
+        "--policy",
+        policy.to_str().expect("a UTF-8 path"),
+        "--out",
+        out.to_str().expect("a UTF-8 path"),
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for v in &server.vkeys {
+        args.extend(["--vkey".to_owned(), v.clone()]);
+    }
+    if let Some(roots) = tsa_roots {
+        args.extend(["--tsa-roots".to_owned(), roots.display().to_string()]);
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, stdout, err) = cli(&refs);
+    assert!(ok, "causeway audit failed: {err}");
+    let summary: Value = serde_json::from_str(stdout.trim()).expect("the --json summary");
+    assert_eq!(summary["verified"], true, "{stdout}");
+    summary["red_flags"]
+        .as_array()
+        .expect("red_flags")
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap_or_default().to_owned(),
+                f["record"].as_u64().unwrap_or(u64::MAX),
+                f["detail"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The kinds and records of the flags.
+fn kinds(flags: &[(String, u64, String)]) -> Vec<(&str, u64)> {
+    flags.iter().map(|(k, r, _)| (k.as_str(), *r)).collect()
+}
+
+/// A log that admits records under `policy`.
+fn policy_log(dir: &Path, policy: &Path) -> Server {
+    Server::start(dir, &["--policy", policy.to_str().expect("a UTF-8 path")])
+}
+
+/// A log that stores any bytes, as an old log holds records today's
+/// admission refuses.
+fn old_log(dir: &Path) -> Server {
+    Server::start(dir, &["--accept", "opaque"])
+}
+
+/// The producers' policy file, edited by `change`.
+fn write_policy(p: &Producers, dir: &Path, change: impl Fn(String) -> String) -> PathBuf {
+    let path = p.write(dir);
+    let text = std::fs::read_to_string(&path).expect("policy");
+    std::fs::write(&path, change(text)).expect("policy written");
+    path
+}
+
+// ---------------------------------------------------------------------------
+// Records the log accepts
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_review_is_flagged_on_a_live_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Producers::new();
+    let policy = p.write(&dir.path().join("producers"));
+    let server = policy_log(&dir.path().join("log"), &policy);
+    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+    // alice reviews the change she approved, signing as herself.
+    let chain = standard_chain(
+        &p,
+        &agent,
+        unix_now(),
+        &|label, body| {
+            if label == "review" {
+                body["reviewer"]["subject"] = json!("alice@example.com");
+            }
+        },
+        &|label| (label == "review").then_some("approver"),
+        &no_extra,
+    );
+    submit(&server.url, &chain.entries)
+        .await
+        .expect("the log admits a self-review");
+    let flags = audit(&server, &policy, &dir.path().join("report"), None);
+    assert_eq!(
+        kinds(&flags),
+        [("self_review", chain.at("review"))],
+        "{flags:?}"
+    );
+    assert!(
+        flags[0].2.contains("principal \"alice@example.com\""),
+        "{}",
+        flags[0].2
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("report/report.json")).expect("report.json"),
+    )
+    .expect("JSON");
+    assert_eq!(report["matrix"]["rows"][0]["reviewed"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_outside_hours_is_judged_in_the_approvers_time_zone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Producers::new();
+    let now = unix_now();
+    // Working hours: the three hours around now, in UTC. bob works in UTC;
+    // alice twelve hours ahead, so it is the middle of her night.
+    let hour = now.rem_euclid(86_400) / 3_600;
+    let window = format!("{:02}:00-{:02}:00", (hour + 23) % 24, (hour + 2) % 24);
+    let policy = write_policy(&p, &dir.path().join("producers"), |text| {
+        text.replacen(
+            "name = \"alice@example.com\"\nrole = \"human\"\n",
+            "name = \"alice@example.com\"\nrole = \"human\"\ntz = \"Etc/GMT-12\"\n",
+            1,
+        )
+        .replacen(
+            "name = \"bob@example.com\"\nrole = \"human\"\n",
+            "name = \"bob@example.com\"\nrole = \"human\"\ntz = \"UTC\"\n",
+            1,
+        )
+        .replace(
+            "working_hours = \"00:00-24:00\"",
+            &format!("working_hours = \"{window}\""),
+        )
+    });
+    let server = policy_log(&dir.path().join("log"), &policy);
+    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+    let chain = standard_chain(&p, &agent, now, &no_edit, &no_signer, &no_extra);
+    submit(&server.url, &chain.entries).await.expect("admitted");
+    let flags = audit(&server, &policy, &dir.path().join("report"), None);
+    assert_eq!(
+        kinds(&flags),
+        [("approval_outside_hours", chain.at("auth"))],
+        "{flags:?}"
+    );
+    assert!(
+        flags[0].2.contains("in Etc/GMT-12") && flags[0].2.contains(&window),
+        "{}",
+        flags[0].2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_outside_scope_actions_is_flagged_on_a_live_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Producers::new();
+    let policy = p.write(&dir.path().join("producers"));
+    let server = policy_log(&dir.path().join("log"), &policy);
+    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+    // The target is in scope; the operation is not (db.migrate:* is).
+    let chain = standard_chain(
+        &p,
+        &agent,
+        unix_now(),
+        &|label, body| {
+            if label == "act2" {
+                body["operation"] = json!("db.drop:payments");
+            }
+        },
+        &no_signer,
+        &no_extra,
+    );
+    submit(&server.url, &chain.entries).await.expect("admitted");
+    let flags = audit(&server, &policy, &dir.path().join("report"), None);
+    assert_eq!(
+        kinds(&flags),
+        [("action_out_of_scope", chain.at("act2"))],
+        "{flags:?}"
+    );
+    let detail = &flags[0].2;
+    assert!(
+        detail.contains(
+            "operation \"db.drop:payments\" matches none of credential 2's scope.actions"
+        ) && !detail.contains("target"),
+        "{detail}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_dated_before_an_anchor_of_a_tree_without_it_is_flagged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Producers::new();
+    // The log admits records dated up to an hour back; anchors judge them.
+    let policy = write_policy(&p, &dir.path().join("producers"), |text| {
+        text.replacen(
+            "max_future_skew = \"5m\"\n",
+            "max_future_skew = \"5m\"\nmax_past_skew = \"1h\"\n",
+            1,
+        )
+    });
+    let tsa = Tsa::start(&dir.path().join("tsa"), "ec", 0);
+    let roots = tsa.roots.to_str().expect("a UTF-8 path").to_owned();
+    let server = Server::start(
+        &dir.path().join("log"),
+        &[
+            "--policy",
+            policy.to_str().expect("a UTF-8 path"),
+            "--tsa-url",
+            &tsa.url,
+            "--tsa-roots",
+            &roots,
+            "--tsa-interval",
+            "0ms",
+        ],
+    );
+    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+    let now = unix_now();
+    // The pre-flight claims to be 25 minutes old.
+    let chain = standard_chain(
+        &p,
+        &agent,
+        now,
+        &|label, body| {
+            if label == "pre" {
+                body["time"] = json!(rfc3339(now - 1_500));
+            }
+        },
+        &no_signer,
+        &no_extra,
+    );
+    // The authorization is logged and anchored first: that anchor's tree
+    // (size 1) does not contain the pre-flight, and was stamped now.
+    submit(&server.url, &chain.entries[..1])
+        .await
+        .expect("admitted");
+    anchored(&server.url, 1).await;
+    submit(&server.url, &chain.entries[1..])
+        .await
+        .expect("admitted");
+    anchored(&server.url, chain.entries.len() as u64).await;
+    let flags = audit(
+        &server,
+        &policy,
+        &dir.path().join("report"),
+        Some(&tsa.roots),
+    );
+    assert_eq!(
+        kinds(&flags),
+        [("record_predates_admission", chain.at("pre"))],
+        "{flags:?}"
+    );
+    assert!(
+        flags[0].2.contains("which does not contain entry 1"),
+        "{}",
+        flags[0].2
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Records the log now refuses, in an old log
+
+/// Writes `chain` to a log under the policy, expecting `label` refused
+/// with `code` and a message containing `message`; then to an old log,
+/// which is audited. Returns the flags.
+async fn refused_then_audited(
+    dir: &Path,
+    policy: &Path,
+    chain: &Chain,
+    label: &str,
+    code: tonic::Code,
+    message: &str,
+) -> Vec<(String, u64, String)> {
+    let live = policy_log(&dir.join("live"), policy);
+    let (at, status) = submit(&live.url, &chain.entries)
+        .await
+        .expect_err("today's log refuses it");
+    assert_eq!(at as u64, chain.at(label), "{status:?}");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(status.message().contains(message), "{:?}", status.message());
+
+    let old = old_log(&dir.join("old"));
+    submit(&old.url, &chain.entries)
+        .await
+        .expect("an opaque log stores anything");
+    audit(&old, policy, &dir.join("report"), None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_mismatch_in_an_old_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Producers::new();
+    let policy = p.write(&dir.path().join("producers"));
+    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+    // bob's key signs a review in the name of someone else.
+    let chain = standard_chain(
+        &p,
+        &agent,
+        unix_now(),
+        &|label, body| {
+            if label == "review" {
+                body["reviewer"]["subject"] = json!("carol@example.com");
+            }
+        },
+        &no_signer,
+        &no_extra,
+    );
+    let flags = refused_then_audited(
+        dir.path(),
+        &policy,
+        &chain,
+        "review",
+        tonic::Code::PermissionDenied,
+        "review.reviewer.subject is \"carol@example.com\"",
+    )
+    .await;
+    assert_eq!(
+        kinds(&flags),
+        [("identity_mismatch", chain.at("review"))],
+        "{flags:?}"
+    );
+    assert!(
+        flags[0].2.contains("principal \"bob@example.com\""),
+        "{}",
+        flags[0].2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_without_agent_identity_in_an_old_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Producers::new();
+    let policy = p.write(&dir.path().join("producers"));
+    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+    let chain = standard_chain(
+        &p,
+        &agent,
+        unix_now(),
+        &|label, body| {
+            if label == "cred" {
+                body["agent"]["id"] = json!("");
+            }
+        },
+        &no_signer,
+        &no_extra,
+    );
+    let flags = refused_then_audited(
+        dir.path(),
+        &policy,
+        &chain,
+        "cred",
+        tonic::Code::InvalidArgument,
+        "credential.agent.id is empty",
+    )
+    .await;
+    assert_eq!(
+        kinds(&flags),
+        [("credential_without_agent_identity", chain.at("cred"))],
+        "{flags:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_not_signed_by_session_in_an_old_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Producers::new();
+    let policy = p.write(&dir.path().join("producers"));
+    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+    // The issuer's key signs an action under the agent's credential.
+    let chain = standard_chain(
+        &p,
+        &agent,
+        unix_now(),
+        &no_edit,
+        &|label| (label == "act2").then_some("issuer"),
+        &no_extra,
+    );
+    let flags = refused_then_audited(
+        dir.path(),
+        &policy,
+        &chain,
+        "act2",
+        tonic::Code::PermissionDenied,
+        "an action must be signed by the session key",
+    )
+    .await;
+    assert_eq!(
+        kinds(&flags),
+        [("action_not_signed_by_session", chain.at("act2"))],
+        "{flags:?}"
+    );
+    assert!(
+        flags[0].2.contains("jit-issuer.example.com"),
+        "{}",
+        flags[0].2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_after_revocation_in_an_old_log_is_judged_by_log_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Producers::new();
+    let policy = p.write(&dir.path().join("producers"));
+    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+    let now = unix_now();
+    // The issuer revokes the credential after the first action. The second
+    // action comes after the revocation in the log, though it claims an
+    // earlier time than the revocation does.
+    let issuer = ProducerKey::from_pkcs8_pem(&p.issuer.to_pkcs8_pem().expect("PEM")).expect("key");
+    let chain = standard_chain(
+        &p,
+        &agent,
+        now,
+        &no_edit,
+        &no_signer,
+        &move |label, chain| {
+            if label == "act1" {
+                chain.add(
+                    "revoke",
+                    Kind::Exception,
+                    json!({
+                        "credential": "@cred",
+                        "reason": "the canary failed",
+                        "revoked": true,
+                        "time": rfc3339(now - 150),
+                    }),
+                    &issuer,
+                );
+            }
+        },
+    );
+    let revoke = chain.at("revoke");
+    // Today's admission applies the same rule when it sequences (the
+    // server's part, not asserted here); an old log holds such records.
+    let old = old_log(&dir.path().join("old"));
+    submit(&old.url, &chain.entries)
+        .await
+        .expect("an opaque log stores anything");
+    let flags = audit(&old, &policy, &dir.path().join("report"), None);
+    assert_eq!(
+        kinds(&flags),
+        [("action_after_revocation", chain.at("act2"))],
+        "{flags:?}"
+    );
+    assert!(
+        flags[0]
+            .2
+            .contains(&format!("revoked by the exception at index {revoke}")),
+        "{}",
+        flags[0].2
+    );
+}
