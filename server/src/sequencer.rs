@@ -9,7 +9,7 @@
 //! 2. judges records signed by a session key in log order: a request with
 //!    one written under a credential that a stored record, or an earlier
 //!    one of the same batch, revoked or closed is refused as a whole
-//!    ([`check_open`]);
+//!    ([`causeway_proto::records::check_open`]);
 //! 3. appends the new leaves to the in-memory [`CompactRange`], collecting
 //!    every node that completes;
 //! 4. signs the checkpoint of the new tree with both log keys;
