@@ -241,12 +241,15 @@ async fn anchored(url: &str, size: u64) {
 }
 
 /// `causeway audit --json` of a running log; returns its red flags as
-/// `(kind, record, detail)`.
+/// `(kind, record, detail)`. A log holding `invalid` entries that today's
+/// log refuses must fail the audit (exit 1, naming them), its red flags
+/// reported all the same.
 fn audit(
     server: &Server,
     policy: &Path,
     out: &Path,
     tsa_roots: Option<&Path>,
+    invalid: usize,
 ) -> Vec<(String, u64, String)> {
     let mut args: Vec<String> = [
         "audit",
@@ -271,9 +274,21 @@ fn audit(
     }
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let (ok, stdout, err) = cli(&refs);
-    assert!(ok, "causeway audit failed: {err}");
     let summary: Value = serde_json::from_str(stdout.trim()).expect("the --json summary");
-    assert_eq!(summary["verified"], true, "{stdout}");
+    if invalid == 0 {
+        assert!(ok, "causeway audit failed: {err}");
+        assert_eq!(summary["verified"], true, "{stdout}");
+    } else {
+        assert!(
+            !ok,
+            "an audit of a log with invalid entries must fail: {stdout}"
+        );
+        assert!(
+            err.contains(&format!("INVALID ENTRIES: {invalid} of the log's")),
+            "{err}"
+        );
+        assert_eq!(summary["status"], "failed", "{stdout}");
+    }
     summary["red_flags"]
         .as_array()
         .expect("red_flags")
@@ -338,7 +353,7 @@ async fn self_review_is_flagged_on_a_live_log() {
     submit(&server.url, &chain.entries)
         .await
         .expect("the log admits a self-review");
-    let flags = audit(&server, &policy, &dir.path().join("report"), None);
+    let flags = audit(&server, &policy, &dir.path().join("report"), None, 0);
     assert_eq!(
         kinds(&flags),
         [("self_review", chain.at("review"))],
@@ -385,7 +400,7 @@ async fn approval_outside_hours_is_judged_in_the_approvers_time_zone() {
     let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
     let chain = standard_chain(&p, &agent, now, &no_edit, &no_signer, &no_extra);
     submit(&server.url, &chain.entries).await.expect("admitted");
-    let flags = audit(&server, &policy, &dir.path().join("report"), None);
+    let flags = audit(&server, &policy, &dir.path().join("report"), None, 0);
     assert_eq!(
         kinds(&flags),
         [("approval_outside_hours", chain.at("auth"))],
@@ -419,7 +434,7 @@ async fn an_operation_outside_scope_actions_is_flagged_on_a_live_log() {
         &no_extra,
     );
     submit(&server.url, &chain.entries).await.expect("admitted");
-    let flags = audit(&server, &policy, &dir.path().join("report"), None);
+    let flags = audit(&server, &policy, &dir.path().join("report"), None, 0);
     assert_eq!(
         kinds(&flags),
         [("action_out_of_scope", chain.at("act2"))],
@@ -440,11 +455,7 @@ async fn a_record_dated_before_an_anchor_of_a_tree_without_it_is_flagged() {
     let p = Producers::new();
     // The log admits records dated up to an hour back; anchors judge them.
     let policy = write_policy(&p, &dir.path().join("producers"), |text| {
-        text.replacen(
-            "max_future_skew = \"5m\"\n",
-            "max_future_skew = \"5m\"\nmax_past_skew = \"1h\"\n",
-            1,
-        )
+        text.replacen("max_past_skew = \"2h\"\n", "max_past_skew = \"1h\"\n", 1)
     });
     let tsa = Tsa::start(&dir.path().join("tsa"), "ec", 0);
     let roots = tsa.roots.to_str().expect("a UTF-8 path").to_owned();
@@ -491,6 +502,7 @@ async fn a_record_dated_before_an_anchor_of_a_tree_without_it_is_flagged() {
         &policy,
         &dir.path().join("report"),
         Some(&tsa.roots),
+        0,
     );
     assert_eq!(
         kinds(&flags),
@@ -530,7 +542,7 @@ async fn refused_then_audited(
     submit(&old.url, &chain.entries)
         .await
         .expect("an opaque log stores anything");
-    audit(&old, policy, &dir.join("report"), None)
+    audit(&old, policy, &dir.join("report"), None, 1)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -683,7 +695,7 @@ async fn action_after_revocation_in_an_old_log_is_judged_by_log_order() {
     submit(&old.url, &chain.entries)
         .await
         .expect("an opaque log stores anything");
-    let flags = audit(&old, &policy, &dir.path().join("report"), None);
+    let flags = audit(&old, &policy, &dir.path().join("report"), None, 1);
     assert_eq!(
         kinds(&flags),
         [("action_after_revocation", chain.at("act2"))],
