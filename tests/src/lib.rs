@@ -9,6 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+pub mod audit;
 pub mod fixtures;
 mod pki;
 mod postgres;
@@ -122,6 +123,15 @@ fn postgres_for(data_dir: &Path) -> Arc<Postgres> {
 }
 
 impl Server {
+    /// Starts a records log on `data_dir` admitting records under the
+    /// producer policy file `policy`.
+    pub fn with_policy(data_dir: &Path, policy: &Path) -> Server {
+        Server::start(
+            data_dir,
+            &["--policy", policy.to_str().expect("a UTF-8 path")],
+        )
+    }
+
     /// Starts a server on `data_dir` with extra flags, on a free port, and
     /// waits until it is ready.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
@@ -578,8 +588,9 @@ pub fn init_log(data_dir: &Path, origin: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs the `causeway` CLI and returns (success, stdout, stderr).
-pub fn cli(args: &[&str]) -> (bool, String, String) {
+/// Runs the `causeway` CLI and returns (success, stdout, stderr). The
+/// arguments may be borrowed or owned strings.
+pub fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String, String) {
     let out = Command::new(binary("causeway"))
         .args(args)
         .output()
