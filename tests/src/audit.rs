@@ -80,28 +80,14 @@ pub fn demo(server: &Server, producers: &Path, actions: &str) -> Vec<Value> {
         .collect()
 }
 
-/// A log of the demo chain: the running log, the producers' policy file
-/// and the demo's JSON lines.
-pub struct DemoLog {
-    /// The running log.
-    pub server: Server,
-    /// The producers' policy file the log admits under.
-    pub policy: PathBuf,
-    /// One JSON line a record the demo wrote.
-    pub written: Vec<Value>,
-}
-
 /// Starts a log at `dir/log` under the test producers' policy (written to
-/// `dir/producers`) and writes the demo with `actions` actions to it.
-pub fn demo_log(dir: &Path, actions: &str) -> DemoLog {
+/// `dir/producers`) and writes the demo with `actions` actions to it:
+/// returns the log, the policy file and the demo's JSON lines.
+pub fn demo_log(dir: &Path, actions: &str) -> (Server, PathBuf, Vec<Value>) {
     let policy = Producers::new().write(&dir.join("producers"));
     let server = Server::with_policy(&dir.join("log"), &policy);
     let written = demo(&server, &dir.join("producers"), actions);
-    DemoLog {
-        server,
-        policy,
-        written,
-    }
+    (server, policy, written)
 }
 
 /// The last action the demo wrote: the one with the most ancestors.
@@ -133,34 +119,22 @@ pub fn prove_bundle(server: &Server, action: &Value, out: &Path) {
     assert!(ok, "causeway prove bundle failed: {err}");
 }
 
-/// A log of the demo chain, anchored: its TSA, the running log, the
-/// producers' policy file and the demo's JSON lines.
-pub struct AnchoredDemo {
-    /// The TSA the log anchors at; its roots verify the anchors.
-    pub tsa: Tsa,
-    /// The running log.
-    pub server: Server,
-    /// The producers' policy file the log admits under.
-    pub policy: PathBuf,
-    /// One JSON line a record the demo wrote.
-    pub written: Vec<Value>,
-}
-
 /// Starts a log under the test producers' policy anchoring at a real TSA
 /// (`key_type` "ec" or "rsa"), writes the demo with `actions` actions to
-/// it and waits until its anchor covers them all.
-pub async fn anchored_demo(dir: &Path, key_type: &str, actions: &str) -> AnchoredDemo {
+/// it and waits until its anchor covers them all: returns the TSA (its
+/// roots verify the anchors), the log, the policy file and the demo's JSON
+/// lines.
+pub async fn anchored_demo(
+    dir: &Path,
+    key_type: &str,
+    actions: &str,
+) -> (Tsa, Server, PathBuf, Vec<Value>) {
     let policy = Producers::new().write(&dir.join("producers"));
     let tsa = Tsa::start(&dir.join("tsa"), key_type, 0);
     let server = anchoring_log(&dir.join("log"), &policy, &tsa);
     let written = demo(&server, &dir.join("producers"), actions);
     anchored(&server.url, written.len() as u64).await;
-    AnchoredDemo {
-        tsa,
-        server,
-        policy,
-        written,
-    }
+    (tsa, server, policy, written)
 }
 
 /// The arguments of `causeway audit` of the log at `log` (gRPC) and

@@ -9,8 +9,7 @@ use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::merkle::leaf_hash;
 use causeway_proto::note::{EcdsaSigner, Ed25519Signer, KeyName, Note};
 use causeway_tests::audit::{
-    AnchoredDemo, DemoLog, anchored_demo, audit_args, demo_log, last_action, prove_bundle,
-    vkeys_of, with_vkeys,
+    anchored_demo, audit_args, demo_log, last_action, prove_bundle, vkeys_of, with_vkeys,
 };
 use causeway_tests::{Server, cli};
 use serde_json::Value;
@@ -25,12 +24,7 @@ fn with_keys<'a>(mut args: Vec<&'a str>, server: &'a Server) -> Vec<&'a str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auditing_the_demo_names_a_human_for_every_action_and_flags_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let AnchoredDemo {
-        tsa,
-        server,
-        policy,
-        written,
-    } = anchored_demo(dir.path(), "ec", "10").await;
+    let (tsa, server, policy, written) = anchored_demo(dir.path(), "ec", "10").await;
 
     let out = dir.path().join("report");
     let args = with_vkeys(
@@ -73,7 +67,7 @@ async fn auditing_the_demo_names_a_human_for_every_action_and_flags_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_entry_or_a_resigned_checkpoint_fails_the_audit() {
     let dir = tempfile::tempdir().unwrap();
-    let DemoLog { server, policy, .. } = demo_log(dir.path(), "6");
+    let (server, policy, _) = demo_log(dir.path(), "6");
     let log_dir = dir.path().join("log");
 
     // A static copy of the log, audited from the directory.
@@ -151,12 +145,7 @@ async fn a_tampered_entry_or_a_resigned_checkpoint_fails_the_audit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bundles_verify_offline_and_break_on_any_changed_byte() {
     let dir = tempfile::tempdir().unwrap();
-    let AnchoredDemo {
-        tsa,
-        server,
-        policy,
-        written,
-    } = anchored_demo(dir.path(), "rsa", "4").await;
+    let (tsa, server, policy, written) = anchored_demo(dir.path(), "rsa", "4").await;
     // The last sub-agent action: its ancestors are the sub-credential, the
     // parent credential, the pre-flight and the authorization.
     let bundle = dir.path().join("bundle.json");

@@ -16,8 +16,7 @@ use causeway_proto::merkle::leaf_hash;
 use causeway_proto::note::{KeyName, Note, NoteSignature};
 use causeway_proto::records::{Envelope, Kind, ProducerKey};
 use causeway_tests::audit::{
-    AnchoredDemo, DemoLog, anchored_demo, audit_args, demo, demo_log, last_action, prove_bundle,
-    vkeys_of, with_vkeys,
+    anchored_demo, audit_args, demo, demo_log, last_action, prove_bundle, vkeys_of, with_vkeys,
 };
 use causeway_tests::fixtures::{add, b64, env, now, t};
 use causeway_tests::{Producers, Server, Witness, binary, init_log, start_witnesses};
@@ -69,11 +68,7 @@ fn verdict(r: &Run) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_audit_without_log_keys_refuses_and_unverified_says_so_everywhere() {
     let dir = tempfile::tempdir().unwrap();
-    let DemoLog {
-        server,
-        policy,
-        written,
-    } = demo_log(dir.path(), "2");
+    let (server, policy, written) = demo_log(dir.path(), "2");
 
     // A copy of the log whose checkpoint carries a dummy signature: what
     // anyone can serve, since without the log's keys nothing tells them
@@ -304,12 +299,7 @@ async fn the_report_says_which_witnesses_were_checked_and_never_more() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tsa_roots_with_no_anchor_verified_fails_the_audit() {
     let dir = tempfile::tempdir().unwrap();
-    let AnchoredDemo {
-        tsa,
-        server,
-        policy,
-        ..
-    } = anchored_demo(dir.path(), "ec", "2").await;
+    let (tsa, server, policy, _) = anchored_demo(dir.path(), "ec", "2").await;
     let roots = tsa.roots.to_str().unwrap().to_owned();
     let out = dir.path().join("report");
     let audit = |log: &str, tiles: &str, policy: &Path| {
@@ -358,11 +348,7 @@ async fn tsa_roots_with_no_anchor_verified_fails_the_audit() {
 
     // A log that anchors nothing: ListAnchors answers, with no anchor.
     let other = dir.path().join("other");
-    let DemoLog {
-        server: plain,
-        policy: policy2,
-        ..
-    } = demo_log(&other, "2");
+    let (plain, policy2, _) = demo_log(&other, "2");
     let r = run(&with_vkeys(
         audit_args(
             &plain.url,
@@ -398,11 +384,7 @@ fn malleate(der: &[u8]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_bytes_or_a_malleated_duplicate_fail_the_audit_and_count_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
-    let DemoLog {
-        server,
-        policy,
-        written,
-    } = demo_log(dir.path(), "2");
+    let (server, policy, written) = demo_log(dir.path(), "2");
     let log_dir = dir.path().join("log");
     let out = dir.path().join("report");
     let audit = |server: &Server| {
@@ -507,12 +489,7 @@ async fn foreign_bytes_or_a_malleated_duplicate_fail_the_audit_and_count_nothing
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bundle_without_its_anchor_fails_verification_under_tsa_roots() {
     let dir = tempfile::tempdir().unwrap();
-    let AnchoredDemo {
-        tsa,
-        server,
-        policy,
-        written,
-    } = anchored_demo(dir.path(), "ec", "2").await;
+    let (tsa, server, policy, written) = anchored_demo(dir.path(), "ec", "2").await;
     let bundle = dir.path().join("bundle.json");
     prove_bundle(&server, last_action(&written), &bundle);
     let verify = |file: &Path, roots: bool| {
