@@ -588,6 +588,29 @@ pub fn init_log(data_dir: &Path, origin: &str) -> Vec<String> {
         .collect()
 }
 
+/// The RFC 6962 consistency proof from the tree of the first `old` of
+/// `leaves` (leaf hashes) to that of the first `new`, computed from the
+/// leaves themselves: what an honest log would serve, for tests that play
+/// a log.
+pub fn consistency_proof(
+    leaves: &[causeway_proto::merkle::Hash],
+    old: u64,
+    new: u64,
+) -> Vec<causeway_proto::merkle::Hash> {
+    use causeway_proto::merkle::{ProofPlan, root_of};
+    let plan = ProofPlan::consistency(old, new).expect("old <= new, both within the leaves");
+    let hashes: Vec<_> = plan
+        .node_ids()
+        .iter()
+        .map(|n| {
+            let r = n.coverage();
+            root_of(&leaves[r.start as usize..r.end as usize])
+        })
+        .collect();
+    plan.assemble(&hashes)
+        .expect("a hash for every node of the plan")
+}
+
 /// Runs the `causeway` CLI and returns (success, stdout, stderr). The
 /// arguments may be borrowed or owned strings.
 pub fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String, String) {
