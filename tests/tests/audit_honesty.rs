@@ -60,6 +60,18 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// Asserts the `--json` summary `v` lists `what` among what it did not
+/// check.
+fn assert_not_checked(v: &Value, what: &str) {
+    assert!(
+        v["not_checked"]
+            .as_array()
+            .expect("not_checked")
+            .contains(&json!(what)),
+        "{v}"
+    );
+}
+
 /// The first line of the text output: the verdict.
 fn verdict(r: &Run) -> &str {
     r.stdout.lines().next().unwrap_or("")
@@ -164,13 +176,7 @@ async fn an_audit_without_log_keys_refuses_and_unverified_says_so_everywhere() {
     let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(v["verified"], false);
     assert_eq!(v["status"], "unverified");
-    assert!(
-        v["not_checked"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("log signatures (--unverified: no --vkey)")),
-        "{v}"
-    );
+    assert_not_checked(&v, "log signatures (--unverified: no --vkey)");
 
     // With the log's real keys the dummy signature fails, and
     // --unverified cannot be combined with them.
@@ -260,13 +266,7 @@ async fn the_report_says_which_witnesses_were_checked_and_never_more() {
     let r = audit(&out, &["--json".to_owned()]);
     let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(v["witnesses_checked"], false);
-    assert!(
-        v["not_checked"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("witness cosignatures (no --witness-vkey)")),
-        "{v}"
-    );
+    assert_not_checked(&v, "witness cosignatures (no --witness-vkey)");
 
     // With the witnesses' keys: checked, and said with its counts.
     let out = dir.path().join("witnessed");

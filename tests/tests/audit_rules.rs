@@ -100,6 +100,16 @@ fn standard_chain(
         "targets": ["prod/payments-api"],
         "actions": ["deploy", "db.migrate:*"],
     });
+    // The agent's action number `seq` on the in-scope target, five
+    // seconds after the one before.
+    let action = |seq: u64, tool: &str, operation: &str, summary: &str| {
+        json!({
+            "credential": "@cred", "seq": seq, "tool": tool, "target": "prod/payments-api",
+            "operation": operation, "summary": summary,
+            "digest": format!("sha256:{seq:02}"), "result": "ok",
+            "time": rfc3339(now - 190 + 5 * seq as i64),
+        })
+    };
     let specs: Vec<(&str, Kind, Value, &ProducerKey)> = vec![
         (
             "auth",
@@ -148,21 +158,13 @@ fn standard_chain(
         (
             "act1",
             Kind::Action,
-            json!({
-                "credential": "@cred", "seq": 1, "tool": "kubectl", "target": "prod/payments-api",
-                "operation": "deploy", "summary": "deployed the migration job",
-                "digest": "sha256:01", "result": "ok", "time": rfc3339(now - 185),
-            }),
+            action(1, "kubectl", "deploy", "deployed the migration job"),
             agent,
         ),
         (
             "act2",
             Kind::Action,
-            json!({
-                "credential": "@cred", "seq": 2, "tool": "psql", "target": "prod/payments-api",
-                "operation": "db.migrate:add-index", "summary": "ran the migration",
-                "digest": "sha256:02", "result": "ok", "time": rfc3339(now - 180),
-            }),
+            action(2, "psql", "db.migrate:add-index", "ran the migration"),
             agent,
         ),
         (
