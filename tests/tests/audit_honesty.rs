@@ -236,7 +236,7 @@ async fn the_report_says_which_witnesses_were_checked_and_never_more() {
 
     let audit = |out: &Path, extra: &[String]| {
         let mut args = with_vkeys(
-            audit_args(&server.url, &server.tiles_url, &policy, &out, &[]),
+            audit_args(&server.url, &server.tiles_url, &policy, out, &[]),
             &server.vkeys,
         );
         args.extend(extra.iter().cloned());
@@ -304,7 +304,7 @@ async fn tsa_roots_with_no_anchor_verified_fails_the_audit() {
     let out = dir.path().join("report");
     let audit = |log: &str, tiles: &str, policy: &Path| {
         run(&with_vkeys(
-            audit_args(log, tiles, &policy, &out, &["--tsa-roots", &roots]),
+            audit_args(log, tiles, policy, &out, &["--tsa-roots", &roots]),
             &server.vkeys,
         ))
     };
