@@ -3031,26 +3031,28 @@ mod tests {
         assert!(html.contains("—"));
     }
 
-    #[test]
-    fn verdict_when_all_is_well() {
+    /// The sample report with its red flags and invalid entries removed:
+    /// every action traces to a human approval.
+    fn clean_report() -> Value {
         let mut r = report();
         r["red_flags"] = json!([]);
         r["authorizations"][0]["red_flags"] = json!([]);
         r["summary"]["actions_with_named_human"] = json!(4);
         r["summary"]["red_flags"] = json!(0);
         r["invalid"] = json!([]);
+        r
+    }
+
+    #[test]
+    fn verdict_when_all_is_well() {
+        let r = clean_report();
         let html = render(&r, &trust());
         assert!(html.contains("13 records, 4 actions: every action traces to a human approval"));
     }
 
     #[test]
     fn an_unverified_audit_is_never_green_and_claims_no_signature() {
-        let mut r = report();
-        r["red_flags"] = json!([]);
-        r["authorizations"][0]["red_flags"] = json!([]);
-        r["summary"]["actions_with_named_human"] = json!(4);
-        r["summary"]["red_flags"] = json!(0);
-        r["invalid"] = json!([]);
+        let r = clean_report();
         let t = TrustBasis {
             log_vkeys: Vec::new(),
             log_signatures_verified: false,

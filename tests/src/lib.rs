@@ -9,6 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+pub mod audit;
 pub mod fixtures;
 mod pki;
 mod postgres;
@@ -122,6 +123,15 @@ fn postgres_for(data_dir: &Path) -> Arc<Postgres> {
 }
 
 impl Server {
+    /// Starts a records log on `data_dir` admitting records under the
+    /// producer policy file `policy`.
+    pub fn with_policy(data_dir: &Path, policy: &Path) -> Server {
+        Server::start(
+            data_dir,
+            &["--policy", policy.to_str().expect("a UTF-8 path")],
+        )
+    }
+
     /// Starts a server on `data_dir` with extra flags, on a free port, and
     /// waits until it is ready.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
@@ -578,8 +588,32 @@ pub fn init_log(data_dir: &Path, origin: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs the `causeway` CLI and returns (success, stdout, stderr).
-pub fn cli(args: &[&str]) -> (bool, String, String) {
+/// The RFC 6962 consistency proof from the tree of the first `old` of
+/// `leaves` (leaf hashes) to that of the first `new`, computed from the
+/// leaves themselves: what an honest log would serve, for tests that play
+/// a log.
+pub fn consistency_proof(
+    leaves: &[causeway_proto::merkle::Hash],
+    old: u64,
+    new: u64,
+) -> Vec<causeway_proto::merkle::Hash> {
+    use causeway_proto::merkle::{ProofPlan, root_of};
+    let plan = ProofPlan::consistency(old, new).expect("old <= new, both within the leaves");
+    let hashes: Vec<_> = plan
+        .node_ids()
+        .iter()
+        .map(|n| {
+            let r = n.coverage();
+            root_of(&leaves[r.start as usize..r.end as usize])
+        })
+        .collect();
+    plan.assemble(&hashes)
+        .expect("a hash for every node of the plan")
+}
+
+/// Runs the `causeway` CLI and returns (success, stdout, stderr). The
+/// arguments may be borrowed or owned strings.
+pub fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String, String) {
     let out = Command::new(binary("causeway"))
         .args(args)
         .output()

@@ -8,25 +8,11 @@ use std::path::Path;
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::merkle::leaf_hash;
 use causeway_proto::note::{EcdsaSigner, Ed25519Signer, KeyName, Note};
-use causeway_tests::{Producers, Server, Tsa, cli};
+use causeway_tests::audit::{
+    anchored_demo, audit_args, demo_log, last_action, prove_bundle, vkeys_of, with_vkeys,
+};
+use causeway_tests::{Server, cli};
 use serde_json::Value;
-
-fn run_demo(server: &Server, producers: &Path, actions: &str) -> Vec<Value> {
-    let (ok, out, err) = cli(&[
-        "demo",
-        "--log",
-        &server.url,
-        "--producers",
-        producers.to_str().unwrap(),
-        "--actions",
-        actions,
-        "--json",
-    ]);
-    assert!(ok, "{err}");
-    out.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 fn with_keys<'a>(mut args: Vec<&'a str>, server: &'a Server) -> Vec<&'a str> {
     for v in &server.vkeys {
@@ -35,71 +21,21 @@ fn with_keys<'a>(mut args: Vec<&'a str>, server: &'a Server) -> Vec<&'a str> {
     args
 }
 
-/// Waits until the log's latest anchor covers `size`.
-async fn anchored(url: &str, size: u64) {
-    let mut client = causeway_client::LogClient::connect(url).await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        if let Ok(a) = client.anchor(None).await
-            && a.tree_size >= size
-        {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "not anchored");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
-/// A log with a producer policy and a real TSA (`key_type` "ec" or
-/// "rsa"), the demo written to it with `actions` actions and anchored.
-async fn anchored_demo(
-    dir: &Path,
-    key_type: &str,
-    actions: &str,
-) -> (Tsa, Server, std::path::PathBuf, Vec<Value>) {
-    let policy = Producers::new().write(&dir.join("producers"));
-    let tsa = Tsa::start(&dir.join("tsa"), key_type, 0);
-    let roots = tsa.roots.to_str().unwrap().to_owned();
-    let server = Server::start(
-        &dir.join("log"),
-        &[
-            "--policy",
-            policy.to_str().unwrap(),
-            "--tsa-url",
-            &tsa.url,
-            "--tsa-roots",
-            &roots,
-            "--tsa-interval",
-            "0ms",
-        ],
-    );
-    let written = run_demo(&server, &dir.join("producers"), actions);
-    anchored(&server.url, written.len() as u64).await;
-    (tsa, server, policy, written)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auditing_the_demo_names_a_human_for_every_action_and_flags_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (tsa, server, policy, written) = anchored_demo(dir.path(), "ec", "10").await;
 
     let out = dir.path().join("report");
-    let args = with_keys(
-        vec![
-            "audit",
-            "--log",
+    let args = with_vkeys(
+        audit_args(
             &server.url,
-            "--tiles",
             &server.tiles_url,
-            "--policy",
-            policy.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--tsa-roots",
-            tsa.roots.to_str().unwrap(),
-            "--json",
-        ],
-        &server,
+            &policy,
+            &out,
+            &["--tsa-roots", tsa.roots.to_str().unwrap(), "--json"],
+        ),
+        &server.vkeys,
     );
     let (ok, stdout, err) = cli(&args);
     assert!(ok, "{err}");
@@ -131,11 +67,8 @@ async fn auditing_the_demo_names_a_human_for_every_action_and_flags_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_entry_or_a_resigned_checkpoint_fails_the_audit() {
     let dir = tempfile::tempdir().unwrap();
-    let producers = Producers::new();
-    let policy = producers.write(&dir.path().join("producers"));
+    let (server, policy, _) = demo_log(dir.path(), "6");
     let log_dir = dir.path().join("log");
-    let server = Server::start(&log_dir, &["--policy", policy.to_str().unwrap()]);
-    run_demo(&server, &dir.path().join("producers"), "6");
 
     // A static copy of the log, audited from the directory.
     let copy = dir.path().join("copy");
@@ -153,23 +86,14 @@ async fn a_tampered_entry_or_a_resigned_checkpoint_fails_the_audit() {
     assert!(ok, "{err}");
     let audit = |tiles: &Path| {
         let out = dir.path().join("out");
-        let args = with_keys(
-            vec![
-                "audit",
-                "--log",
-                "http://127.0.0.1:9",
-                "--tiles",
-                tiles.to_str().unwrap(),
-                "--policy",
-                policy.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ],
-            &server,
+        let args = audit_args(
+            "http://127.0.0.1:9",
+            tiles.to_str().unwrap(),
+            &policy,
+            &out,
+            &[],
         );
-        let owned: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
-        cli(&refs)
+        cli(&with_vkeys(args, &server.vkeys))
     };
     let (ok, _, err) = audit(&copy);
     assert!(ok, "the untouched copy must audit cleanly: {err}");
@@ -224,27 +148,8 @@ async fn bundles_verify_offline_and_break_on_any_changed_byte() {
     let (tsa, server, policy, written) = anchored_demo(dir.path(), "rsa", "4").await;
     // The last sub-agent action: its ancestors are the sub-credential, the
     // parent credential, the pre-flight and the authorization.
-    let action = written
-        .iter()
-        .rev()
-        .find(|l| l["kind"] == "action")
-        .unwrap();
     let bundle = dir.path().join("bundle.json");
-    let args = with_keys(
-        vec![
-            "prove",
-            "bundle",
-            "--log",
-            &server.url,
-            "--leaf-hash",
-            action["leaf_hash"].as_str().unwrap(),
-            "--out",
-            bundle.to_str().unwrap(),
-        ],
-        &server,
-    );
-    let (ok, _, err) = cli(&args);
-    assert!(ok, "{err}");
+    prove_bundle(&server, last_action(&written), &bundle);
     drop(server);
 
     let verify = |file: &Path| {
@@ -281,22 +186,4 @@ async fn bundles_verify_offline_and_break_on_any_changed_byte() {
         let (ok, out, _) = verify(&tampered);
         assert!(!ok, "byte {at} changed, still verifies: {out}");
     }
-}
-
-/// The verifier keys of a log directory, via `causeway-server init`'s
-/// output format: read back with the server's own key files.
-fn vkeys_of(log_dir: &Path) -> Vec<String> {
-    let origin = std::fs::read_to_string(log_dir.join("origin")).unwrap();
-    let name = KeyName::new(origin.trim()).unwrap();
-    let ecdsa = EcdsaSigner::from_pkcs8_pem(
-        name.clone(),
-        &std::fs::read_to_string(log_dir.join("keys/ecdsa.pem")).unwrap(),
-    )
-    .unwrap();
-    let ed25519 = Ed25519Signer::from_pkcs8_pem(
-        name,
-        &std::fs::read_to_string(log_dir.join("keys/ed25519.pem")).unwrap(),
-    )
-    .unwrap();
-    vec![ecdsa.verifier().to_string(), ed25519.verifier().to_string()]
 }

@@ -8,15 +8,18 @@
 //! anchor fails under `--tsa-roots`; invisible characters in record text
 //! never reach the report or the terminal.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use base64::Engine as _;
 use causeway_client::LogClient;
-use causeway_proto::merkle::{Hash, leaf_hash};
+use causeway_proto::merkle::leaf_hash;
 use causeway_proto::note::{KeyName, Note, NoteSignature};
-use causeway_proto::records::{Envelope, Kind, ProducerKey, Record};
-use causeway_tests::{Producers, Server, Tsa, Witness, binary, init_log, start_witnesses};
+use causeway_proto::records::{Envelope, Kind, ProducerKey};
+use causeway_tests::audit::{
+    anchored_demo, audit_args, demo, demo_log, last_action, prove_bundle, vkeys_of, with_vkeys,
+};
+use causeway_tests::fixtures::{add, b64, env, now, t};
+use causeway_tests::{Producers, Server, Witness, binary, init_log, start_witnesses};
 use serde_json::{Value, json};
 
 /// What one `causeway` run gave: its exit code and output.
@@ -53,34 +56,20 @@ fn run(args: &[String]) -> Run {
     causeway(&refs)
 }
 
-fn with_vkeys(mut args: Vec<String>, vkeys: &[String]) -> Vec<String> {
-    for v in vkeys {
-        args.extend(["--vkey".to_owned(), v.clone()]);
-    }
-    args
-}
-
-/// Writes the demo chain (`actions` orchestrator actions) to the log.
-fn demo(server: &Server, producers: &Path, actions: &str) -> Vec<Value> {
-    let r = causeway(&[
-        "demo",
-        "--log",
-        &server.url,
-        "--producers",
-        producers.to_str().unwrap(),
-        "--actions",
-        actions,
-        "--json",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    r.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Asserts the `--json` summary `v` lists `what` among what it did not
+/// check.
+fn assert_not_checked(v: &Value, what: &str) {
+    assert!(
+        v["not_checked"]
+            .as_array()
+            .expect("not_checked")
+            .contains(&json!(what)),
+        "{v}"
+    );
 }
 
 /// The first line of the text output: the verdict.
@@ -88,54 +77,10 @@ fn verdict(r: &Run) -> &str {
     r.stdout.lines().next().unwrap_or("")
 }
 
-/// Waits until the log's latest anchor covers `size`.
-async fn anchored(url: &str, size: u64) {
-    let mut client = LogClient::connect(url).await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        if let Ok(a) = client.anchor(None).await
-            && a.tree_size >= size
-        {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "not anchored");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
-/// A log with the test producers' policy and a real TSA, the demo written
-/// to it and anchored.
-async fn anchored_demo(dir: &Path, actions: &str) -> (Tsa, Server, PathBuf, Vec<Value>) {
-    let policy = Producers::new().write(&dir.join("producers"));
-    let tsa = Tsa::start(&dir.join("tsa"), "ec", 0);
-    let roots = tsa.roots.to_str().unwrap().to_owned();
-    let server = Server::start(
-        &dir.join("log"),
-        &[
-            "--policy",
-            policy.to_str().unwrap(),
-            "--tsa-url",
-            &tsa.url,
-            "--tsa-roots",
-            &roots,
-            "--tsa-interval",
-            "0ms",
-        ],
-    );
-    let written = demo(&server, &dir.join("producers"), actions);
-    anchored(&server.url, written.len() as u64).await;
-    (tsa, server, policy, written)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_audit_without_log_keys_refuses_and_unverified_says_so_everywhere() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = Producers::new().write(&dir.path().join("producers"));
-    let server = Server::start(
-        &dir.path().join("log"),
-        &["--policy", policy.to_str().unwrap()],
-    );
-    let written = demo(&server, &dir.path().join("producers"), "2");
+    let (server, policy, written) = demo_log(dir.path(), "2");
 
     // A copy of the log whose checkpoint carries a dummy signature: what
     // anyone can serve, since without the log's keys nothing tells them
@@ -165,19 +110,13 @@ async fn an_audit_without_log_keys_refuses_and_unverified_says_so_everywhere() {
 
     let out = dir.path().join("report");
     let audit = |extra: &[&str]| {
-        let mut args = owned(&[
-            "audit",
-            "--log",
+        run(&audit_args(
             "http://127.0.0.1:9",
-            "--tiles",
             copy.to_str().unwrap(),
-            "--policy",
-            policy.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        args.extend(owned(extra));
-        run(&args)
+            &policy,
+            &out,
+            extra,
+        ))
     };
 
     // No keys, no --unverified: refused before anything is fetched.
@@ -237,29 +176,19 @@ async fn an_audit_without_log_keys_refuses_and_unverified_says_so_everywhere() {
     let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(v["verified"], false);
     assert_eq!(v["status"], "unverified");
-    assert!(
-        v["not_checked"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("log signatures (--unverified: no --vkey)")),
-        "{v}"
-    );
+    assert_not_checked(&v, "log signatures (--unverified: no --vkey)");
 
     // With the log's real keys the dummy signature fails, and
     // --unverified cannot be combined with them.
-    let vkeys = causeway_tests_vkeys(&dir.path().join("log"));
+    let vkeys = vkeys_of(&dir.path().join("log"));
     let r = run(&with_vkeys(
-        owned(&[
-            "audit",
-            "--log",
+        audit_args(
             "http://127.0.0.1:9",
-            "--tiles",
             copy.to_str().unwrap(),
-            "--policy",
-            policy.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]),
+            &policy,
+            &out,
+            &[],
+        ),
         &vkeys,
     ));
     assert_eq!(r.code, 1);
@@ -288,24 +217,6 @@ async fn an_audit_without_log_keys_refuses_and_unverified_says_so_everywhere() {
     );
 }
 
-/// The verifier keys of a log directory, from its own key files.
-fn causeway_tests_vkeys(log_dir: &Path) -> Vec<String> {
-    use causeway_proto::note::{EcdsaSigner, Ed25519Signer};
-    let origin = std::fs::read_to_string(log_dir.join("origin")).unwrap();
-    let name = KeyName::new(origin.trim()).unwrap();
-    let ecdsa = EcdsaSigner::from_pkcs8_pem(
-        name.clone(),
-        &std::fs::read_to_string(log_dir.join("keys/ecdsa.pem")).unwrap(),
-    )
-    .unwrap();
-    let ed25519 = Ed25519Signer::from_pkcs8_pem(
-        name,
-        &std::fs::read_to_string(log_dir.join("keys/ed25519.pem")).unwrap(),
-    )
-    .unwrap();
-    vec![ecdsa.verifier().to_string(), ed25519.verifier().to_string()]
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_says_which_witnesses_were_checked_and_never_more() {
     let dir = tempfile::tempdir().unwrap();
@@ -325,17 +236,7 @@ async fn the_report_says_which_witnesses_were_checked_and_never_more() {
 
     let audit = |out: &Path, extra: &[String]| {
         let mut args = with_vkeys(
-            owned(&[
-                "audit",
-                "--log",
-                &server.url,
-                "--tiles",
-                &server.tiles_url,
-                "--policy",
-                policy.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ]),
+            audit_args(&server.url, &server.tiles_url, &policy, out, &[]),
             &server.vkeys,
         );
         args.extend(extra.iter().cloned());
@@ -365,13 +266,7 @@ async fn the_report_says_which_witnesses_were_checked_and_never_more() {
     let r = audit(&out, &["--json".to_owned()]);
     let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(v["witnesses_checked"], false);
-    assert!(
-        v["not_checked"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("witness cosignatures (no --witness-vkey)")),
-        "{v}"
-    );
+    assert_not_checked(&v, "witness cosignatures (no --witness-vkey)");
 
     // With the witnesses' keys: checked, and said with its counts.
     let out = dir.path().join("witnessed");
@@ -404,24 +299,12 @@ async fn the_report_says_which_witnesses_were_checked_and_never_more() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tsa_roots_with_no_anchor_verified_fails_the_audit() {
     let dir = tempfile::tempdir().unwrap();
-    let (tsa, server, policy, _) = anchored_demo(dir.path(), "2").await;
+    let (tsa, server, policy, _) = anchored_demo(dir.path(), "ec", "2").await;
     let roots = tsa.roots.to_str().unwrap().to_owned();
     let out = dir.path().join("report");
     let audit = |log: &str, tiles: &str, policy: &Path| {
         run(&with_vkeys(
-            owned(&[
-                "audit",
-                "--log",
-                log,
-                "--tiles",
-                tiles,
-                "--policy",
-                policy.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--tsa-roots",
-                &roots,
-            ]),
+            audit_args(log, tiles, policy, &out, &["--tsa-roots", &roots]),
             &server.vkeys,
         ))
     };
@@ -465,23 +348,15 @@ async fn tsa_roots_with_no_anchor_verified_fails_the_audit() {
 
     // A log that anchors nothing: ListAnchors answers, with no anchor.
     let other = dir.path().join("other");
-    let policy2 = Producers::new().write(&other.join("producers"));
-    let plain = Server::start(&other.join("log"), &["--policy", policy2.to_str().unwrap()]);
-    demo(&plain, &other.join("producers"), "2");
+    let (plain, policy2, _) = demo_log(&other, "2");
     let r = run(&with_vkeys(
-        owned(&[
-            "audit",
-            "--log",
+        audit_args(
             &plain.url,
-            "--tiles",
             &plain.tiles_url,
-            "--policy",
-            policy2.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--tsa-roots",
-            &roots,
-        ]),
+            &policy2,
+            &out,
+            &["--tsa-roots", &roots],
+        ),
         &plain.vkeys,
     ));
     assert_eq!(r.code, 1, "{}", r.stdout);
@@ -509,25 +384,12 @@ fn malleate(der: &[u8]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_bytes_or_a_malleated_duplicate_fail_the_audit_and_count_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = Producers::new().write(&dir.path().join("producers"));
+    let (server, policy, written) = demo_log(dir.path(), "2");
     let log_dir = dir.path().join("log");
-    let server = Server::start(&log_dir, &["--policy", policy.to_str().unwrap()]);
-    let written = demo(&server, &dir.path().join("producers"), "2");
     let out = dir.path().join("report");
     let audit = |server: &Server| {
         run(&with_vkeys(
-            owned(&[
-                "audit",
-                "--log",
-                &server.url,
-                "--tiles",
-                &server.tiles_url,
-                "--policy",
-                policy.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--json",
-            ]),
+            audit_args(&server.url, &server.tiles_url, &policy, &out, &["--json"]),
             &server.vkeys,
         ))
     };
@@ -606,17 +468,7 @@ async fn foreign_bytes_or_a_malleated_duplicate_fail_the_audit_and_count_nothing
 
     // The text output lists them too.
     let args = with_vkeys(
-        owned(&[
-            "audit",
-            "--log",
-            &opaque.url,
-            "--tiles",
-            &opaque.tiles_url,
-            "--policy",
-            policy.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]),
+        audit_args(&opaque.url, &opaque.tiles_url, &policy, &out, &[]),
         &opaque.vkeys,
     );
     let r = run(&args);
@@ -637,27 +489,9 @@ async fn foreign_bytes_or_a_malleated_duplicate_fail_the_audit_and_count_nothing
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bundle_without_its_anchor_fails_verification_under_tsa_roots() {
     let dir = tempfile::tempdir().unwrap();
-    let (tsa, server, policy, written) = anchored_demo(dir.path(), "2").await;
-    let action = written
-        .iter()
-        .rev()
-        .find(|l| l["kind"] == "action")
-        .unwrap();
+    let (tsa, server, policy, written) = anchored_demo(dir.path(), "ec", "2").await;
     let bundle = dir.path().join("bundle.json");
-    let r = run(&with_vkeys(
-        owned(&[
-            "prove",
-            "bundle",
-            "--log",
-            &server.url,
-            "--leaf-hash",
-            action["leaf_hash"].as_str().unwrap(),
-            "--out",
-            bundle.to_str().unwrap(),
-        ]),
-        &server.vkeys,
-    ));
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    prove_bundle(&server, last_action(&written), &bundle);
     let verify = |file: &Path, roots: bool| {
         let mut args = with_vkeys(
             owned(&[
@@ -742,38 +576,14 @@ fn hidden(text: &str) -> String {
     s
 }
 
-fn t(secs: i64) -> String {
-    causeway_client::demo::rfc3339(secs)
-}
-
-fn env(kind: Kind, value: Value, key: &ProducerKey) -> (Vec<u8>, Hash) {
-    let record = Record::from_json(kind, &value.to_string())
-        .unwrap_or_else(|e| panic!("{kind}: {e}\n{value:#}"));
-    let bytes = Envelope::sign(&record, key).encode();
-    let hash = leaf_hash(&bytes);
-    (bytes, hash)
-}
-
-async fn add(c: &mut LogClient, entry: (Vec<u8>, Hash)) {
-    let r = c.add_entries(vec![entry.0]).await.expect("accepted");
-    assert_eq!(r.entries[0].leaf_hash, entry.1);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invisible_characters_in_record_text_reach_neither_the_report_nor_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let p = Producers::new();
     let policy = p.write(&dir.path().join("producers"));
-    let server = Server::start(
-        &dir.path().join("log"),
-        &["--policy", policy.to_str().unwrap()],
-    );
+    let server = Server::with_policy(&dir.path().join("log"), &policy);
     let mut c = LogClient::connect(&server.url).await.unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let t0 = now - 600;
+    let t0 = now() - 600;
     let scope = json!({"change_class": "standard", "targets": ["prod/api"], "actions": ["deploy"]});
     let auth = env(
         Kind::Authorization,
@@ -812,7 +622,7 @@ async fn invisible_characters_in_record_text_reach_neither_the_report_nor_the_te
             "authorization": auth.1.to_hex(),
             "preflight": pre.1.to_hex(),
             "scope": scope,
-            "session_key": base64::engine::general_purpose::STANDARD.encode(session.public_spki_der()),
+            "session_key": b64(&session.public_spki_der()),
             "issued_at": t(t0 + 20),
             "expires_at": t(t0 + 3000),
             "time": t(t0 + 20),
@@ -844,17 +654,7 @@ async fn invisible_characters_in_record_text_reach_neither_the_report_nor_the_te
 
     let out = dir.path().join("report");
     let r = run(&with_vkeys(
-        owned(&[
-            "audit",
-            "--log",
-            &server.url,
-            "--tiles",
-            &server.tiles_url,
-            "--policy",
-            policy.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]),
+        audit_args(&server.url, &server.tiles_url, &policy, &out, &[]),
         &server.vkeys,
     ));
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -16,12 +16,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use causeway_client::{ClientError, LogClient};
 use causeway_proto::merkle::{Hash, leaf_hash};
 use causeway_proto::records::{Envelope, Kind, ProducerKey, Record};
+use causeway_tests::audit::{anchored, anchoring_log, audit_args, with_vkeys};
 use causeway_tests::{Producers, Server, Tsa, cli};
 use serde_json::{Value, json};
 
@@ -99,6 +100,16 @@ fn standard_chain(
         "targets": ["prod/payments-api"],
         "actions": ["deploy", "db.migrate:*"],
     });
+    // The agent's action number `seq` on the in-scope target, five
+    // seconds after the one before.
+    let action = |seq: u64, tool: &str, operation: &str, summary: &str| {
+        json!({
+            "credential": "@cred", "seq": seq, "tool": tool, "target": "prod/payments-api",
+            "operation": operation, "summary": summary,
+            "digest": format!("sha256:{seq:02}"), "result": "ok",
+            "time": rfc3339(now - 190 + 5 * seq as i64),
+        })
+    };
     let specs: Vec<(&str, Kind, Value, &ProducerKey)> = vec![
         (
             "auth",
@@ -147,21 +158,13 @@ fn standard_chain(
         (
             "act1",
             Kind::Action,
-            json!({
-                "credential": "@cred", "seq": 1, "tool": "kubectl", "target": "prod/payments-api",
-                "operation": "deploy", "summary": "deployed the migration job",
-                "digest": "sha256:01", "result": "ok", "time": rfc3339(now - 185),
-            }),
+            action(1, "kubectl", "deploy", "deployed the migration job"),
             agent,
         ),
         (
             "act2",
             Kind::Action,
-            json!({
-                "credential": "@cred", "seq": 2, "tool": "psql", "target": "prod/payments-api",
-                "operation": "db.migrate:add-index", "summary": "ran the migration",
-                "digest": "sha256:02", "result": "ok", "time": rfc3339(now - 180),
-            }),
+            action(2, "psql", "db.migrate:add-index", "ran the migration"),
             agent,
         ),
         (
@@ -225,21 +228,6 @@ async fn submit(url: &str, entries: &[Vec<u8>]) -> Result<(), (usize, tonic::Sta
     Ok(())
 }
 
-/// Waits until the log's latest anchor covers `size`.
-async fn anchored(url: &str, size: u64) {
-    let mut client = LogClient::connect(url).await.expect("connects");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(a) = client.anchor(None).await
-            && a.tree_size >= size
-        {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "not anchored");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// `causeway audit --json` of a running log; returns its red flags as
 /// `(kind, record, detail)`. A log holding `invalid` entries that today's
 /// log refuses must fail the audit (exit 1, naming them), its red flags
@@ -251,29 +239,15 @@ fn audit(
     tsa_roots: Option<&Path>,
     invalid: usize,
 ) -> Vec<(String, u64, String)> {
-    let mut args: Vec<String> = [
-        "audit",
-        "--log",
-        &server.url,
-        "--tiles",
-        &server.tiles_url,
-        "--policy",
-        policy.to_str().expect("a UTF-8 path"),
-        "--out",
-        out.to_str().expect("a UTF-8 path"),
-        "--json",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    for v in &server.vkeys {
-        args.extend(["--vkey".to_owned(), v.clone()]);
-    }
+    let mut extra = vec!["--json"];
     if let Some(roots) = tsa_roots {
-        args.extend(["--tsa-roots".to_owned(), roots.display().to_string()]);
+        extra.extend(["--tsa-roots", roots.to_str().expect("a UTF-8 path")]);
     }
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (ok, stdout, err) = cli(&refs);
+    let args = with_vkeys(
+        audit_args(&server.url, &server.tiles_url, policy, out, &extra),
+        &server.vkeys,
+    );
+    let (ok, stdout, err) = cli(&args);
     let summary: Value = serde_json::from_str(stdout.trim()).expect("the --json summary");
     if invalid == 0 {
         assert!(ok, "causeway audit failed: {err}");
@@ -308,9 +282,35 @@ fn kinds(flags: &[(String, u64, String)]) -> Vec<(&str, u64)> {
     flags.iter().map(|(k, r, _)| (k.as_str(), *r)).collect()
 }
 
-/// A log that admits records under `policy`.
-fn policy_log(dir: &Path, policy: &Path) -> Server {
-    Server::start(dir, &["--policy", policy.to_str().expect("a UTF-8 path")])
+/// Asserts the audit raised exactly one flag, `kind` on the record at
+/// `at`, and that its detail contains every one of `needles`.
+fn assert_only_flag(flags: &[(String, u64, String)], kind: &str, at: u64, needles: &[&str]) {
+    assert_eq!(kinds(flags), [(kind, at)], "{flags:?}");
+    for needle in needles {
+        assert!(
+            flags[0].2.contains(needle),
+            "{needle:?} not in {}",
+            flags[0].2
+        );
+    }
+}
+
+/// An edit of the standard chain: the field at JSON `pointer` of the
+/// record `label` becomes `value`.
+fn set(label: &'static str, pointer: &'static str, value: Value) -> impl Fn(&str, &mut Value) {
+    move |l, body| {
+        if l == label {
+            *body
+                .pointer_mut(pointer)
+                .unwrap_or_else(|| panic!("{label} has no {pointer}")) = value.clone();
+        }
+    }
+}
+
+/// A signer choice for the standard chain: `role`'s key signs the record
+/// `label`.
+fn signed_by(label: &'static str, role: &'static str) -> impl Fn(&str) -> Option<&'static str> {
+    move |l| (l == label).then_some(role)
 }
 
 /// A log that stores any bytes, as an old log holds records today's
@@ -319,12 +319,69 @@ fn old_log(dir: &Path) -> Server {
     Server::start(dir, &["--accept", "opaque"])
 }
 
-/// The producers' policy file, edited by `change`.
-fn write_policy(p: &Producers, dir: &Path, change: impl Fn(String) -> String) -> PathBuf {
-    let path = p.write(dir);
-    let text = std::fs::read_to_string(&path).expect("policy");
-    std::fs::write(&path, change(text)).expect("policy written");
-    path
+/// What every scenario starts from: a directory, the test producers,
+/// their policy file and a fresh session key for the agent.
+struct Scene {
+    dir: tempfile::TempDir,
+    p: Producers,
+    policy: PathBuf,
+    agent: ProducerKey,
+}
+
+impl Scene {
+    /// The scene under the producers' policy as written.
+    fn new() -> Scene {
+        Scene::with_policy(|text| text)
+    }
+
+    /// The scene under the producers' policy edited by `change`.
+    fn with_policy(change: impl Fn(String) -> String) -> Scene {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = Producers::new();
+        let policy = p.write(&dir.path().join("producers"));
+        let text = std::fs::read_to_string(&policy).expect("policy");
+        std::fs::write(&policy, change(text)).expect("policy written");
+        let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+        Scene {
+            dir,
+            p,
+            policy,
+            agent,
+        }
+    }
+
+    /// The standard chain dated before `now`, its records edited by
+    /// `edit` and signed as `signer` says.
+    fn chain(
+        &self,
+        now: i64,
+        edit: Edit<'_>,
+        signer: &dyn Fn(&str) -> Option<&'static str>,
+    ) -> Chain {
+        standard_chain(&self.p, &self.agent, now, edit, signer, &no_extra)
+    }
+
+    /// Where a log or a report named `name` lives.
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The flags of `causeway audit` of `server` under the scene's policy
+    /// (see [`audit`] for `invalid`).
+    fn audit(
+        &self,
+        server: &Server,
+        tsa_roots: Option<&Path>,
+        invalid: usize,
+    ) -> Vec<(String, u64, String)> {
+        audit(
+            server,
+            &self.policy,
+            &self.path("report"),
+            tsa_roots,
+            invalid,
+        )
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -332,40 +389,26 @@ fn write_policy(p: &Producers, dir: &Path, change: impl Fn(String) -> String) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn self_review_is_flagged_on_a_live_log() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = Producers::new();
-    let policy = p.write(&dir.path().join("producers"));
-    let server = policy_log(&dir.path().join("log"), &policy);
-    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+    let scene = Scene::new();
+    let server = Server::with_policy(&scene.path("log"), &scene.policy);
     // alice reviews the change she approved, signing as herself.
-    let chain = standard_chain(
-        &p,
-        &agent,
+    let chain = scene.chain(
         unix_now(),
-        &|label, body| {
-            if label == "review" {
-                body["reviewer"]["subject"] = json!("alice@example.com");
-            }
-        },
-        &|label| (label == "review").then_some("approver"),
-        &no_extra,
+        &set("review", "/reviewer/subject", json!("alice@example.com")),
+        &signed_by("review", "approver"),
     );
     submit(&server.url, &chain.entries)
         .await
         .expect("the log admits a self-review");
-    let flags = audit(&server, &policy, &dir.path().join("report"), None, 0);
-    assert_eq!(
-        kinds(&flags),
-        [("self_review", chain.at("review"))],
-        "{flags:?}"
-    );
-    assert!(
-        flags[0].2.contains("principal \"alice@example.com\""),
-        "{}",
-        flags[0].2
+    let flags = scene.audit(&server, None, 0);
+    assert_only_flag(
+        &flags,
+        "self_review",
+        chain.at("review"),
+        &["principal \"alice@example.com\""],
     );
     let report: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("report/report.json")).expect("report.json"),
+        &std::fs::read_to_string(scene.path("report/report.json")).expect("report.json"),
     )
     .expect("JSON");
     assert_eq!(report["matrix"]["rows"][0]["reviewed"], false);
@@ -373,14 +416,12 @@ async fn self_review_is_flagged_on_a_live_log() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approval_outside_hours_is_judged_in_the_approvers_time_zone() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = Producers::new();
     let now = unix_now();
     // Working hours: the three hours around now, in UTC. bob works in UTC;
     // alice twelve hours ahead, so it is the middle of her night.
     let hour = now.rem_euclid(86_400) / 3_600;
     let window = format!("{:02}:00-{:02}:00", (hour + 23) % 24, (hour + 2) % 24);
-    let policy = write_policy(&p, &dir.path().join("producers"), |text| {
+    let scene = Scene::with_policy(|text| {
         text.replacen(
             "name = \"alice@example.com\"\nrole = \"human\"\n",
             "name = \"alice@example.com\"\nrole = \"human\"\ntz = \"Etc/GMT-12\"\n",
@@ -396,96 +437,53 @@ async fn approval_outside_hours_is_judged_in_the_approvers_time_zone() {
             &format!("working_hours = \"{window}\""),
         )
     });
-    let server = policy_log(&dir.path().join("log"), &policy);
-    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
-    let chain = standard_chain(&p, &agent, now, &no_edit, &no_signer, &no_extra);
+    let server = Server::with_policy(&scene.path("log"), &scene.policy);
+    let chain = scene.chain(now, &no_edit, &no_signer);
     submit(&server.url, &chain.entries).await.expect("admitted");
-    let flags = audit(&server, &policy, &dir.path().join("report"), None, 0);
-    assert_eq!(
-        kinds(&flags),
-        [("approval_outside_hours", chain.at("auth"))],
-        "{flags:?}"
-    );
-    assert!(
-        flags[0].2.contains("in Etc/GMT-12") && flags[0].2.contains(&window),
-        "{}",
-        flags[0].2
+    let flags = scene.audit(&server, None, 0);
+    assert_only_flag(
+        &flags,
+        "approval_outside_hours",
+        chain.at("auth"),
+        &["in Etc/GMT-12", &window],
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operation_outside_scope_actions_is_flagged_on_a_live_log() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = Producers::new();
-    let policy = p.write(&dir.path().join("producers"));
-    let server = policy_log(&dir.path().join("log"), &policy);
-    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+    let scene = Scene::new();
+    let server = Server::with_policy(&scene.path("log"), &scene.policy);
     // The target is in scope; the operation is not (db.migrate:* is).
-    let chain = standard_chain(
-        &p,
-        &agent,
+    let chain = scene.chain(
         unix_now(),
-        &|label, body| {
-            if label == "act2" {
-                body["operation"] = json!("db.drop:payments");
-            }
-        },
+        &set("act2", "/operation", json!("db.drop:payments")),
         &no_signer,
-        &no_extra,
     );
     submit(&server.url, &chain.entries).await.expect("admitted");
-    let flags = audit(&server, &policy, &dir.path().join("report"), None, 0);
-    assert_eq!(
-        kinds(&flags),
-        [("action_out_of_scope", chain.at("act2"))],
-        "{flags:?}"
+    let flags = scene.audit(&server, None, 0);
+    assert_only_flag(
+        &flags,
+        "action_out_of_scope",
+        chain.at("act2"),
+        &["operation \"db.drop:payments\" matches none of credential 2's scope.actions"],
     );
-    let detail = &flags[0].2;
-    assert!(
-        detail.contains(
-            "operation \"db.drop:payments\" matches none of credential 2's scope.actions"
-        ) && !detail.contains("target"),
-        "{detail}"
-    );
+    assert!(!flags[0].2.contains("target"), "{}", flags[0].2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_dated_before_an_anchor_of_a_tree_without_it_is_flagged() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = Producers::new();
     // The log admits records dated up to an hour back; anchors judge them.
-    let policy = write_policy(&p, &dir.path().join("producers"), |text| {
+    let scene = Scene::with_policy(|text| {
         text.replacen("max_past_skew = \"2h\"\n", "max_past_skew = \"1h\"\n", 1)
     });
-    let tsa = Tsa::start(&dir.path().join("tsa"), "ec", 0);
-    let roots = tsa.roots.to_str().expect("a UTF-8 path").to_owned();
-    let server = Server::start(
-        &dir.path().join("log"),
-        &[
-            "--policy",
-            policy.to_str().expect("a UTF-8 path"),
-            "--tsa-url",
-            &tsa.url,
-            "--tsa-roots",
-            &roots,
-            "--tsa-interval",
-            "0ms",
-        ],
-    );
-    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+    let tsa = Tsa::start(&scene.path("tsa"), "ec", 0);
+    let server = anchoring_log(&scene.path("log"), &scene.policy, &tsa);
     let now = unix_now();
     // The pre-flight claims to be 25 minutes old.
-    let chain = standard_chain(
-        &p,
-        &agent,
+    let chain = scene.chain(
         now,
-        &|label, body| {
-            if label == "pre" {
-                body["time"] = json!(rfc3339(now - 1_500));
-            }
-        },
+        &set("pre", "/time", json!(rfc3339(now - 1_500))),
         &no_signer,
-        &no_extra,
     );
     // The authorization is logged and anchored first: that anchor's tree
     // (size 1) does not contain the pre-flight, and was stamped now.
@@ -497,40 +495,29 @@ async fn a_record_dated_before_an_anchor_of_a_tree_without_it_is_flagged() {
         .await
         .expect("admitted");
     anchored(&server.url, chain.entries.len() as u64).await;
-    let flags = audit(
-        &server,
-        &policy,
-        &dir.path().join("report"),
-        Some(&tsa.roots),
-        0,
-    );
-    assert_eq!(
-        kinds(&flags),
-        [("record_predates_admission", chain.at("pre"))],
-        "{flags:?}"
-    );
-    assert!(
-        flags[0].2.contains("which does not contain entry 1"),
-        "{}",
-        flags[0].2
+    let flags = scene.audit(&server, Some(&tsa.roots), 0);
+    assert_only_flag(
+        &flags,
+        "record_predates_admission",
+        chain.at("pre"),
+        &["which does not contain entry 1"],
     );
 }
 
 // ---------------------------------------------------------------------------
 // Records the log now refuses, in an old log
 
-/// Writes `chain` to a log under the policy, expecting `label` refused
-/// with `code` and a message containing `message`; then to an old log,
-/// which is audited. Returns the flags.
+/// Writes `chain` to a log under the scene's policy, expecting `label`
+/// refused with `code` and a message containing `message`; then to an
+/// old log, which is audited. Returns the flags.
 async fn refused_then_audited(
-    dir: &Path,
-    policy: &Path,
+    scene: &Scene,
     chain: &Chain,
     label: &str,
     code: tonic::Code,
     message: &str,
 ) -> Vec<(String, u64, String)> {
-    let live = policy_log(&dir.join("live"), policy);
+    let live = Server::with_policy(&scene.path("live"), &scene.policy);
     let (at, status) = submit(&live.url, &chain.entries)
         .await
         .expect_err("today's log refuses it");
@@ -538,137 +525,91 @@ async fn refused_then_audited(
     assert_eq!(status.code(), code, "{status:?}");
     assert!(status.message().contains(message), "{:?}", status.message());
 
-    let old = old_log(&dir.join("old"));
+    let old = old_log(&scene.path("old"));
     submit(&old.url, &chain.entries)
         .await
         .expect("an opaque log stores anything");
-    audit(&old, policy, &dir.join("report"), None, 1)
+    scene.audit(&old, None, 1)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_mismatch_in_an_old_log() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = Producers::new();
-    let policy = p.write(&dir.path().join("producers"));
-    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+    let scene = Scene::new();
     // bob's key signs a review in the name of someone else.
-    let chain = standard_chain(
-        &p,
-        &agent,
+    let chain = scene.chain(
         unix_now(),
-        &|label, body| {
-            if label == "review" {
-                body["reviewer"]["subject"] = json!("carol@example.com");
-            }
-        },
+        &set("review", "/reviewer/subject", json!("carol@example.com")),
         &no_signer,
-        &no_extra,
     );
     let flags = refused_then_audited(
-        dir.path(),
-        &policy,
+        &scene,
         &chain,
         "review",
         tonic::Code::PermissionDenied,
         "review.reviewer.subject is \"carol@example.com\"",
     )
     .await;
-    assert_eq!(
-        kinds(&flags),
-        [("identity_mismatch", chain.at("review"))],
-        "{flags:?}"
-    );
-    assert!(
-        flags[0].2.contains("principal \"bob@example.com\""),
-        "{}",
-        flags[0].2
+    assert_only_flag(
+        &flags,
+        "identity_mismatch",
+        chain.at("review"),
+        &["principal \"bob@example.com\""],
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_without_agent_identity_in_an_old_log() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = Producers::new();
-    let policy = p.write(&dir.path().join("producers"));
-    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
-    let chain = standard_chain(
-        &p,
-        &agent,
-        unix_now(),
-        &|label, body| {
-            if label == "cred" {
-                body["agent"]["id"] = json!("");
-            }
-        },
-        &no_signer,
-        &no_extra,
-    );
+    let scene = Scene::new();
+    let chain = scene.chain(unix_now(), &set("cred", "/agent/id", json!("")), &no_signer);
     let flags = refused_then_audited(
-        dir.path(),
-        &policy,
+        &scene,
         &chain,
         "cred",
         tonic::Code::InvalidArgument,
         "credential.agent.id is empty",
     )
     .await;
-    assert_eq!(
-        kinds(&flags),
-        [("credential_without_agent_identity", chain.at("cred"))],
-        "{flags:?}"
+    assert_only_flag(
+        &flags,
+        "credential_without_agent_identity",
+        chain.at("cred"),
+        &[],
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn action_not_signed_by_session_in_an_old_log() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = Producers::new();
-    let policy = p.write(&dir.path().join("producers"));
-    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+    let scene = Scene::new();
     // The issuer's key signs an action under the agent's credential.
-    let chain = standard_chain(
-        &p,
-        &agent,
-        unix_now(),
-        &no_edit,
-        &|label| (label == "act2").then_some("issuer"),
-        &no_extra,
-    );
+    let chain = scene.chain(unix_now(), &no_edit, &signed_by("act2", "issuer"));
     let flags = refused_then_audited(
-        dir.path(),
-        &policy,
+        &scene,
         &chain,
         "act2",
         tonic::Code::PermissionDenied,
         "an action must be signed by the session key",
     )
     .await;
-    assert_eq!(
-        kinds(&flags),
-        [("action_not_signed_by_session", chain.at("act2"))],
-        "{flags:?}"
-    );
-    assert!(
-        flags[0].2.contains("jit-issuer.example.com"),
-        "{}",
-        flags[0].2
+    assert_only_flag(
+        &flags,
+        "action_not_signed_by_session",
+        chain.at("act2"),
+        &["jit-issuer.example.com"],
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn action_after_revocation_in_an_old_log_is_judged_by_log_order() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = Producers::new();
-    let policy = p.write(&dir.path().join("producers"));
-    let agent = ProducerKey::generate(&mut rand::rngs::OsRng);
+    let scene = Scene::new();
     let now = unix_now();
     // The issuer revokes the credential after the first action. The second
     // action comes after the revocation in the log, though it claims an
     // earlier time than the revocation does.
-    let issuer = ProducerKey::from_pkcs8_pem(&p.issuer.to_pkcs8_pem().expect("PEM")).expect("key");
+    let issuer =
+        ProducerKey::from_pkcs8_pem(&scene.p.issuer.to_pkcs8_pem().expect("PEM")).expect("key");
     let chain = standard_chain(
-        &p,
-        &agent,
+        &scene.p,
+        &scene.agent,
         now,
         &no_edit,
         &no_signer,
@@ -691,21 +632,15 @@ async fn action_after_revocation_in_an_old_log_is_judged_by_log_order() {
     let revoke = chain.at("revoke");
     // Today's admission applies the same rule when it sequences (the
     // server's part, not asserted here); an old log holds such records.
-    let old = old_log(&dir.path().join("old"));
+    let old = old_log(&scene.path("old"));
     submit(&old.url, &chain.entries)
         .await
         .expect("an opaque log stores anything");
-    let flags = audit(&old, &policy, &dir.path().join("report"), None, 1);
-    assert_eq!(
-        kinds(&flags),
-        [("action_after_revocation", chain.at("act2"))],
-        "{flags:?}"
-    );
-    assert!(
-        flags[0]
-            .2
-            .contains(&format!("revoked by the exception at index {revoke}")),
-        "{}",
-        flags[0].2
+    let flags = scene.audit(&old, None, 1);
+    assert_only_flag(
+        &flags,
+        "action_after_revocation",
+        chain.at("act2"),
+        &[&format!("revoked by the exception at index {revoke}")],
     );
 }

@@ -26,7 +26,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use causeway_client::LogClient;
 use causeway_client::verify::{WitnessPolicy, check_checkpoint, check_inclusion, check_witnesses};
 use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{EMPTY_ROOT, Hash, ProofPlan, leaf_hash, root_of};
+use causeway_proto::merkle::{EMPTY_ROOT, Hash, leaf_hash, root_of};
 use causeway_proto::note::{
     Ed25519Signer, KeyName, Note, NoteSignature, NoteVerifier as _, VerifierKey,
 };
@@ -446,16 +446,7 @@ impl FakeLog {
     }
 
     fn proof(&self, old: u64, new: u64) -> Vec<Hash> {
-        let plan = ProofPlan::consistency(old, new).unwrap();
-        let hashes: Vec<Hash> = plan
-            .node_ids()
-            .iter()
-            .map(|n| {
-                let r = n.coverage();
-                root_of(&self.leaves[r.start as usize..r.end as usize])
-            })
-            .collect();
-        plan.assemble(&hashes).unwrap()
+        causeway_tests::consistency_proof(&self.leaves, old, new)
     }
 }
 

@@ -229,6 +229,27 @@ struct Run {
     peak_rss_kib: i64,
 }
 
+/// What the CLI says of a mirror whose first hash tile is over its size.
+fn hash_tile_too_big(url: &str) -> String {
+    format!(
+        "{url}/tile/0/000: the response is over 8192 bytes, the most a hash tile of width 256 (256 hashes of 32 bytes) can be"
+    )
+}
+
+impl Run {
+    /// Asserts the command failed and its stderr says `message`.
+    fn assert_refused(&self, message: &str) {
+        assert!(!self.success, "succeeded: {}", self.stderr);
+        assert!(self.stderr.contains(message), "{}", self.stderr);
+    }
+
+    /// Asserts the command gave up within 30 s: the hostile answer did
+    /// not hold it until the harness's limit.
+    fn assert_prompt(&self) {
+        assert!(self.elapsed < Duration::from_secs(30), "{:?}", self.elapsed);
+    }
+}
+
 /// Reaps `pid` if it has exited: its exit status and peak RSS (KiB).
 /// wait4, not Child::try_wait, because only it reports the child's own
 /// peak memory (ru_maxrss); polling /proc misses short runs.
@@ -333,14 +354,9 @@ async fn gzip_bomb_entry_bundle_is_cut_off_at_the_size_limit() {
         Duration::from_secs(120),
     )
     .await;
-    assert!(!run.success);
-    assert!(
-        run.stderr.contains(&format!(
-            "{url}/tile/entries/000: the response is over 16777472 bytes, the most an entry bundle of width 256 (256 entries of at most 65537 bytes with their length) can be; stopped reading: the server is broken or hostile, fetch the tiles from another --tiles source"
-        )),
-        "{}",
-        run.stderr
-    );
+    run.assert_refused(&format!(
+        "{url}/tile/entries/000: the response is over 16777472 bytes, the most an entry bundle of width 256 (256 entries of at most 65537 bytes with their length) can be; stopped reading: the server is broken or hostile, fetch the tiles from another --tiles source"
+    ));
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     // Inflating all of it would take 1 GiB; the limit is 16 MiB.
     assert!(
@@ -348,7 +364,7 @@ async fn gzip_bomb_entry_bundle_is_cut_off_at_the_size_limit() {
         "peak RSS {} KiB",
         run.peak_rss_kib
     );
-    assert!(run.elapsed < Duration::from_secs(30), "{:?}", run.elapsed);
+    run.assert_prompt();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -361,14 +377,9 @@ async fn dripping_checkpoint_times_out_at_the_deadline() {
         Duration::from_secs(60),
     )
     .await;
-    assert!(!run.success);
-    assert!(
-        run.stderr.contains(&format!(
-            "fetching {url}/checkpoint: no complete response within 2 s; the server is too slow or stalls: retry, fetch from another --tiles source, or allow more time with --http-timeout"
-        )),
-        "{}",
-        run.stderr
-    );
+    run.assert_refused(&format!(
+        "fetching {url}/checkpoint: no complete response within 2 s; the server is too slow or stalls: retry, fetch from another --tiles source, or allow more time with --http-timeout"
+    ));
     assert!(
         run.elapsed >= Duration::from_secs(2) && run.elapsed < Duration::from_secs(8),
         "{:?}",
@@ -386,16 +397,9 @@ async fn endless_plain_tile_is_refused_at_the_size_limit() {
         Duration::from_secs(60),
     )
     .await;
-    assert!(!run.success);
-    assert!(
-        run.stderr.contains(&format!(
-            "{url}/tile/0/000: the response is over 8192 bytes, the most a hash tile of width 256 (256 hashes of 32 bytes) can be"
-        )),
-        "{}",
-        run.stderr
-    );
+    run.assert_refused(&hash_tile_too_big(&url));
     assert!(run.peak_rss_kib < 128 * 1024, "{run:?}");
-    assert!(run.elapsed < Duration::from_secs(30), "{:?}", run.elapsed);
+    run.assert_prompt();
     // Nothing half-fetched is published as a mirror.
     assert!(!dir.path().join("export/checkpoint").exists());
 }
@@ -410,13 +414,6 @@ async fn oversized_content_length_is_refused_before_the_body() {
         Duration::from_secs(60),
     )
     .await;
-    assert!(!run.success);
-    assert!(
-        run.stderr.contains(&format!(
-            "{url}/tile/0/000: the response is over 8192 bytes, the most a hash tile of width 256 (256 hashes of 32 bytes) can be"
-        )),
-        "{}",
-        run.stderr
-    );
-    assert!(run.elapsed < Duration::from_secs(30), "{:?}", run.elapsed);
+    run.assert_refused(&hash_tile_too_big(&url));
+    run.assert_prompt();
 }

@@ -25,6 +25,7 @@ use causeway_tests::fixtures::{
 };
 use causeway_tests::{Postgres, Producers, Server};
 use serde_json::{Value, json};
+use tempfile::TempDir;
 use tonic::Code;
 
 /// A policy trusting `p`, with `top` (settings before the principals) and
@@ -54,6 +55,18 @@ fn start(dir: &Path, policy: &Path, extra: &[&str]) -> Server {
     let mut args = vec!["--policy", policy.to_str().unwrap()];
     args.extend_from_slice(extra);
     Server::start(&dir.join("log"), &args)
+}
+
+/// A log under the producers' policy as `policy` writes it by default,
+/// started with `extra` flags, and a client of it; the directory and the
+/// policy file are returned for restarts.
+async fn default_log(extra: &[&str]) -> (TempDir, Producers, PathBuf, Server, LogClient) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Producers::new();
+    let policy = policy(&dir.path().join("p"), &p, "", &[]);
+    let server = start(dir.path(), &policy, extra);
+    let c = LogClient::connect(&server.url).await.unwrap();
+    (dir, p, policy, server, c)
 }
 
 /// An authorization, its pre-flight and a credential for `session`
@@ -204,11 +217,7 @@ async fn a_human_key_cannot_sign_for_another_human() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_cannot_be_backdated_past_max_past_skew() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = Producers::new();
-    let policy = policy(&dir.path().join("p"), &p, "", &[]);
-    let server = start(dir.path(), &policy, &[]);
-    let mut c = LogClient::connect(&server.url).await.unwrap();
+    let (_dir, p, _policy, _server, mut c) = default_log(&[]).await;
     let at = now() - 600;
     refused(
         &mut c,
@@ -231,11 +240,7 @@ async fn a_record_cannot_be_backdated_past_max_past_skew() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credential_without_an_agent_identity_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = Producers::new();
-    let policy = policy(&dir.path().join("p"), &p, "", &[]);
-    let server = start(dir.path(), &policy, &[]);
-    let mut c = LogClient::connect(&server.url).await.unwrap();
+    let (_dir, p, _policy, _server, mut c) = default_log(&[]).await;
     let at = now();
     let auth = env(Kind::Authorization, authorization(at), &p.approver);
     let auth_hash = auth.1;
@@ -259,11 +264,7 @@ async fn a_credential_without_an_agent_identity_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_credential_and_its_delegated_children_write_nothing_more() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = Producers::new();
-    let policy = policy(&dir.path().join("p"), &p, "", &[]);
-    let server = start(dir.path(), &policy, &[]);
-    let mut c = LogClient::connect(&server.url).await.unwrap();
+    let (dir, p, policy, server, mut c) = default_log(&[]).await;
     let mut rng = rand::rngs::OsRng;
     let at = now();
     let (s1, s2) = (
@@ -340,11 +341,7 @@ async fn a_revoked_credential_and_its_delegated_children_write_nothing_more() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_session_writes_nothing_more() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = Producers::new();
-    let policy = policy(&dir.path().join("p"), &p, "", &[]);
-    let server = start(dir.path(), &policy, &[]);
-    let mut c = LogClient::connect(&server.url).await.unwrap();
+    let (_dir, p, _policy, _server, mut c) = default_log(&[]).await;
     let s1 = ProducerKey::generate(&mut rand::rngs::OsRng);
     let at = now();
     let (_, c1) = chain(&mut c, &p, &s1, "c1", at - 60, at + 3600).await;
@@ -365,12 +362,8 @@ async fn a_closed_session_writes_nothing_more() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_and_an_action_in_one_batch_are_judged_in_log_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = Producers::new();
-    let policy = policy(&dir.path().join("p"), &p, "", &[]);
     // A long batch window, so the two requests below share a batch.
-    let server = start(dir.path(), &policy, &["--batch-max-delay", "300ms"]);
-    let mut c = LogClient::connect(&server.url).await.unwrap();
+    let (_dir, p, _policy, server, mut c) = default_log(&["--batch-max-delay", "300ms"]).await;
     let s1 = ProducerKey::generate(&mut rand::rngs::OsRng);
     let at = now();
     let (_, c1) = chain(&mut c, &p, &s1, "c1", at - 60, at + 3600).await;
@@ -461,11 +454,7 @@ async fn a_session_key_writes_nothing_after_its_credential_or_an_ancestor_expire
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delegated_session_keys_share_their_root_credentials_rate_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = Producers::new();
-    let policy = policy(&dir.path().join("p"), &p, "", &[]);
-    let server = start(dir.path(), &policy, &["--producer-rate-limit", "4"]);
-    let mut c = LogClient::connect(&server.url).await.unwrap();
+    let (_dir, p, _policy, _server, mut c) = default_log(&["--producer-rate-limit", "4"]).await;
     let mut rng = rand::rngs::OsRng;
     let s1 = ProducerKey::generate(&mut rng);
     let at = now();

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use causeway_client::evidence::check_evidence;
 use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{Hash, ProofPlan, leaf_hash, root_of};
+use causeway_proto::merkle::{Hash, leaf_hash, root_of};
 use causeway_proto::note::{Ed25519Signer, KeyName, Note, NoteSignature, VerifierKey};
 use causeway_proto::witness::{AddCheckpointRequest, EvidenceRecord};
 use causeway_tests::Witness;
@@ -62,16 +62,7 @@ impl FakeLog {
 
     /// The genuine consistency proof from `old` to `new`.
     fn proof(&self, old: u64, new: u64) -> Vec<Hash> {
-        let plan = ProofPlan::consistency(old, new).unwrap();
-        let hashes: Vec<Hash> = plan
-            .node_ids()
-            .iter()
-            .map(|n| {
-                let r = n.coverage();
-                root_of(&self.leaves[r.start as usize..r.end as usize])
-            })
-            .collect();
-        plan.assemble(&hashes).unwrap()
+        causeway_tests::consistency_proof(&self.leaves, old, new)
     }
 }
 

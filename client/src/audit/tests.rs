@@ -93,36 +93,57 @@ fn assert_clean(report: &AuditReport) {
     assert_eq!(totals.complete, 1, "{:#?}", report.matrix);
 }
 
-// ---------------------------------------------------------------------------
-// Clean corpora
-
-#[test]
-fn the_demo_chain_is_clean() {
-    let mut rng = StdRng::seed_from_u64(1);
+/// The demo's causal chain with `actions` orchestrator actions, ending
+/// at `clock`, signed by keys drawn from `seed`: the keys and the chain's
+/// entries in log order.
+fn demo_chain(
+    seed: u64,
+    clock: i64,
+    actions: usize,
+) -> (crate::demo::DemoKeys, Vec<(u64, Vec<u8>)>) {
+    let mut rng = StdRng::seed_from_u64(seed);
     let keys = crate::demo::DemoKeys {
         approver: causeway_proto::records::ProducerKey::generate(&mut rng),
         reviewer: causeway_proto::records::ProducerKey::generate(&mut rng),
         issuer: causeway_proto::records::ProducerKey::generate(&mut rng),
         verifier: causeway_proto::records::ProducerKey::generate(&mut rng),
     };
-    let steps = crate::demo::causal_chain(&keys, NOW, 4, &mut rng).expect("the demo chain");
-    let entries: Vec<(u64, Vec<u8>)> = (0u64..)
+    let steps = crate::demo::causal_chain(&keys, clock, actions, &mut rng).expect("the demo chain");
+    let entries = (0u64..)
         .zip(
             steps
                 .iter()
                 .flat_map(|s| s.envelopes.iter().map(|(_, e)| e.encode())),
         )
         .collect();
+    (keys, entries)
+}
+
+/// The demo keys' policy from `template` (approver, reviewer, issuer,
+/// verifier public keys, base64 SPKI, in that order).
+fn demo_policy(
+    keys: &crate::demo::DemoKeys,
+    template: impl Fn(&str, &str, &str, &str) -> String,
+) -> ProducerPolicy {
     let b64 = |k: &causeway_proto::records::ProducerKey| {
         base64::engine::general_purpose::STANDARD.encode(k.public_spki_der())
     };
-    let policy = ProducerPolicy::parse(&corpus::policy_toml(
+    ProducerPolicy::parse(&template(
         &b64(&keys.approver),
         &b64(&keys.reviewer),
         &b64(&keys.issuer),
         &b64(&keys.verifier),
     ))
-    .expect("policy");
+    .expect("policy")
+}
+
+// ---------------------------------------------------------------------------
+// Clean corpora
+
+#[test]
+fn the_demo_chain_is_clean() {
+    let (keys, entries) = demo_chain(1, NOW, 4);
+    let policy = demo_policy(&keys, corpus::policy_toml);
     let n = entries.len() as u64;
     // Anchored once after the credential, once at the end.
     let report = analyze_with(&entries, &policy, &[(3, NOW - 229), (n, NOW + 5)]);
@@ -852,31 +873,8 @@ fn the_demo_chain_is_clean_at_any_hour_under_the_dev_policy() {
         ("00:02", midnight + 120),
         ("sunday 00:02", midnight - 2 * 86_400 + 120),
     ] {
-        let mut rng = StdRng::seed_from_u64(2);
-        let keys = crate::demo::DemoKeys {
-            approver: causeway_proto::records::ProducerKey::generate(&mut rng),
-            reviewer: causeway_proto::records::ProducerKey::generate(&mut rng),
-            issuer: causeway_proto::records::ProducerKey::generate(&mut rng),
-            verifier: causeway_proto::records::ProducerKey::generate(&mut rng),
-        };
-        let steps = crate::demo::causal_chain(&keys, clock, 10, &mut rng).expect("the demo chain");
-        let entries: Vec<(u64, Vec<u8>)> = (0u64..)
-            .zip(
-                steps
-                    .iter()
-                    .flat_map(|s| s.envelopes.iter().map(|(_, e)| e.encode())),
-            )
-            .collect();
-        let b64 = |k: &causeway_proto::records::ProducerKey| {
-            base64::engine::general_purpose::STANDARD.encode(k.public_spki_der())
-        };
-        let policy = ProducerPolicy::parse(&dev_policy(
-            &b64(&keys.approver),
-            &b64(&keys.reviewer),
-            &b64(&keys.issuer),
-            &b64(&keys.verifier),
-        ))
-        .expect("policy");
+        let (keys, entries) = demo_chain(2, clock, 10);
+        let policy = demo_policy(&keys, dev_policy);
         assert_eq!(policy.principals()[0].tz_name(), "America/Los_Angeles");
         let thresholds = Thresholds::from_policy(&policy).expect("thresholds");
         let n = entries.len() as u64;

@@ -332,6 +332,17 @@ impl PgStorage {
         result.map_err(pg_error)
     }
 
+    /// Looks up each of `hashes`, passed as `$1`, with `sql`, which must
+    /// answer one row a hash in their order (`unnest($1) WITH ORDINALITY
+    /// … LEFT JOIN … ORDER BY ord`); asks nothing of the server for none.
+    fn read_per_hash(&self, sql: &str, hashes: &[Hash]) -> Result<Vec<Row>, StorageError> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<&[u8]> = hashes.iter().map(|h| h.as_bytes().as_slice()).collect();
+        self.read(sql, &[(&keys, Type::BYTEA_ARRAY)])
+    }
+
     /// A read query on one of the read connections, round robin.
     fn read(
         &self,
@@ -824,14 +835,10 @@ impl Storage for PgStorage {
     }
 
     fn leaf_indices(&self, hashes: &[Hash]) -> Result<Vec<Option<u64>>, StorageError> {
-        if hashes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<&[u8]> = hashes.iter().map(|h| h.as_bytes().as_slice()).collect();
-        let rows = self.read(
+        let rows = self.read_per_hash(
             "SELECT e.idx FROM unnest($1::bytea[]) WITH ORDINALITY AS q(h, ord)
              LEFT JOIN entries e ON e.leaf_hash = q.h ORDER BY q.ord",
-            &[(&keys, Type::BYTEA_ARRAY)],
+            hashes,
         )?;
         rows.iter()
             .map(|r| {
@@ -846,17 +853,10 @@ impl Storage for PgStorage {
         &self,
         credentials: &[Hash],
     ) -> Result<Vec<Option<CredentialEnd>>, StorageError> {
-        if credentials.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<&[u8]> = credentials
-            .iter()
-            .map(|h| h.as_bytes().as_slice())
-            .collect();
-        let rows = self.read(
+        let rows = self.read_per_hash(
             "SELECT c.ending, c.idx FROM unnest($1::bytea[]) WITH ORDINALITY AS q(h, ord)
              LEFT JOIN credential_ends c ON c.credential = q.h ORDER BY q.ord",
-            &[(&keys, Type::BYTEA_ARRAY)],
+            credentials,
         )?;
         rows.iter()
             .map(
@@ -882,14 +882,10 @@ impl Storage for PgStorage {
     }
 
     fn submissions(&self, ids: &[Hash]) -> Result<Vec<Option<(u64, Hash)>>, StorageError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<&[u8]> = ids.iter().map(|h| h.as_bytes().as_slice()).collect();
-        let rows = self.read(
+        let rows = self.read_per_hash(
             "SELECT s.idx, s.leaf_hash FROM unnest($1::bytea[]) WITH ORDINALITY AS q(id, ord)
              LEFT JOIN submissions s ON s.id = q.id ORDER BY q.ord",
-            &[(&keys, Type::BYTEA_ARRAY)],
+            ids,
         )?;
         rows.iter()
             .map(
