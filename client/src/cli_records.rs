@@ -153,7 +153,11 @@ pub async fn record_show(
     if json_out {
         println!("{value}");
     } else {
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        // For a person: record text loses its invisible characters (a
+        // bidi override could make a target read as another), as in the
+        // audit's output; --json keeps the record as logged.
+        let text = serde_json::to_string_pretty(&value)?;
+        println!("{}", causeway_client::visible::for_terminal(&text));
     }
     Ok(())
 }

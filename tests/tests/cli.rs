@@ -293,3 +293,27 @@ fn submit_checkpoint_and_prove_with_json_and_keys() {
     let (ok, _, err) = cli(&["submit", "--log", url, big.to_str().unwrap()]);
     assert!(!ok && err.contains("65535"), "{err}");
 }
+
+#[test]
+fn record_show_drops_invisible_characters_for_people_and_keeps_them_in_json() {
+    use causeway_proto::records::{Kind, ProducerKey};
+    use causeway_tests::fixtures::{action, env, now};
+    let dir = tempfile::tempdir().unwrap();
+    let key = ProducerKey::generate(&mut rand::rngs::OsRng);
+    // A right-to-left override (U+202E) makes a target read as another.
+    let mut record = action(&causeway_proto::merkle::leaf_hash(b"c"), 1, now());
+    record["target"] = serde_json::json!("prod/api\u{202e}ipa/gats\u{200b}");
+    let (entry, _) = env(Kind::Action, record, &key);
+    let file = dir.path().join("action.pb");
+    std::fs::write(&file, entry).unwrap();
+    let path = file.to_str().unwrap();
+
+    let (ok, out, err) = cli(&["record", "show", path]);
+    assert!(ok, "{err}");
+    assert!(out.contains("prod/apiipa/gats"), "{out}");
+    assert!(!out.contains('\u{202e}') && !out.contains('\u{200b}'), "{out:?}");
+    let (ok, out, err) = cli(&["record", "show", path, "--json"]);
+    assert!(ok, "{err}");
+    let shown: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(shown["record"]["target"], "prod/api\u{202e}ipa/gats\u{200b}");
+}
