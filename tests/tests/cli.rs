@@ -311,9 +311,15 @@ fn record_show_drops_invisible_characters_for_people_and_keeps_them_in_json() {
     let (ok, out, err) = cli(&["record", "show", path]);
     assert!(ok, "{err}");
     assert!(out.contains("prod/apiipa/gats"), "{out}");
-    assert!(!out.contains('\u{202e}') && !out.contains('\u{200b}'), "{out:?}");
+    assert!(
+        !out.contains('\u{202e}') && !out.contains('\u{200b}'),
+        "{out:?}"
+    );
     let (ok, out, err) = cli(&["record", "show", path, "--json"]);
     assert!(ok, "{err}");
     let shown: Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(shown["record"]["target"], "prod/api\u{202e}ipa/gats\u{200b}");
+    assert_eq!(
+        shown["record"]["target"],
+        "prod/api\u{202e}ipa/gats\u{200b}"
+    );
 }
