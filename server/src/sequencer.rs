@@ -20,7 +20,7 @@
 //!    submitters.
 //!
 //! A submission is acknowledged only after step 5 returned, so nothing
-//! acknowledged can be lost; a crash before step 4 loses only unacknowledged
+//! acknowledged can be lost; a crash before step 5 loses only unacknowledged
 //! work. While one batch is being written the next one queues up, which is
 //! what makes group commit work without any tuning.
 

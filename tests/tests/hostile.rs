@@ -34,6 +34,7 @@ use causeway_proto::records::{Envelope, EnvelopeSignature, Kind, ProducerKey, Re
 use causeway_proto::v1;
 use causeway_proto::v1::log_client::LogClient as Raw;
 use causeway_proto::witness::AddCheckpointRequest;
+use causeway_tests::fixtures::{now, preflight, t};
 use causeway_tests::{Producers, Server, Witness, init_log, published_at_least};
 use serde_json::{Value, json};
 use tonic::Code;
@@ -83,13 +84,6 @@ impl Ledger {
             self.ack(a.index, e);
         }
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 fn expect_status(case: &str, s: &tonic::Status, code: Code, needle: &str) {
@@ -469,10 +463,6 @@ fn with_old(old: &str, note: &[u8]) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // Governance records
 
-fn t(secs: i64) -> String {
-    causeway_client::demo::rfc3339(secs)
-}
-
 fn authorization(at: i64, ticket: &str) -> Value {
     json!({
         "approver": {"subject": "alice@example.com", "issuer": "https://sso.example.com"},
@@ -492,16 +482,6 @@ fn flood_authorization(at: i64, ticket: &str) -> Value {
     let mut record = authorization(at, ticket);
     record["approver"]["subject"] = json!("flood@example.com");
     record
-}
-
-fn preflight(subject: &Hash, at: i64) -> Value {
-    json!({
-        "subject": subject.to_hex(),
-        "stage": "issuance",
-        "checks": [{"name": "sast", "result": "pass", "detail": "0 findings", "cves": []}],
-        "verdict": "pass",
-        "time": t(at),
-    })
 }
 
 fn record(kind: Kind, value: &Value) -> Record {
