@@ -13,7 +13,7 @@
 //! [`render`] reads the typed [`AuditReport`] and [`Verification`], so a
 //! renamed field is a compile error, not a silent "—". The markup is
 //! written with maud, which escapes every spliced value; record text also
-//! loses its invisible characters ([`text::Clean`]): records are
+//! loses its invisible characters (`text::Clean`): records are
 //! attacker-controlled.
 //!
 //! # Layout
