@@ -4,13 +4,13 @@
 
 use maud::{Markup, html};
 
-use crate::audit::{ActionReport, ChainReport, RedFlag};
+use crate::audit::{ActionReport, ChainReport, CredentialReport, RedFlag};
 use causeway_proto::records::{ClosureReason, PreflightVerdict, Stage};
 
 use super::chain_svg;
 use super::text::{
-    Clean, DASH, claimed, duration, kind_words, list, mark, plural, seconds, short, validity, when,
-    yes_no,
+    Clean, DASH, claimed, clip, dash, duration, kind_words, list, mark, plural, seconds, short,
+    validity, when, yes_no,
 };
 use super::view::{Page, auth_title, credential_tree};
 
@@ -169,11 +169,7 @@ pub(super) fn section(page: &mut Page, auth: &ChainReport) -> Markup {
 
 /// The tables of a chain's records: pre-flights, credentials, closures,
 /// exceptions, reviews.
-fn records(
-    page: &mut Page,
-    auth: &ChainReport,
-    creds: &[&crate::audit::CredentialReport],
-) -> Markup {
+fn records(page: &mut Page, auth: &ChainReport, creds: &[&CredentialReport]) -> Markup {
     html! {
         @if !auth.preflights.is_empty() {
             h3 { "Pre-flight checks" }
@@ -202,9 +198,8 @@ fn records(
                                 @for (i, c) in pf.checks.iter().enumerate() {
                                     @if i > 0 { br; }
                                     (check_mark(&c.result)) b { (Clean(&c.name)) } ": " (Clean(&c.result))
-                                    @if !super::text::dash(&c.detail).eq(DASH) {
-                                        " — " (super::text::clip(&super::text::dash(&c.detail), 160))
-                                    }
+                                    @let detail = dash(&c.detail);
+                                    @if detail != DASH { " — " (clip(&detail, 160)) }
                                     @if !c.cves.is_empty() { " (" (list(&c.cves)) ")" }
                                 }
                             }

@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use crate::audit::Verification;
 
 use super::TrustBasis;
-use super::text::{Clean, DASH, plural, visible, when_secs, when_text};
+use super::text::{Clean, DASH, dash, plural, visible, when_secs, when_text};
 
 /// A key list, or "— (none given)".
 fn keys(ks: &[String]) -> Markup {
@@ -201,10 +201,7 @@ fn shell_word(s: &str) -> String {
 fn commands(t: &TrustBasis, example: u64) -> String {
     let mut vk = String::new();
     for k in &t.log_vkeys {
-        vk.push_str(&format!(
-            " \\\n    --vkey {}",
-            shell_word(&super::text::dash(k))
-        ));
+        vk.push_str(&format!(" \\\n    --vkey {}", shell_word(&dash(k))));
     }
     if t.log_vkeys.is_empty() {
         // The audit ran unverified: the commands need the log's real keys.
@@ -212,10 +209,7 @@ fn commands(t: &TrustBasis, example: u64) -> String {
     }
     let mut wk = vk.clone();
     for k in &t.witness_vkeys {
-        wk.push_str(&format!(
-            " \\\n    --witness-vkey {}",
-            shell_word(&super::text::dash(k))
-        ));
+        wk.push_str(&format!(" \\\n    --witness-vkey {}", shell_word(&dash(k))));
     }
     if !t.witness_vkeys.is_empty() {
         wk.push_str(&format!(" --quorum {}", t.witness_quorum));

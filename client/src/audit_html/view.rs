@@ -13,7 +13,7 @@ use maud::{Markup, html};
 
 use crate::audit::{ActionReport, AuditReport, ChainReport, CredentialReport, RedFlag};
 
-use super::text::kind_words;
+use super::text::{DASH, dash, kind_words};
 
 /// The report, indexed for rendering, and what the page has emitted.
 pub(super) struct Page<'a> {
@@ -99,7 +99,7 @@ impl<'a> Page<'a> {
     pub(super) fn link_opt(&mut self, index: Option<u64>) -> Markup {
         match index {
             Some(i) => self.link(i),
-            None => html! { (super::text::DASH) },
+            None => html! { (DASH) },
         }
     }
 
@@ -145,7 +145,7 @@ impl<'a> Page<'a> {
 
 /// "Change CHG-1" for an authorization.
 pub(super) fn auth_title(auth: &ChainReport) -> String {
-    format!("Change {}", super::text::dash(&auth.ticket))
+    format!("Change {}", dash(&auth.ticket))
 }
 
 /// The chain's credentials in tree order (each parent followed by the
