@@ -35,6 +35,16 @@ pub enum Error {
         /// What is wrong, with the line where there is one.
         reason: String,
     },
+    /// The OSV directory holds no advisory for any checked ecosystem.
+    #[error(
+        "{}: no OSV advisory for crates.io, npm, PyPI or Go; \
+         is this the exported database?",
+        path.display()
+    )]
+    EmptyDatabase {
+        /// The directory.
+        path: PathBuf,
+    },
     /// An OSV advisory for a checked ecosystem does not follow the schema.
     #[error("{}: not an OSV advisory: {reason}", path.display())]
     Advisory {

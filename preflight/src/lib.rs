@@ -20,13 +20,17 @@
 //!   zones: one check.
 //! * [`command`]: `NAME=CMD` custom checks, passing on exit status 0.
 //! * [`report`]: check results, the verdict, and their record form.
+//! * [`plan`]: a whole pre-flight, the inputs read and the checks run in
+//!   order.
 //!
 //! # I/O
-//! Everything is pure except three clearly named edges:
-//! [`osv_db::OsvDatabase::load_dir`], [`lockfile::Lockfile::read`] and
-//! [`command::CustomCheck::run`]. Each has a pure counterpart
-//! ([`osv_db::OsvDatabase::from_documents`], [`lockfile::Lockfile::parse`])
-//! that the tests use with the real advisories in `testdata/osv/`.
+//! Everything is pure except clearly named edges:
+//! [`osv_db::OsvDatabase::load_dir`], [`lockfile::Lockfile::read`],
+//! [`command::CustomCheck::run`], and [`plan::Plan::run`], which calls
+//! them. The two readers only read files and hand the text to their pure
+//! counterparts, [`osv_db::OsvDatabase::from_documents`] and
+//! [`lockfile::Lockfile::parse`]. The tests run all of it on the real
+//! advisories in `testdata/osv/` (see its `SOURCES.md`).
 //!
 //! # Not here
 //! Signing, submitting, clocks: the caller passes the time a freeze
@@ -41,6 +45,7 @@ mod error;
 pub mod freeze;
 pub mod lockfile;
 pub mod osv_db;
+pub mod plan;
 pub mod ranges;
 pub mod report;
 pub mod scan;

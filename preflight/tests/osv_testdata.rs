@@ -188,3 +188,56 @@ fn the_report_blocks_on_a_hit_or_a_freeze_and_passes_otherwise() {
         5
     );
 }
+
+#[test]
+fn a_plan_runs_lockfiles_then_freeze_then_custom_checks() {
+    use causeway_preflight::command::CustomCheck;
+    use causeway_preflight::plan::Plan;
+
+    let plan = Plan {
+        osv_dir: testdata().join("osv"),
+        lockfiles: vec![
+            testdata().join("preflight/miss/Cargo.lock"),
+            testdata().join("preflight/hit/go.sum"),
+        ],
+        freeze: Some(testdata().join("preflight/freeze.toml")),
+        checks: vec![
+            CustomCheck::parse("tests=true").unwrap(),
+            CustomCheck::parse("lint=echo 3 warnings >&2; false").unwrap(),
+        ],
+    };
+    let report = plan.run("2026-12-01T12:00:00Z".parse().unwrap()).unwrap();
+    let results: Vec<(&str, &str)> = report
+        .checks
+        .iter()
+        .map(|c| (c.name.rsplit('/').next().unwrap(), c.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("Cargo.lock", "pass"),
+            ("go.sum", "block"),
+            ("freeze", "pass"),
+            ("tests", "pass"),
+            ("lint", "block"),
+        ]
+    );
+    assert_eq!(report.verdict(), Outcome::Block);
+    assert_eq!(report.checks[4].detail, "exit status: 1: 3 warnings");
+}
+
+#[test]
+fn a_plan_refuses_an_osv_directory_without_advisories() {
+    use causeway_preflight::plan::Plan;
+
+    let plan = Plan {
+        osv_dir: testdata().join("osv/Maven"),
+        lockfiles: vec![testdata().join("preflight/hit/Cargo.lock")],
+        ..Plan::default()
+    };
+    let err = plan
+        .run(jiff::Timestamp::UNIX_EPOCH)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no OSV advisory"), "{err}");
+}
