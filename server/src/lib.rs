@@ -81,6 +81,11 @@ pub const WRITES_HEALTH: &str = "causeway.v1.Log/writes";
 /// The origin used when a data directory is initialized without `--origin`.
 pub const DEFAULT_ORIGIN: &str = "localhost/causeway";
 
+/// Connections open at once per listener without `--max-connections`: many
+/// times what producers, readers and a CDN need, and far fewer than the
+/// file descriptors a process usually has.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
 /// Everything needed to run a log.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -102,6 +107,9 @@ pub struct Config {
     pub request_body_timeout: std::time::Duration,
     /// gRPC connections open at once per client IP address (0: no limit).
     pub max_connections_per_ip: usize,
+    /// Connections open at once on each listener, gRPC and HTTP (0: no
+    /// limit); more wait in the listen backlog until one closes.
+    pub max_connections: usize,
     /// HTTP/2 streams (calls) open at once per gRPC connection.
     pub max_concurrent_streams: u32,
     /// RocksDB memory budget.
@@ -139,6 +147,7 @@ impl Config {
             max_inflight_bytes: 256 << 20,
             request_body_timeout: std::time::Duration::from_secs(30),
             max_connections_per_ip: 64,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             max_concurrent_streams: 100,
             storage: StorageOptions::default(),
             postgres: None,
@@ -457,6 +466,7 @@ pub async fn serve(
         config.max_request_bytes,
     );
     let guards = tls::Guards {
+        max_open: config.max_connections,
         max_per_ip: config.max_connections_per_ip,
         body_share: Some(share),
     };
@@ -555,7 +565,10 @@ pub async fn serve(
                         listener,
                         http_tls,
                         tls::Limits::HTTP,
-                        tls::Guards::default(),
+                        tls::Guards {
+                            max_open: config.max_connections,
+                            ..tls::Guards::default()
+                        },
                     ),
                     local,
                 );
