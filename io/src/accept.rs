@@ -21,6 +21,11 @@ use tokio::time::Instant;
 
 use crate::time_limits::{Guarded, Limits};
 
+/// The connection cap of both binaries when `--max-connections` is not
+/// given: many times what producers, readers, logs and monitors need, and
+/// far fewer than the file descriptors a process usually has.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
 /// How long to pause after a failed accept (e.g. `EMFILE`, out of file
 /// descriptors) instead of spinning on it.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);

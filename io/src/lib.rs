@@ -2,10 +2,10 @@
 //!
 //! Both binaries accept TCP connections from anybody, hold them to time
 //! limits, stop on SIGTERM, write files that must survive a crash and log
-//! to stderr. This crate holds that code once. It knows nothing about the
-//! log's formats or gRPC: it depends on tokio, axum's listener trait and
-//! `tracing` only, so the witness stays free of tonic and the format
-//! crates.
+//! to stderr. This crate holds that code once. It does not know the log's
+//! formats and does not depend on tonic: only on tokio, axum's listener
+//! trait and `tracing`, so that the witness stays free of tonic and the
+//! format crates.
 //!
 //! # Layout
 //!
@@ -29,5 +29,5 @@ pub mod per_ip;
 pub mod shutdown;
 pub mod time_limits;
 
-pub use accept::{CappedListener, ConnectionCap, GuardedListener, Slot};
+pub use accept::{CappedListener, ConnectionCap, DEFAULT_MAX_CONNECTIONS, GuardedListener, Slot};
 pub use time_limits::{Guarded, Limits};

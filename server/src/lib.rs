@@ -81,11 +81,6 @@ pub const WRITES_HEALTH: &str = "causeway.v1.Log/writes";
 /// The origin used when a data directory is initialized without `--origin`.
 pub const DEFAULT_ORIGIN: &str = "localhost/causeway";
 
-/// Connections open at once per listener without `--max-connections`: many
-/// times what producers, readers and a CDN need, and far fewer than the
-/// file descriptors a process usually has.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-
 /// Everything needed to run a log.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -147,7 +142,7 @@ impl Config {
             max_inflight_bytes: 256 << 20,
             request_body_timeout: std::time::Duration::from_secs(30),
             max_connections_per_ip: 64,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections: causeway_io::DEFAULT_MAX_CONNECTIONS,
             max_concurrent_streams: 100,
             storage: StorageOptions::default(),
             postgres: None,

@@ -133,7 +133,7 @@ struct RunArgs {
     /// Connections open at once on each listener, gRPC and HTTP (0: no
     /// limit). More wait, unanswered, until one closes; the time limits on
     /// requests and idle connections make places come free.
-    #[arg(long, env = "CAUSEWAY_MAX_CONNECTIONS", value_name = "N", default_value_t = causeway_server::DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, env = "CAUSEWAY_MAX_CONNECTIONS", value_name = "N", default_value_t = causeway_io::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
     /// Calls (HTTP/2 streams) open at once on one gRPC connection; clients
     /// queue the rest.

@@ -73,11 +73,6 @@ pub const DEFAULT_NAME: &str = "localhost/causeway-witness";
 /// The listen address when none is given.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7410";
 
-/// Connections open at once when `--max-connections` is not given: far
-/// more than the logs and monitors that use a witness, and far fewer than
-/// the file descriptors a process usually has.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-
 /// The lowercase hex SHA-256 of an origin: the file name of its state and
 /// the first path segment of its monitoring URL. Hashing keeps arbitrary
 /// origin text (slashes, dots) out of paths.

@@ -6,14 +6,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use causeway_io::DEFAULT_MAX_CONNECTIONS;
 use causeway_witness::evidence::{
     DEFAULT_INCONCLUSIVE_INTERVAL_SECS, DEFAULT_MAX_EVIDENCE_BYTES_PER_LOG,
 };
 use causeway_witness::keys::{self, KeysError};
-use causeway_witness::{
-    DEFAULT_ADDR, DEFAULT_MAX_CONNECTIONS, DEFAULT_NAME, DataDir, EvidenceLimits, TrustedLogs,
-    Witness,
-};
+use causeway_witness::{DEFAULT_ADDR, DEFAULT_NAME, DataDir, EvidenceLimits, TrustedLogs, Witness};
 use clap::{Parser, Subcommand};
 
 /// A C2SP tlog-witness (https://c2sp.org/tlog-witness).
