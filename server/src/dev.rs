@@ -127,7 +127,6 @@ const DEV_PRODUCERS: [(&str, &str, &str); 5] = [
 /// PEM, 0600) and a `policy.toml` trusting them; returns the policy path.
 pub fn producers_policy(dev_dir: &Path) -> anyhow::Result<PathBuf> {
     use causeway_proto::records::ProducerKey;
-    use std::os::unix::fs::OpenOptionsExt as _;
     let dir = dev_dir.join("producers");
     let policy = dir.join("policy.toml");
     if policy.exists() {
@@ -143,13 +142,8 @@ pub fn producers_policy(dev_dir: &Path) -> anyhow::Result<PathBuf> {
         let key = ProducerKey::generate(&mut rand::rngs::OsRng);
         let pem = key.to_pkcs8_pem().map_err(|e| anyhow::anyhow!("{e}"))?;
         let path = dir.join(format!("{stem}.pem"));
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
+        causeway_io::files::create_private(&path, pem.as_bytes())
             .with_context(|| format!("creating {}", path.display()))?;
-        std::io::Write::write_all(&mut file, pem.as_bytes())?;
         use base64::Engine as _;
         let spki = base64::engine::general_purpose::STANDARD.encode(key.public_spki_der());
         // The humans work in different zones; the auditor judges their
@@ -171,7 +165,9 @@ pub fn producers_policy(dev_dir: &Path) -> anyhow::Result<PathBuf> {
          working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n",
     );
     // Written last: its presence means the directory is complete.
-    std::fs::write(&policy, toml).with_context(|| format!("writing {}", policy.display()))?;
+    // Written last and atomically: its presence means the keys are there.
+    causeway_io::files::write_atomic(&policy, toml.as_bytes())
+        .with_context(|| format!("writing {}", policy.display()))?;
     Ok(policy)
 }
 

@@ -11,8 +11,7 @@
 //! offer (and what Rekor and transparency-dev/formats use).
 
 use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use causeway_proto::note::{EcdsaSigner, Ed25519Signer, KeyError, KeyName, VerifierKey};
@@ -120,16 +119,9 @@ impl LogKeys {
             pem(keys.ed25519.to_pkcs8_pem(), &ed_path)?.as_bytes(),
         )?;
         // The origin file is written last: its presence means "initialized".
+        // Each write also syncs its directory, so this makes the keys/
+        // entry durable too.
         write_file(&origin_path, format!("{origin}\n").as_bytes(), 0o644)?;
-        // Make the new directory entries themselves durable.
-        for d in [&key_dir, &dir.to_path_buf()] {
-            fs::File::open(d)
-                .and_then(|f| f.sync_all())
-                .map_err(|source| KeysError::Io {
-                    path: d.clone(),
-                    source,
-                })?;
-        }
         Ok(keys)
     }
 
@@ -201,25 +193,20 @@ fn read(path: &Path) -> Result<String, KeysError> {
     })
 }
 
+/// Creates a private key file (0600), durably; never overwrites.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeysError> {
-    write_file(path, bytes, 0o600)
-}
-
-/// Writes a new file durably with the given mode; never overwrites.
-fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeysError> {
-    let io = |source| KeysError::Io {
+    causeway_io::files::create_private(path, bytes).map_err(|source| KeysError::Io {
         path: path.to_owned(),
         source,
-    };
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    Ok(())
+    })
+}
+
+/// Creates a file durably with the given mode; never overwrites.
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeysError> {
+    causeway_io::files::create_new(path, bytes, mode).map_err(|source| KeysError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -102,6 +102,9 @@ pub struct Config {
     pub request_body_timeout: std::time::Duration,
     /// gRPC connections open at once per client IP address (0: no limit).
     pub max_connections_per_ip: usize,
+    /// Connections open at once on each listener, gRPC and HTTP (0: no
+    /// limit); more wait in the listen backlog until one closes.
+    pub max_connections: usize,
     /// HTTP/2 streams (calls) open at once per gRPC connection.
     pub max_concurrent_streams: u32,
     /// RocksDB memory budget.
@@ -139,6 +142,7 @@ impl Config {
             max_inflight_bytes: 256 << 20,
             request_body_timeout: std::time::Duration::from_secs(30),
             max_connections_per_ip: 64,
+            max_connections: causeway_io::DEFAULT_MAX_CONNECTIONS,
             max_concurrent_streams: 100,
             storage: StorageOptions::default(),
             postgres: None,
@@ -457,6 +461,7 @@ pub async fn serve(
         config.max_request_bytes,
     );
     let guards = tls::Guards {
+        max_open: config.max_connections,
         max_per_ip: config.max_connections_per_ip,
         body_share: Some(share),
     };
@@ -555,7 +560,10 @@ pub async fn serve(
                         listener,
                         http_tls,
                         tls::Limits::HTTP,
-                        tls::Guards::default(),
+                        tls::Guards {
+                            max_open: config.max_connections,
+                            ..tls::Guards::default()
+                        },
                     ),
                     local,
                 );

@@ -130,6 +130,11 @@ struct RunArgs {
     /// more are refused with an HTTP/2 GOAWAY saying why.
     #[arg(long, env = "CAUSEWAY_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
     max_connections_per_ip: usize,
+    /// Connections open at once on each listener, gRPC and HTTP (0: no
+    /// limit). More wait, unanswered, until one closes; the time limits on
+    /// requests and idle connections make places come free.
+    #[arg(long, env = "CAUSEWAY_MAX_CONNECTIONS", value_name = "N", default_value_t = causeway_io::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
     /// Calls (HTTP/2 streams) open at once on one gRPC connection; clients
     /// queue the rest.
     #[arg(long, env = "CAUSEWAY_MAX_CONCURRENT_STREAMS", default_value_t = 100)]
@@ -301,21 +306,6 @@ fn load_policy(path: &std::path::Path) -> anyhow::Result<ProducerPolicy> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--policy {}: cannot read it", path.display()))?;
     ProducerPolicy::parse(&text).with_context(|| format!("--policy {}", path.display()))
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            return std::future::pending().await;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-    }
 }
 
 /// Exits with code 2 (a configuration problem), one line per problem.
@@ -578,6 +568,7 @@ fn run(args: RunArgs, files: &mut Files, runtime: &tokio::runtime::Runtime) -> a
     config.max_inflight_bytes = args.max_inflight_bytes;
     config.request_body_timeout = args.request_body_timeout;
     config.max_connections_per_ip = args.max_connections_per_ip;
+    config.max_connections = args.max_connections;
     config.max_concurrent_streams = args.max_concurrent_streams.max(1);
     config.storage.block_cache_bytes = args.cache_mb << 20;
     // Checked in load_files: "rocksdb" or a postgres:// URL.
@@ -748,7 +739,7 @@ fn run(args: RunArgs, files: &mut Files, runtime: &tokio::runtime::Runtime) -> a
             let _ = out.flush();
         }
         tracing::info!(grpc = %grpc.local_addr()?, origin = %log.origin, size = head_size, witnesses, quorum, "serving");
-        causeway_server::serve(log, &config, grpc, http, shutdown_signal()).await?;
+        causeway_server::serve(log, &config, grpc, http, causeway_io::shutdown::signal()).await?;
         tracing::info!("stopped cleanly");
         Ok(())
     });

@@ -66,21 +66,16 @@ pub struct Telemetry {
 
 impl Telemetry {
     /// Installs the global `tracing` subscriber (stderr in `format`, "text"
-    /// or "json", filtered by `RUST_LOG`, default `info`) and, with `otlp`,
+    /// or "json", filtered by `RUST_LOG`, default `info`: see
+    /// `causeway_io::logging`) and, with `otlp`,
     /// the OpenTelemetry exporters. Must be called inside a Tokio runtime
     /// (the OTLP client is tonic), before anything records a metric.
     ///
     /// # Errors
     /// If the OTLP endpoint is unusable.
     pub fn init(format: &str, otlp: Option<&OtlpConfig>) -> Result<Self, TelemetryError> {
-        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-        let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-        let fmt = if format == "json" {
-            fmt.json().with_filter(filter).boxed()
-        } else {
-            fmt.with_filter(filter).boxed()
-        };
+        // `--log-format` is checked by clap: text or json.
+        let fmt = causeway_io::logging::stderr_layer(format.parse().unwrap_or_default());
         let Some(otlp) = otlp else {
             tracing_subscriber::registry().with(fmt).init();
             return Ok(Telemetry {

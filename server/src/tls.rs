@@ -6,92 +6,43 @@
 //! holds up the others. Every connection carries its [`Peer`]: the
 //! address, and the client certificate if one was verified.
 //!
-//! Every connection is also held to [`Limits`], so that slow or silent
-//! clients (slow loris) cannot keep connections, and with them file
-//! descriptors and shutdown, forever; and to [`Guards`]: at most so many
-//! connections per client address, each with its share of the memory
-//! budget for request bodies (see `grpc_limits`).
+//! Every connection is also held to [`Limits`] (`causeway-io`'s time
+//! limits), so that slow or silent clients (slow loris) cannot keep
+//! connections, and with them file descriptors and shutdown, forever; and
+//! to [`Guards`]: at most so many connections open at once, and per client
+//! address, each with its share of the memory budget for request bodies
+//! (see `grpc_limits`).
 //!
 //! The certificate, key and client CA are files; [`Acceptor::reload`]
 //! re-reads them (on SIGHUP) and new connections use the new ones, while a
 //! file that does not load leaves the running configuration in place.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use causeway_io::per_ip::{IpSlot, PerIpCap};
+use causeway_io::{CappedListener, Guarded};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
+use tokio_util::either::Either;
 
 use crate::grpc_limits::ConnectionShare;
 
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The HTTP/2 connection preface every gRPC client sends first.
-const H2_PREFACE_LEN: u64 = 24;
-
-/// Time limits on what a client sends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Limits {
-    /// HTTP/1-style exchanges (the tile API): a request, from its first
-    /// byte (or the accept) until the answer starts, may take `request`,
-    /// however the bytes trickle in; after an answer the connection may
-    /// stay silent for `idle`.
-    Exchange {
-        /// From a request's first byte until the answer starts.
-        request: Duration,
-        /// From an answer until the next request's first byte.
-        idle: Duration,
-    },
-    /// gRPC: the HTTP/2 preface must arrive within `within`; after that,
-    /// HTTP/2 keep-alive pings (see `serve`) drop silent or stuck clients.
-    Preface {
-        /// From the accept until the preface is complete.
-        within: Duration,
-    },
-}
-
-impl Limits {
-    /// The tile API's limits: 30 s per request (hyper's usual header
-    /// timeout; tiles are answered in milliseconds), 2 minutes idle
-    /// (longer than HTTP clients' usual 90 s pool timeout, so that clients
-    /// close idle connections).
-    pub const HTTP: Limits = Limits::Exchange {
-        request: Duration::from_secs(30),
-        idle: Duration::from_secs(120),
-    };
-    /// The gRPC listener's limit: the preface within 10 s.
-    pub const GRPC: Limits = Limits::Preface {
-        within: Duration::from_secs(10),
-    };
-
-    fn first_deadline(self) -> Duration {
-        match self {
-            Limits::Exchange { request, .. } => request,
-            Limits::Preface { within } => within,
-        }
-    }
-}
-
-/// Where a connection is with respect to its [`Limits`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    /// A request (or the preface) is due before the deadline.
-    Request,
-    /// Answered; the next request is due before the (idle) deadline.
-    Idle,
-    /// Past the preface: no deadline here.
-    Open,
-}
+/// Time limits on what a client sends: [`Limits::HTTP`] for the tile API,
+/// [`Limits::GRPC`] (the HTTP/2 preface) for gRPC, after which HTTP/2
+/// keep-alive pings (see `serve`) drop silent or stuck clients.
+pub use causeway_io::Limits;
 
 /// Whether clients must present a certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -318,6 +269,9 @@ impl Peer {
 /// What every connection of a listener is held to besides its [`Limits`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Guards {
+    /// Most connections open at once (0: no limit). Further ones wait in
+    /// the listen backlog until one closes (see `causeway_io::accept`).
+    pub max_open: usize,
     /// Most connections open at once from one IP address (0: no limit).
     /// Further ones are answered with an HTTP/2 GOAWAY
     /// (`ENHANCE_YOUR_CALM`, the reason in its debug data) and closed.
@@ -328,114 +282,21 @@ pub struct Guards {
     pub body_share: Option<usize>,
 }
 
-/// How many connections each client address has open.
-#[derive(Clone, Default)]
-struct OpenPerIp(Arc<Mutex<HashMap<IpAddr, usize>>>);
-
-impl OpenPerIp {
-    /// Counts one more connection from `ip`, unless it has `max` open.
-    fn take(&self, ip: IpAddr, max: usize) -> Option<IpSlot> {
-        let mut open = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let n = open.entry(ip).or_insert(0);
-        if max > 0 && *n >= max {
-            return None;
-        }
-        *n += 1;
-        Some(IpSlot {
-            ip,
-            open: self.clone(),
-        })
-    }
-}
-
-/// One connection counted in [`OpenPerIp`], until dropped.
-struct IpSlot {
-    ip: IpAddr,
-    open: OpenPerIp,
-}
-
-impl Drop for IpSlot {
-    fn drop(&mut self) {
-        let mut open = self
-            .open
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = open.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                open.remove(&self.ip);
-            }
-        }
-    }
-}
-
-/// One accepted connection, plain or TLS, held to its [`Limits`].
+/// One accepted connection, plain or TLS, held to its [`Limits`] and
+/// [`Guards`].
 pub struct Conn {
-    stream: Stream,
+    io: Guarded<Stream>,
     peer: Peer,
-    limits: Limits,
-    phase: Phase,
-    received: u64,
-    deadline: Pin<Box<tokio::time::Sleep>>,
     /// Counts this connection against its address's limit while it lives.
-    _slot: Option<IpSlot>,
+    _per_ip: Option<IpSlot>,
 }
 
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
+type Stream = Either<TcpStream, Box<TlsStream<TcpStream>>>;
 
 impl Conn {
-    fn new(stream: Stream, peer: Peer, limits: Limits, slot: Option<IpSlot>) -> Self {
-        Conn {
-            stream,
-            peer,
-            limits,
-            phase: Phase::Request,
-            received: 0,
-            deadline: Box::pin(tokio::time::sleep(limits.first_deadline())),
-            _slot: slot,
-        }
-    }
-
     /// Who connected.
     pub fn peer(&self) -> &Peer {
         &self.peer
-    }
-
-    fn enter(&mut self, phase: Phase, within: Duration) {
-        self.phase = phase;
-        self.deadline
-            .as_mut()
-            .reset(tokio::time::Instant::now() + within);
-    }
-
-    fn read(&mut self, n: usize) {
-        self.received += n as u64;
-        match self.limits {
-            Limits::Exchange { request, .. } if n > 0 && self.phase == Phase::Idle => {
-                self.enter(Phase::Request, request);
-            }
-            Limits::Preface { .. } if self.received >= H2_PREFACE_LEN => {
-                self.phase = Phase::Open;
-            }
-            _ => {}
-        }
-    }
-
-    fn wrote(&mut self, n: usize) {
-        // Answering: the request is complete, and the idle clock starts
-        // (again) with every byte sent.
-        if let Limits::Exchange { idle, .. } = self.limits
-            && n > 0
-        {
-            self.enter(Phase::Idle, idle);
-        }
     }
 }
 
@@ -453,29 +314,7 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let polled = match &mut this.stream {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
-        };
-        match polled {
-            Poll::Ready(Ok(())) => {
-                this.read(buf.filled().len() - before);
-                Poll::Ready(Ok(()))
-            }
-            Poll::Pending if this.phase != Phase::Open => match this.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    match this.phase {
-                        Phase::Idle => "the connection was idle too long",
-                        _ => "the request did not arrive in time",
-                    },
-                ))),
-                Poll::Pending => Poll::Pending,
-            },
-            other => other,
-        }
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
     }
 }
 
@@ -485,15 +324,7 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        let written = match &mut this.stream {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
-        };
-        if let Poll::Ready(Ok(n)) = written {
-            this.wrote(n);
-        }
-        written
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -501,36 +332,19 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        let written = match &mut this.stream {
-            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-        };
-        if let Poll::Ready(Ok(n)) = written {
-            this.wrote(n);
-        }
-        written
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        match &self.stream {
-            Stream::Plain(s) => s.is_write_vectored(),
-            Stream::Tls(s) => s.is_write_vectored(),
-        }
+        self.io.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match &mut self.get_mut().stream {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s).poll_flush(cx),
-        }
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match &mut self.get_mut().stream {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
-        }
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
 
@@ -566,9 +380,10 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, ip: IpAddr, ma
 /// How long a refused connection gets to read its GOAWAY.
 const REFUSAL_TIME: Duration = Duration::from_secs(2);
 
-/// Accepts connections on `listener` until the receiver is dropped. With
-/// `tls`, each handshake runs in its own task; failed handshakes are
-/// logged at debug level and dropped. Connections over
+/// Accepts connections on `listener` until the receiver is dropped, at
+/// most [`Guards::max_open`] at once (counting TLS handshakes and
+/// refusals). With `tls`, each handshake runs in its own task; failed
+/// handshakes are logged at debug level and dropped. Connections over
 /// [`Guards::max_per_ip`] are refused (see [`Guards`]).
 pub fn accept(
     listener: TcpListener,
@@ -577,44 +392,40 @@ pub fn accept(
     guards: Guards,
 ) -> mpsc::Receiver<Conn> {
     let (tx, rx) = mpsc::channel(64);
-    let open = OpenPerIp::default();
+    let mut listener = CappedListener::new(listener, guards.max_open);
+    let per_ip = PerIpCap::new(guards.max_per_ip);
     let share = move || guards.body_share.map(ConnectionShare::new);
     tokio::spawn(async move {
         loop {
-            let (tcp, addr) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
+            let (tcp, addr, slot) = tokio::select! {
+                accepted = listener.accept() => accepted,
                 _ = tx.closed() => return,
             };
-            // Small request/response exchanges stall for tens of
-            // milliseconds under Nagle's algorithm plus delayed ACKs.
-            let _ = tcp.set_nodelay(true);
             // Counted before the TLS handshake, so that handshakes count too.
-            let slot = open.take(addr.ip(), guards.max_per_ip);
-            if slot.is_none() {
+            let per_ip_slot = per_ip.try_take(addr.ip());
+            if per_ip_slot.is_none() {
                 tracing::debug!(%addr, max = guards.max_per_ip, "too many connections from one address");
                 crate::telemetry::metrics()
                     .rejections
                     .add(1, &crate::telemetry::reason("connections_per_ip"));
             }
             let Some(tls) = &tls else {
-                let Some(slot) = slot else {
-                    tokio::spawn(refuse(tcp, addr.ip(), guards.max_per_ip));
+                let Some(per_ip_slot) = per_ip_slot else {
+                    tokio::spawn(async move {
+                        refuse(tcp, addr.ip(), guards.max_per_ip).await;
+                        drop(slot);
+                    });
                     continue;
                 };
-                let peer = Peer {
-                    addr: Some(addr),
-                    certificate: None,
-                    body_share: share(),
+                let conn = Conn {
+                    io: Guarded::new(Either::Left(tcp), limits, slot),
+                    peer: Peer {
+                        addr: Some(addr),
+                        certificate: None,
+                        body_share: share(),
+                    },
+                    _per_ip: Some(per_ip_slot),
                 };
-                let conn = Conn::new(Stream::Plain(tcp), peer, limits, Some(slot));
                 if tx.send(conn).await.is_err() {
                     return;
                 }
@@ -624,7 +435,7 @@ pub fn accept(
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                     // Refused over TLS too, so that the client can read why.
-                    Ok(Ok(stream)) if slot.is_none() => {
+                    Ok(Ok(stream)) if per_ip_slot.is_none() => {
                         refuse(stream, addr.ip(), guards.max_per_ip).await;
                     }
                     Ok(Ok(stream)) => {
@@ -634,12 +445,15 @@ pub fn accept(
                             .peer_certificates()
                             .and_then(|c| c.first())
                             .map(|c| c.clone().into_owned());
-                        let peer = Peer {
-                            addr: Some(addr),
-                            certificate,
-                            body_share,
+                        let conn = Conn {
+                            io: Guarded::new(Either::Right(Box::new(stream)), limits, slot),
+                            peer: Peer {
+                                addr: Some(addr),
+                                certificate,
+                                body_share,
+                            },
+                            _per_ip: per_ip_slot,
                         };
-                        let conn = Conn::new(Stream::Tls(Box::new(stream)), peer, limits, slot);
                         let _ = tx.send(conn).await;
                     }
                     Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),

@@ -36,6 +36,21 @@ pub fn env(kind: Kind, value: Value, key: &ProducerKey) -> (Vec<u8>, Hash) {
     (bytes, hash)
 }
 
+/// Signs a record given as JSON; returns the entry alone.
+pub fn signed(kind: Kind, value: &Value, key: &ProducerKey) -> Vec<u8> {
+    env(kind, value.clone(), key).0
+}
+
+/// The other valid ECDSA P-256 signature of the same message: (r, n - s),
+/// DER-encoded. Both verify, so anyone can make it from a signed record.
+pub fn malleate(der: &[u8]) -> Vec<u8> {
+    let sig = p256::ecdsa::Signature::from_der(der).expect("a DER ECDSA signature");
+    let (r, s) = sig.split_scalars();
+    let flipped = p256::ecdsa::Signature::from_scalars(r.to_bytes(), (-*s).to_bytes())
+        .expect("n - s is a valid s");
+    flipped.to_der().as_bytes().to_vec()
+}
+
 /// The scope every fixture credential and authorization carries.
 pub fn scope() -> Value {
     json!({"change_class": "standard", "targets": ["prod/api"], "actions": ["deploy", "read-logs"]})
@@ -43,12 +58,17 @@ pub fn scope() -> Value {
 
 /// alice@example.com's authorization of CHG-1, made at `at`.
 pub fn authorization(at: i64) -> Value {
+    ticket_authorization(at, "CHG-1")
+}
+
+/// alice@example.com's authorization of change `ticket`, made at `at`.
+pub fn ticket_authorization(at: i64, ticket: &str) -> Value {
     json!({
         "approver": {"subject": "alice@example.com", "issuer": "https://sso.example.com"},
         "authn": {"method": "oidc", "mfa": true, "assurance": "aal2", "authenticated_at": t(at - 30)},
         "plan": {"objective": "deploy api v2", "method": "pipeline", "test_approach": "canary", "backout": "rollback"},
         "scope": scope(),
-        "ticket": "CHG-1",
+        "ticket": ticket,
         "not_before": t(at),
         "not_after": t(at + 3600),
         "time": t(at),

@@ -18,7 +18,7 @@ use causeway_proto::records::{Envelope, Kind, ProducerKey};
 use causeway_tests::audit::{
     anchored_demo, audit_args, demo, demo_log, last_action, prove_bundle, vkeys_of, with_vkeys,
 };
-use causeway_tests::fixtures::{add, b64, env, now, t};
+use causeway_tests::fixtures::{add, b64, env, malleate, now, t};
 use causeway_tests::{Producers, Server, Witness, binary, init_log, start_witnesses};
 use serde_json::{Value, json};
 
@@ -369,16 +369,6 @@ async fn tsa_roots_with_no_anchor_verified_fails_the_audit() {
         r.stderr
     );
     assert!(!out.join("report.json").exists(), "a report was written");
-}
-
-/// `sig` as the other valid ECDSA signature of the same message:
-/// (r, s) → (r, n − s).
-fn malleate(der: &[u8]) -> Vec<u8> {
-    let sig = p256::ecdsa::Signature::from_der(der).expect("a DER ECDSA signature");
-    let (r, s) = sig.split_scalars();
-    let flipped = p256::ecdsa::Signature::from_scalars(r.to_bytes(), (-*s).to_bytes())
-        .expect("n - s is a valid s");
-    flipped.to_der().as_bytes().to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,8 +10,6 @@
 //! presence means the directory is fully initialized.
 
 use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use causeway_proto::note::{CosignatureSigner, KeyError, KeyName};
@@ -113,10 +111,13 @@ pub fn create(dir: &Path, name: &str) -> Result<CosignatureSigner, KeysError> {
         path: key_path.clone(),
         error,
     })?;
-    write_new(&key_path, pem.as_bytes(), 0o600)?;
-    // Re-apply the mode in case a umask stripped bits we wanted; 0600
-    // only ever removes permissions, so this cannot widen access.
-    let _ = fs::set_permissions(&key_path, fs::Permissions::from_mode(0o600));
+    // Each file and its directory entry are durable before the next.
+    causeway_io::files::create_private(&key_path, pem.as_bytes()).map_err(|error| {
+        KeysError::Io {
+            path: key_path.clone(),
+            error,
+        }
+    })?;
     let json = serde_json::to_string(&NameFile {
         name: name.to_string(),
     })
@@ -124,11 +125,13 @@ pub fn create(dir: &Path, name: &str) -> Result<CosignatureSigner, KeysError> {
         path: dir.join(NAME_FILE),
         reason: e.to_string(),
     })?;
-    write_new(&dir.join(NAME_FILE), format!("{json}\n").as_bytes(), 0o644)?;
-    crate::state::sync_dir(dir).map_err(|error| KeysError::Io {
-        path: dir.to_owned(),
-        error,
-    })?;
+    let name_path = dir.join(NAME_FILE);
+    causeway_io::files::create_new(&name_path, format!("{json}\n").as_bytes(), 0o644).map_err(
+        |error| KeysError::Io {
+            path: name_path,
+            error,
+        },
+    )?;
     Ok(signer)
 }
 
@@ -205,26 +208,10 @@ fn read(path: &Path) -> Result<String, KeysError> {
     })
 }
 
-/// Writes a new file durably with the given mode; never overwrites.
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeysError> {
-    let io = |error| KeysError::Io {
-        path: path.to_owned(),
-        error,
-    };
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
     fn create_load_and_refuse_to_overwrite() {

@@ -29,7 +29,10 @@
 //!   lock per log.
 //! * [`http`]: the axum router and the one place that maps outcomes to HTTP
 //!   statuses.
-//! * [`conn`]: time limits on client connections (slow loris).
+//!
+//! The accept loop with its connection cap, the time limits on client
+//! connections (slow loris), signals and durable file writes are
+//! `causeway-io`'s, shared with the log server.
 //!
 //! ```text
 //! <data-dir>/witness.pem               Ed25519 PKCS#8 PEM, mode 0600
@@ -42,7 +45,6 @@
 #![warn(missing_docs)]
 
 pub mod check;
-pub mod conn;
 pub mod evidence;
 pub mod http;
 pub mod keys;
@@ -90,15 +92,17 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1
 
 /// Serves the witness on `listener` until `shutdown` completes, then
 /// finishes the requests in flight, waiting at most [`SHUTDOWN_GRACE`] for
-/// connections to close. Every connection is held to [`conn::Timeouts`]'s
-/// defaults, so a slow or silent client cannot keep it open (or the
-/// witness from stopping). A request cut off by the grace period still
-/// persists what it decided: see [`Witness::add_checkpoint`].
+/// connections to close. The listener's cap bounds the connections open
+/// at once, and every connection is held to
+/// [`Limits::HTTP`](causeway_io::Limits::HTTP), so a slow or silent client
+/// cannot keep one open (or the witness from stopping). A request cut off
+/// by the grace period still persists what it decided: see
+/// [`Witness::add_checkpoint`].
 ///
 /// # Errors
 /// If the server fails to accept connections.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: causeway_io::CappedListener,
     witness: Arc<Witness>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -107,7 +111,7 @@ pub async fn serve(
         shutdown.await;
         let _ = stopping_tx.send(true);
     };
-    let listener = conn::GuardedListener::new(listener, conn::Timeouts::default());
+    let listener = causeway_io::GuardedListener::new(listener, causeway_io::Limits::HTTP);
     let server = axum::serve(listener, http::router(witness)).with_graceful_shutdown(signal);
     let grace = async move {
         if stopping.wait_for(|s| *s).await.is_ok() {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use causeway_io::DEFAULT_MAX_CONNECTIONS;
 use causeway_witness::evidence::{
     DEFAULT_INCONCLUSIVE_INTERVAL_SECS, DEFAULT_MAX_EVIDENCE_BYTES_PER_LOG,
 };
@@ -135,36 +136,16 @@ struct RunArgs {
         default_value_t = DEFAULT_INCONCLUSIVE_INTERVAL_SECS
     )]
     inconclusive_evidence_interval_secs: u64,
-}
-
-fn init_tracing(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colours only for a person at a terminal, not in log files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            return std::future::pending().await;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-    }
+    /// Connections open at once (0: no limit). More wait, unanswered,
+    /// until one closes; each connection's request must arrive within 30 s
+    /// and an idle one is closed after 2 minutes, so places come free.
+    #[arg(
+        long,
+        env = "CAUSEWAY_WITNESS_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = DEFAULT_MAX_CONNECTIONS
+    )]
+    max_connections: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -247,7 +228,8 @@ fn evidence(data_dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
-    init_tracing(&args.log_format);
+    // Checked by clap's value_parser: text or json.
+    causeway_io::logging::init_stderr(args.log_format.parse().unwrap_or_default());
     let logs = TrustedLogs::parse(&args.logs).context("checking --log")?;
     let (signer, created) =
         keys::load_or_create(&args.data_dir, args.name.as_deref(), DEFAULT_NAME)
@@ -292,7 +274,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             let _ = out.flush();
         }
         tracing::info!(%addr, name = %witness.name(), "serving");
-        causeway_witness::serve(listener, witness, shutdown_signal())
+        let listener = causeway_io::CappedListener::new(listener, args.max_connections);
+        causeway_witness::serve(listener, witness, causeway_io::shutdown::signal())
             .await
             .context("serving HTTP")?;
         tracing::info!("stopped cleanly");
@@ -326,6 +309,7 @@ mod tests {
         let cli = Cli::try_parse_from(["w", "--log", "a"]).unwrap();
         assert_eq!(cli.run.max_evidence_bytes_per_log, 16 << 20);
         assert_eq!(cli.run.inconclusive_evidence_interval_secs, 60);
+        assert_eq!(cli.run.max_connections, 1024);
         let cli = Cli::try_parse_from([
             "w",
             "--log",

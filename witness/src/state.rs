@@ -17,10 +17,9 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use causeway_io::files::{sync_dir, write_atomic};
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::note::{Note, NoteVerifier, VerifierKey};
 
@@ -298,48 +297,6 @@ fn parse_evidence(path: &Path, bytes: &[u8]) -> Result<EvidenceRecord, StateErro
     })
 }
 
-/// Replaces `path` with `bytes` atomically and durably: write a temporary
-/// file in the same directory, fsync it, rename it over `path`, fsync the
-/// directory so the rename itself survives a crash.
-///
-/// # Errors
-/// Any I/O error; the temporary file is removed on failure.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("write_atomic needs a file path"))?;
-    // Unique per process and call, so concurrent writers never share one.
-    let tmp = dir.join(format!(
-        ".{}.tmp.{}.{}",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)
-    };
-    write().inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
-}
-
-/// Fsyncs a directory, making the entries created or renamed in it durable.
-///
-/// # Errors
-/// If it cannot be opened or synced.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    fs::File::open(dir)?.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
     use causeway_proto::merkle::EMPTY_ROOT;
@@ -359,17 +316,6 @@ mod tests {
             old_size: 0,
             proof: vec![],
         }
-    }
-
-    #[test]
-    fn atomic_writes_replace_and_leave_no_temporaries() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"two");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-        assert!(write_atomic(&dir.path().join("missing/f"), b"x").is_err());
     }
 
     #[test]
