@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use causeway_client::LogClient;
-use causeway_client::verify::{WitnessPolicy, check_checkpoint, check_inclusion, check_witnesses};
+use causeway_client::verify::{WitnessPolicy, check_inclusion, check_witnesses, verify_checkpoint};
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::merkle::{EMPTY_ROOT, Hash, leaf_hash, root_of};
 use causeway_proto::note::{
@@ -703,7 +703,9 @@ async fn hostile_inputs_get_precise_answers_and_break_nothing() {
         .unwrap();
     ledger.ack_all(&[b"after the storm".to_vec()], &last);
     let note = published_at_least(&mut client, last.entries[0].index + 1, &d.log).await;
-    let head = check_checkpoint(&note, &d.log.keys()).unwrap().checkpoint;
+    let head = verify_checkpoint(&note, &d.log.keys())
+        .unwrap()
+        .into_checkpoint();
     let policy = WitnessPolicy {
         keys: vec![d.witness.vkey.parse().unwrap()],
         quorum: 1,
@@ -714,7 +716,9 @@ async fn hostile_inputs_get_precise_answers_and_break_nothing() {
     for (server, ledger) in [(&d.records, &records_ledger), (&d.limited, &limited_ledger)] {
         let mut c = LogClient::connect(&server.url).await.unwrap();
         let note = c.checkpoint(None).await.unwrap();
-        let head = check_checkpoint(&note, &server.keys()).unwrap().checkpoint;
+        let head = verify_checkpoint(&note, &server.keys())
+            .unwrap()
+            .into_checkpoint();
         verify_ledger(&server.url, ledger, Some(&head)).await;
     }
     let witness_index = reqwest::get(format!("{}/", d.witness.url)).await.unwrap();
@@ -1393,7 +1397,9 @@ async fn size_cases(d: &Deployment, tally: &mut Tally, ledger: &mut Ledger) {
                 .map(|r| {
                     let r = r.into_inner();
                     assert_eq!(Some(r.tree_size), size, "{name}");
-                    let cp = check_checkpoint(&r.note, &d.log.keys()).unwrap().checkpoint;
+                    let cp = verify_checkpoint(&r.note, &d.log.keys())
+                        .unwrap()
+                        .into_checkpoint();
                     assert_eq!((cp.size(), cp.root()), (0, &EMPTY_ROOT), "{name}");
                 }),
             Call::Anchor(size) => c
