@@ -156,7 +156,7 @@ pub fn witness_policy(common: &Common, latest: bool) -> anyhow::Result<WitnessPo
         keys,
         quorum,
         max_age_secs: if latest {
-            common.max_cosignature_age.0
+            common.max_cosignature_age.secs()
         } else {
             None
         },

@@ -1,38 +1,47 @@
-//! The durations of the command line: `--max-cosignature-age`, `--wait`
-//! and `--http-timeout`.
+//! The durations of the command line (`--max-cosignature-age`, `--wait`,
+//! `--http-timeout`), in the one grammar of the whole project: `humantime`
+//! (`90s`, `30m`, `1h`, `2d`, `1h 30m`, `500ms`), plus a bare number of
+//! seconds and, for ages, `none`.
 
-/// A duration in seconds, or none (no bound, no waiting).
-#[derive(Clone, Copy, Debug)]
-pub struct Age(pub Option<u64>);
+use std::time::Duration;
 
-/// Parses `90s`, `30m`, `1h`, `2d` or `none` into seconds.
+/// A duration, or none (no bound, no waiting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Age(pub Option<Duration>);
+
+impl Age {
+    /// Whole seconds (a fraction of a second is dropped), or `None`.
+    pub fn secs(self) -> Option<u64> {
+        self.0.map(|d| d.as_secs())
+    }
+}
+
+/// Parses a duration: a bare number of seconds (`7`), as the client has
+/// always taken, or anything `humantime` reads.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{text:?} is too large"));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not an age like 90s, 30m, 1h, 2d or none: {e}"))
+}
+
+/// Parses an age: `90s`, `30m`, `1h`, `2d` (see [`parse_duration`]) or
+/// `none`.
 pub fn parse_age(text: &str) -> Result<Age, String> {
     if text == "none" {
         return Ok(Age(None));
     }
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (num, unit) = text.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{text:?} is not an age like 90s, 30m, 1h, 2d or none"))?;
-    let scale = match unit {
-        "s" | "" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?}; use s, m, h or d")),
-    };
-    n.checked_mul(scale)
-        .map(|s| Age(Some(s)))
-        .ok_or_else(|| format!("{text:?} is too large"))
+    parse_duration(text).map(|d| Age(Some(d)))
 }
 
 /// Parses a timeout like `30s` or `2m` (see [`parse_age`]); at least 1 s.
-pub fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     match parse_age(text)? {
-        Age(Some(secs)) if secs > 0 => Ok(std::time::Duration::from_secs(secs)),
+        Age(Some(d)) if d >= Duration::from_secs(1) => Ok(d),
         _ => Err(format!(
             "{text:?}: a timeout must be at least 1s, like 30s or 2m"
         )),
@@ -45,12 +54,37 @@ mod tests {
 
     #[test]
     fn ages() {
-        assert_eq!(parse_age("90s").unwrap().0, Some(90));
-        assert_eq!(parse_age("30m").unwrap().0, Some(1800));
-        assert_eq!(parse_age("2d").unwrap().0, Some(172_800));
-        assert_eq!(parse_age("7").unwrap().0, Some(7));
-        assert_eq!(parse_age("none").unwrap().0, None);
-        assert!(parse_age("1w").is_err());
-        assert!(parse_age("h").is_err());
+        let secs = |t| parse_age(t).unwrap().secs();
+        // Every spelling the client took before humantime.
+        assert_eq!(secs("90s"), Some(90));
+        assert_eq!(secs("30m"), Some(1800));
+        assert_eq!(secs("1h"), Some(3600));
+        assert_eq!(secs("2d"), Some(172_800));
+        assert_eq!(secs("7"), Some(7));
+        assert_eq!(secs("0"), Some(0));
+        assert_eq!(secs("none"), None);
+        // And humantime's, as the server and the policy take them.
+        assert_eq!(secs("1h 30m"), Some(5400));
+        assert_eq!(secs("1w"), Some(604_800));
+        assert_eq!(
+            parse_age("1500ms").unwrap().0,
+            Some(Duration::from_millis(1500))
+        );
+        for bad in ["h", "", "1x", "-1s", "99999999999999999999", "1.5.h"] {
+            assert!(parse_age(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_timeout("1"), Ok(Duration::from_secs(1)));
+        for bad in ["0", "0s", "500ms", "none"] {
+            assert!(
+                parse_timeout(bad).unwrap_err().contains("at least 1s"),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -201,7 +201,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             match from_tiles {
                 Some(url) => proofs::prove_inclusion_from_tiles(&common, &url, index, leaf).await,
                 None => {
-                    let wait = std::time::Duration::from_secs(wait.0.unwrap_or(0));
+                    let wait = wait.0.unwrap_or_default();
                     proofs::prove_inclusion(&common, index, leaf, size, wait).await
                 }
             }
