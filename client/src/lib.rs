@@ -5,6 +5,8 @@
 //! * [`audit`]: the auditor's analysis of a whole log, pure: records
 //!   re-validated, the causal DAG, red flags and the CC8.1 matrix.
 //! * [`audit_html`]: the self-contained HTML audit report.
+//! * [`bundle`]: proof bundles of one record and its causal ancestors,
+//!   built from a log and checked offline.
 //! * [`evidence`]: checking a witness's split-view evidence offline.
 //! * [`demo`]: a realistic, signed causal chain of governance records.
 //! * [`tiles`]: roots, proofs and whole-tree checks computed from C2SP
@@ -19,6 +21,7 @@
 
 pub mod audit;
 pub mod audit_html;
+pub mod bundle;
 pub mod demo;
 pub mod evidence;
 pub mod tiles;
