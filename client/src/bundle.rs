@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::verify::{
     Cosigned, LogKeys, MaybeVerified, VerificationError, WitnessPolicy, check_anchor,
-    check_inclusion, check_witnesses,
+    check_inclusion, check_witnesses, note_body,
 };
 use crate::{ClientError, LeafRef, LogClient};
 
@@ -320,9 +320,7 @@ impl ProofBundle {
         token: &[u8],
         roots: &TrustedRoots,
     ) -> Result<VerifiedTimestamp, BundleError> {
-        let note = self.note()?;
-        let body = note.find("\n\n").map_or(note, |i| &note[..=i]);
-        check_anchor(token, body, roots, None).map_err(BundleError::Anchor)
+        check_anchor(token, note_body(self.note()?), roots, None).map_err(BundleError::Anchor)
     }
 }
 

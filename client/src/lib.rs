@@ -4,6 +4,9 @@
 //! * [`LogClient`]: a thin gRPC client returning checked types.
 //! * [`audit`]: the auditor's analysis of a whole log, pure: records
 //!   re-validated, the causal DAG, red flags and the CC8.1 matrix.
+//! * [`auditor`]: the auditor's checks of a whole log before analysis:
+//!   listed anchors, the tree recomputed from every entry, each anchored
+//!   checkpoint on that tree.
 //! * [`audit_html`]: the self-contained HTML audit report.
 //! * [`bundle`]: proof bundles of one record and its causal ancestors,
 //!   built from a log and checked offline.
@@ -21,6 +24,7 @@
 
 pub mod audit;
 pub mod audit_html;
+pub mod auditor;
 pub mod bundle;
 pub mod demo;
 pub mod evidence;

@@ -159,6 +159,13 @@ pub fn check_witnesses(
     Ok(counted)
 }
 
+/// The body of a signed note: its text up to and including the line
+/// before the blank line (what an anchor timestamps); the whole of `note`
+/// if it has no signatures.
+pub fn note_body(note: &str) -> &str {
+    note.find("\n\n").map_or(note, |i| &note[..=i])
+}
+
 /// Verifies an RFC 3161 anchor: the DER `TimeStampResp` must timestamp
 /// SHA-256 of `checkpoint_body` and pass every check of
 /// [`verify_response`] against `roots` (and `policy`, if given). The nonce

@@ -2,20 +2,22 @@
 //! checked against the signed checkpoint and its anchors, every record
 //! re-verified, and the result written as `report.json` and `index.html`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use causeway_client::LogTarget;
 use causeway_client::audit::{AuditInput, Thresholds, analyze};
 use causeway_client::audit_html::{AnchorSummary, TrustBasis, render};
+use causeway_client::auditor::{
+    AnchorError, AnchorsUnavailable, check_anchor_on_tree, list_anchors, recompute_tree,
+};
 use causeway_client::tiles::{DirTiles, HttpTiles, TileSource, fetch_entries};
-use causeway_client::verify::{Cosigned, LogKeys, check_anchor, check_witnesses};
+use causeway_client::verify::{Cosigned, LogKeys, check_witnesses};
 use causeway_client::visible::for_terminal;
-use causeway_proto::merkle::{CompactRange, Hash, leaf_hash};
 use serde_json::{Value, json};
 
-use crate::trust::{Trust, body, load_policy, load_roots, unix_now};
+use crate::trust::{Trust, load_policy, load_roots, unix_now};
 
 pub const EXIT_UNVERIFIED: u8 = 3;
 
@@ -213,27 +215,16 @@ async fn audit_from<S: TileSource>(
     // 2. The anchors the log lists, from its API. With --tsa-roots they
     //    are what was asked for, so not being able to list any fails the
     //    audit before the entries are fetched.
-    let (mut client, anchor_list, anchors_unavailable) = match log.connect().await {
-        Ok(mut c) => match c.anchors(0, 0).await {
-            Ok(mut list) => {
-                list.retain(|(s, _)| *s <= size);
-                (Some(c), list, None)
-            }
-            Err(e) => (
-                None,
-                Vec::new(),
-                Some(format!(
-                    "ListAnchors on the log at --log {} failed: {e}",
-                    log.url
-                )),
-            ),
-        },
-        Err(e) => (
-            None,
-            Vec::new(),
-            Some(format!("the log at --log {} is unreachable: {e}", log.url)),
-        ),
-    };
+    let listed = list_anchors(log, size).await;
+    let (mut client, anchor_list) = (listed.client, listed.anchors);
+    let anchors_unavailable = listed.unavailable.map(|why| match why {
+        AnchorsUnavailable::ListFailed(e) => {
+            format!("ListAnchors on the log at --log {} failed: {e}", log.url)
+        }
+        AnchorsUnavailable::Unreachable(e) => {
+            format!("the log at --log {} is unreachable: {e}", log.url)
+        }
+    });
     if roots_pem.is_some() {
         let why = match &anchors_unavailable {
             Some(why) => why.clone(),
@@ -275,25 +266,8 @@ async fn audit_from<S: TileSource>(
 
     // 4. Recompute the tree from the entries; keep the roots at every size
     //    some checkpoint claims.
-    let mut range = CompactRange::new();
-    let mut roots: BTreeMap<u64, Hash> = BTreeMap::new();
-    if interesting.contains(&0) {
-        roots.insert(0, range.root());
-    }
-    for entry in &entries {
-        range.append(leaf_hash(entry), |_, _| {});
-        if interesting.contains(&range.size()) {
-            roots.insert(range.size(), range.root());
-        }
-    }
-    if range.size() != size || range.root() != *checkpoint.root() {
-        bail!(
-            "AUDIT FAILED: TAMPERED OR FORKED LOG: the {} entries recompute to root {}, but the signed checkpoint at size {size} says {}",
-            range.size(),
-            range.root(),
-            checkpoint.root()
-        );
-    }
+    let roots = recompute_tree(&entries, &checkpoint, &interesting)
+        .map_err(|e| anyhow::Error::new(e).context("AUDIT FAILED"))?;
 
     // 5. Every anchored checkpoint: signed by the log, on the same tree,
     //    and (with --tsa-roots) timestamped by the TSA.
@@ -301,43 +275,25 @@ async fn audit_from<S: TileSource>(
     let mut anchor_summaries = Vec::new();
     if let Some(c) = client.as_mut() {
         for (anchor_size, _) in &anchor_list {
-            let a = c.anchor(Some(*anchor_size)).await.with_context(|| {
-                format!(
+            let checked =
+                check_anchor_on_tree(c, *anchor_size, &trust.log, &roots, roots_pem.as_ref()).await;
+            let anchor = checked.map_err(|e| match e {
+                AnchorError::Fetch(e) => anyhow::Error::new(e).context(format!(
                     "AUDIT FAILED: fetching the anchor at size {anchor_size} from --log {}",
                     log.url
-                )
+                )),
+                AnchorError::Checkpoint(e) => anyhow::Error::new(e).context(format!(
+                    "AUDIT FAILED: the checkpoint anchored at size {anchor_size}"
+                )),
+                AnchorError::Timestamp(e) => anyhow::Error::new(e)
+                    .context(format!("AUDIT FAILED: the anchor at size {anchor_size}")),
+                fork @ AnchorError::Fork { .. } => anyhow::Error::new(fork).context("AUDIT FAILED"),
             })?;
-            let cp = trust
-                .log
-                .read(&a.checkpoint_note)
-                .with_context(|| {
-                    format!("AUDIT FAILED: the checkpoint anchored at size {anchor_size}")
-                })?
-                .into_checkpoint();
-            if Some(cp.root()) != roots.get(anchor_size) {
-                bail!(
-                    "AUDIT FAILED: FORK: the anchored checkpoint at size {anchor_size} has root {}, the entries give {}",
-                    cp.root(),
-                    roots
-                        .get(anchor_size)
-                        .map_or("nothing".into(), Hash::to_hex)
-                );
-            }
-            let (gen_time, tsa) = match &roots_pem {
-                Some(r) => {
-                    let v = check_anchor(&a.timestamp_response, body(&a.checkpoint_note), r, None)
-                        .with_context(|| {
-                            format!("AUDIT FAILED: the anchor at size {anchor_size}")
-                        })?;
-                    (v.gen_time, v.signer_subject)
-                }
-                None => (a.gen_time, "unverified (no --tsa-roots)".into()),
-            };
-            anchors.push((*anchor_size, gen_time));
+            anchors.push((anchor.tree_size, anchor.gen_time));
             anchor_summaries.push(AnchorSummary {
-                tree_size: *anchor_size,
-                gen_time: causeway_client::demo::rfc3339(gen_time),
-                tsa,
+                tree_size: anchor.tree_size,
+                gen_time: causeway_client::demo::rfc3339(anchor.gen_time),
+                tsa: anchor.tsa,
             });
         }
     }

@@ -29,11 +29,6 @@ pub fn load_roots(path: &Path) -> anyhow::Result<TrustedRoots> {
     TrustedRoots::from_pem_or_der(&bytes).with_context(|| format!("--tsa-roots {}", path.display()))
 }
 
-/// The body of a signed note (the text up to its blank line).
-pub fn body(note: &str) -> &str {
-    note.find("\n\n").map_or(note, |i| &note[..=i])
-}
-
 /// What the auditor's commands were told to trust.
 pub struct Trust {
     /// The log's verifier keys (`--vkey`), or none: unverified.
