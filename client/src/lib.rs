@@ -15,9 +15,15 @@
 //! * [`tiles`]: roots, proofs and whole-tree checks computed from C2SP
 //!   tlog-tiles, and incremental static mirrors.
 //! * [`verify`]: checkpoint and proof verification against the log's keys,
-//!   with no I/O (usable offline on saved data).
+//!   with no I/O (usable offline on saved data). A
+//!   [`verify::VerifiedCheckpoint`] can only come from
+//!   [`verify::verify_checkpoint`]; reading a checkpoint without the keys is
+//!   the separate, named [`verify::read_unverified`].
 //! * [`visible`]: record text with its invisible characters dropped, for
 //!   people to read.
+//!
+//! The `causeway` command line (`src/bin/causeway/`, one module per command
+//! group) only reads its arguments, calls these and prints.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -13,7 +13,7 @@ use crate::args::{Common, connect, log_keys};
 use crate::output::verdict;
 
 /// `causeway verify-anchor`.
-pub async fn verify_anchor(
+pub(crate) async fn verify_anchor(
     common: &Common,
     roots_path: &Path,
     size: Option<u64>,

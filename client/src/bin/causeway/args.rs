@@ -14,10 +14,10 @@ use crate::duration::{Age, parse_age, parse_timeout};
 use crate::trust::Trust;
 
 #[derive(Args, Debug, Clone)]
-pub struct Common {
+pub(crate) struct Common {
     /// The log's gRPC endpoint.
     #[arg(long, env = "CAUSEWAY_LOG", default_value = DEFAULT_LOG_URL, global = true)]
-    pub log: String,
+    pub(crate) log: String,
     /// A log verifier key (<name>+<hex id>+<base64>), as printed by
     /// `causeway-server init`. Repeatable; every key given must have signed.
     #[arg(
@@ -26,7 +26,7 @@ pub struct Common {
         value_delimiter = ',',
         global = true
     )]
-    pub vkeys: Vec<String>,
+    pub(crate) vkeys: Vec<String>,
     /// A witness's cosignature/v1 verifier key, as printed by
     /// `causeway-witness init`. Repeatable; checkpoints must then carry
     /// valid cosignatures from --quorum of these witnesses.
@@ -36,30 +36,30 @@ pub struct Common {
         value_delimiter = ',',
         global = true
     )]
-    pub witness_vkeys: Vec<String>,
+    pub(crate) witness_vkeys: Vec<String>,
     /// How many of the --witness-vkey witnesses must have cosigned.
     /// [default: all of them]
     #[arg(long, env = "CAUSEWAY_QUORUM", global = true)]
-    pub quorum: Option<usize>,
+    pub(crate) quorum: Option<usize>,
     /// The oldest acceptable cosignature on the latest checkpoint (e.g.
     /// 90s, 30m, 1h, 2d; "none" for no bound). Checkpoints asked for by
     /// --size are historical and exempt.
     #[arg(long, env = "CAUSEWAY_MAX_COSIGNATURE_AGE", default_value = "1h", value_parser = parse_age, global = true)]
-    pub max_cosignature_age: Age,
+    pub(crate) max_cosignature_age: Age,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
-    pub json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
-    pub tls: TlsArgs,
+    pub(crate) tls: TlsArgs,
 }
 
 /// TLS for an https:// --log.
 #[derive(Args, Debug, Clone)]
-pub struct TlsArgs {
+pub(crate) struct TlsArgs {
     /// PEM CA certificate(s) to trust for the log's TLS certificate
     /// (default: the system's roots).
     #[arg(long, env = "CAUSEWAY_TLS_CA", global = true, value_name = "FILE")]
-    pub tls_ca: Option<PathBuf>,
+    pub(crate) tls_ca: Option<PathBuf>,
     /// PEM client certificate for mutual TLS (a producer on a log started
     /// with --tls-client-ca). Needs --tls-key.
     #[arg(
@@ -69,7 +69,7 @@ pub struct TlsArgs {
         requires = "tls_key",
         value_name = "FILE"
     )]
-    pub tls_cert: Option<PathBuf>,
+    pub(crate) tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert.
     #[arg(
         long,
@@ -78,12 +78,12 @@ pub struct TlsArgs {
         requires = "tls_cert",
         value_name = "FILE"
     )]
-    pub tls_key: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
 }
 
 impl TlsArgs {
     /// The target at `url` with these settings (files read now).
-    pub fn target(&self, url: &str) -> anyhow::Result<LogTarget> {
+    pub(crate) fn target(&self, url: &str) -> anyhow::Result<LogTarget> {
         let read = |flag: &str, p: &PathBuf| {
             std::fs::read(p).with_context(|| format!("{flag} {}: cannot read it", p.display()))
         };
@@ -108,24 +108,24 @@ impl TlsArgs {
 
 impl Common {
     /// The log this command talks to.
-    pub fn target(&self) -> anyhow::Result<LogTarget> {
+    pub(crate) fn target(&self) -> anyhow::Result<LogTarget> {
         self.tls.target(&self.log)
     }
 }
 
 #[derive(Args, Debug, Clone)]
-pub struct TilesArg {
+pub(crate) struct TilesArg {
     /// The log's tile URL prefix (c2sp.org/tlog-tiles): the server's
     /// --http-addr, a mirror, a bucket or a CDN.
     #[arg(long = "tiles", env = "CAUSEWAY_TILES", default_value = causeway_client::tiles::DEFAULT_TILES_URL)]
-    pub url: String,
+    pub(crate) url: String,
     /// The most time one tile request may take, body included (e.g. 30s,
     /// 2m): a server that stalls or drips bytes fails after this.
     #[arg(long, env = "CAUSEWAY_HTTP_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
-    pub http_timeout: std::time::Duration,
+    pub(crate) http_timeout: std::time::Duration,
 }
 
-pub fn keys(common: &Common) -> anyhow::Result<Vec<VerifierKey>> {
+pub(crate) fn keys(common: &Common) -> anyhow::Result<Vec<VerifierKey>> {
     common
         .vkeys
         .iter()
@@ -135,7 +135,7 @@ pub fn keys(common: &Common) -> anyhow::Result<Vec<VerifierKey>> {
 }
 
 /// The witness policy of the command line; `latest` applies the age bound.
-pub fn witness_policy(common: &Common, latest: bool) -> anyhow::Result<WitnessPolicy> {
+pub(crate) fn witness_policy(common: &Common, latest: bool) -> anyhow::Result<WitnessPolicy> {
     let keys: Vec<VerifierKey> = common
         .witness_vkeys
         .iter()
@@ -165,7 +165,11 @@ pub fn witness_policy(common: &Common, latest: bool) -> anyhow::Result<WitnessPo
 
 /// What the auditor's commands trust: the log's keys, the witness policy
 /// (`latest` applies the age bound) and the TSA roots.
-pub fn trust(common: &Common, latest: bool, tsa_roots: Option<PathBuf>) -> anyhow::Result<Trust> {
+pub(crate) fn trust(
+    common: &Common,
+    latest: bool,
+    tsa_roots: Option<PathBuf>,
+) -> anyhow::Result<Trust> {
     Ok(Trust {
         log: log_keys(common)?,
         witnesses: witness_policy(common, latest)?,
@@ -174,12 +178,12 @@ pub fn trust(common: &Common, latest: bool, tsa_roots: Option<PathBuf>) -> anyho
 }
 
 /// Connects to `--log`.
-pub async fn connect(common: &Common) -> anyhow::Result<LogClient> {
+pub(crate) async fn connect(common: &Common) -> anyhow::Result<LogClient> {
     Ok(common.target()?.connect().await?)
 }
 
 /// The log's keys of the command line: without `--vkey`, commands read
 /// checkpoints unverified and say so.
-pub fn log_keys(common: &Common) -> anyhow::Result<LogKeys> {
+pub(crate) fn log_keys(common: &Common) -> anyhow::Result<LogKeys> {
     Ok(LogKeys::or_unverified(keys(common)?))
 }

@@ -19,13 +19,13 @@ use serde_json::{Value, json};
 
 use crate::trust::{Trust, load_policy, load_roots, unix_now};
 
-pub const EXIT_UNVERIFIED: u8 = 3;
+pub(crate) const EXIT_UNVERIFIED: u8 = 3;
 
 /// An audit that ran to its end with `--unverified`; `main` exits with
 /// [`EXIT_UNVERIFIED`] for it.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct Unverified(String);
+pub(crate) struct Unverified(String);
 
 /// What an audit checked, and what it did not: every output (the verdict
 /// line, `--json`, `report.json`, the HTML trust basis) says exactly this.
@@ -139,7 +139,7 @@ impl Status {
 /// without the log's keys nothing shows who wrote the checkpoint, so the
 /// audit says so up front rather than audit a forgery, and only
 /// `--unverified` makes it run without them.
-pub fn require_keys(log: &LogKeys, unverified: bool) -> anyhow::Result<()> {
+pub(crate) fn require_keys(log: &LogKeys, unverified: bool) -> anyhow::Result<()> {
     match (log, unverified) {
         (LogKeys::Unverified, false) => bail!(
             "no log keys: pass the log's verifier keys with --vkey (repeatable, or \
@@ -155,7 +155,7 @@ pub fn require_keys(log: &LogKeys, unverified: bool) -> anyhow::Result<()> {
 }
 
 /// `causeway audit`.
-pub async fn audit(
+pub(crate) async fn audit(
     log: &LogTarget,
     tiles: &str,
     http_timeout: std::time::Duration,

@@ -17,7 +17,7 @@ use crate::trust::{Trust, load_policy, load_roots, unix_now};
 
 /// `causeway prove bundle`: the record, its causal ancestors, their
 /// inclusion proofs, the checkpoint they are proved against and its anchor.
-pub async fn bundle(
+pub(crate) async fn bundle(
     log: &LogTarget,
     keys: &LogKeys,
     leaf: Hash,
@@ -50,7 +50,7 @@ pub async fn bundle(
 }
 
 /// `causeway verify FILE`: checks a proof bundle with no network.
-pub fn verify_bundle(
+pub(crate) fn verify_bundle(
     path: &Path,
     trust: &Trust,
     policy_path: Option<&Path>,

@@ -11,7 +11,7 @@ use crate::output::{cosigned_json, verdict};
 
 /// Applies the command line's witness policy to a checkpoint; `latest`
 /// applies the age bound.
-pub fn check_policy(
+pub(crate) fn check_policy(
     checked: MaybeVerified,
     common: &Common,
     latest: bool,
@@ -27,7 +27,7 @@ pub fn check_policy(
 
 /// Fetches a checkpoint (the latest, or the one at `size`) and checks it
 /// with the given keys and the witness policy.
-pub async fn fetch_checkpoint(
+pub(crate) async fn fetch_checkpoint(
     client: &mut LogClient,
     size: Option<u64>,
     keys: &LogKeys,
@@ -50,7 +50,7 @@ pub async fn fetch_checkpoint(
 }
 
 /// `causeway checkpoint`.
-pub async fn checkpoint(common: &Common, size: Option<u64>) -> anyhow::Result<()> {
+pub(crate) async fn checkpoint(common: &Common, size: Option<u64>) -> anyhow::Result<()> {
     let keys = log_keys(common)?;
     let mut client = connect(common).await?;
     let c = fetch_checkpoint(&mut client, size, &keys, common).await?;

@@ -21,13 +21,13 @@ use crate::duration::{Age, parse_age};
 /// arithmetic is still checked).
 #[derive(Parser, Debug)]
 #[command(name = "causeway", version, about, long_about)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Submits each FILE as one log entry and prints its index and leaf hash.
     ///
     /// Entries are sent in batches and acknowledged only once durable. A
@@ -246,7 +246,7 @@ pub enum Command {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum RecordCommand {
+pub(crate) enum RecordCommand {
     /// Signs a record (JSON, from FILE or stdin) with a producer key and
     /// prints the DSSE JSON envelope.
     Sign {
@@ -279,7 +279,7 @@ pub enum RecordCommand {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Prove {
+pub(crate) enum Prove {
     /// Proves that a leaf is in the tree of a signed checkpoint.
     Inclusion {
         #[command(flatten)]

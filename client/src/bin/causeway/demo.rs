@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::records::load_key;
 
 /// `causeway demo`: writes a complete causal chain, parents first.
-pub async fn demo(
+pub(crate) async fn demo(
     log: &LogTarget,
     producers: &Path,
     actions: usize,

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 /// A duration, or none (no bound, no waiting).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Age(pub Option<Duration>);
+pub(crate) struct Age(pub(crate) Option<Duration>);
 
 impl Age {
     /// Whole seconds (a fraction of a second is dropped), or `None`.
-    pub fn secs(self) -> Option<u64> {
+    pub(crate) fn secs(self) -> Option<u64> {
         self.0.map(|d| d.as_secs())
     }
 }
@@ -31,7 +31,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Parses an age: `90s`, `30m`, `1h`, `2d` (see [`parse_duration`]) or
 /// `none`.
-pub fn parse_age(text: &str) -> Result<Age, String> {
+pub(crate) fn parse_age(text: &str) -> Result<Age, String> {
     if text == "none" {
         return Ok(Age(None));
     }
@@ -39,7 +39,7 @@ pub fn parse_age(text: &str) -> Result<Age, String> {
 }
 
 /// Parses a timeout like `30s` or `2m` (see [`parse_age`]); at least 1 s.
-pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
     match parse_age(text)? {
         Age(Some(d)) if d >= Duration::from_secs(1) => Ok(d),
         _ => Err(format!(

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::args::{Common, keys};
 
 /// `causeway verify-evidence`.
-pub async fn verify_evidence(
+pub(crate) async fn verify_evidence(
     common: &Common,
     witness: Option<&str>,
     files: &[PathBuf],

@@ -11,7 +11,11 @@
 //!   [`tiles`] (`verify-tiles`, `export-tiles`), [`anchor`]
 //!   (`verify-anchor`), [`evidence`] (`verify-evidence`).
 //! * The auditor's: [`audit`], [`bundle`] (`prove bundle`, `verify`),
-//!   [`monitor`], and what they trust ([`trust`]).
+//!   [`monitor`], and what they trust ([`trust`](mod@trust)).
+
+// The doc comments of `cli` and `args` are clap's help text, written for a
+// terminal (`<name>+<hex id>+<base64>`, `[audit]`), not for rustdoc.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 
 mod anchor;
 mod args;

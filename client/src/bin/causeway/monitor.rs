@@ -12,7 +12,7 @@ use crate::trust::{Trust, unix_now};
 
 /// `causeway monitor`: follows the log and its witnesses; one JSON line
 /// per event; an error (non-zero exit) on any inconsistency.
-pub async fn monitor(
+pub(crate) async fn monitor(
     log: &LogTarget,
     trust: &Trust,
     witnesses: &[String],

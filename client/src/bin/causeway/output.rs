@@ -5,7 +5,7 @@ use causeway_proto::merkle::Hash;
 use serde_json::json;
 
 /// The cosignatures that counted, as JSON.
-pub fn cosigned_json(cosigned: &[Cosigned]) -> serde_json::Value {
+pub(crate) fn cosigned_json(cosigned: &[Cosigned]) -> serde_json::Value {
     cosigned
         .iter()
         .map(|w| json!({"witness": w.witness, "time": w.time}))
@@ -14,7 +14,7 @@ pub fn cosigned_json(cosigned: &[Cosigned]) -> serde_json::Value {
 
 /// The last line of a command's text output: whether the log's
 /// signatures were verified.
-pub fn verdict(verified: bool) -> &'static str {
+pub(crate) fn verdict(verified: bool) -> &'static str {
     if verified {
         "signature verified with the given --vkey keys"
     } else {
@@ -23,6 +23,6 @@ pub fn verdict(verified: bool) -> &'static str {
 }
 
 /// Hashes as hex strings, for JSON.
-pub fn hex_list(hs: &[Hash]) -> Vec<String> {
+pub(crate) fn hex_list(hs: &[Hash]) -> Vec<String> {
     hs.iter().map(Hash::to_hex).collect()
 }

@@ -14,7 +14,7 @@ use crate::checkpoint::fetch_checkpoint;
 use crate::output::{cosigned_json, hex_list, verdict};
 use crate::tiles::open_tiles;
 
-pub async fn prove_inclusion(
+pub(crate) async fn prove_inclusion(
     common: &Common,
     index: Option<u64>,
     leaf: LeafRef,
@@ -98,7 +98,11 @@ fn print_inclusion(common: &Common, index: u64, leaf: &Hash, proof: &[Hash], c: 
     }
 }
 
-pub async fn prove_consistency(common: &Common, old: u64, new: Option<u64>) -> anyhow::Result<()> {
+pub(crate) async fn prove_consistency(
+    common: &Common,
+    old: u64,
+    new: Option<u64>,
+) -> anyhow::Result<()> {
     let keys = log_keys(common)?;
     let mut client = connect(common).await?;
     let new_c = fetch_checkpoint(&mut client, new, &keys, common).await?;
@@ -149,7 +153,7 @@ fn print_consistency(
     }
 }
 
-pub async fn prove_inclusion_from_tiles(
+pub(crate) async fn prove_inclusion_from_tiles(
     common: &Common,
     url: &str,
     index: Option<u64>,
@@ -174,7 +178,7 @@ pub async fn prove_inclusion_from_tiles(
     Ok(())
 }
 
-pub async fn prove_consistency_from_tiles(
+pub(crate) async fn prove_consistency_from_tiles(
     common: &Common,
     url: &str,
     old: u64,

@@ -10,7 +10,7 @@ use causeway_proto::records::{Envelope, Kind, ProducerKey, Record};
 use serde_json::json;
 
 /// Loads a producer key (PKCS#8 PEM, as `causeway keygen` writes).
-pub fn load_key(path: &Path) -> anyhow::Result<ProducerKey> {
+pub(crate) fn load_key(path: &Path) -> anyhow::Result<ProducerKey> {
     let pem = std::fs::read_to_string(path)
         .with_context(|| format!("reading the key {}", path.display()))?;
     ProducerKey::from_pkcs8_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
@@ -31,7 +31,12 @@ fn read_input(path: Option<&Path>) -> anyhow::Result<String> {
 }
 
 /// Signs the record JSON in `text` as `kind` with `key`.
-pub fn sign(kind: Kind, text: &str, key: &ProducerKey, from: &str) -> anyhow::Result<Envelope> {
+pub(crate) fn sign(
+    kind: Kind,
+    text: &str,
+    key: &ProducerKey,
+    from: &str,
+) -> anyhow::Result<Envelope> {
     let record = Record::from_json(kind, text)
         .map_err(|e| anyhow::anyhow!("{from}: not a valid {kind} record: {e}"))?;
     Ok(Envelope::sign(&record, key))
@@ -39,7 +44,7 @@ pub fn sign(kind: Kind, text: &str, key: &ProducerKey, from: &str) -> anyhow::Re
 
 /// The entry bytes for one `submit` file: raw, a record signed here, or a
 /// DSSE JSON envelope signed elsewhere.
-pub fn entry_from_file(
+pub(crate) fn entry_from_file(
     path: &Path,
     signing: Option<(&ProducerKey, Kind)>,
     envelope: bool,
@@ -60,7 +65,7 @@ pub fn entry_from_file(
 }
 
 /// `causeway keygen`.
-pub fn keygen(out: &Path, json_out: bool) -> anyhow::Result<()> {
+pub(crate) fn keygen(out: &Path, json_out: bool) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let key = ProducerKey::generate(&mut rand::rngs::OsRng);
     let pem = key.to_pkcs8_pem().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -91,7 +96,7 @@ pub fn keygen(out: &Path, json_out: bool) -> anyhow::Result<()> {
 }
 
 /// `causeway record sign`: prints the DSSE JSON envelope.
-pub fn record_sign(kind: Kind, key: &Path, input: Option<&Path>) -> anyhow::Result<()> {
+pub(crate) fn record_sign(kind: Kind, key: &Path, input: Option<&Path>) -> anyhow::Result<()> {
     let key = load_key(key)?;
     let text = read_input(input)?;
     let from = input.map_or("stdin".into(), |p| p.display().to_string());
@@ -116,7 +121,7 @@ fn show_json(entry: &[u8], index: Option<u64>) -> anyhow::Result<serde_json::Val
 }
 
 /// `causeway record show`: an entry from the log, or a saved envelope.
-pub async fn record_show(
+pub(crate) async fn record_show(
     log: &LogTarget,
     index: Option<u64>,
     file: Option<&Path>,

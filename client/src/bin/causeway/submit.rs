@@ -16,7 +16,7 @@ use crate::args::{Common, connect, log_keys};
 use crate::records;
 
 /// Reads a file as one raw entry (1 to 65,535 bytes).
-pub fn read_entry(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_entry(path: &Path) -> anyhow::Result<Vec<u8>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     if bytes.is_empty() || bytes.len() > MAX_ENTRY_SIZE {
         bail!(
@@ -29,7 +29,7 @@ pub fn read_entry(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// `causeway submit`.
-pub async fn submit(
+pub(crate) async fn submit(
     common: &Common,
     files: &[PathBuf],
     signing: Option<(&ProducerKey, Kind)>,

@@ -11,7 +11,7 @@ use crate::checkpoint::check_policy;
 use crate::output::verdict;
 
 /// The tile source at `url` and its checked checkpoint.
-pub async fn open_tiles(
+pub(crate) async fn open_tiles(
     url: &str,
     timeout: std::time::Duration,
     keys: &LogKeys,
@@ -37,7 +37,11 @@ fn progress_bar(what: &str) -> indicatif::ProgressBar {
 }
 
 /// `causeway verify-tiles`.
-pub async fn verify_tiles(common: &Common, tiles: &TilesArg, entries: bool) -> anyhow::Result<()> {
+pub(crate) async fn verify_tiles(
+    common: &Common,
+    tiles: &TilesArg,
+    entries: bool,
+) -> anyhow::Result<()> {
     let keys = log_keys(common)?;
     let (source, checked) = open_tiles(&tiles.url, tiles.http_timeout, &keys, common).await?;
     let bar = progress_bar("verifying");
@@ -78,7 +82,7 @@ pub async fn verify_tiles(common: &Common, tiles: &TilesArg, entries: bool) -> a
 }
 
 /// `causeway export-tiles`.
-pub async fn export_tiles(
+pub(crate) async fn export_tiles(
     common: &Common,
     tiles: &TilesArg,
     out: &std::path::Path,

@@ -9,32 +9,32 @@ use causeway_proto::records::ProducerPolicy;
 use causeway_proto::timestamp::TrustedRoots;
 
 /// The current Unix time in seconds.
-pub fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Reads and checks the producer policy at `--policy`.
-pub fn load_policy(path: &Path) -> anyhow::Result<ProducerPolicy> {
+pub(crate) fn load_policy(path: &Path) -> anyhow::Result<ProducerPolicy> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--policy {}: cannot read it", path.display()))?;
     ProducerPolicy::parse(&text).with_context(|| format!("--policy {}", path.display()))
 }
 
 /// Reads the TSA roots at `--tsa-roots`.
-pub fn load_roots(path: &Path) -> anyhow::Result<TrustedRoots> {
+pub(crate) fn load_roots(path: &Path) -> anyhow::Result<TrustedRoots> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("--tsa-roots {}: cannot read it", path.display()))?;
     TrustedRoots::from_pem_or_der(&bytes).with_context(|| format!("--tsa-roots {}", path.display()))
 }
 
 /// What the auditor's commands were told to trust.
-pub struct Trust {
+pub(crate) struct Trust {
     /// The log's verifier keys (`--vkey`), or none: unverified.
-    pub log: LogKeys,
+    pub(crate) log: LogKeys,
     /// The witness policy (`--witness-vkey`, `--quorum`, age bound).
-    pub witnesses: WitnessPolicy,
+    pub(crate) witnesses: WitnessPolicy,
     /// The TSA roots (`--tsa-roots`), if anchors are to be checked.
-    pub tsa_roots: Option<std::path::PathBuf>,
+    pub(crate) tsa_roots: Option<std::path::PathBuf>,
 }
