@@ -12,6 +12,8 @@
 //!   built from a log and checked offline.
 //! * [`evidence`]: checking a witness's split-view evidence offline.
 //! * [`demo`]: a realistic, signed causal chain of governance records.
+//! * [`submit`]: batches under the server's limits, a standby's refusal
+//!   followed to its leader, acknowledgements checked.
 //! * [`tiles`]: roots, proofs and whole-tree checks computed from C2SP
 //!   tlog-tiles, and incremental static mirrors.
 //! * [`verify`]: checkpoint and proof verification against the log's keys,
@@ -34,6 +36,7 @@ pub mod auditor;
 pub mod bundle;
 pub mod demo;
 pub mod evidence;
+pub mod submit;
 pub mod tiles;
 pub mod verify;
 pub mod visible;

@@ -5,14 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use causeway_client::verify::check_inclusion;
-use causeway_client::{LeafRef, LogTarget};
+use causeway_client::submit::{AckError, add_following_leader, batches, check_ack};
 use causeway_proto::MAX_ENTRY_SIZE;
-use causeway_proto::merkle::leaf_hash;
 use causeway_proto::records::{Kind, ProducerKey};
 use serde_json::json;
 
-use crate::args::{Common, connect, log_keys};
+use crate::args::{Common, log_keys};
 use crate::records;
 
 /// Reads a file as one raw entry (1 to 65,535 bytes).
@@ -44,35 +42,14 @@ pub(crate) async fn submit(
         };
         entries.push(entry);
     }
-    let mut client = connect(common).await?;
+    let target = common.target()?;
+    let mut client = target.connect().await?;
     let mut file_iter = files.iter();
-    // Batches under the server's default request limits.
-    let mut batch: Vec<Vec<u8>> = Vec::new();
-    let mut pending = entries.into_iter().peekable();
-    while pending.peek().is_some() {
-        batch.clear();
-        let mut batch_bytes = 0usize;
-        while let Some(e) = pending.peek() {
-            if !batch.is_empty() && (batch.len() == 1000 || batch_bytes + e.len() > 8 << 20) {
-                break;
-            }
-            batch_bytes += e.len();
-            batch.extend(pending.next());
-        }
-        let added = match client.add_entries(batch.clone()).await {
-            // A standby of a replicated log names the leader: follow it once.
-            Err(e) if e.leader().is_some() => {
-                let leader = e.leader().unwrap_or_default();
-                eprintln!("note: {e}; sending to the leader at {leader}");
-                let target = LogTarget {
-                    url: leader,
-                    ..common.target()?
-                };
-                client = target.connect().await?;
-                client.add_entries(batch.clone()).await?
-            }
-            other => other?,
-        };
+    for batch in batches(entries) {
+        let added = add_following_leader(&mut client, &target, batch.clone(), |e, leader| {
+            eprintln!("note: {e}; sending to the leader at {leader}");
+        })
+        .await?;
         let checked = keys
             .read(&added.checkpoint_note)
             .context("the checkpoint returned with the entries does not verify")?;
@@ -81,19 +58,16 @@ pub(crate) async fn submit(
                 .next()
                 .map(|f| f.display().to_string())
                 .unwrap_or_default();
-            if a.leaf_hash != leaf_hash(entry) {
-                bail!(
-                    "the log returned leaf hash {} for {file}, which hashes to {}",
-                    a.leaf_hash,
-                    leaf_hash(entry)
-                );
-            }
-            if let Some(verified) = checked.verified() {
-                let p = client
-                    .inclusion_proof(LeafRef::Index(a.index), Some(verified.checkpoint().size()))
-                    .await?;
-                check_inclusion(verified.checkpoint(), a.index, &a.leaf_hash, &p.proof)
-                    .with_context(|| format!("{file}: inclusion in the returned checkpoint"))?;
+            match check_ack(&mut client, &checked, entry, a).await {
+                Ok(()) => {}
+                Err(AckError::WrongLeafHash { returned, computed }) => bail!(
+                    "the log returned leaf hash {returned} for {file}, which hashes to {computed}"
+                ),
+                Err(AckError::Client(e)) => return Err(e.into()),
+                Err(AckError::NotIncluded(e)) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("{file}: inclusion in the returned checkpoint")));
+                }
             }
             if common.json {
                 println!(
