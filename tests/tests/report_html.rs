@@ -9,8 +9,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use causeway_client::audit::{
+    ActionReport, AgentReport, AuditReport, AuditStatus, AuthorizedBy, Cc81Matrix, Cc81Row,
+    Cc81Totals, ChainReport, ClosureReport, CredentialReport, ExceptionReport, FlagKind,
+    InvalidEntry, PreflightReport, RedFlag, ReviewReport, Summary, Thresholds, Verification,
+    WitnessCosignature,
+};
 use causeway_client::audit_html::{AnchorSummary, TrustBasis, render};
-use serde_json::{Value, json};
+use causeway_proto::records::{
+    Authn, ClosureReason, Identity, Plan, PreflightVerdict, Scope, Stage, Time,
+};
 
 /// Debian's `chromium`, or a failure saying how to get it.
 fn chromium() -> PathBuf {
@@ -87,109 +95,387 @@ fn console_lines(stderr: &[u8]) -> Vec<String> {
         .collect()
 }
 
+fn t(s: &str) -> Time {
+    s.parse().unwrap()
+}
+
+fn scope(class: &str, targets: &[&str], actions: &[&str]) -> Scope {
+    Scope {
+        change_class: class.into(),
+        targets: targets.iter().map(|s| s.to_string()).collect(),
+        actions: actions.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn authorized_by(subject: &str) -> AuthorizedBy {
+    AuthorizedBy {
+        subject: subject.into(),
+        issuer: "https://login.example.com".into(),
+        authn_method: "sso-oidc".into(),
+        mfa: true,
+        assurance: "aal2".into(),
+        authenticated_at: t("2026-11-22T09:12:41Z"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn action(
+    index: u64,
+    time: &str,
+    tool: &str,
+    target: &str,
+    credential: Option<u64>,
+    path: Vec<u64>,
+    authorization: Option<u64>,
+    by: Option<AuthorizedBy>,
+    ok: bool,
+) -> ActionReport {
+    ActionReport {
+        index,
+        leaf_hash: format!("{index:064x}"),
+        time: t(time),
+        seq: index,
+        tool: tool.into(),
+        target: target.into(),
+        summary: if ok {
+            "pushed a commit to the fix branch".into()
+        } else {
+            String::new()
+        },
+        result: "ok".into(),
+        credential,
+        agent: credential.map(|_| AgentReport {
+            id: "agent".into(),
+            model: "m".into(),
+            version: String::new(),
+        }),
+        delegation_path: path,
+        authorization,
+        authorized_by: by,
+        in_scope: ok,
+        within_lifetime: ok,
+        preflight: None,
+        signer: "session key".into(),
+        valid: ok,
+        red_flags: Vec::new(),
+    }
+}
+
+fn credential(
+    index: u64,
+    parent: Option<u64>,
+    depth: usize,
+    agent: &str,
+    actions: usize,
+    closure: Option<u64>,
+) -> CredentialReport {
+    CredentialReport {
+        index,
+        leaf_hash: format!("{index:064x}"),
+        serial: format!("CRED-{index}"),
+        agent: AgentReport {
+            id: agent.into(),
+            model: "claude-sonnet".into(),
+            version: "4.5".into(),
+        },
+        parent,
+        depth,
+        scope: scope("standard", &[], &[]),
+        preflight: None,
+        issued_at: t("2026-11-22T09:30:00Z"),
+        expires_at: t("2026-11-22T10:30:00Z"),
+        session_key_id: format!("{index:064x}"),
+        signer: "issuer".into(),
+        actions,
+        closure,
+        valid: true,
+    }
+}
+
+fn closure(index: u64, credential: u64, actions: u64) -> ClosureReport {
+    ClosureReport {
+        index,
+        leaf_hash: format!("{index:064x}"),
+        credential: Some(credential),
+        reason: ClosureReason::Voluntary,
+        started_at: t("2026-11-22T09:30:00Z"),
+        ended_at: t("2026-11-22T10:05:00Z"),
+        actions,
+        summary: "work finished".into(),
+        signer: "issuer".into(),
+        valid: true,
+    }
+}
+
 /// A report with two changes: one clean with a three-level delegation and
 /// many actions, one with red flags and a hostile record field.
-fn report() -> Value {
+fn report() -> AuditReport {
     let mut actions = Vec::new();
     let mut idx = 10;
     for (cred, n, path) in [(3, 12, vec![3]), (5, 6, vec![3, 5]), (7, 3, vec![3, 5, 7])] {
         for i in 0..n {
-            actions.push(json!({
-                "index": idx, "leaf_hash": format!("{idx:064x}"),
-                "time": format!("2026-11-22T09:{:02}:00Z", 31 + i),
-                "tool": "git.push", "target": format!("github.com/acme/payments-service@fix/{i}"),
-                "credential": cred, "agent": {"id": "agent", "model": "m"}, "summary": "pushed a commit to the fix branch", "valid": true,
-                "delegation_path": path, "authorization": 0,
-                "authorized_by": {"subject": "alice@example.com", "issuer": "https://login.example.com",
-                                  "authn_method": "sso-oidc", "mfa": true, "assurance": "aal2",
-                                  "authenticated_at": "2026-11-22T09:12:41Z"},
-                "in_scope": true, "within_lifetime": true, "preflight": {"index": 2, "verdict": "pass"}
-            }));
+            actions.push(action(
+                idx,
+                &format!("2026-11-22T09:{:02}:00Z", 31 + i),
+                "git.push",
+                &format!("github.com/acme/payments-service@fix/{i}"),
+                Some(cred),
+                path.clone(),
+                Some(0),
+                Some(authorized_by("alice@example.com")),
+                true,
+            ));
             idx += 1;
         }
     }
-    actions.push(json!({
-        "index": 50, "time": "2026-11-22T14:05:00Z", "tool": "db.migrate",
-        "target": "<script>alert(1)</script>", "credential": 42, "delegation_path": [42],
-        "authorization": 40, "authorized_by": {"subject": "mallory@example.com"},
-        "in_scope": false, "within_lifetime": false
-    }));
-    actions.push(json!({
-        "index": 60, "time": "2026-11-22T15:00:00Z", "tool": "kubectl.delete",
-        "target": "prod/payments", "credential": null, "authorization": null,
-        "authorized_by": null, "in_scope": false, "within_lifetime": false
-    }));
-    let credential =
-        |index: u64, parent: Value, depth: u64, agent: &str, acts: u64, closure: Value| {
-            json!({"index": index, "serial": format!("CRED-{index}"),
-               "agent": {"id": agent, "model": "claude-sonnet", "version": "4.5"},
-               "parent": parent, "depth": depth, "issued_at": "2026-11-22T09:30:00Z",
-               "expires_at": "2026-11-22T10:30:00Z", "session_key_id": format!("{index:064x}"),
-               "actions": acts, "closure": closure})
-        };
-    let closure = |index: u64, credential: u64, acts: u64| {
-        json!({"index": index, "leaf_hash": format!("{index:064x}"), "credential": credential,
-               "reason": "voluntary", "started_at": "2026-11-22T09:30:00Z",
-               "ended_at": "2026-11-22T10:05:00Z", "actions": acts,
-               "summary": "work finished", "signer": "issuer", "valid": true})
+    let mut hostile = action(
+        50,
+        "2026-11-22T14:05:00Z",
+        "db.migrate",
+        "<script>alert(1)</script>",
+        Some(42),
+        vec![42],
+        Some(40),
+        Some(authorized_by("mallory@example.com")),
+        false,
+    );
+    hostile.valid = true;
+    hostile.red_flags = vec![0];
+    actions.push(hostile);
+    let mut orphan = action(
+        60,
+        "2026-11-22T15:00:00Z",
+        "kubectl.delete",
+        "prod/payments",
+        None,
+        Vec::new(),
+        None,
+        None,
+        false,
+    );
+    orphan.red_flags = vec![2];
+    actions.push(orphan);
+
+    let clean = ChainReport {
+        index: 0,
+        leaf_hash: format!("{:064x}", 0),
+        approver: Identity {
+            subject: "alice@example.com".into(),
+            issuer: "https://login.example.com/oauth2/default".into(),
+        },
+        authn: Authn {
+            method: "sso-oidc".into(),
+            mfa: true,
+            assurance: "aal2".into(),
+            authenticated_at: t("2026-11-22T09:12:41Z"),
+        },
+        plan: Plan {
+            objective: "Fix rounding of ledger totals in multi-currency invoices (PAY-3312)".into(),
+            method: "Coding agent edits ledger/rounding.rs on a branch and opens a pull request"
+                .into(),
+            test_approach: "Unit tests for banker's rounding across EUR/JPY/KWD, full CI suite"
+                .into(),
+            backout: "Close the pull request, or revert the merge commit and redeploy v4.18.2"
+                .into(),
+        },
+        scope: scope(
+            "standard",
+            &[
+                "github.com/acme/payments-service",
+                "ci.acme.internal/pipelines/payments-service",
+            ],
+            &[
+                "git.clone",
+                "git.push:branch/fix/*",
+                "github.pull_request.create",
+            ],
+        ),
+        ticket: "CHG-20481".into(),
+        not_before: t("2026-11-22T09:30:00Z"),
+        not_after: t("2026-11-22T17:00:00Z"),
+        time: t("2026-11-22T09:14:03Z"),
+        signer: "alice@example.com".into(),
+        valid: true,
+        preflights: vec![PreflightReport {
+            index: 2,
+            leaf_hash: format!("{:064x}", 2),
+            subject: Some(0),
+            stage: Stage::Issuance,
+            verdict: PreflightVerdict::Pass,
+            checks: Vec::new(),
+            time: t("2026-11-22T09:20:00Z"),
+            signer: "scanner@acme".into(),
+            valid: true,
+        }],
+        credentials: vec![
+            credential(3, None, 1, "orchestrator", 12, Some(8)),
+            credential(5, Some(3), 2, "sub-agent", 6, Some(7)),
+            credential(7, Some(5), 3, "test-runner", 3, Some(6)),
+        ],
+        actions: (10..31).collect(),
+        closures: vec![closure(6, 7, 3), closure(7, 5, 6), closure(8, 3, 12)],
+        reviews: vec![ReviewReport {
+            index: 9,
+            leaf_hash: format!("{:064x}", 9),
+            subject: Some(0),
+            reviewer: Identity {
+                subject: "bob@example.com".into(),
+                issuer: "https://login.example.com".into(),
+            },
+            verdict: "approved".into(),
+            started_at: t("2026-11-22T11:00:00Z"),
+            finished_at: t("2026-11-22T11:24:00Z"),
+            items: 21,
+            time: t("2026-11-22T11:24:01Z"),
+            signer: "bob@example.com".into(),
+            valid: true,
+        }],
+        exceptions: Vec::new(),
+        red_flags: Vec::new(),
     };
-    json!({
-        "thresholds": {"working_hours": "07:00-20:00", "working_days": ["mon", "tue", "wed", "thu", "fri"],
-                       "max_approvals_per_hour": 12, "min_review_seconds_per_item": 20,
-                       "human_max_records_per_minute": 6, "max_clock_skew_secs": 300},
-        "summary": {"entries": 64, "records": 63, "non_records": 1, "authorizations": 2,
-                    "credentials": 4, "actions": 23, "red_flags": 3, "actions_with_named_human": 22},
-        "authorizations": [
-            {"index": 0, "leaf_hash": format!("{:064x}", 0),
-             "approver": {"subject": "alice@example.com", "issuer": "https://login.example.com/oauth2/default"},
-             "authn": {"method": "sso-oidc", "mfa": true, "assurance": "aal2", "authenticated_at": "2026-11-22T09:12:41Z"},
-             "plan": {"objective": "Fix rounding of ledger totals in multi-currency invoices (PAY-3312)",
-                      "method": "Coding agent edits ledger/rounding.rs on a branch and opens a pull request",
-                      "test_approach": "Unit tests for banker's rounding across EUR/JPY/KWD, full CI suite",
-                      "backout": "Close the pull request, or revert the merge commit and redeploy v4.18.2"},
-             "scope": {"change_class": "standard",
-                       "targets": ["github.com/acme/payments-service", "ci.acme.internal/pipelines/payments-service"],
-                       "actions": ["git.clone", "git.push:branch/fix/*", "github.pull_request.create"]},
-             "ticket": "CHG-20481", "time": "2026-11-22T09:14:03Z",
-             "preflights": [{"index": 2, "stage": "issuance", "verdict": "pass", "time": "2026-11-22T09:20:00Z", "signer": "scanner@acme"}],
-             "credentials": [
-                credential(3, Value::Null, 1, "orchestrator", 12, json!(8)),
-                credential(5, json!(3), 2, "sub-agent", 6, json!(7)),
-                credential(7, json!(5), 3, "test-runner", 3, json!(6))],
-             "actions": (10..31).collect::<Vec<u64>>(),
-             "closures": [closure(6, 7, 3), closure(7, 5, 6), closure(8, 3, 12)],
-             "reviews": [{"index": 9, "reviewer": {"subject": "bob@example.com", "issuer": "https://login.example.com"},
-                          "verdict": "approved", "started_at": "2026-11-22T11:00:00Z", "finished_at": "2026-11-22T11:24:00Z", "items": 21}],
-             "exceptions": [], "red_flags": []},
-            {"index": 40, "leaf_hash": format!("{:064x}", 40),
-             "approver": {"subject": "mallory@example.com", "issuer": "https://login.example.com"},
-             "authn": {"method": "password", "mfa": false, "assurance": "aal1", "authenticated_at": "2026-11-22T13:00:00Z"},
-             "plan": {"objective": "Database migration", "method": "agent runs it", "test_approach": null, "backout": null},
-             "scope": {"change_class": "normal", "targets": ["db.acme.internal/payments"], "actions": ["db.read"]},
-             "ticket": "CHG-20499", "time": "2026-11-22T13:01:00Z",
-             "preflights": [],
-             "credentials": [credential(42, Value::Null, 1, "dba-agent", 1, Value::Null)],
-             "actions": [50], "closures": [],
-             "reviews": [], "exceptions": [{"index": 45, "reason": "emergency", "revoked": false}],
-             "red_flags": [0, 1]}
+    let flagged = ChainReport {
+        index: 40,
+        leaf_hash: format!("{:064x}", 40),
+        approver: Identity {
+            subject: "mallory@example.com".into(),
+            issuer: "https://login.example.com".into(),
+        },
+        authn: Authn {
+            method: "password".into(),
+            mfa: false,
+            assurance: "aal1".into(),
+            authenticated_at: t("2026-11-22T13:00:00Z"),
+        },
+        plan: Plan {
+            objective: "Database migration".into(),
+            method: "agent runs it".into(),
+            test_approach: String::new(),
+            backout: String::new(),
+        },
+        scope: scope("normal", &["db.acme.internal/payments"], &["db.read"]),
+        ticket: "CHG-20499".into(),
+        not_before: t("2026-11-22T13:00:00Z"),
+        not_after: t("2026-11-22T17:00:00Z"),
+        time: t("2026-11-22T13:01:00Z"),
+        signer: "mallory@example.com".into(),
+        valid: true,
+        preflights: Vec::new(),
+        credentials: vec![credential(42, None, 1, "dba-agent", 1, None)],
+        actions: vec![50],
+        closures: Vec::new(),
+        reviews: Vec::new(),
+        exceptions: vec![ExceptionReport {
+            index: 45,
+            leaf_hash: format!("{:064x}", 45),
+            credential: Some(42),
+            action: None,
+            reason: "emergency".into(),
+            revoked: false,
+            time: t("2026-11-22T14:10:00Z"),
+            signer: "mallory@example.com".into(),
+            valid: true,
+        }],
+        red_flags: vec![0, 1],
+    };
+    let red_flags = vec![
+        RedFlag {
+            kind: FlagKind::ActionOutOfScope,
+            record: 50,
+            leaf_hash: format!("{:064x}", 50),
+            authorization: Some(40),
+            detail: "db.migrate on <script>alert(1)</script> is not among the approved actions"
+                .into(),
+        },
+        RedFlag {
+            kind: FlagKind::AuthorizationWithoutMfa,
+            record: 40,
+            leaf_hash: format!("{:064x}", 40),
+            authorization: Some(40),
+            detail: "authn.mfa is false".into(),
+        },
+        RedFlag {
+            kind: FlagKind::ActionWithoutCredential,
+            record: 60,
+            leaf_hash: format!("{:064x}", 60),
+            authorization: None,
+            detail: "the action names no credential".into(),
+        },
+    ];
+    let row = |authorization, ok| Cc81Row {
+        authorization,
+        authorized: true,
+        documented: ok,
+        tested: ok,
+        reviewed: ok,
+        deviations_addressed: ok,
+    };
+    AuditReport {
+        summary: Summary {
+            entries: 64,
+            records: 63,
+            non_records: 1,
+            invalid: 1,
+            authorizations: 2,
+            preflights: 1,
+            credentials: 4,
+            actions: 23,
+            exceptions: 1,
+            closures: 3,
+            reviews: 1,
+            red_flags: 3,
+            red_flags_by_kind: red_flags.iter().map(|f| (f.kind, 1)).collect(),
+            actions_with_named_human: 22,
+        },
+        thresholds: Thresholds::default(),
+        authorizations: vec![clean, flagged],
+        actions,
+        red_flags,
+        matrix: Cc81Matrix {
+            rows: vec![row(0, true), row(40, false)],
+            totals: Cc81Totals {
+                authorizations: 2,
+                authorized: 2,
+                documented: 1,
+                tested: 1,
+                reviewed: 1,
+                deviations_addressed: 1,
+                complete: 1,
+            },
+        },
+        invalid: vec![InvalidEntry {
+            index: 63,
+            leaf_hash: format!("{:064x}", 63),
+            kind: None,
+            code: "invalid_argument",
+            reason: "not a record envelope".into(),
+        }],
+    }
+}
+
+fn verification() -> Verification {
+    Verification {
+        status: AuditStatus::Failed,
+        tree_size: 64,
+        root: "ab".repeat(32),
+        log_signature_verified: true,
+        log_keys_checked: 1,
+        witnesses_checked: true,
+        witness_quorum: 2,
+        cosignatures: vec![
+            WitnessCosignature {
+                witness: "witness-1+5e6f7a8b+BAIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=".into(),
+                time: 1_795_363_000,
+            },
+            WitnessCosignature {
+                witness: "witness-2+9c0d1e2f+BQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=".into(),
+                time: 1_795_363_001,
+            },
         ],
-        "actions": actions,
-        "red_flags": [
-            {"kind": "action_out_of_scope", "record": 50, "authorization": 40, "leaf_hash": format!("{:064x}", 50),
-             "detail": "db.migrate on <script>alert(1)</script> is not among the approved actions"},
-            {"kind": "authorization_without_mfa", "record": 40, "authorization": 40, "leaf_hash": format!("{:064x}", 40),
-             "detail": "authn.mfa is false"},
-            {"kind": "action_without_credential", "record": 60, "authorization": null, "leaf_hash": format!("{:064x}", 60),
-             "detail": "the action names no credential"}
-        ],
-        "matrix": {"rows": [
-            {"authorization": 0, "authorized": true, "documented": true, "tested": true, "reviewed": true, "deviations_addressed": true},
-            {"authorization": 40, "authorized": true, "documented": false, "tested": false, "reviewed": false, "deviations_addressed": false}],
-            "totals": {"authorizations": 2, "authorized": 2, "documented": 1, "tested": 1,
-                       "reviewed": 1, "deviations_addressed": 1, "complete": 1}},
-        "invalid": [{"index": 63, "leaf_hash": format!("{:064x}", 63), "kind": null,
-                     "code": "invalid_argument", "reason": "not a record envelope"}]
-    })
+        anchors_checked: 1,
+        anchors_verified_with_tsa_roots: true,
+        checked: Vec::new(),
+        not_checked: Vec::new(),
+    }
 }
 
 fn trust() -> TrustBasis {
@@ -239,7 +525,7 @@ fn the_report_renders_in_a_headless_browser_without_errors() {
     let html_path = dir.join("report.html");
     let png = dir.join("report.png");
     let _ = std::fs::remove_file(&png);
-    let html = render(&report(), &trust());
+    let html = render(&report(), &verification(), &trust());
     std::fs::write(&html_path, &html).unwrap();
     let url = format!("file://{}", html_path.to_str().unwrap());
     let work = tmp.path();

@@ -34,6 +34,8 @@
 //! * [`flags`]: the red-flag rules.
 //! * [`matrix`]: the CC8.1 evidence matrix.
 //! * [`report`]: the report's serde types and their assembly.
+//! * [`verification`]: the report's `verification` section (what the
+//!   caller checked before the analysis) and the whole `report.json`.
 //!
 //! # Thresholds
 //!
@@ -123,6 +125,7 @@ mod graph;
 pub mod matrix;
 pub mod report;
 pub mod thresholds;
+pub mod verification;
 
 #[cfg(test)]
 mod tests;
@@ -137,6 +140,7 @@ pub use report::{
     Summary,
 };
 pub use thresholds::{ThresholdError, Thresholds, Weekday, WorkingHours};
+pub use verification::{AuditStatus, ReportFile, Verification, WitnessCosignature};
 
 /// What [`analyze`] reads.
 #[derive(Clone, Copy, Debug)]

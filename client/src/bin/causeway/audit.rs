@@ -7,7 +7,10 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use causeway_client::LogTarget;
-use causeway_client::audit::{AuditInput, Thresholds, analyze};
+use causeway_client::audit::{
+    AuditInput, AuditStatus as Status, ReportFile, Thresholds, Verification, WitnessCosignature,
+    analyze,
+};
 use causeway_client::audit_html::{AnchorSummary, TrustBasis, render};
 use causeway_client::auditor::{
     AnchorError, AnchorsUnavailable, check_anchor_on_tree, list_anchors, recompute_tree,
@@ -112,27 +115,6 @@ impl Checked {
 
 fn count(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
-}
-
-/// How an audit ended.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Status {
-    /// Everything checked passed, with the log's keys.
-    Verified,
-    /// Nothing failed, but the log's signatures were not checked.
-    Unverified,
-    /// Some entries are not valid records of this log.
-    Failed,
-}
-
-impl Status {
-    fn word(self) -> &'static str {
-        match self {
-            Status::Verified => "verified",
-            Status::Unverified => "unverified",
-            Status::Failed => "failed",
-        }
-    }
 }
 
 /// Checks the log keys against `--unverified` before anything is fetched:
@@ -332,7 +314,6 @@ async fn audit_from<S: TileSource>(
     } else {
         Status::Unverified
     };
-    let mut value = serde_json::to_value(&report)?;
     let trust_basis = TrustBasis {
         log_origin: checkpoint.origin().to_owned(),
         log_vkeys: trust.log.keys().iter().map(ToString::to_string).collect(),
@@ -358,26 +339,39 @@ async fn audit_from<S: TileSource>(
         anchors_verified: facts.tsa_roots && facts.anchors > 0,
         anchors_unavailable: facts.anchors_unavailable.clone(),
     };
-    value["verification"] = json!({
-        "status": status.word(),
-        "tree_size": size,
-        "root": checkpoint.root().to_hex(),
-        "log_signature_verified": checked.is_verified(),
-        "log_keys_checked": facts.log_keys,
-        "witnesses_checked": facts.quorum > 0,
-        "witness_quorum": facts.quorum,
-        "cosignatures": cosigned.iter().map(|c| json!({"witness": c.witness, "time": c.time})).collect::<Vec<_>>(),
-        "anchors_checked": facts.anchors,
-        "anchors_verified_with_tsa_roots": facts.tsa_roots && facts.anchors > 0,
-        "checked": facts.checked(),
-        "not_checked": facts.not_checked(),
-    });
+    let verification = Verification {
+        status,
+        tree_size: size,
+        root: checkpoint.root().to_hex(),
+        log_signature_verified: checked.is_verified(),
+        log_keys_checked: facts.log_keys,
+        witnesses_checked: facts.quorum > 0,
+        witness_quorum: facts.quorum,
+        cosignatures: cosigned
+            .iter()
+            .map(|c| WitnessCosignature {
+                witness: c.witness.clone(),
+                time: c.time,
+            })
+            .collect(),
+        anchors_checked: facts.anchors,
+        anchors_verified_with_tsa_roots: facts.tsa_roots && facts.anchors > 0,
+        checked: facts.checked(),
+        not_checked: facts.not_checked(),
+    };
+    let value = serde_json::to_value(ReportFile {
+        report: &report,
+        verification: &verification,
+    })?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     std::fs::write(
         out.join("report.json"),
         serde_json::to_string_pretty(&value)?,
     )?;
-    std::fs::write(out.join("index.html"), render(&value, &trust_basis))?;
+    std::fs::write(
+        out.join("index.html"),
+        render(&report, &verification, &trust_basis),
+    )?;
 
     let flags: Vec<Value> = value["red_flags"]
         .as_array()

@@ -1,0 +1,420 @@
+//! One section per authorization: its red flags, who approved and how,
+//! the plan and scope, the picture, and a table per kind of record; and
+//! the actions that trace to no authorization.
+
+use maud::{Markup, html};
+
+use crate::audit::{ActionReport, ChainReport, CredentialReport, RedFlag};
+use causeway_proto::records::{ClosureReason, PreflightVerdict, Stage};
+
+use super::chain_svg;
+use super::text::{
+    Clean, DASH, claimed, clip, dash, duration, kind_words, list, mark, plural, seconds, short,
+    validity, when, yes_no,
+};
+use super::view::{Page, auth_title, credential_tree};
+
+/// A pre-flight stage in words (as the records spell it).
+pub(super) fn stage_word(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Issuance => "issuance",
+        Stage::Promotion => "promotion",
+    }
+}
+
+/// A closure reason in words (as the records spell it).
+pub(super) fn reason_word(reason: ClosureReason) -> &'static str {
+    match reason {
+        ClosureReason::Voluntary => "voluntary",
+        ClosureReason::Forced => "forced",
+        ClosureReason::Expired => "expired",
+    }
+}
+
+/// A check's free-form result, marked when it is a plain pass or fail.
+fn check_mark(result: &str) -> Markup {
+    match result.trim().to_ascii_lowercase().as_str() {
+        "yes" | "true" | "pass" | "passed" | "ok" => html! { span.ok { "✓" } " " },
+        "no" | "false" | "fail" | "failed" => html! { span.bad { "✗" } " " },
+        _ => html! {},
+    }
+}
+
+/// A list of strings as code items, or "—".
+fn code_list(items: &[String]) -> Markup {
+    html! {
+        @if items.is_empty() { (DASH) } @else {
+            ul { @for i in items { li { code { (Clean(i)) } } } }
+        }
+    }
+}
+
+/// The section of one authorization.
+pub(super) fn section(page: &mut Page, auth: &ChainReport) -> Markup {
+    let idx = auth.index;
+    // The chain's flags and actions, as the analysis joined them.
+    let chain_flags: Vec<&RedFlag> = auth
+        .red_flags
+        .iter()
+        .filter_map(|&i| page.flag(i))
+        .collect();
+    let actions: Vec<&ActionReport> = auth
+        .actions
+        .iter()
+        .filter_map(|&i| page.action(i))
+        .collect();
+    page.shown_actions.extend(actions.iter().map(|a| a.index));
+    let creds = credential_tree(auth);
+
+    let section_id = page.id(format!("auth-{idx}"));
+    let record_id = page.record_id(idx);
+    let flag_note = html! {
+        @if chain_flags.is_empty() {
+            p.ok { "✓ No red flags in this change." }
+        } @else {
+            div.flagnote {
+                p { b.bad { "⚠ " (plural(chain_flags.len() as u64, "red flag", "red flags")) " in this change:" } }
+                ul {
+                    @for f in &chain_flags {
+                        li {
+                            (kind_words(f.kind)) " (" code { (f.kind.as_str()) } "), record "
+                            (page.link(f.record)) ": " (Clean(&f.detail))
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let picture = chain_svg::picture(page, auth, &creds, &actions);
+    let out_scope = actions.iter().filter(|a| !a.in_scope).count();
+    let out_life = actions.iter().filter(|a| !a.within_lifetime).count();
+    let mut problems = Vec::new();
+    if out_scope > 0 {
+        problems.push(format!("{out_scope} outside scope"));
+    }
+    if out_life > 0 {
+        problems.push(format!("{out_life} outside the credential's lifetime"));
+    }
+
+    html! {
+        section.chain id=[section_id] {
+            h2 {
+                span id=[record_id] { (auth_title(auth)) } " "
+                small {
+                    "approved by " (claimed(&auth.approver.subject, &auth.signer))
+                    " · authorization record #" (idx)
+                }
+            }
+            (flag_note)
+            div.cols {
+                div {
+                    h3 { "Who approved, and how they signed in" }
+                    dl.kv {
+                        dt { "Approver" } dd { b { (claimed(&auth.approver.subject, &auth.signer)) } }
+                        dt { "Identity provider" } dd { (Clean(&auth.approver.issuer)) }
+                        dt { "Sign-in method" } dd { (Clean(&auth.authn.method)) }
+                        dt { "Multi-factor" } dd { (mark(auth.authn.mfa)) }
+                        dt { "Assurance level" } dd { (Clean(&auth.authn.assurance)) }
+                        dt { "Signed in at" } dd { (when(auth.authn.authenticated_at)) }
+                        dt { "Approved at" } dd { (when(auth.time)) }
+                        dt { "Change ticket" } dd { (Clean(&auth.ticket)) }
+                    }
+                }
+                div {
+                    h3 { "The plan" }
+                    dl.kv {
+                        dt { "Objective" } dd { (Clean(&auth.plan.objective)) }
+                        dt { "Method" } dd { (Clean(&auth.plan.method)) }
+                        dt { "Test approach" } dd { (Clean(&auth.plan.test_approach)) }
+                        dt { "Backout" } dd { (Clean(&auth.plan.backout)) }
+                    }
+                }
+                div {
+                    h3 { "Scope" }
+                    dl.kv {
+                        dt { "Change class" } dd { (Clean(&auth.scope.change_class)) }
+                        dt { "Targets" } dd { (code_list(&auth.scope.targets)) }
+                        dt { "Allowed actions" } dd { (code_list(&auth.scope.actions)) }
+                    }
+                }
+            }
+            h3 { "The causal chain" }
+            figure {
+                (picture)
+                figcaption {
+                    "Read top to bottom: the person who approved, the automated pre-flight check, \
+                    then each agent credential (a credential delegated by another sits indented \
+                    under it, joined by an arrow) with the number of actions taken under it and \
+                    whether its session was closed, and finally the human review. Boxes with a \
+                    red dashed outline and a “⚠ RED FLAG” label are red flags; dashed grey boxes \
+                    mark evidence that is missing. Click a box to jump to its record."
+                }
+            }
+            (records(page, auth, &creds))
+            details {
+                summary {
+                    (plural(actions.len() as u64, "agent action", "agent actions"))
+                    " taken under this approval"
+                    @if !problems.is_empty() {
+                        " — " span.bad { "✗ " (problems.join(", ")) }
+                    } @else if !actions.is_empty() {
+                        " — " span.ok { "✓ all in scope and in time" }
+                    }
+                }
+                @if actions.is_empty() { p { "None." } } @else { (action_rows(page, &actions, false)) }
+            }
+        }
+    }
+}
+
+/// The tables of a chain's records: pre-flights, credentials, closures,
+/// exceptions, reviews.
+fn records(page: &mut Page, auth: &ChainReport, creds: &[&CredentialReport]) -> Markup {
+    html! {
+        @if !auth.preflights.is_empty() {
+            h3 { "Pre-flight checks" }
+            table {
+                thead { tr {
+                    th scope="col" { "Record" } th scope="col" { "Stage" } th scope="col" { "Verdict" }
+                    th scope="col" { "Time" } th scope="col" { "Checked by" } th scope="col" { "Checks" }
+                    th scope="col" { "Problems" }
+                } }
+                tbody {
+                    @for pf in &auth.preflights {
+                        @let problems = page.problems(pf.index, pf.valid);
+                        tr class=[(problems.is_some()).then_some("flagged")] {
+                            th scope="row" id=[page.record_id(pf.index)] { "#" (pf.index) }
+                            td { (stage_word(pf.stage)) }
+                            td {
+                                @match pf.verdict {
+                                    PreflightVerdict::Pass => span.ok { "✓ pass" },
+                                    PreflightVerdict::Block => span.bad { "✗ block" },
+                                }
+                            }
+                            td { (when(pf.time)) }
+                            td { (Clean(&pf.signer)) }
+                            td {
+                                @if pf.checks.is_empty() { (DASH) }
+                                @for (i, c) in pf.checks.iter().enumerate() {
+                                    @if i > 0 { br; }
+                                    (check_mark(&c.result)) b { (Clean(&c.name)) } ": " (Clean(&c.result))
+                                    @let detail = dash(&c.detail);
+                                    @if detail != DASH { " — " (clip(&detail, 160)) }
+                                    @if !c.cves.is_empty() { " (" (list(&c.cves)) ")" }
+                                }
+                            }
+                            td { @if let Some(p) = &problems { (p) } }
+                        }
+                    }
+                }
+            }
+        }
+        h3 { "Agent credentials" }
+        @if creds.is_empty() {
+            p { "No credential was issued under this approval." }
+        } @else {
+            table {
+                thead { tr {
+                    th scope="col" { "Record" } th scope="col" { "Depth" } th scope="col" { "Agent" }
+                    th scope="col" { "Delegated by" } th scope="col" { "Scope" } th scope="col" { "Serial" }
+                    th scope="col" { "Valid" } th scope="col" { "Actions" } th scope="col" { "Closed by" }
+                    th scope="col" { "Session key" } th scope="col" { "Problems" }
+                } }
+                tbody {
+                    @for c in creds {
+                        @let problems = page.problems(c.index, c.valid);
+                        tr class=[(problems.is_some()).then_some("flagged")] {
+                            th scope="row" id=[page.record_id(c.index)] { "#" (c.index) }
+                            td.c { (c.depth) }
+                            td { b { (Clean(&c.agent.id)) } br; small { (Clean(&c.agent.model)) " " (Clean(&c.agent.version)) } }
+                            td {
+                                @match c.parent {
+                                    Some(p) => { "credential " (page.link(p)) }
+                                    None => { "the issuer" }
+                                }
+                            }
+                            td {
+                                small { "targets:" } " " code { (list(&c.scope.targets)) }
+                                br;
+                                small { "actions:" } " " code { (list(&c.scope.actions)) }
+                            }
+                            td { code { (short(&c.serial, 40)) } }
+                            td { (validity(c.issued_at, c.expires_at)) }
+                            td.c { (c.actions) }
+                            td {
+                                @match c.closure {
+                                    Some(z) => { "closure " (page.link(z)) }
+                                    None => span.warn { "not closed" },
+                                }
+                            }
+                            td { code.nw { (short(&c.session_key_id, 16)) } }
+                            td { @if let Some(p) = &problems { (p) } }
+                        }
+                    }
+                }
+            }
+        }
+        @if !auth.closures.is_empty() {
+            h3 { "Session closures" }
+            table {
+                thead { tr {
+                    th scope="col" { "Record" } th scope="col" { "Credential" } th scope="col" { "Reason" }
+                    th scope="col" { "Started" } th scope="col" { "Ended" }
+                    th scope="col" { "Actions reported" } th scope="col" { "Summary" }
+                    th scope="col" { "Problems" }
+                } }
+                tbody {
+                    @for z in &auth.closures {
+                        @let problems = page.problems(z.index, z.valid);
+                        tr class=[(problems.is_some()).then_some("flagged")] {
+                            th scope="row" id=[page.record_id(z.index)] { "#" (z.index) }
+                            td { (page.link_opt(z.credential)) }
+                            td { (reason_word(z.reason)) }
+                            td { (when(z.started_at)) }
+                            td { (when(z.ended_at)) }
+                            td.c { (z.actions) }
+                            td { (short(&z.summary, 200)) }
+                            td { @if let Some(p) = &problems { (p) } }
+                        }
+                    }
+                }
+            }
+        }
+        @if !auth.exceptions.is_empty() {
+            h3 { "Exceptions" }
+            table {
+                thead { tr {
+                    th scope="col" { "Record" } th scope="col" { "On" } th scope="col" { "Reason" }
+                    th scope="col" { "Time" } th scope="col" class="c" { "Credential revoked" }
+                    th scope="col" { "Problems" }
+                } }
+                tbody {
+                    @for ex in &auth.exceptions {
+                        @let problems = page.problems(ex.index, ex.valid);
+                        tr {
+                            th scope="row" id=[page.record_id(ex.index)] { "#" (ex.index) }
+                            td {
+                                @if let Some(c) = ex.credential { "credential " (page.link(c)) }
+                                @if ex.credential.is_some() && ex.action.is_some() { ", " }
+                                @if let Some(a) = ex.action { "action " (page.link(a)) }
+                                @if ex.credential.is_none() && ex.action.is_none() { (DASH) }
+                            }
+                            td { (Clean(&ex.reason)) }
+                            td { (when(ex.time)) }
+                            td.c { (yes_no(ex.revoked)) }
+                            td { @if let Some(p) = &problems { (p) } }
+                        }
+                    }
+                }
+            }
+        }
+        h3 { "Human review" }
+        @if auth.reviews.is_empty() {
+            p.warn { "No review was recorded for this change." }
+        } @else {
+            table {
+                thead { tr {
+                    th scope="col" { "Record" } th scope="col" { "Reviewer" } th scope="col" { "Verdict" }
+                    th scope="col" { "Started" } th scope="col" { "Finished" } th scope="col" { "Took" }
+                    th scope="col" { "Items" } th scope="col" { "Problems" }
+                } }
+                tbody {
+                    @for rv in &auth.reviews {
+                        @let problems = page.problems(rv.index, rv.valid);
+                        tr class=[(problems.is_some()).then_some("flagged")] {
+                            th scope="row" id=[page.record_id(rv.index)] { "#" (rv.index) }
+                            td {
+                                b { (claimed(&rv.reviewer.subject, &rv.signer)) }
+                                br;
+                                small { (Clean(&rv.reviewer.issuer)) }
+                            }
+                            td { (Clean(&rv.verdict)) }
+                            td { (when(rv.started_at)) }
+                            td { (when(rv.finished_at)) }
+                            td { (duration(seconds(rv.started_at, rv.finished_at))) }
+                            td { (rv.items) }
+                            td { @if let Some(p) = &problems { (p) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One table row per action; `with_human` adds who approved it.
+fn action_rows(page: &mut Page, actions: &[&ActionReport], with_human: bool) -> Markup {
+    html! {
+        table {
+            thead { tr {
+                th scope="col" { "Record" } th scope="col" { "Time" } th scope="col" { "Tool" }
+                th scope="col" { "Target" } th scope="col" { "What it did" }
+                th scope="col" { "Credential (delegation path)" }
+                @if with_human { th scope="col" { "Approved by" } }
+                th scope="col" class="c" { "In scope" }
+                th scope="col" class="c" { "Within lifetime" }
+                th scope="col" { "Problems" }
+            } }
+            tbody {
+                @for a in actions {
+                    // The action's flags as the analysis attached them.
+                    @let flags: Vec<&RedFlag> = a.red_flags.iter().filter_map(|&i| page.flag(i)).collect();
+                    @let problems = page.problems_with(&flags, a.valid);
+                    tr class=[(problems.is_some()).then_some("flagged")] {
+                        th scope="row" id=[page.record_id(a.index)] {
+                            span title={ "leaf hash " (a.leaf_hash) } { "#" (a.index) }
+                        }
+                        td { (when(a.time)) }
+                        td { code { (short(&a.tool, 80)) } }
+                        td { code { (short(&a.target, 120)) } }
+                        td { (short(&a.summary, 160)) }
+                        td {
+                            @if a.delegation_path.is_empty() {
+                                (page.link_opt(a.credential))
+                            }
+                            @for (i, &c) in a.delegation_path.iter().enumerate() {
+                                @if i > 0 { " → " }
+                                (page.link(c))
+                            }
+                        }
+                        @if with_human {
+                            td {
+                                @match (&a.authorized_by, a.authorization.and_then(|i| page.authorization(i))) {
+                                    (Some(_), Some(auth)) => (claimed(&auth.approver.subject, &auth.signer)),
+                                    (Some(by), None) => (Clean(&by.subject)),
+                                    (None, _) => span.bad { "✗ nobody" },
+                                }
+                            }
+                        }
+                        td.c { (mark(a.in_scope)) }
+                        td.c { (mark(a.within_lifetime)) }
+                        td { @if let Some(p) = &problems { (p) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The actions no chain above shows, if there are any.
+pub(super) fn unlinked_actions(page: &mut Page) -> Option<Markup> {
+    let report = page.report;
+    let rest: Vec<&ActionReport> = report
+        .actions
+        .iter()
+        .filter(|a| !page.shown_actions.contains(&a.index))
+        .collect();
+    if rest.is_empty() {
+        return None;
+    }
+    Some(html! {
+        section #unlinked {
+            h2 { "Actions not traced to an approval shown above" }
+            p.bad {
+                "⚠ " (plural(rest.len() as u64, "agent action", "agent actions"))
+                " could not be placed under any human approval in this report."
+            }
+            (action_rows(page, &rest, true))
+        }
+    })
+}
