@@ -12,6 +12,8 @@
 //!   built from a log and checked offline.
 //! * [`evidence`]: checking a witness's split-view evidence offline.
 //! * [`demo`]: a realistic, signed causal chain of governance records.
+//! * [`monitor`]: following a log: each checkpoint extends the last, and
+//!   a witness's is on the same tree.
 //! * [`submit`]: batches under the server's limits, a standby's refusal
 //!   followed to its leader, acknowledgements checked.
 //! * [`tiles`]: roots, proofs and whole-tree checks computed from C2SP
@@ -36,6 +38,7 @@ pub mod auditor;
 pub mod bundle;
 pub mod demo;
 pub mod evidence;
+pub mod monitor;
 pub mod submit;
 pub mod tiles;
 pub mod verify;

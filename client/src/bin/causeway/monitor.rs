@@ -2,9 +2,9 @@
 //! checkpoint that does not verify or does not extend the last one.
 
 use anyhow::{Context as _, bail};
-use causeway_client::LogClient;
-use causeway_client::LogTarget;
-use causeway_client::verify::{check_consistency, check_witnesses};
+use causeway_client::monitor::{Inconsistency, check_extends, witness_checkpoint_url};
+use causeway_client::verify::check_witnesses;
+use causeway_client::{LogClient, LogTarget};
 use causeway_proto::checkpoint::Checkpoint;
 use serde_json::json;
 
@@ -42,12 +42,8 @@ pub(crate) async fn monitor(
             );
         }
         for url in witnesses {
-            let origin_hash = hex::encode(sha2_256(cp.origin().as_bytes()));
             let response = http
-                .get(format!(
-                    "{}/{origin_hash}/checkpoint",
-                    url.trim_end_matches('/')
-                ))
+                .get(witness_checkpoint_url(url, cp.origin()))
                 .send()
                 .await;
             let Ok(response) = response else {
@@ -88,50 +84,37 @@ pub(crate) async fn monitor(
     }
 }
 
-fn sha2_256(data: &[u8]) -> [u8; 32] {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(data).into()
-}
-
-/// Checks that `old` is a prefix of `new` with a proof from the log; a
-/// split view otherwise.
+/// Checks that `old` is a prefix of `new` (see [`check_extends`]); on a
+/// split view, prints its event and fails.
 async fn consistent(
     client: &mut LogClient,
     old: &Checkpoint,
     new: &Checkpoint,
     whose: &str,
 ) -> anyhow::Result<()> {
-    if old.size() == new.size() {
-        if old.root() != new.root() {
+    match check_extends(client, old, new).await {
+        Ok(()) => Ok(()),
+        Err(Inconsistency::SplitView {
+            size,
+            old_root,
+            new_root,
+        }) => {
             println!(
                 "{}",
-                json!({"event": "split_view", "source": whose, "size": old.size(), "roots": [old.root().to_hex(), new.root().to_hex()]})
+                json!({"event": "split_view", "source": whose, "size": size, "roots": [old_root.to_hex(), new_root.to_hex()]})
             );
             bail!(
-                "MISBEHAVIOUR: two signed checkpoints of size {} with different roots ({whose})",
-                old.size()
+                "MISBEHAVIOUR: two signed checkpoints of size {size} with different roots ({whose})"
             );
         }
-        return Ok(());
+        Err(Inconsistency::Unproved { old_size, new_size }) => {
+            println!(
+                "{}",
+                json!({"event": "inconsistent", "source": whose, "old_size": old_size, "new_size": new_size})
+            );
+            bail!(
+                "MISBEHAVIOUR: the log cannot prove checkpoint {old_size} consistent with {new_size} ({whose})"
+            );
+        }
     }
-    if old.size() == 0 {
-        return Ok(());
-    }
-    let proof = client.consistency_proof(old.size(), Some(new.size())).await;
-    let ok = match proof {
-        Ok((n, p)) if n == new.size() => check_consistency(old, new, &p).is_ok(),
-        _ => false,
-    };
-    if !ok {
-        println!(
-            "{}",
-            json!({"event": "inconsistent", "source": whose, "old_size": old.size(), "new_size": new.size()})
-        );
-        bail!(
-            "MISBEHAVIOUR: the log cannot prove checkpoint {} consistent with {} ({whose})",
-            old.size(),
-            new.size()
-        );
-    }
-    Ok(())
 }
