@@ -639,7 +639,14 @@ async fn main() -> anyhow::Result<()> {
         );
         let export = tmp.path().join("export");
         let source = causeway_client::tiles::HttpTiles::new(&server.tiles)?;
-        causeway_client::tiles::mirror(&source, &export, &[], true, |_, _, _| {}).await?;
+        causeway_client::tiles::mirror(
+            &source,
+            &export,
+            &causeway_client::verify::LogKeys::Unverified,
+            true,
+            |_, _, _| {},
+        )
+        .await?;
         let exported = std::fs::read_to_string(export.join("checkpoint"))?;
         let exported_size: u64 = exported
             .lines()

@@ -4,23 +4,42 @@
 //! * [`LogClient`]: a thin gRPC client returning checked types.
 //! * [`audit`]: the auditor's analysis of a whole log, pure: records
 //!   re-validated, the causal DAG, red flags and the CC8.1 matrix.
+//! * [`auditor`]: the auditor's checks of a whole log before analysis:
+//!   listed anchors, the tree recomputed from every entry, each anchored
+//!   checkpoint on that tree.
 //! * [`audit_html`]: the self-contained HTML audit report.
+//! * [`bundle`]: proof bundles of one record and its causal ancestors,
+//!   built from a log and checked offline.
 //! * [`evidence`]: checking a witness's split-view evidence offline.
 //! * [`demo`]: a realistic, signed causal chain of governance records.
+//! * [`monitor`]: following a log: each checkpoint extends the last, and
+//!   a witness's is on the same tree.
+//! * [`submit`]: batches under the server's limits, a standby's refusal
+//!   followed to its leader, acknowledgements checked.
 //! * [`tiles`]: roots, proofs and whole-tree checks computed from C2SP
 //!   tlog-tiles, and incremental static mirrors.
 //! * [`verify`]: checkpoint and proof verification against the log's keys,
-//!   with no I/O (usable offline on saved data).
+//!   with no I/O (usable offline on saved data). A
+//!   [`verify::VerifiedCheckpoint`] can only come from
+//!   [`verify::verify_checkpoint`]; reading a checkpoint without the keys is
+//!   the separate, named [`verify::read_unverified`].
 //! * [`visible`]: record text with its invisible characters dropped, for
 //!   people to read.
+//!
+//! The `causeway` command line (`src/bin/causeway/`, one module per command
+//! group) only reads its arguments, calls these and prints.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod audit;
 pub mod audit_html;
+pub mod auditor;
+pub mod bundle;
 pub mod demo;
 pub mod evidence;
+pub mod monitor;
+pub mod submit;
 pub mod tiles;
 pub mod verify;
 pub mod visible;

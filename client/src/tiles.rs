@@ -14,14 +14,14 @@ use std::time::Duration;
 
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::merkle::{CompactRange, Hash, NodeId, ProofPlan, leaf_hash};
-use causeway_proto::note::{Note, VerifierKey};
+use causeway_proto::note::Note;
 use causeway_proto::tiles::{
     self, TileId, TileKind, entry_bundles, fold_perfect, hash_tiles, split_bundle, split_hashes,
     tile_for_node,
 };
 use futures::{StreamExt as _, TryStreamExt as _};
 
-use crate::verify::{CheckedCheckpoint, VerificationError, check_checkpoint};
+use crate::verify::{LogKeys, MaybeVerified, VerificationError};
 
 /// The default tile endpoint of a local log.
 pub const DEFAULT_TILES_URL: &str = "http://127.0.0.1:7401";
@@ -386,17 +386,17 @@ impl TileSource for DirTiles {
     }
 }
 
-/// Fetches the checkpoint served with the tiles and checks it with `keys`
-/// (see [`check_checkpoint`]).
+/// Fetches the checkpoint served with the tiles and reads it with `keys`
+/// (see [`LogKeys::read`]).
 ///
 /// # Errors
 /// If it cannot be fetched or does not verify.
 pub async fn checked_checkpoint<S: TileSource>(
     source: &S,
-    keys: &[VerifierKey],
-) -> Result<CheckedCheckpoint, TileError> {
+    keys: &LogKeys,
+) -> Result<MaybeVerified, TileError> {
     let note = source.checkpoint().await?;
-    Ok(check_checkpoint(&note, keys)?)
+    Ok(keys.read(&note)?)
 }
 
 /// Every entry of the tree of `size` leaves, from its entry bundles, in
@@ -688,7 +688,7 @@ pub async fn verify_tree<S: TileSource>(
 #[derive(Clone, Debug)]
 pub struct MirrorReport {
     /// The mirrored checkpoint.
-    pub checkpoint: CheckedCheckpoint,
+    pub checkpoint: MaybeVerified,
     /// The size the mirror had before, if any.
     pub previous_size: Option<u64>,
     /// Tiles and bundles written.
@@ -711,15 +711,15 @@ pub struct MirrorReport {
 pub async fn mirror<S: TileSource>(
     source: &S,
     dir: &Path,
-    keys: &[VerifierKey],
+    keys: &LogKeys,
     skip_entries: bool,
     progress: impl Fn(&str, u64, u64),
 ) -> Result<MirrorReport, TileError> {
     let checked = checked_checkpoint(source, keys).await?;
-    let size = checked.checkpoint.size();
+    let size = checked.checkpoint().size();
     let local = DirTiles::new(dir);
     let previous = match tokio::fs::read_to_string(dir.join("checkpoint")).await {
-        Ok(old) => Some(check_checkpoint(&old, keys)?.checkpoint),
+        Ok(old) => Some(keys.read(&old)?.into_checkpoint()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(source) => {
             return Err(TileError::Io {
@@ -729,12 +729,12 @@ pub async fn mirror<S: TileSource>(
         }
     };
     if let Some(old) = &previous {
-        if old.origin() != checked.checkpoint.origin() {
+        if old.origin() != checked.checkpoint().origin() {
             return Err(TileError::Mismatch(format!(
                 "{} mirrors {:?}, the source is {:?}",
                 dir.display(),
                 old.origin(),
-                checked.checkpoint.origin()
+                checked.checkpoint().origin()
             )));
         }
         if old.size() > size {
@@ -778,7 +778,7 @@ pub async fn mirror<S: TileSource>(
     .buffer_unordered(PARALLEL)
     .try_collect::<Vec<_>>()
     .await?;
-    verify_tree(&local, &checked.checkpoint, !skip_entries, |d, t| {
+    verify_tree(&local, checked.checkpoint(), !skip_entries, |d, t| {
         progress("verifying", d, t)
     })
     .await?;
@@ -794,7 +794,7 @@ pub async fn mirror<S: TileSource>(
             )));
         }
     }
-    write_atomically(&dir.join("checkpoint"), checked.note.as_bytes()).await?;
+    write_atomically(&dir.join("checkpoint"), checked.note().as_bytes()).await?;
     Ok(MirrorReport {
         checkpoint: checked,
         previous_size: previous.map(|c| c.size()),

@@ -675,9 +675,9 @@ pub async fn published_at_least(
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(note) = client.checkpoint(None).await {
-            let cp = causeway_client::verify::check_checkpoint(&note, &server.keys())
+            let cp = causeway_client::verify::verify_checkpoint(&note, &server.keys())
                 .expect("the log's checkpoint verifies")
-                .checkpoint;
+                .into_checkpoint();
             if cp.size() >= size {
                 return note;
             }

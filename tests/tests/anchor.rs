@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use causeway_client::LogClient;
-use causeway_client::verify::{check_anchor, check_checkpoint};
+use causeway_client::verify::{check_anchor, verify_checkpoint};
 use causeway_proto::timestamp::TrustedRoots;
 use causeway_tests::{Server, Tsa, cli};
 
@@ -94,9 +94,8 @@ async fn anchors_verify_everywhere(key_type: &str) {
         let anchor = anchored(&mut client, size, &server).await;
         sizes.push(anchor.tree_size);
         // The note is the published checkpoint at that size, log-signed.
-        let cp = check_checkpoint(&anchor.checkpoint_note, &keys).unwrap();
-        assert!(cp.verified);
-        assert_eq!(cp.checkpoint.size(), anchor.tree_size);
+        let cp = verify_checkpoint(&anchor.checkpoint_note, &keys).unwrap();
+        assert_eq!(cp.checkpoint().size(), anchor.tree_size);
         // Our verifier: imprint = SHA-256 of the body, chain to the TSA root.
         let v = check_anchor(
             &anchor.timestamp_response,
@@ -257,9 +256,9 @@ async fn a_failing_tsa_never_stalls_writes_and_nothing_bad_is_stored() {
         // Writes and publication go on.
         let cp = client.checkpoint(None).await.unwrap();
         assert_eq!(
-            check_checkpoint(&cp, &server.keys())
+            verify_checkpoint(&cp, &server.keys())
                 .unwrap()
-                .checkpoint
+                .checkpoint()
                 .size(),
             size
         );

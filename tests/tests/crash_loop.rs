@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use causeway_client::LogClient;
-use causeway_client::verify::{WitnessPolicy, check_checkpoint, check_witnesses};
+use causeway_client::verify::{WitnessPolicy, check_witnesses, verify_checkpoint};
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::merkle::{EMPTY_ROOT, Hash, leaf_hash, verify_consistency};
 use causeway_proto::note::VerifierKey;
@@ -114,9 +114,9 @@ async fn writer(
         let Ok(r) = client.add_entries(batch.clone()).await else {
             return;
         };
-        let cp = check_checkpoint(&r.checkpoint_note, &keys)
+        let cp = verify_checkpoint(&r.checkpoint_note, &keys)
             .expect("acknowledgements carry a log-signed checkpoint")
-            .checkpoint;
+            .into_checkpoint();
         let mut o = observed.lock().unwrap();
         for (entry, added) in batch.into_iter().zip(&r.entries) {
             assert_eq!(added.leaf_hash, leaf_hash(&entry));
@@ -158,7 +158,7 @@ async fn observer(
         let Ok(note) = client.checkpoint(None).await else {
             return;
         };
-        let cp = check_checkpoint(&note, &keys).unwrap().checkpoint;
+        let cp = verify_checkpoint(&note, &keys).unwrap().into_checkpoint();
         check_witnesses(&note, &policy, now())
             .unwrap_or_else(|e| panic!("published without a quorum: {e}\n{note}"));
         observed.lock().unwrap().saw(cp, true);
@@ -206,7 +206,7 @@ async fn cosigned_at_least(
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(note) = client.checkpoint(None).await {
-            let cp = check_checkpoint(&note, keys).unwrap().checkpoint;
+            let cp = verify_checkpoint(&note, keys).unwrap().into_checkpoint();
             if cp.size() >= size {
                 let fresh = WitnessPolicy {
                     max_age_secs: Some(120),
@@ -323,9 +323,9 @@ async fn kill_9_at_random_moments_loses_nothing_and_witnesses_keep_cosigning() {
         {
             let mut o = observed.lock().unwrap();
             o.acked.insert(marker_index, marker);
-            let cp = check_checkpoint(&r.checkpoint_note, &keys)
+            let cp = verify_checkpoint(&r.checkpoint_note, &keys)
                 .unwrap()
-                .checkpoint;
+                .into_checkpoint();
             o.saw(cp, false);
         }
         let new_head =

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use causeway_client::LogClient;
-use causeway_client::verify::check_checkpoint;
+use causeway_client::verify::verify_checkpoint;
 use causeway_tests::Server;
 
 /// A tmpfs mounted for the test; unmounted on drop.
@@ -125,7 +125,7 @@ async fn a_full_disk_refuses_writes_loses_nothing_and_recovers() {
     );
     // Still up, still serving every acknowledged entry.
     let note = client.checkpoint(None).await.unwrap();
-    assert!(check_checkpoint(&note, &keys).unwrap().verified);
+    verify_checkpoint(&note, &keys).unwrap();
     for (index, entry) in &acked {
         assert_eq!(&client.entries(*index, 1).await.unwrap()[0], entry);
     }
@@ -167,7 +167,9 @@ async fn a_full_disk_refuses_writes_loses_nothing_and_recovers() {
     for (index, entry) in &acked {
         assert_eq!(&client.entries(*index, 1).await.unwrap()[0], entry);
     }
-    let old = check_checkpoint(&old_note, &keys).unwrap().checkpoint;
+    let old = verify_checkpoint(&old_note, &keys)
+        .unwrap()
+        .into_checkpoint();
     let (ok, out, err) = causeway_tests::cli(&[
         "prove",
         "consistency",

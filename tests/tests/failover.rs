@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use causeway_client::verify::{
-    WitnessPolicy, check_checkpoint, check_consistency, check_witnesses,
+    WitnessPolicy, check_consistency, check_witnesses, verify_checkpoint,
 };
 use causeway_client::{ClientError, LeafRef, LogClient};
 use causeway_proto::checkpoint::Checkpoint;
@@ -242,14 +242,13 @@ async fn watcher(
                     continue;
                 }
             };
-            let checked = check_checkpoint(&note, &keys)
+            let checked = verify_checkpoint(&note, &keys)
                 .expect("published checkpoints carry the log's signatures");
-            assert!(checked.verified);
             if policy.quorum > 0 {
                 check_witnesses(&note, &policy, now())
                     .expect("published checkpoints carry the witness quorum");
             }
-            let cp = checked.checkpoint;
+            let cp = checked.into_checkpoint();
             let root = *cp.root();
             if let Some((other, _)) = seen.get(&cp.size()) {
                 assert_eq!(
@@ -308,7 +307,7 @@ async fn published_at(url: &str, size: u64, keys: &[VerifierKey]) -> Checkpoint 
         if let Ok(mut c) = LogClient::connect(url).await
             && let Ok(note) = c.checkpoint(None).await
         {
-            let cp = check_checkpoint(&note, keys).unwrap().checkpoint;
+            let cp = verify_checkpoint(&note, keys).unwrap().into_checkpoint();
             if cp.size() >= size {
                 return cp;
             }
@@ -473,7 +472,7 @@ async fn kill_9_of_the_leader_under_writes_loses_nothing_and_forks_nothing() {
     );
     let mut checkpoints: Vec<Checkpoint> = seen
         .values()
-        .map(|(_, note)| check_checkpoint(note, &keys).unwrap().checkpoint)
+        .map(|(_, note)| verify_checkpoint(note, &keys).unwrap().into_checkpoint())
         // Every tree extends the empty one; proofs start at size 1.
         .filter(|cp| cp.size() > 0)
         .collect();
@@ -585,9 +584,9 @@ async fn a_leader_frozen_by_sigstop_cannot_commit_when_it_wakes() {
     let size = after.entries[0].index + 1;
     let head = published_at(&leader.url, size, &keys).await;
     let (_, proof) = woken.consistency_proof(1, Some(head.size())).await.unwrap();
-    let one = check_checkpoint(&woken.checkpoint(Some(1)).await.unwrap(), &keys)
+    let one = verify_checkpoint(&woken.checkpoint(Some(1)).await.unwrap(), &keys)
         .unwrap()
-        .checkpoint;
+        .into_checkpoint();
     check_consistency(&one, &head, &proof).unwrap();
     // It noticed, by whichever came first: its lease clock, the lease
     // row, or the fence on its commit.
@@ -626,7 +625,7 @@ async fn standbys_follow_the_re_cosigned_checkpoint_of_an_idle_log() {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let note = c.checkpoint(None).await.unwrap();
-        let cp = check_checkpoint(&note, &keys).unwrap().checkpoint;
+        let cp = verify_checkpoint(&note, &keys).unwrap().into_checkpoint();
         assert_eq!(cp.size(), size, "nothing was written");
         if cosigned_at(&note) > before {
             break;

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use causeway_client::verify::check_checkpoint;
+use causeway_client::verify::verify_checkpoint;
 use causeway_client::{LeafRef, LogClient};
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_tests::{Server, go_command, run_checker};
@@ -41,13 +41,13 @@ async fn go_and_python_verify_our_checkpoints_and_proofs() {
             .await
             .unwrap();
         olds.push(
-            check_checkpoint(&r.checkpoint_note, &keys)
+            verify_checkpoint(&r.checkpoint_note, &keys)
                 .unwrap()
-                .checkpoint,
+                .into_checkpoint(),
         );
     }
     let note = client.checkpoint(None).await.unwrap();
-    let head = check_checkpoint(&note, &keys).unwrap().checkpoint;
+    let head = verify_checkpoint(&note, &keys).unwrap().into_checkpoint();
     let mut inclusion = Vec::new();
     for index in (0..head.size()).step_by(7).chain([head.size() - 1]) {
         let p = client
@@ -189,9 +189,9 @@ async fn python_and_go_verify_witness_cosignatures() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let note = loop {
         if let Ok(note) = client.checkpoint(None).await
-            && check_checkpoint(&note, &server.keys())
+            && verify_checkpoint(&note, &server.keys())
                 .unwrap()
-                .checkpoint
+                .checkpoint()
                 .size()
                 == 1
         {

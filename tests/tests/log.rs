@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use causeway_client::verify::{check_checkpoint, check_consistency, check_inclusion};
+use causeway_client::verify::{check_consistency, check_inclusion, verify_checkpoint};
 use causeway_client::{LeafRef, LogClient};
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::merkle::{Hash, leaf_hash};
@@ -15,9 +15,7 @@ use rand::Rng as _;
 
 async fn latest(client: &mut LogClient, keys: &[VerifierKey]) -> Checkpoint {
     let note = client.checkpoint(None).await.unwrap();
-    let checked = check_checkpoint(&note, keys).unwrap();
-    assert!(checked.verified);
-    checked.checkpoint
+    verify_checkpoint(&note, keys).unwrap().into_checkpoint()
 }
 
 /// Verifies every listed entry's inclusion in `cp`, with a few concurrent clients.
@@ -92,7 +90,7 @@ async fn ten_thousand_entries_from_concurrent_clients_prove_and_survive_restart(
         }
         for n in ns {
             // Every checkpoint handed back with an acknowledgement verifies.
-            let cp = check_checkpoint(&n, &keys).unwrap().checkpoint;
+            let cp = verify_checkpoint(&n, &keys).unwrap().into_checkpoint();
             if let Some(prev) = notes.insert(cp.size(), cp.clone()) {
                 assert_eq!(prev, cp, "two different checkpoints at size {}", cp.size());
             }
@@ -152,8 +150,8 @@ async fn ten_thousand_entries_from_concurrent_clients_prove_and_survive_restart(
     // A historical checkpoint is served by size, byte for byte the same.
     let mid = published[published.len() / 2];
     let again =
-        check_checkpoint(&client.checkpoint(Some(mid.size())).await.unwrap(), &keys).unwrap();
-    assert_eq!(&again.checkpoint, mid);
+        verify_checkpoint(&client.checkpoint(Some(mid.size())).await.unwrap(), &keys).unwrap();
+    assert_eq!(again.checkpoint(), mid);
 
     // A clean stop exits 0, and a restart serves the same tree.
     let head_note = client.checkpoint(None).await.unwrap();
@@ -180,9 +178,9 @@ async fn ten_thousand_entries_from_concurrent_clients_prove_and_survive_restart(
         (r.entries[1].index, r.entries[1].duplicate),
         (10_000, false)
     );
-    let next = check_checkpoint(&r.checkpoint_note, &keys)
+    let next = verify_checkpoint(&r.checkpoint_note, &keys)
         .unwrap()
-        .checkpoint;
+        .into_checkpoint();
     let (_, proof) = client
         .consistency_proof(10_000, Some(next.size()))
         .await
@@ -227,9 +225,9 @@ async fn kill_9_in_a_write_storm_loses_nothing_acknowledged() {
                     k += 1;
                     match client.add_entries(batch.clone()).await {
                         Ok(r) => {
-                            let cp = check_checkpoint(&r.checkpoint_note, &keys)
+                            let cp = verify_checkpoint(&r.checkpoint_note, &keys)
                                 .unwrap()
-                                .checkpoint;
+                                .into_checkpoint();
                             let mut o = observed.lock().unwrap();
                             for (e, a) in batch.into_iter().zip(r.entries) {
                                 assert!(a.index < cp.size());

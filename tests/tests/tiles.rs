@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use causeway_client::tiles::{DirTiles, HttpTiles, TileSource as _, TileTree, verify_tree};
-use causeway_client::verify::{check_checkpoint, check_consistency, check_inclusion};
+use causeway_client::verify::{check_consistency, check_inclusion, verify_checkpoint};
 use causeway_client::{LeafRef, LogClient};
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::note::VerifierKey;
@@ -38,9 +38,7 @@ async fn grow_to(client: &mut LogClient, from: u64, to: u64) {
 
 async fn signed_head(source: &HttpTiles, keys: &[VerifierKey]) -> Checkpoint {
     let note = source.checkpoint().await.unwrap();
-    let checked = check_checkpoint(&note, keys).unwrap();
-    assert!(checked.verified);
-    checked.checkpoint
+    verify_checkpoint(&note, keys).unwrap().into_checkpoint()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -266,9 +264,9 @@ async fn go_sumdb_tlog_reads_our_tiles_and_exports_serve_the_same_tree() {
     assert_eq!(first["size"], 66_000);
     assert_eq!(first["skipped"], 0);
     let local = DirTiles::new(&out_dir);
-    let head = check_checkpoint(&local.checkpoint().await.unwrap(), &keys)
+    let head = verify_checkpoint(&local.checkpoint().await.unwrap(), &keys)
         .unwrap()
-        .checkpoint;
+        .into_checkpoint();
     verify_tree(&local, &head, true, |_, _| {}).await.unwrap();
     let full_tile = out_dir.join("tile/0/000");
     let modified = std::fs::metadata(&full_tile).unwrap().modified().unwrap();
@@ -291,9 +289,9 @@ async fn go_sumdb_tlog_reads_our_tiles_and_exports_serve_the_same_tree() {
     let mut bytes = std::fs::read(&full_tile).unwrap();
     bytes[100] ^= 1;
     std::fs::write(&full_tile, &bytes).unwrap();
-    let head = check_checkpoint(&local.checkpoint().await.unwrap(), &keys)
+    let head = verify_checkpoint(&local.checkpoint().await.unwrap(), &keys)
         .unwrap()
-        .checkpoint;
+        .into_checkpoint();
     let err = verify_tree(&local, &head, false, |_, _| {})
         .await
         .unwrap_err();

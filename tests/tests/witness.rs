@@ -10,7 +10,7 @@ use futures::StreamExt as _;
 
 use causeway_client::LogClient;
 use causeway_client::verify::{
-    VerificationError, WitnessPolicy, check_checkpoint, check_consistency, check_witnesses,
+    VerificationError, WitnessPolicy, check_consistency, check_witnesses, verify_checkpoint,
 };
 use causeway_proto::note::VerifierKey;
 use causeway_tests::{Server, Witness, cli, init_log, published_at_least, start_witnesses};
@@ -47,7 +47,7 @@ async fn get_json(url: &str) -> serde_json::Value {
 }
 
 fn size_of(note: &str, keys: &[VerifierKey]) -> u64 {
-    check_checkpoint(note, keys).unwrap().checkpoint.size()
+    verify_checkpoint(note, keys).unwrap().checkpoint().size()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,7 +323,7 @@ async fn quorum_publication_through_witness_failures_and_restarts() {
     };
     let mut previous: Option<causeway_proto::checkpoint::Checkpoint> = None;
     for note in &seen {
-        let cp = check_checkpoint(note, &keys).unwrap().checkpoint;
+        let cp = verify_checkpoint(note, &keys).unwrap().into_checkpoint();
         check_witnesses(note, &any_two, now()).unwrap();
         if let Some(prev) = &previous {
             assert!(cp.size() >= prev.size(), "published size went back");
@@ -340,10 +340,10 @@ async fn quorum_publication_through_witness_failures_and_restarts() {
     watcher.abort();
 
     // The published checkpoints before and after are consistent.
-    let old = check_checkpoint(&published_before, &keys)
+    let old = verify_checkpoint(&published_before, &keys)
         .unwrap()
-        .checkpoint;
-    let new = check_checkpoint(&note, &keys).unwrap().checkpoint;
+        .into_checkpoint();
+    let new = verify_checkpoint(&note, &keys).unwrap().into_checkpoint();
     let (_, proof) = client
         .consistency_proof(old.size(), Some(new.size()))
         .await
@@ -453,14 +453,16 @@ async fn split_view_is_refused_and_kept_as_evidence() {
     assert_eq!(records.len(), 1, "{listed}");
     let record = &records[0];
     assert_eq!(record["kind"], "same_size_different_root");
-    let cosigned = check_checkpoint(record["cosigned"].as_str().unwrap(), &keys).unwrap();
-    let presented = check_checkpoint(record["presented"].as_str().unwrap(), &keys).unwrap();
-    assert!(cosigned.verified && presented.verified);
-    assert_eq!(cosigned.checkpoint.size(), presented.checkpoint.size());
-    assert_ne!(cosigned.checkpoint.root(), presented.checkpoint.root());
+    let cosigned = verify_checkpoint(record["cosigned"].as_str().unwrap(), &keys).unwrap();
+    let presented = verify_checkpoint(record["presented"].as_str().unwrap(), &keys).unwrap();
+    assert_eq!(cosigned.checkpoint().size(), presented.checkpoint().size());
+    assert_ne!(cosigned.checkpoint().root(), presented.checkpoint().root());
     assert_eq!(
-        cosigned.checkpoint.root(),
-        check_checkpoint(&a_note, &keys).unwrap().checkpoint.root()
+        cosigned.checkpoint().root(),
+        verify_checkpoint(&a_note, &keys)
+            .unwrap()
+            .checkpoint()
+            .root()
     );
     assert!(
         witness.stderr().to_lowercase().contains("split"),

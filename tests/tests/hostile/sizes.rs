@@ -1,7 +1,7 @@
 //! Sizes and indices at the edges of u64.
 
 use causeway_client::LogClient;
-use causeway_client::verify::check_checkpoint;
+use causeway_client::verify::verify_checkpoint;
 use causeway_proto::merkle::{EMPTY_ROOT, leaf_hash};
 use causeway_proto::v1;
 use causeway_proto::v1::log_client::LogClient as Raw;
@@ -128,7 +128,7 @@ pub(crate) async fn size_cases(d: &Deployment, tally: &mut Tally, ledger: &mut L
                 .map(|r| {
                     let r = r.into_inner();
                     assert_eq!(Some(r.tree_size), size, "{name}");
-                    let cp = check_checkpoint(&r.note, &d.log.keys()).unwrap().checkpoint;
+                    let cp = verify_checkpoint(&r.note, &d.log.keys()).unwrap().into_checkpoint();
                     assert_eq!((cp.size(), cp.root()), (0, &EMPTY_ROOT), "{name}");
                 }),
             Call::Anchor(size) => c

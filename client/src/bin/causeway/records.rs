@@ -1,17 +1,16 @@
 //! The `causeway` commands about governance records: `keygen`, `record
-//! sign`, `record show`, signing for `submit`, and `demo`.
+//! sign`, `record show`, and signing for `submit`.
 
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use causeway_client::LogTarget;
-use causeway_client::demo::{DemoKeys, causal_chain};
 use causeway_proto::merkle::leaf_hash;
 use causeway_proto::records::{Envelope, Kind, ProducerKey, Record};
 use serde_json::json;
 
 /// Loads a producer key (PKCS#8 PEM, as `causeway keygen` writes).
-pub fn load_key(path: &Path) -> anyhow::Result<ProducerKey> {
+pub(crate) fn load_key(path: &Path) -> anyhow::Result<ProducerKey> {
     let pem = std::fs::read_to_string(path)
         .with_context(|| format!("reading the key {}", path.display()))?;
     ProducerKey::from_pkcs8_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
@@ -32,7 +31,12 @@ fn read_input(path: Option<&Path>) -> anyhow::Result<String> {
 }
 
 /// Signs the record JSON in `text` as `kind` with `key`.
-pub fn sign(kind: Kind, text: &str, key: &ProducerKey, from: &str) -> anyhow::Result<Envelope> {
+pub(crate) fn sign(
+    kind: Kind,
+    text: &str,
+    key: &ProducerKey,
+    from: &str,
+) -> anyhow::Result<Envelope> {
     let record = Record::from_json(kind, text)
         .map_err(|e| anyhow::anyhow!("{from}: not a valid {kind} record: {e}"))?;
     Ok(Envelope::sign(&record, key))
@@ -40,7 +44,7 @@ pub fn sign(kind: Kind, text: &str, key: &ProducerKey, from: &str) -> anyhow::Re
 
 /// The entry bytes for one `submit` file: raw, a record signed here, or a
 /// DSSE JSON envelope signed elsewhere.
-pub fn entry_from_file(
+pub(crate) fn entry_from_file(
     path: &Path,
     signing: Option<(&ProducerKey, Kind)>,
     envelope: bool,
@@ -61,7 +65,7 @@ pub fn entry_from_file(
 }
 
 /// `causeway keygen`.
-pub fn keygen(out: &Path, json_out: bool) -> anyhow::Result<()> {
+pub(crate) fn keygen(out: &Path, json_out: bool) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let key = ProducerKey::generate(&mut rand::rngs::OsRng);
     let pem = key.to_pkcs8_pem().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -92,7 +96,7 @@ pub fn keygen(out: &Path, json_out: bool) -> anyhow::Result<()> {
 }
 
 /// `causeway record sign`: prints the DSSE JSON envelope.
-pub fn record_sign(kind: Kind, key: &Path, input: Option<&Path>) -> anyhow::Result<()> {
+pub(crate) fn record_sign(kind: Kind, key: &Path, input: Option<&Path>) -> anyhow::Result<()> {
     let key = load_key(key)?;
     let text = read_input(input)?;
     let from = input.map_or("stdin".into(), |p| p.display().to_string());
@@ -117,7 +121,7 @@ fn show_json(entry: &[u8], index: Option<u64>) -> anyhow::Result<serde_json::Val
 }
 
 /// `causeway record show`: an entry from the log, or a saved envelope.
-pub async fn record_show(
+pub(crate) async fn record_show(
     log: &LogTarget,
     index: Option<u64>,
     file: Option<&Path>,
@@ -158,67 +162,6 @@ pub async fn record_show(
         // audit's output; --json keeps the record as logged.
         let text = serde_json::to_string_pretty(&value)?;
         println!("{}", causeway_client::visible::for_terminal(&text));
-    }
-    Ok(())
-}
-
-/// `causeway demo`: writes a complete causal chain, parents first.
-pub async fn demo(
-    log: &LogTarget,
-    producers: &Path,
-    actions: usize,
-    json_out: bool,
-) -> anyhow::Result<()> {
-    let load = |stem: &str| load_key(&producers.join(format!("{stem}.pem")));
-    let keys = DemoKeys {
-        approver: load("approver")?,
-        reviewer: load("reviewer")?,
-        issuer: load("issuer")?,
-        verifier: load("verifier")?,
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let steps = causal_chain(&keys, now, actions, &mut rand::rngs::OsRng)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut client = log.connect().await?;
-    let total: usize = steps.iter().map(|s| s.envelopes.len()).sum();
-    let bar = indicatif::ProgressBar::new(total as u64);
-    if json_out {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    for step in &steps {
-        let entries: Vec<Vec<u8>> = step.envelopes.iter().map(|(_, e)| e.encode()).collect();
-        let added = client
-            .add_entries(entries)
-            .await
-            .with_context(|| format!("submitting {}", step.label))?;
-        bar.inc(step.envelopes.len() as u64);
-        for ((kind, _), a) in step.envelopes.iter().zip(&added.entries) {
-            if json_out {
-                println!(
-                    "{}",
-                    json!({"step": step.label, "kind": kind.as_str(), "index": a.index, "leaf_hash": a.leaf_hash.to_hex()})
-                );
-            }
-        }
-        if !json_out {
-            bar.suspend(|| {
-                let first = &added.entries[0];
-                println!(
-                    "{:<44} {:>3} × {:<13} from index {} (leaf {})",
-                    step.label,
-                    step.envelopes.len(),
-                    step.envelopes[0].0.as_str(),
-                    first.index,
-                    &first.leaf_hash.to_hex()[..16]
-                );
-            });
-        }
-    }
-    bar.finish_and_clear();
-    if !json_out {
-        println!("{total} records written; inspect one with `causeway record show --index N`");
     }
     Ok(())
 }

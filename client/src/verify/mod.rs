@@ -1,5 +1,14 @@
-//! Offline verification: checkpoints against the log's keys, proofs
-//! against verified checkpoints. Nothing here touches the network.
+//! Offline verification: checkpoints against the log's keys
+//! ([`verify_checkpoint`], or explicitly not: [`read_unverified`]), their
+//! witness cosignatures, RFC 3161 anchors, and
+//! proofs against verified checkpoints. Nothing here touches the network.
+
+mod checkpoint;
+
+pub use checkpoint::{
+    LogKeys, MaybeVerified, UnverifiedCheckpoint, VerifiedCheckpoint, read_unverified,
+    verify_checkpoint,
+};
 
 use causeway_proto::checkpoint::{Checkpoint, CheckpointError};
 use causeway_proto::merkle::{Hash, VerifyError, verify_consistency, verify_inclusion};
@@ -17,6 +26,10 @@ pub enum VerificationError {
     /// The note's text is not a valid checkpoint.
     #[error("checkpoint body: {0}")]
     Checkpoint(#[from] CheckpointError),
+    /// No log key was given to verify with (read a checkpoint without
+    /// keys with [`read_unverified`], by name).
+    #[error("no log keys to verify the checkpoint with")]
+    NoKeys,
     /// A required key did not sign.
     #[error("the checkpoint carries no valid signature from {0}")]
     MissingSignature(String),
@@ -52,76 +65,6 @@ pub enum VerificationError {
     /// The proof is about something else than asked.
     #[error("{0}")]
     Mismatch(String),
-}
-
-/// A checkpoint whose signatures have been checked (or, with no keys, not).
-#[derive(Clone, Debug)]
-pub struct CheckedCheckpoint {
-    /// The parsed body.
-    pub checkpoint: Checkpoint,
-    /// The note as received.
-    pub note: String,
-    /// True only if every required key's signature verified.
-    pub verified: bool,
-    /// The witness cosignatures that satisfied a [`WitnessPolicy`], once
-    /// [`check_witnesses`] has been applied (empty before).
-    pub cosigned: Vec<Cosigned>,
-}
-
-/// Parses a checkpoint note and verifies it with `keys`.
-///
-/// Every key given must have signed (a Causeway log signs with both its
-/// ECDSA and its Ed25519 key; pass either or both), and the checkpoint's
-/// origin must be the keys' name. With no keys the checkpoint is parsed but
-/// `verified` is false.
-///
-/// # Errors
-/// If the note is malformed, a known signature is bad, a key did not
-/// sign, or the origin is not the keys' name.
-pub fn check_checkpoint(
-    note: &str,
-    keys: &[VerifierKey],
-) -> Result<CheckedCheckpoint, VerificationError> {
-    let parsed = Note::parse(note.as_bytes())?;
-    let checkpoint = Checkpoint::parse(parsed.text())?;
-    if keys.is_empty() {
-        return Ok(CheckedCheckpoint {
-            checkpoint,
-            note: note.to_owned(),
-            verified: false,
-            cosigned: Vec::new(),
-        });
-    }
-    let name = keys[0].name().as_str();
-    if let Some(other) = keys.iter().find(|k| k.name().as_str() != name) {
-        return Err(VerificationError::MixedKeys(
-            name.to_owned(),
-            other.name().to_string(),
-        ));
-    }
-    if checkpoint.origin() != name {
-        return Err(VerificationError::WrongOrigin {
-            found: checkpoint.origin().to_owned(),
-            expected: name.to_owned(),
-        });
-    }
-    let known: Vec<&dyn NoteVerifier> = keys.iter().map(|k| k as &dyn NoteVerifier).collect();
-    let verified = parsed.verify(&known)?;
-    for key in keys {
-        let signed = verified
-            .verified
-            .iter()
-            .any(|s| s.name() == key.name() && s.key_id() == key.key_id());
-        if !signed {
-            return Err(VerificationError::MissingSignature(key.to_string()));
-        }
-    }
-    Ok(CheckedCheckpoint {
-        checkpoint,
-        note: note.to_owned(),
-        verified: true,
-        cosigned: Vec::new(),
-    })
 }
 
 /// Which witnesses must have cosigned a checkpoint (c2sp.org/tlog-cosignature).
@@ -216,6 +159,13 @@ pub fn check_witnesses(
     Ok(counted)
 }
 
+/// The body of a signed note: its text up to and including the line
+/// before the blank line (what an anchor timestamps); the whole of `note`
+/// if it has no signatures.
+pub fn note_body(note: &str) -> &str {
+    note.find("\n\n").map_or(note, |i| &note[..=i])
+}
+
 /// Verifies an RFC 3161 anchor: the DER `TimeStampResp` must timestamp
 /// SHA-256 of `checkpoint_body` and pass every check of
 /// [`verify_response`] against `roots` (and `policy`, if given). The nonce
@@ -306,33 +256,51 @@ mod tests {
         let ed = Ed25519Signer::generate(name, &mut rng);
         let note = signed("log.example/a", &ec, &ed, 0, EMPTY_ROOT);
         let both = [ec.verifier(), ed.verifier()];
-        assert!(check_checkpoint(&note, &both).unwrap().verified);
-        assert!(check_checkpoint(&note, &both[..1]).unwrap().verified);
-        assert!(!check_checkpoint(&note, &[]).unwrap().verified);
+        assert_eq!(verify_checkpoint(&note, &both).unwrap().note(), note);
+        assert!(verify_checkpoint(&note, &both[..1]).is_ok());
+        // No keys verify nothing: reading without them is its own function.
+        assert!(matches!(
+            verify_checkpoint(&note, &[]),
+            Err(VerificationError::NoKeys)
+        ));
+        assert_eq!(read_unverified(&note).unwrap().checkpoint().size(), 0);
+        assert!(!LogKeys::Unverified.read(&note).unwrap().is_verified());
+        assert!(
+            LogKeys::or_unverified(both.to_vec())
+                .read(&note)
+                .unwrap()
+                .is_verified()
+        );
+        assert!(
+            !LogKeys::or_unverified(Vec::new())
+                .read(&note)
+                .unwrap()
+                .is_verified()
+        );
 
         // A note signed by only one of the two keys fails when both are required.
         let cp = Checkpoint::new("log.example/a", 0, EMPTY_ROOT).unwrap();
         let mut half = Note::new(cp.to_text()).unwrap();
         half.sign(&ed).unwrap();
         assert!(matches!(
-            check_checkpoint(&half.to_string(), &both),
+            verify_checkpoint(&half.to_string(), &both),
             Err(VerificationError::MissingSignature(_))
         ));
 
         // Right keys, other origin.
         let foreign = signed("log.example/b", &ec, &ed, 0, EMPTY_ROOT);
         assert!(matches!(
-            check_checkpoint(&foreign, &both),
+            verify_checkpoint(&foreign, &both),
             Err(VerificationError::WrongOrigin { .. })
         ));
 
         // Another log's keys.
         let other = Ed25519Signer::generate(KeyName::new("log.example/a").unwrap(), &mut rng);
-        assert!(check_checkpoint(&note, &[other.verifier()]).is_err());
+        assert!(verify_checkpoint(&note, &[other.verifier()]).is_err());
 
         // A tampered size.
         let tampered = note.replacen("\n0\n", "\n1\n", 1);
-        assert!(check_checkpoint(&tampered, &both).is_err());
+        assert!(verify_checkpoint(&tampered, &both).is_err());
 
         // Inclusion against the checked checkpoint.
         let leaf = leaf_hash(b"x");

@@ -1,0 +1,339 @@
+//! The `causeway` command line: every command, flag and environment
+//! variable, as clap reads them. Nothing here runs a command: `main`
+//! dispatches each one to the module of its group.
+
+use std::path::PathBuf;
+
+use causeway_client::DEFAULT_LOG_URL;
+use causeway_proto::records::Kind;
+use clap::{Parser, Subcommand};
+
+use crate::args::{Common, TilesArg, TlsArgs};
+use crate::duration::{Age, parse_age};
+
+/// Causeway client: submit entries to a log and verify its checkpoints and
+/// proofs.
+///
+/// Commands that verify take the log's keys with --vkey (repeatable; every
+/// key given must have signed). Given keys, nothing unverifiable is printed
+/// as valid and the exit code is non-zero on any failure. Without keys,
+/// commands print what they fetched with "verified": false (proof
+/// arithmetic is still checked).
+#[derive(Parser, Debug)]
+#[command(name = "causeway", version, about, long_about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Submits each FILE as one log entry and prints its index and leaf hash.
+    ///
+    /// Entries are sent in batches and acknowledged only once durable. A
+    /// file already in the log gets its original index ("duplicate": true).
+    /// With --vkey, the returned checkpoint and each entry's inclusion in
+    /// it are verified before anything is printed.
+    Submit {
+        #[command(flatten)]
+        common: Common,
+        /// Sign each FILE (a record's JSON) with this producer key (PKCS#8
+        /// PEM from `causeway keygen`) as a record of --kind.
+        #[arg(long, requires = "kind", conflicts_with = "envelope")]
+        key: Option<PathBuf>,
+        /// The record kind of every FILE: authorization, preflight,
+        /// credential, action, exception, closure or review.
+        #[arg(long, requires = "key")]
+        kind: Option<Kind>,
+        /// Each FILE is a DSSE JSON envelope (as `causeway record sign`
+        /// prints); submit it as is.
+        #[arg(long)]
+        envelope: bool,
+        /// Files to submit: raw entries (1 to 65,535 bytes each; for logs
+        /// running --accept opaque), record JSON with --key/--kind, or
+        /// envelopes with --envelope.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Creates a producer key: ECDSA P-256, PKCS#8 PEM, mode 0600. Prints
+    /// its key ID (hex SHA-256 of the DER SPKI) and the public key to put
+    /// in the producer policy.
+    Keygen {
+        /// Where to write the key (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Print {"key", "key_id", "public_key"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Audits the whole log: fetches every entry from the tiles (--tiles: a
+    /// URL or an exported directory) with a progress bar, recomputes the
+    /// tree and checks it against the signed checkpoint (log keys, witness
+    /// quorum) and every RFC 3161 anchored checkpoint (--tsa-roots),
+    /// re-verifies every record's signature and references under --policy,
+    /// builds the causal DAG and answers, for every action, who authorized
+    /// it and how. Writes DIR/report.json and a self-contained
+    /// DIR/index.html (CC8.1 evidence matrix, one section per
+    /// authorization, red flags, trust basis). Fails loudly on a tampered or
+    /// forked log; red flags are reported, not errors.
+    ///
+    /// Needs the log's keys (--vkey) or --unverified. The first line says
+    /// what was checked and what was NOT. Exit codes: 0 verified; 1 failed
+    /// (tampered or forked log, entries that are not valid records, no
+    /// anchor verified with --tsa-roots, bad input); 3 unverified (ran with
+    /// --unverified and found nothing else wrong).
+    Audit {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        tiles: TilesArg,
+        /// The producer policy (its optional [audit] table sets the red-flag thresholds).
+        #[arg(long, env = "CAUSEWAY_POLICY")]
+        policy: PathBuf,
+        /// Where to write report.json and index.html.
+        #[arg(long)]
+        out: PathBuf,
+        /// The TSA's trusted roots, to verify the anchors. An audit that
+        /// can then verify no anchor (--log unreachable, none listed) fails.
+        #[arg(long, env = "CAUSEWAY_TSA_ROOTS")]
+        tsa_roots: Option<PathBuf>,
+        /// Audit without the log's keys (no --vkey): the checkpoint's
+        /// signatures are not checked, every output says UNVERIFIED, and
+        /// the exit code is 3 even when nothing else is wrong. Without
+        /// --vkey or this flag the audit refuses to run.
+        #[arg(long)]
+        unverified: bool,
+    },
+    /// Checks a proof bundle (`causeway prove bundle`) with no network: the
+    /// checkpoint's signatures (--vkey) and witness quorum, every entry's
+    /// inclusion, the anchor (--tsa-roots), and with --policy every
+    /// record's signature, authorization and references.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        /// The bundle.
+        file: PathBuf,
+        /// The producer policy.
+        #[arg(long, env = "CAUSEWAY_POLICY")]
+        policy: Option<PathBuf>,
+        /// The TSA's trusted roots.
+        #[arg(long, env = "CAUSEWAY_TSA_ROOTS")]
+        tsa_roots: Option<PathBuf>,
+    },
+    /// Follows a log: verifies each new checkpoint (keys, witness policy)
+    /// and its consistency with the previous one, and compares it with the
+    /// latest checkpoint each --witness-url cosigned, to detect split views.
+    /// One JSON line per event; exits non-zero on misbehaviour.
+    Monitor {
+        #[command(flatten)]
+        common: Common,
+        /// A witness's URL (its monitoring path is queried). Repeatable.
+        #[arg(long = "witness-url")]
+        witness_urls: Vec<String>,
+        /// Seconds between polls.
+        #[arg(long, default_value_t = 5)]
+        interval: u64,
+        /// Stop after this many polls (default: run until stopped).
+        #[arg(long)]
+        rounds: Option<u64>,
+    },
+    /// Governance records: sign and inspect.
+    #[command(subcommand)]
+    Record(RecordCommand),
+    /// Writes a complete, realistic causal chain to a running log: a human
+    /// approval, a pre-flight pass, a JIT credential for an orchestrator
+    /// agent, its actions, a delegated credential for a sub-agent and its
+    /// actions, both closures and a human review, parents before children.
+    /// Signs with the demo producers' keys (approver, reviewer, issuer,
+    /// verifier .pem) that `causeway-server --dev` creates and trusts.
+    Demo {
+        #[command(flatten)]
+        common: Common,
+        /// The directory with the demo producers' keys.
+        #[arg(long, default_value = "causeway-dev/producers")]
+        producers: PathBuf,
+        /// How many actions the orchestrator takes (the sub-agent takes half as many).
+        #[arg(long, default_value_t = 24)]
+        actions: usize,
+    },
+    /// Fetches the latest checkpoint (or the one at --size) and verifies it.
+    Checkpoint {
+        #[command(flatten)]
+        common: Common,
+        /// The tree size of a published checkpoint; latest if absent.
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Fetches and verifies proofs.
+    #[command(subcommand)]
+    Prove(Prove),
+    /// Verifies a whole log from its C2SP tiles alone: the signed
+    /// checkpoint, every hash tile against the level above, the root, and
+    /// with --entries every entry bundle. Trusts no proof endpoint.
+    VerifyTiles {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        tiles: TilesArg,
+        /// Also fetch every entry bundle and check each entry's leaf hash.
+        #[arg(long)]
+        entries: bool,
+    },
+    /// Verifies an RFC 3161 anchor of a checkpoint, offline or fetched from
+    /// the log: the TSA token must timestamp SHA-256 of the checkpoint body,
+    /// carry a valid CMS signature bound (ESS) to a TSA certificate with a
+    /// single critical timeStamping EKU, and chain to --tsa-roots at its
+    /// genTime. With --vkey the checkpoint's log signatures are checked too.
+    ///
+    /// Online: fetches the anchor at --size (latest if absent) with its
+    /// checkpoint. Offline: --token FILE --checkpoint FILE (a signed note
+    /// or just its body). --save DIR writes the token and the body for
+    /// `openssl ts -verify`.
+    VerifyAnchor {
+        #[command(flatten)]
+        common: Common,
+        /// PEM (or DER) file with the TSA's trusted root certificate(s).
+        #[arg(long, env = "CAUSEWAY_TSA_ROOTS")]
+        tsa_roots: PathBuf,
+        /// The anchored tree size (online); latest if absent.
+        #[arg(long, conflicts_with = "token")]
+        size: Option<u64>,
+        /// A saved DER TimeStampResp (offline; needs --checkpoint).
+        #[arg(long, requires = "checkpoint")]
+        token: Option<PathBuf>,
+        /// The checkpoint the token covers: a signed note, or its body.
+        #[arg(long, requires = "token")]
+        checkpoint: Option<PathBuf>,
+        /// A TSA policy OID the token must carry.
+        #[arg(long)]
+        tsa_policy: Option<String>,
+        /// Write anchor-<size>.tsr, checkpoint-<size>.note and
+        /// checkpoint-<size>.body into this directory.
+        #[arg(long)]
+        save: Option<PathBuf>,
+    },
+    /// Checks split-view evidence kept by a witness: both checkpoints of
+    /// each record must carry a valid signature of the log (--vkey), and
+    /// the command says what they prove. Reads a witness's /evidence list
+    /// (--witness URL) or saved records (FILE…: one record or a list per
+    /// file, as `causeway-witness evidence --json` prints them). Exits
+    /// non-zero if any record does not verify.
+    VerifyEvidence {
+        #[command(flatten)]
+        common: Common,
+        /// A witness's URL; its /evidence list is fetched.
+        #[arg(long, required_unless_present = "files")]
+        witness: Option<String>,
+        /// Saved evidence records.
+        files: Vec<PathBuf>,
+    },
+    /// Copies a log's tiles, entry bundles and checkpoint into a directory
+    /// that any static file server, bucket or CDN can serve at the same
+    /// paths. Incremental: full tiles already there are not fetched again.
+    /// The copy is verified before its checkpoint is replaced.
+    ExportTiles {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        tiles: TilesArg,
+        /// The directory to write (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Copy hash tiles only, not entry bundles.
+        #[arg(long)]
+        no_entries: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum RecordCommand {
+    /// Signs a record (JSON, from FILE or stdin) with a producer key and
+    /// prints the DSSE JSON envelope.
+    Sign {
+        /// The record kind.
+        #[arg(long)]
+        kind: Kind,
+        /// The producer key (PKCS#8 PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// The record JSON; stdin if absent or "-".
+        file: Option<PathBuf>,
+    },
+    /// Decodes an entry of the log (--index) or an envelope file (DSSE
+    /// JSON or entry bytes) to JSON: kind, record, signer key IDs, leaf hash.
+    Show {
+        /// The log's gRPC endpoint.
+        #[arg(long, env = "CAUSEWAY_LOG", default_value = DEFAULT_LOG_URL)]
+        log: String,
+        /// An entry of the log.
+        #[arg(long, conflicts_with = "file")]
+        index: Option<u64>,
+        /// An envelope file.
+        file: Option<PathBuf>,
+        /// One line of JSON instead of pretty JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        tls: TlsArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Prove {
+    /// Proves that a leaf is in the tree of a signed checkpoint.
+    Inclusion {
+        #[command(flatten)]
+        common: Common,
+        /// The leaf's index.
+        #[arg(long, required_unless_present_any = ["leaf_hash", "file"])]
+        index: Option<u64>,
+        /// The leaf's RFC 6962 hash, 64 hex digits (checked against --index if both are given).
+        #[arg(long, conflicts_with = "file")]
+        leaf_hash: Option<String>,
+        /// A file whose content is the entry (its leaf hash is computed locally).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// The tree size of a published checkpoint to prove against; latest if absent.
+        #[arg(long)]
+        size: Option<u64>,
+        /// Compute the proof from the log's tiles at this URL instead of
+        /// asking the server for it (needs --index; the checkpoint comes
+        /// from the tiles too, so --size is not allowed).
+        #[arg(long = "from-tiles", value_name = "URL", conflicts_with = "size")]
+        from_tiles: Option<String>,
+        /// Without --size, wait up to this long (e.g. 5s, 1m, none) for a
+        /// published checkpoint that includes the leaf: with witnesses, a
+        /// just-submitted entry is published once a quorum cosigned.
+        #[arg(long, default_value = "5s", value_parser = parse_age)]
+        wait: Age,
+    },
+    /// Packs one record, its causal ancestors, their inclusion proofs, the
+    /// checkpoint they are proved against (the latest anchored one that
+    /// covers the record, if any) and its RFC 3161 anchor into one JSON
+    /// file that `causeway verify` checks offline.
+    Bundle {
+        #[command(flatten)]
+        common: Common,
+        /// The record's leaf hash (64 hex digits).
+        #[arg(long)]
+        leaf_hash: String,
+        /// Where to write the bundle.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Proves that one signed checkpoint's tree is a prefix of another's.
+    Consistency {
+        #[command(flatten)]
+        common: Common,
+        /// The old tree size (a size at which a checkpoint was published).
+        #[arg(long)]
+        old: u64,
+        /// The new tree size; latest if absent.
+        #[arg(long)]
+        new: Option<u64>,
+        /// Compute the proof from the log's tiles at this URL (the new
+        /// checkpoint comes from the tiles; the old one from --log).
+        #[arg(long = "from-tiles", value_name = "URL", conflicts_with = "new")]
+        from_tiles: Option<String>,
+    },
+}
