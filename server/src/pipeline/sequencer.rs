@@ -16,7 +16,7 @@
 //! 5. writes entries, nodes, checkpoint, size and the credentials the
 //!    batch ended in one synced batch ([`Storage::commit`]);
 //! 6. only then announces the new head (to readers, or to the
-//!    [`crate::publisher`] when witnesses must cosign first) and answers the
+//!    [`crate::pipeline::publisher`] when witnesses must cosign first) and answers the
 //!    submitters.
 //!
 //! A submission is acknowledged only after step 5 returned, so nothing
@@ -36,45 +36,10 @@ use causeway_proto::note::Note;
 use causeway_proto::records::{CredentialEnd, Ending, Kind, Lineage, first_ended};
 use tokio::sync::{oneshot, watch};
 
+use crate::head::TreeHead;
 use crate::keys::LogKeys;
 use crate::storage::{Commit, Storage, StorageError};
 use crate::telemetry::{TraceLink, metrics};
-
-/// A signed tree head: durable, signed by the log and, once published
-/// through witnesses, cosigned (then `note` carries the cosignatures too).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TreeHead {
-    /// The tree size.
-    pub size: u64,
-    /// The root hash.
-    pub root: Hash,
-    /// The signed note.
-    pub note: String,
-    /// The batch that produced it, for tracing the later stages.
-    pub trace: TraceLink,
-}
-
-impl TreeHead {
-    /// The checkpoint body: the note text before the blank line, final
-    /// newline included (what witnesses cosign and TSAs timestamp).
-    pub fn body(&self) -> Option<&str> {
-        self.note.find("\n\n").map(|i| &self.note[..=i])
-    }
-
-    /// A stored checkpoint note of the tree of `size` leaves, its root
-    /// rebuilt from stored nodes (`popcount(size)` reads).
-    ///
-    /// # Errors
-    /// On a storage failure or a missing node.
-    pub fn stored(storage: &dyn Storage, size: u64, note: String) -> Result<Self, StorageError> {
-        Ok(TreeHead {
-            size,
-            root: storage.compact_range(size)?.root(),
-            note,
-            trace: TraceLink::none(),
-        })
-    }
-}
 
 /// The most submissions a batch's trace span links to.
 const MAX_TRACE_LINKS: usize = 32;
@@ -263,6 +228,9 @@ pub enum StartError {
     /// Signing the first checkpoint failed.
     #[error("signing failed: {0}")]
     Signing(String),
+    /// The sequencer thread could not be started.
+    #[error("cannot start the sequencer thread: {0}")]
+    Thread(String),
 }
 
 impl Sequencer {
