@@ -23,15 +23,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::anchorer::Anchorer;
+use crate::head::{Publication, PublishedView, TreeHead};
 use crate::keys::LogKeys;
-use crate::publisher::{Publication, Publisher};
-use crate::reader::PublishedView;
-use crate::sequencer::{Sequencer, SequencerHandle, TreeHead};
+use crate::pipeline::sequencer::SequencerHandle;
+use crate::pipeline::{self, Parts};
 use crate::storage::postgres::LeaderRecord;
 use crate::storage::{PgStorage, Storage, StorageError};
 use crate::telemetry::TraceLink;
-use crate::witnesses::WitnessClient;
 
 /// How an instance takes part in the election.
 #[derive(Clone, Debug)]
@@ -141,19 +139,13 @@ impl Leadership {
     }
 }
 
-/// Everything a term of leadership starts: what a single-instance log
-/// starts once.
+/// Everything a term of leadership starts: the [`pipeline`] a
+/// single-instance log starts once.
 pub struct LeaderParts {
     /// The log's keys are read again at every term (they never change).
     pub keys: Box<dyn Fn() -> Result<LogKeys, crate::keys::KeysError> + Send + Sync>,
-    /// Batching.
-    pub sequencer: crate::sequencer::SequencerConfig,
-    /// Witnesses (empty: every head is published at once).
-    pub witnesses: Vec<Arc<WitnessClient>>,
-    /// Quorum and timing of witnessing.
-    pub publisher: crate::publisher::PublisherConfig,
-    /// RFC 3161 anchoring, with the client it uses.
-    pub anchor: Option<(crate::anchorer::AnchorConfig, reqwest::Client)>,
+    /// The stages every term starts.
+    pub pipeline: Parts,
 }
 
 /// The election loop of one instance, and the channels its reader watches.
@@ -182,7 +174,7 @@ impl Election {
         parts: LeaderParts,
     ) -> Result<Self, StorageError> {
         let head = stored_head(&*store)?;
-        let published = if parts.witnesses.is_empty() {
+        let published = if !parts.pipeline.cosigned() {
             head.clone()
         } else {
             stored_publication(&*store)?
@@ -222,7 +214,7 @@ impl Election {
     /// checkpoints, as the leader announces them or the store holds them.
     pub fn view(&self) -> PublishedView {
         let rx = self.publication.subscribe();
-        if self.parts.witnesses.is_empty() {
+        if !self.parts.pipeline.cosigned() {
             PublishedView::Shared(rx)
         } else {
             PublishedView::Cosigned(rx)
@@ -271,7 +263,7 @@ impl Election {
                 (!h.note.is_empty()).then_some(h.size)
             };
             let known = self.publication.borrow().checkpoint.clone();
-            let cosigned = !self.parts.witnesses.is_empty();
+            let cosigned = self.parts.pipeline.cosigned();
             let attempt = tokio::task::spawn_blocking(move || {
                 let leader = store.leader()?;
                 if leader.as_ref().is_none_or(|l| !l.live)
@@ -429,55 +421,43 @@ impl Election {
         released
     }
 
-    /// Starts the sequencer thread (from the store's head, read after the
-    /// lease was won, so every earlier commit is in it), the publisher and
-    /// the anchorer for one term; they stop when `stop` turns true.
+    /// Starts the [`pipeline`] for one term (the sequencer from the
+    /// store's head, read after the lease was won, so every earlier commit
+    /// is in it; the publisher; the anchorer) and forwards what it
+    /// announces to this instance's reader; they stop when `stop` turns
+    /// true.
     async fn start_term(&self, stop: watch::Receiver<bool>) -> Result<SequencerHandle, String> {
         let keys = (self.parts.keys)().map_err(|e| e.to_string())?;
         let store: Arc<dyn Storage> = self.store.clone();
-        let config = self.parts.sequencer.clone();
-        let started = tokio::task::spawn_blocking(move || Sequencer::start(store, keys, config))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        let (sequencer, handle, heads) = started;
-        std::thread::Builder::new()
-            .name("sequencer".into())
-            .spawn(move || sequencer.run())
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(forward(heads.clone(), self.heads.clone(), |h| h.clone()));
-        let view = if self.parts.witnesses.is_empty() {
-            tokio::spawn(forward(heads.clone(), self.publication.clone(), |h| {
-                Publication {
+        let parts = self.parts.pipeline.clone();
+        // This instance's reader follows the election's channels (the
+        // store's while standing by), so the term's own reader is unused.
+        let (pipeline, _reader) =
+            tokio::task::spawn_blocking(move || pipeline::start(store, keys, &parts, stop))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        tokio::spawn(forward(
+            pipeline.heads.clone(),
+            self.heads.clone(),
+            Clone::clone,
+        ));
+        if let PublishedView::Cosigned(rx) = &pipeline.published {
+            tokio::spawn(forward(rx.clone(), self.publication.clone(), Clone::clone));
+        } else {
+            tokio::spawn(forward(
+                pipeline.heads.clone(),
+                self.publication.clone(),
+                |h| Publication {
                     checkpoint: Some(h.clone()),
                     stalled: None,
-                }
-            }));
-            PublishedView::Heads(heads)
-        } else {
-            let store: Arc<dyn Storage> = self.store.clone();
-            let (publisher, rx) = Publisher::new(
-                store,
-                self.parts.witnesses.clone(),
-                self.parts.publisher.clone(),
-                heads,
-            )
-            .map_err(|e| e.to_string())?;
-            tokio::spawn(publisher.run(stopped(stop.clone())));
-            tokio::spawn(forward(rx.clone(), self.publication.clone(), Clone::clone));
-            PublishedView::Cosigned(rx)
-        };
-        if let Some((config, http)) = &self.parts.anchor {
-            let anchorer = Anchorer::new(self.store.clone(), view, config.clone(), http.clone());
-            tokio::spawn(anchorer.run(stopped(stop)));
+                },
+            ));
         }
-        Ok(handle)
+        // Dropping the pipeline detaches the sequencer thread: it ends once
+        // the role's handle, the last one, is dropped.
+        Ok(pipeline.sequencer.clone())
     }
-}
-
-/// Resolves once `stop` turns true (or its sender is gone).
-async fn stopped(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// Copies every value of `from` into `to` until `from`'s sender is gone.

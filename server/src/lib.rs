@@ -2,68 +2,78 @@
 //!
 //! # Layout
 //!
-//! * [`keys`]: the log's origin and its two signing keys in the data directory.
+//! A submission's path, in order:
+//!
+//! 1. [`api::grpc`]: the `causeway.v1.Log` gRPC service receives
+//!    `AddEntries` (within the request limits of [`api::grpc_limits`], over
+//!    the connections of [`api::tls`]);
+//! 2. [`pipeline::admission`]: each entry decoded once and checked against
+//!    the producer policy (or opaque bytes);
+//! 3. [`pipeline::rate_limit`]: per-producer token buckets;
+//! 4. [`pipeline::sequencer`]: the single writer: batching, dedup, the
+//!    compact range, signing, one durable commit per batch;
+//! 5. [`pipeline::publisher`] with [`pipeline::witnesses`]: a head is
+//!    published once a quorum of C2SP witnesses cosigned it;
+//! 6. [`pipeline::anchorer`]: published checkpoints timestamped by an RFC
+//!    3161 TSA.
+//!
+//! [`pipeline::start`] starts stages 4 to 6 together, for a single instance
+//! and for every term of an elected leader alike. Around them:
+//!
+//! * [`head`]: the tree head, publication and published view every stage
+//!   shares.
+//! * [`reader`]: checkpoints, proofs and entries, bounded by what is
+//!   published, read off the async workers.
+//! * [`api`]: the gRPC service, the C2SP tlog-tiles HTTP API, and the one
+//!   place where errors become gRPC statuses ([`api::status`]).
 //! * [`storage`]: the store behind one trait: RocksDB (embedded, the
 //!   default) or PostgreSQL (shared by several instances); one durable
-//!   write per batch.
-//! * [`election`]: with PostgreSQL, which instance sequences (a lease with
-//!   fenced commits); the others serve reads.
-//! * [`admission`]: governance records checked against the producer policy
-//!   (or opaque bytes) before they are sequenced.
-//! * [`rate_limit`]: per-producer token buckets.
-//! * [`sequencer`]: the single writer: batching, dedup, appending to the
-//!   compact range, signing, committing, publishing.
-//! * [`witnesses`]: asking one C2SP witness to cosign (tlog-witness client).
-//! * [`publisher`]: publishes a head once a quorum of witnesses cosigned it.
-//! * [`anchorer`]: has published checkpoints timestamped by an RFC 3161 TSA.
-//! * [`reader`]: checkpoints, proofs and entries, bounded by what is published.
-//! * [`service`]: the `causeway.v1.Log` gRPC service (translation only).
-//! * [`grpc_limits`]: oversized requests answer `RESOURCE_EXHAUSTED`; the
-//!   bytes of requests being received are held to a memory budget and a
-//!   deadline.
-//! * [`http`]: the C2SP tlog-tiles read API.
+//!   write per batch; proofs assembled from stored nodes.
+//! * [`election`]: with PostgreSQL, which instance runs the pipeline (a
+//!   lease with fenced commits); the others serve reads.
+//! * [`keys`]: the log's origin and its two signing keys in the data
+//!   directory.
+//! * [`config`]: the command line ([`config::RunArgs`]) and the checked
+//!   [`Config`] made from it.
 //! * [`telemetry`]: logs, OpenTelemetry traces and metrics.
-//! * [`tls`]: plain or TLS connections, client certificates, SIGHUP reload.
 //!
-//! [`serve`] wires them together; `main.rs` only parses the command line.
+//! [`serve`] wires them together; the `causeway-server` binary
+//! (`src/bin/causeway-server/`: the config file, `--dev`, the development
+//! TSA) only parses the command line.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod admission;
-pub mod anchorer;
+pub mod api;
+pub mod config;
 pub mod election;
-pub mod grpc_limits;
-pub mod http;
+pub mod head;
 pub mod keys;
-pub mod publisher;
-pub mod rate_limit;
+pub mod pipeline;
 pub mod reader;
-pub mod sequencer;
-pub mod service;
 pub mod storage;
 pub mod telemetry;
-pub mod tls;
-pub mod witnesses;
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use causeway_proto::note::VerifierKey;
 use causeway_proto::v1::log_server::LogServer;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
-use crate::admission::Admission;
-use crate::anchorer::{AnchorConfig, Anchorer};
-use crate::election::{Election, HaConfig, LeaderParts, Leadership};
+use crate::api::grpc::{Limits, LogService};
+use crate::api::{grpc_limits, tiles, tls};
+use crate::election::{Election, LeaderParts, Leadership};
+use crate::head::TreeHead;
 use crate::keys::{KeysError, LogKeys};
-use crate::publisher::{Publisher, PublisherConfig};
-use crate::reader::{PublishedView, Reader};
-use crate::sequencer::{Sequencer, SequencerConfig, StartError, TreeHead};
-use crate::service::{Limits, LogService};
-use crate::storage::{PgStorage, RocksStorage, Storage, StorageError, StorageOptions};
-use crate::witnesses::{WitnessClient, WitnessEndpoint};
+use crate::pipeline::rate_limit::RateLimiter;
+use crate::pipeline::sequencer::StartError;
+use crate::pipeline::{Parts, Pipeline};
+use crate::reader::Reader;
+use crate::storage::{PgStorage, RocksStorage, Storage, StorageError};
+
+pub use crate::config::Config;
 
 /// How long open connections may take to finish once shutdown begins.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -80,87 +90,6 @@ pub const WRITES_HEALTH: &str = "causeway.v1.Log/writes";
 
 /// The origin used when a data directory is initialized without `--origin`.
 pub const DEFAULT_ORIGIN: &str = "localhost/causeway";
-
-/// Everything needed to run a log.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Where keys and the database live.
-    pub data_dir: PathBuf,
-    /// The origin for a new data directory; checked against an existing one.
-    pub origin: Option<String>,
-    /// Batching.
-    pub sequencer: SequencerConfig,
-    /// The largest gRPC request accepted, in bytes.
-    pub max_request_bytes: usize,
-    /// The most entries one `AddEntries` call may carry.
-    pub max_request_entries: usize,
-    /// The memory budget for gRPC request bytes received but not yet
-    /// complete (`--max-inflight-bytes`); each connection may use
-    /// [`grpc_limits::BodyBudget::connection_share`] of it.
-    pub max_inflight_bytes: usize,
-    /// How long a gRPC request body may take to arrive completely.
-    pub request_body_timeout: std::time::Duration,
-    /// gRPC connections open at once per client IP address (0: no limit).
-    pub max_connections_per_ip: usize,
-    /// Connections open at once on each listener, gRPC and HTTP (0: no
-    /// limit); more wait in the listen backlog until one closes.
-    pub max_connections: usize,
-    /// HTTP/2 streams (calls) open at once per gRPC connection.
-    pub max_concurrent_streams: u32,
-    /// RocksDB memory budget.
-    pub storage: StorageOptions,
-    /// A PostgreSQL URL to keep the log in instead of RocksDB under `data_dir`.
-    pub postgres: Option<String>,
-    /// TLS to PostgreSQL, trusting these roots (`--storage-ca`).
-    pub postgres_tls: Option<rustls::ClientConfig>,
-    /// Take part in leader election among instances sharing `postgres`.
-    pub ha: Option<HaConfig>,
-    /// Witnesses asked to cosign every checkpoint; empty publishes every
-    /// signed head at once.
-    pub witnesses: Vec<WitnessEndpoint>,
-    /// Quorum and timing of witnessing.
-    pub publisher: PublisherConfig,
-    /// RFC 3161 anchoring, if a TSA is configured.
-    pub anchor: Option<AnchorConfig>,
-    /// What entries are accepted.
-    pub admission: Admission,
-    /// Records per second per producer (0: no limit).
-    pub producer_rate_limit: f64,
-    /// TLS for both listeners (and mutual TLS for producers), if set.
-    pub tls: Option<tls::TlsFiles>,
-}
-
-impl Config {
-    /// Defaults for a data directory.
-    pub fn new(data_dir: PathBuf) -> Self {
-        Config {
-            data_dir,
-            origin: None,
-            sequencer: SequencerConfig::default(),
-            max_request_bytes: 16 << 20,
-            max_request_entries: 10_000,
-            max_inflight_bytes: 256 << 20,
-            request_body_timeout: std::time::Duration::from_secs(30),
-            max_connections_per_ip: 64,
-            max_connections: causeway_io::DEFAULT_MAX_CONNECTIONS,
-            max_concurrent_streams: 100,
-            storage: StorageOptions::default(),
-            postgres: None,
-            postgres_tls: None,
-            ha: None,
-            witnesses: Vec::new(),
-            publisher: PublisherConfig {
-                quorum: 0,
-                timeout: std::time::Duration::from_secs(5),
-                refresh: std::time::Duration::from_secs(60),
-            },
-            anchor: None,
-            admission: Admission::Opaque,
-            producer_rate_limit: 0.0,
-            tls: None,
-        }
-    }
-}
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -188,8 +117,8 @@ pub enum ServerError {
     Config(String),
 }
 
-/// An open log: storage, the sequencer thread (or the election that
-/// starts one), and read access.
+/// An open log: storage, the [`pipeline`] (or the election that starts
+/// one per term), and read access.
 pub struct OpenLog {
     /// Read access to published data.
     pub reader: Reader,
@@ -201,37 +130,25 @@ pub struct OpenLog {
     pub origin: String,
     /// The latest durable head (ahead of what is published while
     /// witnesses cosign; the store's, on a standby).
-    pub head: tokio::sync::watch::Receiver<Arc<TreeHead>>,
-    publisher: Option<Publisher>,
+    pub head: watch::Receiver<Arc<TreeHead>>,
+    /// Stops the pipeline's publisher and anchorer (shared with [`serve`],
+    /// which stops them as shutdown begins).
+    stop: Arc<watch::Sender<bool>>,
+    pipeline: Option<Pipeline>,
     election: Option<Election>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-fn http_client() -> Result<reqwest::Client, ServerError> {
-    reqwest::Client::builder()
-        .user_agent(concat!("causeway-server/", env!("CARGO_PKG_VERSION")))
-        .tcp_nodelay(true)
-        .build()
-        .map_err(|e| std::io::Error::other(e.to_string()).into())
 }
 
 impl OpenLog {
     /// Opens the data directory (initializing it if empty) and the store,
-    /// restores the tree and starts the sequencer thread; with
-    /// `config.ha`, prepares the election instead (see [`serve`]).
+    /// and starts the [`pipeline`] (its publisher and anchorer need a tokio
+    /// runtime when witnesses or a TSA are configured); with `config.ha`,
+    /// prepares the election instead (see [`serve`]).
     ///
     /// # Errors
-    /// If keys, storage or the stored tree are unusable.
+    /// If the configuration contradicts itself, or keys, storage or the
+    /// stored tree are unusable.
     pub fn open(config: &Config) -> Result<Self, ServerError> {
-        // With witnesses, a quorum of 0 would publish checkpoints nobody
-        // cosigned; more than there are would publish nothing.
-        let (witnesses, quorum) = (config.witnesses.len(), config.publisher.quorum);
-        if witnesses > 0 && !(1..=witnesses).contains(&quorum) {
-            return Err(ServerError::Config(format!(
-                "witness quorum {quorum} must be between 1 and the number of witnesses \
-                 ({witnesses}); set PublisherConfig::quorum (--witness-quorum)"
-            )));
-        }
+        config.check().map_err(ServerError::Config)?;
         let keys = if config.ha.is_some() {
             // Every instance must sign with the same keys: never make new ones.
             if !LogKeys::exists(&config.data_dir) {
@@ -271,22 +188,15 @@ impl OpenLog {
         }
         let vkeys = keys.vkeys();
         let origin = keys.origin.to_string();
-        let witnesses: Vec<Arc<WitnessClient>> = if config.witnesses.is_empty() {
-            Vec::new()
-        } else {
-            let http = http_client()?;
-            config
-                .witnesses
-                .iter()
-                .map(|w| {
-                    Arc::new(WitnessClient::new(
-                        w.clone(),
-                        http.clone(),
-                        config.publisher.timeout,
-                    ))
-                })
-                .collect()
-        };
+        let parts = Parts::new(
+            config.sequencer.clone(),
+            &config.witnesses,
+            config.publisher.clone(),
+            config.anchor.clone(),
+        )
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let (stop, stopped) = watch::channel(false);
+        let stop = Arc::new(stop);
         if let Some(ha) = &config.ha {
             let Some(pg) = postgres else {
                 return Err(StartError::Inconsistent(
@@ -294,17 +204,10 @@ impl OpenLog {
                 )
                 .into());
             };
-            let anchor = match &config.anchor {
-                Some(a) => Some((a.clone(), http_client()?)),
-                None => None,
-            };
             let dir = config.data_dir.clone();
             let parts = LeaderParts {
                 keys: Box::new(move || LogKeys::load(&dir)),
-                sequencer: config.sequencer.clone(),
-                witnesses,
-                publisher: config.publisher.clone(),
-                anchor,
+                pipeline: parts,
             };
             let election = Election::new(pg, ha.clone(), parts)?;
             let head = election.heads();
@@ -314,56 +217,42 @@ impl OpenLog {
                 vkeys,
                 origin,
                 head,
-                publisher: None,
+                stop,
+                pipeline: None,
                 election: Some(election),
-                thread: None,
             });
         }
-        let (sequencer, handle, heads) =
-            Sequencer::start(storage.clone(), keys, config.sequencer.clone())?;
-        let (publisher, view) = if witnesses.is_empty() {
-            (None, PublishedView::Heads(heads.clone()))
-        } else {
-            let (publisher, rx) = Publisher::new(
-                storage.clone(),
-                witnesses,
-                config.publisher.clone(),
-                heads.clone(),
-            )?;
-            (Some(publisher), PublishedView::Cosigned(rx))
-        };
-        let thread = std::thread::Builder::new()
-            .name("sequencer".into())
-            .spawn(move || sequencer.run())?;
+        let (pipeline, reader) = pipeline::start(storage, keys, &parts, stopped)?;
         Ok(OpenLog {
-            reader: Reader::new(storage, view, heads.clone()),
-            writes: Leadership::single(handle),
+            reader,
+            writes: Leadership::single(pipeline.sequencer.clone()),
             vkeys,
             origin,
-            head: heads,
-            publisher,
+            head: pipeline.heads.clone(),
+            stop,
+            pipeline: Some(pipeline),
             election: None,
-            thread: Some(thread),
         })
     }
 
-    /// Stops the sequencer once every handle is dropped and waits for the
-    /// last batch to be durable.
+    /// Stops the pipeline: the publisher and anchorer at once, the
+    /// sequencer once every handle is dropped, waiting for the last batch
+    /// to be durable.
     pub fn close(self) {
         let OpenLog {
             reader,
             writes,
-            thread,
-            publisher,
+            stop,
+            pipeline,
             election,
             ..
         } = self;
+        let _ = stop.send(true);
         drop(election);
-        drop(publisher);
         drop(writes);
         drop(reader);
-        if let Some(thread) = thread {
-            let _ = thread.join();
+        if let Some(pipeline) = pipeline {
+            pipeline.close();
         }
     }
 }
@@ -391,9 +280,13 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     // One shutdown signal, fanned out to both servers.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let pipeline_stop = log.stop.clone();
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
+        // The publisher and the anchorer stop with the listeners; the
+        // sequencer drains once the handlers are gone.
+        let _ = pipeline_stop.send(true);
     });
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -407,19 +300,6 @@ pub async fn serve(
         .election
         .take()
         .map(|e| tokio::spawn(e.run(election_stopped)));
-    if let Some(publisher) = log.publisher.take() {
-        tokio::spawn(publisher.run(stopped(stop_rx.clone())));
-    }
-    if let Some(anchor) = config.anchor.as_ref().filter(|_| config.ha.is_none()) {
-        let http = http_client()?;
-        let anchorer = Anchorer::new(
-            log.reader.storage_arc(),
-            log.reader.subscribe(),
-            anchor.clone(),
-            http,
-        );
-        tokio::spawn(anchorer.run(stopped(stop_rx.clone())));
-    }
     let service = LogService::new(
         log.reader.clone(),
         log.writes.clone(),
@@ -427,7 +307,7 @@ pub async fn serve(
             max_request_entries: config.max_request_entries,
             admission: config.admission.clone(),
             rate_limit: (config.producer_rate_limit > 0.0)
-                .then(|| Arc::new(rate_limit::RateLimiter::new(config.producer_rate_limit))),
+                .then(|| Arc::new(RateLimiter::new(config.producer_rate_limit))),
             client_certificates: config.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
         },
         stop_rx.clone(),
@@ -567,7 +447,7 @@ pub async fn serve(
                     ),
                     local,
                 );
-                axum::serve(listener, http::router(log.reader.clone()))
+                axum::serve(listener, tiles::router(log.reader.clone()))
                     .with_graceful_shutdown(stopped(stop_rx.clone()))
                     .await
                     .map_err(ServerError::Io)

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use causeway_proto::merkle::{Hash, ProofPlan};
 use tokio::sync::watch;
 
-use crate::publisher::Publication;
-use crate::sequencer::TreeHead;
+use crate::head::{PublishedView, TreeHead};
+use crate::storage::proof::{ProofError, consistency_proof};
 use crate::storage::{Storage, StorageError, StoredAnchor};
 
 /// Why a read could not be answered.
@@ -46,6 +46,19 @@ pub enum ReadError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The blocking task that read storage did not finish (the runtime is
+    /// shutting down, or the read panicked).
+    #[error("the read did not finish: {0}")]
+    Interrupted(String),
+}
+
+impl From<ProofError> for ReadError {
+    fn from(e: ProofError) -> Self {
+        match e {
+            ProofError::Invalid(m) => ReadError::Invalid(m),
+            ProofError::Storage(e) => ReadError::Storage(e),
+        }
+    }
 }
 
 /// An inclusion proof with its coordinates.
@@ -65,54 +78,6 @@ pub struct InclusionProof {
 pub const MAX_ENTRIES_PAGE: usize = 1000;
 /// Largest number of entry bytes one `GetEntries` page returns.
 pub const MAX_ENTRIES_PAGE_BYTES: usize = 4 << 20;
-
-/// What readers treat as "the latest checkpoint".
-#[derive(Clone)]
-pub enum PublishedView {
-    /// No witnesses: every durable signed head is published at once.
-    Heads(watch::Receiver<Arc<TreeHead>>),
-    /// Witnesses: only checkpoints cosigned by a quorum are published.
-    Cosigned(watch::Receiver<Publication>),
-    /// No witnesses, on an instance sharing a store ([`crate::election`]):
-    /// every durable signed head, as the leader announces it or a standby
-    /// reads it from the store (none before the first commit).
-    Shared(watch::Receiver<Publication>),
-}
-
-impl PublishedView {
-    /// The latest published checkpoint, if any.
-    pub fn current(&self) -> Option<Arc<TreeHead>> {
-        match self {
-            PublishedView::Heads(rx) => Some(rx.borrow().clone()),
-            PublishedView::Cosigned(rx) | PublishedView::Shared(rx) => {
-                rx.borrow().checkpoint.clone()
-            }
-        }
-    }
-
-    /// Waits for the next change; `false` once the publisher is gone.
-    pub async fn changed(&mut self) -> bool {
-        match self {
-            PublishedView::Heads(rx) => rx.changed().await.is_ok(),
-            PublishedView::Cosigned(rx) | PublishedView::Shared(rx) => rx.changed().await.is_ok(),
-        }
-    }
-
-    fn not_published_reason(&self) -> String {
-        match self {
-            PublishedView::Heads(_) => "the log has not started".into(),
-            PublishedView::Shared(_) => {
-                "the shared store holds no tree yet; it is created when the first instance leads"
-                    .into()
-            }
-            PublishedView::Cosigned(rx) => rx
-                .borrow()
-                .stalled
-                .clone()
-                .unwrap_or_else(|| "waiting for the first witness cosignatures".into()),
-        }
-    }
-}
 
 /// Answers read requests from storage.
 ///
@@ -169,6 +134,24 @@ impl Reader {
         self.published.clone()
     }
 
+    /// Runs `read` on tokio's blocking pool, so that storage reads (RocksDB
+    /// I/O, PostgreSQL round trips) never hold an async worker that also
+    /// serves other connections. Every gRPC and HTTP read goes through here.
+    ///
+    /// # Errors
+    /// `read`'s error, or [`ReadError::Interrupted`] if the task did not
+    /// finish.
+    pub async fn off_worker<T, F>(&self, read: F) -> Result<T, ReadError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Reader) -> Result<T, ReadError> + Send + 'static,
+    {
+        let reader = self.clone();
+        tokio::task::spawn_blocking(move || read(&reader))
+            .await
+            .map_err(|e| ReadError::Interrupted(e.to_string()))?
+    }
+
     /// The storage underneath, for the HTTP tile paths.
     pub fn storage(&self) -> &dyn Storage {
         &*self.storage
@@ -222,7 +205,7 @@ impl Reader {
             return Ok(latest);
         };
         at_most("tree size", size, self.published_size())?;
-        let cosigned = matches!(self.published, PublishedView::Cosigned(_));
+        let cosigned = self.published.is_cosigned();
         let stored = if cosigned {
             self.storage.published(size)?
         } else {
@@ -384,22 +367,4 @@ fn at_most(what: &'static str, value: u64, limit: u64) -> Result<u64, ReadError>
         });
     }
     Ok(value)
-}
-
-/// The consistency proof from `old` to `new` leaves, from stored nodes,
-/// without checking `new` against what is published: the publisher proves
-/// not-yet-published heads to witnesses.
-///
-/// # Errors
-/// `old` of 0 or `old > new`, or a storage failure.
-pub fn consistency_proof(
-    storage: &dyn Storage,
-    old: u64,
-    new: u64,
-) -> Result<Vec<Hash>, ReadError> {
-    let plan = ProofPlan::consistency(old, new).map_err(|e| ReadError::Invalid(e.to_string()))?;
-    let hashes = storage.nodes(plan.node_ids())?;
-    Ok(plan
-        .assemble(&hashes)
-        .map_err(|e| StorageError::Corrupt(e.to_string()))?)
 }

@@ -327,3 +327,16 @@ pub fn observe_storage(storage: Arc<dyn Storage>) {
 pub fn reason(reason: &'static str) -> [KeyValue; 1] {
     [KeyValue::new("reason", reason)]
 }
+
+/// The error with its causes: reqwest's own message omits the useful part
+/// ("connection refused").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

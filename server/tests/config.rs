@@ -3,7 +3,7 @@
 //! cosigned.
 
 use causeway_proto::note::{CosignatureSigner, KeyName};
-use causeway_server::witnesses::WitnessEndpoint;
+use causeway_server::pipeline::witnesses::WitnessEndpoint;
 use causeway_server::{Config, OpenLog, ServerError};
 
 fn witness(name: &str) -> WitnessEndpoint {

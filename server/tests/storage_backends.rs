@@ -309,8 +309,9 @@ fn postgres_over_tls_verifies_the_server_certificate() {
     let (cert, key) = pki.issue("db", true);
     let pg = Postgres::start_tls(&dir.path().join("pg"), &cert, &key);
     let url = pg.create_database("tls");
-    let config =
-        |ca: &std::path::Path| causeway_server::tls::client_config("--storage-ca", ca).unwrap();
+    let config = |ca: &std::path::Path| {
+        causeway_server::api::tls::client_config("--storage-ca", ca).unwrap()
+    };
 
     // Trusting the database's CA: every connection is TLS.
     let s = PgStorage::open(&url, Some(config(&pki.ca()))).unwrap();

@@ -13,13 +13,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use causeway_client::verify::{
-    WitnessPolicy, check_consistency, check_witnesses, verify_checkpoint,
+    WitnessPolicy, check_anchor, check_consistency, check_witnesses, verify_checkpoint,
 };
 use causeway_client::{ClientError, LeafRef, LogClient};
 use causeway_proto::checkpoint::Checkpoint;
 use causeway_proto::merkle::{CompactRange, Hash, leaf_hash};
 use causeway_proto::note::VerifierKey;
-use causeway_tests::{Postgres, Server, Witness, init_log, start_witnesses};
+use causeway_proto::timestamp::TrustedRoots;
+use causeway_tests::{Postgres, Server, Tsa, Witness, init_log, start_witnesses};
 
 const ORIGIN: &str = "test.causeway/replicated";
 /// Short enough that a failover fits a test, long enough for a loaded CI machine.
@@ -682,4 +683,88 @@ async fn instances_ride_out_a_postgres_restart() {
     for url in &urls {
         check_whole_tree(url, &published_at(url, cp.size(), &keys).await, &acked).await;
     }
+}
+
+/// Waits until the anchor served by `url` covers `size`; checks that it is
+/// a log-signed checkpoint timestamped by the TSA of `roots`.
+async fn anchored_at(url: &str, size: u64, keys: &[VerifierKey], roots: &TrustedRoots) -> u64 {
+    let mut c = LogClient::connect(url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(a) = c.anchor(None).await
+            && a.tree_size >= size
+        {
+            let cp = verify_checkpoint(&a.checkpoint_note, keys).unwrap();
+            assert_eq!(cp.checkpoint().size(), a.tree_size);
+            let body = &a.checkpoint_note[..=a.checkpoint_note.find("\n\n").unwrap()];
+            let v = check_anchor(&a.timestamp_response, body, roots, None).unwrap();
+            assert_eq!(v.gen_time, a.gen_time);
+            return a.tree_size;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url}: size {size} was not anchored in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The anchorer is a stage of the pipeline every term starts: an elected
+/// leader anchors as a single instance does, standbys serve its anchors
+/// from the shared store, and the next leader keeps anchoring.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_elected_leader_anchors_and_so_does_the_next() {
+    let d = Deployment::new(0);
+    let tsa = Tsa::start(&d.dir.path().join("tsa"), "ec", 0);
+    let roots_path = tsa.roots.to_str().unwrap().to_owned();
+    let roots = TrustedRoots::from_pem_or_der(&std::fs::read(&tsa.roots).unwrap()).unwrap();
+    let flags = [
+        "--tsa-url",
+        &tsa.url,
+        "--tsa-roots",
+        &roots_path,
+        "--tsa-interval",
+        "0ms",
+    ];
+    let mut servers: BTreeMap<&str, Server> = ["a", "b"]
+        .iter()
+        .map(|n| (*n, d.start_with(n, &flags)))
+        .collect();
+    let keys = d.keys();
+    let first = wait_for_leader(&d, None);
+    let standby = if first == "a" { "b" } else { "a" };
+    let mut leader = LogClient::connect(&servers[first.as_str()].url)
+        .await
+        .unwrap();
+    leader
+        .add_entries(vec![b"anchored by the first leader".to_vec()])
+        .await
+        .unwrap();
+    anchored_at(&servers[first.as_str()].url, 1, &keys, &roots).await;
+    anchored_at(&servers[standby].url, 1, &keys, &roots).await;
+
+    // The standby takes over and anchors what it sequences.
+    servers.remove(first.as_str()).unwrap().kill9();
+    let second = wait_for_leader(&d, Some(&first));
+    assert_eq!(second, standby);
+    let url = servers[second.as_str()].url.clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let size = loop {
+        let attempt = async {
+            LogClient::connect(&url)
+                .await?
+                .add_entries(vec![b"anchored by the second leader".to_vec()])
+                .await
+        };
+        match attempt.await {
+            Ok(added) => break added.entries[0].index + 1,
+            Err(e) => assert!(
+                retryable(&e) && Instant::now() < deadline,
+                "the new leader refuses writes: {e}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(size, 2);
+    anchored_at(&url, size, &keys, &roots).await;
 }

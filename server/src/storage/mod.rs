@@ -15,6 +15,7 @@
 //! handful of point reads, never the whole tree.
 
 pub mod postgres;
+pub mod proof;
 pub mod rocks;
 
 use causeway_proto::merkle::{CompactRange, Hash, NodeId};

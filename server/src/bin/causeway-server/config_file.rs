@@ -174,27 +174,12 @@ fn suggestion(key: &str, command: &clap::Command) -> String {
         .get_arguments()
         .filter_map(|a| a.get_long())
         .filter(|l| !NOT_IN_FILE.contains(l))
-        .map(|l| (edit_distance(key, l), l))
+        .map(|l| (strsim::levenshtein(key, l), l))
         .min();
     match best {
         Some((d, l)) if d <= 2 => format!(" (did you mean {l:?}?)"),
         _ => "; the keys are the long option names of `causeway-server --help`".into(),
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// Where `--config` (or `CAUSEWAY_CONFIG`) points, if anywhere.
@@ -217,9 +202,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn distances() {
-        assert_eq!(edit_distance("witnes", "witness"), 1);
-        assert_eq!(edit_distance("grpc-adr", "grpc-addr"), 1);
-        assert_eq!(edit_distance("abc", "xyz"), 3);
+    fn suggests_the_closest_option() {
+        let command = clap::Command::new("t")
+            .arg(clap::Arg::new("witness").long("witness"))
+            .arg(clap::Arg::new("grpc-addr").long("grpc-addr"));
+        assert_eq!(
+            suggestion("witnes", &command),
+            " (did you mean \"witness\"?)"
+        );
+        assert_eq!(
+            suggestion("grpc-adr", &command),
+            " (did you mean \"grpc-addr\"?)"
+        );
+        assert!(suggestion("xyz", &command).contains("the keys are the long option names"));
     }
 }

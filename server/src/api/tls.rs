@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
 use tokio_util::either::Either;
 
-use crate::grpc_limits::ConnectionShare;
+use crate::api::grpc_limits::ConnectionShare;
 
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

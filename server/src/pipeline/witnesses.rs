@@ -18,9 +18,10 @@ use causeway_proto::witness::{
     ADD_CHECKPOINT_PATH, AddCheckpointRequest, SIZE_CONTENT_TYPE, parse_size_body,
 };
 
-use crate::reader::consistency_proof;
-use crate::sequencer::TreeHead;
+use crate::head::TreeHead;
 use crate::storage::Storage;
+use crate::storage::proof::consistency_proof;
+use crate::telemetry::error_chain;
 
 /// A witness the log asks for cosignatures: `VKEY@URL` on the command line.
 #[derive(Clone, Debug)]
@@ -396,19 +397,6 @@ impl WitnessClient {
 fn short(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]);
     text.trim().to_owned()
-}
-
-/// The error with its causes: reqwest's own message omits the useful part
-/// ("connection refused").
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! The `causeway.v1.Log` gRPC service. Handlers only translate between
-//! protobuf and the [`Reader`] / [`Leadership`]'s sequencer; errors become gRPC
-//! statuses here (`read_status`, `submit_status`, request limits) and, for
-//! records, in [`crate::admission`].
+//! protobuf and the [`Reader`] / [`Leadership`]'s sequencer; errors become
+//! gRPC statuses in [`super::status`] (and the request limits here). Every
+//! read runs off the async workers ([`Reader::off_worker`]), as the tile
+//! API's do.
 
+use causeway_proto::MAX_ENTRY_SIZE;
 use causeway_proto::merkle::{Hash, leaf_hash};
 use causeway_proto::v1::log_server::Log;
 use causeway_proto::v1::{
@@ -12,7 +14,6 @@ use causeway_proto::v1::{
     ListAnchorsRequest, ListAnchorsResponse, WatchCheckpointsRequest,
     get_inclusion_proof_request::Leaf,
 };
-use causeway_proto::{LEADER_METADATA, MAX_ENTRY_SIZE};
 use std::time::Instant;
 
 use tonic::{Request, Response, Status};
@@ -21,13 +22,15 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::admission::{Admission, Checked};
-use crate::election::{Leadership, NotLeader};
-use crate::rate_limit::RateLimiter;
-use crate::reader::{PublishedView, ReadError, Reader};
-use crate::sequencer::{NewEntry, SubmitError, TreeHead};
+use super::status;
+use super::tls::Peer;
+use crate::election::Leadership;
+use crate::head::{PublishedView, TreeHead};
+use crate::pipeline::admission::{Admission, Checked};
+use crate::pipeline::rate_limit::RateLimiter;
+use crate::pipeline::sequencer::{NewEntry, SubmitError};
+use crate::reader::Reader;
 use crate::telemetry::{metrics, reason};
-use crate::tls::Peer;
 use tracing::Instrument as _;
 
 /// Request limits enforced by the service.
@@ -103,41 +106,6 @@ fn watch_checkpoints(view: PublishedView, stop: watch::Receiver<bool>) -> Checkp
             }
         }
     }))
-}
-
-fn read_status(e: ReadError) -> Status {
-    match e {
-        ReadError::BeyondTree { .. } | ReadError::NotYetPublished { .. } => {
-            Status::out_of_range(e.to_string())
-        }
-        ReadError::NotPublished(_) => Status::unavailable(e.to_string()),
-        ReadError::Invalid(m) => Status::invalid_argument(m),
-        ReadError::NotFound(m) => Status::not_found(m),
-        ReadError::Storage(e) => {
-            tracing::error!(error = %e, "read failed");
-            Status::unavailable(format!("{e}; retry later"))
-        }
-    }
-}
-
-fn submit_status(e: SubmitError) -> Status {
-    match e {
-        SubmitError::Busy { .. } => Status::resource_exhausted(e.to_string()),
-        SubmitError::ShuttingDown | SubmitError::Storage(_) => Status::unavailable(e.to_string()),
-        SubmitError::Ended(message) => Status::permission_denied(message),
-    }
-}
-
-/// `UNAVAILABLE` (writers retry), with the leader's URL in the
-/// `causeway-leader` metadata when it is known, so clients can follow it.
-fn not_leader_status(not: &NotLeader) -> Status {
-    let mut status = Status::unavailable(not.to_string());
-    if let Some(address) = not.leader_address()
-        && let Ok(value) = address.parse()
-    {
-        status.metadata_mut().insert(LEADER_METADATA, value);
-    }
-    status
 }
 
 fn checkpoint_message(p: &TreeHead) -> Checkpoint {
@@ -244,7 +212,7 @@ impl LogService {
         let started = Instant::now();
         // A standby refuses before doing any work, naming the leader.
         let sequencer = self.writes.sequencer().map_err(|not| Rejected {
-            status: not_leader_status(&not),
+            status: status::not_leader(&not),
             reason: "not_leader",
         })?;
         let peer = request
@@ -279,7 +247,8 @@ impl LogService {
                 })
             })
             .await
-            .map_err(|e| Status::internal(format!("validation task failed: {e}")))??;
+            .map_err(|e| Status::internal(format!("validation task failed: {e}")))?
+            .map_err(status::admission)?;
         }
         drop(span);
         if let Some(limiter) = &self.limits.rate_limit {
@@ -315,7 +284,7 @@ impl LogService {
                     SubmitError::Storage(_) => "storage",
                     SubmitError::Ended(_) => "permission_denied",
                 },
-                status: submit_status(e),
+                status: status::submit(e),
             })?;
         let reply = AddEntriesResponse {
             entries: accepted
@@ -344,10 +313,12 @@ impl Log for LogService {
         &self,
         request: Request<GetAnchorRequest>,
     ) -> Result<Response<Anchor>, Status> {
+        let size = request.into_inner().tree_size;
         let (anchor, note) = self
             .reader
-            .anchor(request.into_inner().tree_size)
-            .map_err(read_status)?;
+            .off_worker(move |r| r.anchor(size))
+            .await
+            .map_err(status::read)?;
         Ok(Response::new(Anchor {
             tree_size: anchor.size,
             timestamp_response: anchor.der,
@@ -365,11 +336,12 @@ impl Log for LogService {
             0 => MAX_ANCHORS_PAGE,
             n => (n as usize).min(MAX_ANCHORS_PAGE),
         };
+        let start = req.start_size;
         let anchors = self
             .reader
-            .storage()
-            .anchors(req.start_size, limit)
-            .map_err(|e| read_status(e.into()))?;
+            .off_worker(move |r| Ok(r.storage().anchors(start, limit)?))
+            .await
+            .map_err(status::read)?;
         Ok(Response::new(ListAnchorsResponse {
             anchors: anchors
                 .into_iter()
@@ -409,10 +381,12 @@ impl Log for LogService {
         &self,
         request: Request<GetCheckpointRequest>,
     ) -> Result<Response<Checkpoint>, Status> {
+        let size = request.into_inner().tree_size;
         let p = self
             .reader
-            .checkpoint(request.into_inner().tree_size)
-            .map_err(read_status)?;
+            .off_worker(move |r| r.checkpoint(size))
+            .await
+            .map_err(status::read)?;
         Ok(Response::new(checkpoint_message(&p)))
     }
 
@@ -422,19 +396,24 @@ impl Log for LogService {
     ) -> Result<Response<InclusionProof>, Status> {
         let started = Instant::now();
         let req = request.into_inner();
-        let index = match req.leaf {
-            Some(Leaf::LeafIndex(i)) => i,
-            Some(Leaf::LeafHash(h)) => {
-                let h = Hash::try_from(h.as_slice())
-                    .map_err(|e| Status::invalid_argument(format!("leaf_hash: {e}")))?;
-                self.reader.leaf_index(&h).map_err(read_status)?
-            }
+        let leaf = match req.leaf {
+            Some(Leaf::LeafIndex(i)) => Ok(i),
+            Some(Leaf::LeafHash(h)) => Err(Hash::try_from(h.as_slice())
+                .map_err(|e| Status::invalid_argument(format!("leaf_hash: {e}")))?),
             None => return Err(Status::invalid_argument("set leaf_index or leaf_hash")),
         };
+        let size = req.tree_size;
         let p = self
             .reader
-            .inclusion_proof(index, req.tree_size)
-            .map_err(read_status)?;
+            .off_worker(move |r| {
+                let index = match leaf {
+                    Ok(index) => index,
+                    Err(hash) => r.leaf_index(&hash)?,
+                };
+                r.inclusion_proof(index, size)
+            })
+            .await
+            .map_err(status::read)?;
         let reply = InclusionProof {
             leaf_index: p.leaf_index,
             tree_size: p.tree_size,
@@ -449,10 +428,12 @@ impl Log for LogService {
         request: Request<GetConsistencyProofRequest>,
     ) -> Result<Response<ConsistencyProof>, Status> {
         let req = request.into_inner();
+        let (old, new) = (req.old_size, req.new_size);
         let (new_size, proof) = self
             .reader
-            .consistency_proof(req.old_size, req.new_size)
-            .map_err(read_status)?;
+            .off_worker(move |r| r.consistency_proof(old, new))
+            .await
+            .map_err(status::read)?;
         Ok(Response::new(ConsistencyProof {
             old_size: req.old_size,
             new_size,
@@ -465,10 +446,12 @@ impl Log for LogService {
         request: Request<GetEntriesRequest>,
     ) -> Result<Response<GetEntriesResponse>, Status> {
         let req = request.into_inner();
+        let (start, count) = (req.start, req.count);
         let entries = self
             .reader
-            .entries(req.start, req.count)
-            .map_err(read_status)?;
+            .off_worker(move |r| r.entries(start, count))
+            .await
+            .map_err(status::read)?;
         Ok(Response::new(GetEntriesResponse {
             entries: (req.start..)
                 .zip(entries)

@@ -15,7 +15,36 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct RateLimiter {
     per_second: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    buckets: Mutex<Buckets>,
+}
+
+/// Each producer's tokens as of when they were last counted.
+///
+/// A bucket that would have refilled by now is the same as no bucket (a
+/// new producer starts full), so it can be forgotten. Forgetting scans the
+/// whole map, so it runs only once the map has doubled since the last
+/// scan: each scan is paid for by the insertions before it, however many
+/// producers stay active.
+#[derive(Debug)]
+struct Buckets {
+    map: HashMap<String, (f64, Instant)>,
+    /// The size at which the next scan runs.
+    sweep_at: usize,
+}
+
+/// The fewest buckets before forgetting idle ones is worth a scan.
+const SWEEP_FROM: usize = 100_000;
+
+impl Buckets {
+    /// Drops the buckets that are full again at `now`, and sets the next
+    /// scan for when the map has doubled.
+    fn sweep(&mut self, now: Instant, per_second: f64, capacity: f64) {
+        self.map.retain(|_, (tokens, last)| {
+            let elapsed = now.saturating_duration_since(*last).as_secs_f64();
+            *tokens + elapsed * per_second < capacity
+        });
+        self.sweep_at = (self.map.len() * 2).max(SWEEP_FROM);
+    }
 }
 
 /// A refusal: who, and when to retry.
@@ -53,7 +82,10 @@ impl RateLimiter {
     pub fn new(per_second: f64) -> Self {
         RateLimiter {
             per_second,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets {
+                map: HashMap::new(),
+                sweep_at: SWEEP_FROM,
+            }),
         }
     }
 
@@ -63,7 +95,11 @@ impl RateLimiter {
     /// [`Limited`] for the first producer without enough tokens.
     pub fn take(&self, counts: &HashMap<String, usize>, now: Instant) -> Result<(), Limited> {
         let capacity = self.per_second.max(1.0);
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.map.len() >= guard.sweep_at {
+            guard.sweep(now, self.per_second, capacity);
+        }
+        let buckets = &mut guard.map;
         // Refill, then check every producer before taking anything.
         for producer in counts.keys() {
             let (tokens, last) = buckets.entry(producer.clone()).or_insert((capacity, now));
@@ -88,10 +124,6 @@ impl RateLimiter {
                 b.0 -= n as f64;
             }
         }
-        // Forget idle producers now and then so the map stays small.
-        if buckets.len() > 100_000 {
-            buckets.retain(|_, (t, _)| *t < capacity);
-        }
         Ok(())
     }
 }
@@ -99,6 +131,37 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idle_buckets_are_forgotten_without_a_scan_per_request() {
+        let limiter = RateLimiter::new(10.0);
+        let t0 = Instant::now();
+        for i in 0..SWEEP_FROM {
+            limiter.take(&one(&format!("p{i}"), 1), t0).unwrap();
+        }
+        let size = || limiter.buckets.lock().unwrap().map.len();
+        assert_eq!(size(), SWEEP_FROM);
+        // A second later every bucket has refilled (one token missing, ten
+        // a second): the next request forgets them all, though none was
+        // ever full when last counted.
+        let later = t0 + Duration::from_secs(1);
+        limiter.take(&one("new", 1), later).unwrap();
+        assert_eq!(size(), 1);
+        // Active producers are kept: the scan that ran when the map was
+        // back at SWEEP_FROM kept every one, and the next waits for the map
+        // to double, so until then requests cost no scan.
+        let busy = |i: usize| format!("busy{i}");
+        for i in 0..SWEEP_FROM {
+            limiter.take(&one(&busy(i), 10), later).unwrap();
+        }
+        limiter.take(&one("one more", 1), later).unwrap();
+        let buckets = limiter.buckets.lock().unwrap();
+        assert_eq!(buckets.map.len(), SWEEP_FROM + 2);
+        assert_eq!(buckets.sweep_at, 2 * SWEEP_FROM);
+        // An emptied bucket still refuses: sweeping never forgave anyone.
+        drop(buckets);
+        assert!(limiter.take(&one(&busy(0), 1), later).is_err());
+    }
 
     fn one(p: &str, n: usize) -> HashMap<String, usize> {
         HashMap::from([(p.to_owned(), n)])

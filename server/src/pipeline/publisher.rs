@@ -23,19 +23,10 @@ use tokio::sync::{mpsc, watch};
 use opentelemetry::KeyValue;
 use tracing::Instrument as _;
 
-use crate::sequencer::TreeHead;
+use super::witnesses::{CosignError, WitnessClient};
+use crate::head::{Publication, TreeHead};
 use crate::storage::Storage;
 use crate::telemetry::{TraceLink, metrics};
-use crate::witnesses::{CosignError, WitnessClient};
-
-/// What readers may serve, as announced by the publisher.
-#[derive(Clone, Debug, Default)]
-pub struct Publication {
-    /// The latest checkpoint cosigned by a quorum, if any yet.
-    pub checkpoint: Option<Arc<TreeHead>>,
-    /// Why publication is behind the log's head, while it is.
-    pub stalled: Option<String>,
-}
 
 /// Witness settings.
 #[derive(Clone, Debug)]

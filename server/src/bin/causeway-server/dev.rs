@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context as _, bail};
 use causeway_server::keys::LogKeys;
-use causeway_server::witnesses::WitnessEndpoint;
+use causeway_server::pipeline::witnesses::WitnessEndpoint;
 
 /// The witnesses of a dev deployment; stopped (SIGTERM) when dropped.
 pub struct DevWitnesses {
@@ -177,9 +177,9 @@ pub fn endpoints(witnesses: &DevWitnesses) -> anyhow::Result<Vec<WitnessEndpoint
         .endpoints
         .iter()
         .map(|(url, vkey)| {
-            format!("{vkey}@{url}")
-                .parse()
-                .map_err(|e: causeway_server::witnesses::EndpointError| anyhow::anyhow!(e))
+            format!("{vkey}@{url}").parse().map_err(
+                |e: causeway_server::pipeline::witnesses::EndpointError| anyhow::anyhow!(e),
+            )
         })
         .collect()
 }

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use causeway_proto::tiles::{self, TileId, TileKind};
 
-use crate::reader::Reader;
+use crate::reader::{ReadError, Reader};
 
 /// `Cache-Control` for tiles and bundles.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -106,9 +106,8 @@ async fn anchor(State(reader): State<Reader>, Path(size): Path<String>) -> Respo
             );
         }
     };
-    let read = tokio::task::spawn_blocking(move || reader.anchor(Some(parsed))).await;
-    match read {
-        Ok(Ok((anchor, _))) => (
+    match reader.off_worker(move |r| r.anchor(Some(parsed))).await {
+        Ok((anchor, _)) => (
             [
                 (
                     header::CONTENT_TYPE,
@@ -119,8 +118,7 @@ async fn anchor(State(reader): State<Reader>, Path(size): Path<String>) -> Respo
             anchor.der,
         )
             .into_response(),
-        Ok(Err(crate::reader::ReadError::NotFound(m))) => text(StatusCode::NOT_FOUND, m),
-        Ok(Err(e)) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; retry later")),
+        Err(ReadError::NotFound(m)) => text(StatusCode::NOT_FOUND, m),
         Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; retry later")),
     }
 }
@@ -141,13 +139,9 @@ async fn tile(State(reader): State<Reader>, Path(path): Path<String>) -> Respons
             format!("{tile} does not exist at tree size {size}{hint}"),
         );
     }
-    // Up to 256 RocksDB reads: keep them off the async workers that also
-    // serve gRPC.
-    let read = tokio::task::spawn_blocking(move || tile_bytes(&reader, &tile)).await;
-    let body = match read
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))
-    {
+    // Up to 256 storage reads: off the async workers, as every gRPC read.
+    let id = tile.clone();
+    let body = match reader.off_worker(move |r| Ok(tile_bytes(r, &id)?)).await {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, %tile, "reading a tile failed");

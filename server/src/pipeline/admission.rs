@@ -14,12 +14,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use causeway_proto::merkle::Hash;
-use causeway_proto::records::{
-    Envelope, ProducerPolicy, Referenced, RejectCode, Rejection, validate_entry,
-};
-use tonic::Status;
+use causeway_proto::records::{Envelope, ProducerPolicy, Referenced, Rejection, validate_entry};
 
-use crate::sequencer::Guard;
+use super::sequencer::Guard;
 use crate::storage::{Storage, StorageError};
 
 /// The admission mode.
@@ -29,6 +26,29 @@ pub enum Admission {
     Opaque,
     /// Signed governance records under a producer policy.
     Records(Arc<ProducerPolicy>),
+}
+
+/// Why admission refused a request; [`crate::api::status`] gives each its
+/// gRPC status.
+#[derive(Debug, thiserror::Error)]
+pub enum AdmissionError {
+    /// Entry `index` of the request's `count` is refused (and with it the
+    /// whole request).
+    #[error("{}", if *.count == 1 { .rejection.message.clone() } else { format!("entry {}: {}", .index, .rejection.message) })]
+    Rejected {
+        /// The entry's position in the request.
+        index: usize,
+        /// How many entries the request carries.
+        count: usize,
+        /// Why, with its class.
+        rejection: Rejection,
+    },
+    /// A reference could not be read: not missing, so the producer should
+    /// retry rather than resubmit parents. Nothing was written.
+    #[error(
+        "could not read the log's entries to check references ({0}); nothing was written: retry"
+    )]
+    Lookup(StorageError),
 }
 
 /// What admission learned about one entry, so nothing decodes it again.
@@ -50,14 +70,15 @@ impl Admission {
     /// the entry's position in the message. Blocks on storage reads.
     ///
     /// # Errors
-    /// The gRPC status of the first rejection; `UNAVAILABLE` when storage
-    /// failed while looking up a reference (nothing was written).
+    /// [`AdmissionError::Rejected`] for the first entry refused;
+    /// [`AdmissionError::Lookup`] when storage failed while looking up a
+    /// reference (nothing was written).
     pub fn check(
         &self,
         storage: &dyn Storage,
         head_size: u64,
         entries: &[(Vec<u8>, Hash)],
-    ) -> Result<Vec<Checked>, Status> {
+    ) -> Result<Vec<Checked>, AdmissionError> {
         let Admission::Records(policy) = self else {
             return Ok(vec![Checked::default(); entries.len()]);
         };
@@ -85,12 +106,13 @@ impl Admission {
             // A reference that could not be read is not a reference that
             // is missing: the producer should retry, not resubmit parents.
             if let Some(e) = failure.borrow_mut().take() {
-                return Err(Status::unavailable(format!(
-                    "could not read the log's entries to check references ({e}); nothing was \
-                     written: retry"
-                )));
+                return Err(AdmissionError::Lookup(e));
             }
-            let admitted = admitted.map_err(|r| status(i, entries.len(), r))?;
+            let admitted = admitted.map_err(|rejection| AdmissionError::Rejected {
+                index: i,
+                count: entries.len(),
+                rejection,
+            })?;
             let producer = match admitted.lineage.root() {
                 Some(root) => format!("credential {root}"),
                 None => format!("key {}", admitted.keyid),
@@ -128,18 +150,4 @@ fn lookup(
     };
     let record = Envelope::decode(&entry).ok().and_then(|e| e.record().ok());
     Ok(record.map(|record| Referenced { index, record }))
-}
-
-/// The gRPC status of a rejection of entry `index` of `count`.
-pub fn status(index: usize, count: usize, rejection: Rejection) -> Status {
-    let message = if count == 1 {
-        rejection.message
-    } else {
-        format!("entry {index}: {}", rejection.message)
-    };
-    match rejection.code {
-        RejectCode::InvalidArgument => Status::invalid_argument(message),
-        RejectCode::PermissionDenied => Status::permission_denied(message),
-        RejectCode::FailedPrecondition => Status::failed_precondition(message),
-    }
 }

@@ -196,7 +196,7 @@ where
         // the server-wide budget.
         let share = request
             .extensions()
-            .get::<crate::tls::Peer>()
+            .get::<crate::api::tls::Peer>()
             .and_then(|p| p.body_share.clone());
         let budget = self.budget.clone();
         self.inner

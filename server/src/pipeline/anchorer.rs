@@ -21,11 +21,9 @@ use causeway_proto::timestamp::{
 };
 use rand::Rng as _;
 
-use crate::reader::PublishedView;
-use crate::sequencer::TreeHead;
+use crate::head::{PublishedView, TreeHead};
 use crate::storage::Storage;
-use crate::telemetry::{metrics, reason};
-use crate::witnesses::error_chain;
+use crate::telemetry::{error_chain, metrics, reason};
 use tracing::Instrument as _;
 
 /// Where and how to anchor.
