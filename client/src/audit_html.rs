@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use base64::Engine as _;
-use causeway_proto::timestamp::MessageImprint;
+use causeway_rfc3161::MessageImprint;
 use serde_json::Value;
 
 use crate::visible::{is_invisible, strip_invisible};

@@ -17,11 +17,11 @@ use causeway_client::verify::{
 };
 use causeway_client::visible::for_terminal;
 use causeway_client::{LeafRef, LogClient, LogTarget};
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{CompactRange, Hash, leaf_hash};
-use causeway_proto::note::VerifierKey;
-use causeway_proto::records::{Envelope, ProducerPolicy, Referenced, validate_at_record_time};
-use causeway_proto::timestamp::TrustedRoots;
+use causeway_records::{Envelope, ProducerPolicy, Referenced, validate_at_record_time};
+use causeway_rfc3161::TrustedRoots;
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{CompactRange, Hash, leaf_hash};
+use causeway_tlog::note::VerifierKey;
 use serde_json::{Value, json};
 
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

@@ -13,10 +13,10 @@ use causeway_client::verify::{
     check_witnesses,
 };
 use causeway_client::{DEFAULT_LOG_URL, LeafRef, LogClient, LogTarget, TlsSettings};
-use causeway_proto::MAX_ENTRY_SIZE;
-use causeway_proto::merkle::{Hash, leaf_hash};
-use causeway_proto::note::{SignatureType, VerifierKey};
-use causeway_proto::records::Kind;
+use causeway_records::Kind;
+use causeway_tlog::merkle::{Hash, leaf_hash};
+use causeway_tlog::note::{SignatureType, VerifierKey};
+use causeway_tlog::tiles::MAX_ENTRY_SIZE;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
@@ -651,7 +651,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     LeafRef::Hash(Hash::from_hex(&h).with_context(|| format!("--leaf-hash {h:?}"))?)
                 }
                 (_, _, Some(f)) => {
-                    LeafRef::Hash(causeway_proto::merkle::leaf_hash(&read_entry(&f)?))
+                    LeafRef::Hash(causeway_tlog::merkle::leaf_hash(&read_entry(&f)?))
                 }
                 (Some(i), None, None) => LeafRef::Index(i),
                 _ => bail!("give --index, --leaf-hash or --file"),
@@ -827,7 +827,7 @@ async fn fetch_checkpoint(
 async fn submit(
     common: &Common,
     files: &[PathBuf],
-    signing: Option<(&causeway_proto::records::ProducerKey, Kind)>,
+    signing: Option<(&causeway_records::ProducerKey, Kind)>,
     envelope: bool,
 ) -> anyhow::Result<()> {
     let keys = keys(common)?;
@@ -1105,7 +1105,7 @@ async fn verify_anchor(
     save: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     use causeway_client::verify::check_anchor;
-    use causeway_proto::timestamp::TrustedRoots;
+    use causeway_rfc3161::TrustedRoots;
     let keys = keys(common)?;
     let roots_bytes = std::fs::read(roots_path)
         .with_context(|| format!("reading --tsa-roots {}", roots_path.display()))?;
@@ -1149,7 +1149,7 @@ async fn verify_anchor(
             (note_or_body.clone(), None)
         }
     };
-    let checkpoint = causeway_proto::checkpoint::Checkpoint::parse(&body)
+    let checkpoint = causeway_tlog::checkpoint::Checkpoint::parse(&body)
         .context("the anchored text is not a checkpoint")?;
     let verified =
         check_anchor(&der, &body, &roots, policy).context("the anchor does not verify")?;
@@ -1206,7 +1206,7 @@ async fn verify_evidence(
     files: &[PathBuf],
 ) -> anyhow::Result<()> {
     use causeway_client::evidence::check_evidence;
-    use causeway_proto::witness::EvidenceRecord;
+    use causeway_tlog::witness::EvidenceRecord;
     let keys = keys(common)?;
     let mut records: Vec<EvidenceRecord> = Vec::new();
     let mut load = |text: &str, from: &str| -> anyhow::Result<()> {

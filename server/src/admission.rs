@@ -13,10 +13,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use causeway_proto::merkle::Hash;
-use causeway_proto::records::{
+use causeway_records::{
     Envelope, ProducerPolicy, Referenced, RejectCode, Rejection, validate_entry,
 };
+use causeway_tlog::merkle::Hash;
 use tonic::Status;
 
 use crate::sequencer::Guard;

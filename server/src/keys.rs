@@ -15,7 +15,7 @@ use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
-use causeway_proto::note::{EcdsaSigner, Ed25519Signer, KeyError, KeyName, VerifierKey};
+use causeway_tlog::note::{EcdsaSigner, Ed25519Signer, KeyError, KeyName, VerifierKey};
 
 /// Why keys could not be created or loaded.
 #[derive(Debug, thiserror::Error)]

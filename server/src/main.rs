@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use causeway_proto::timestamp::TrustedRoots;
+use causeway_rfc3161::TrustedRoots;
 use causeway_server::keys::LogKeys;
 use std::sync::Arc;
 
-use causeway_proto::records::ProducerPolicy;
+use causeway_records::ProducerPolicy;
 use causeway_server::admission::Admission;
 use causeway_server::telemetry::{OtlpConfig, Telemetry};
 use causeway_server::tls::{ClientAuth, Protocol, TlsFiles};
@@ -391,7 +391,7 @@ fn load_files(args: &RunArgs) -> Result<Files, Vec<String>> {
             None
         });
     if let Some(p) = &args.tsa_policy
-        && let Err(e) = causeway_proto::timestamp::validate_policy(p)
+        && let Err(e) = causeway_rfc3161::validate_policy(p)
     {
         problems.push(format!("--tsa-policy: {e}"));
     }

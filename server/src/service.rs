@@ -3,16 +3,17 @@
 //! statuses here (`read_status`, `submit_status`, request limits) and, for
 //! records, in [`crate::admission`].
 
-use causeway_proto::merkle::{Hash, leaf_hash};
-use causeway_proto::v1::log_server::Log;
-use causeway_proto::v1::{
+use causeway_api::LEADER_METADATA;
+use causeway_api::v1::log_server::Log;
+use causeway_api::v1::{
     AddEntriesRequest, AddEntriesResponse, AddedEntry, Anchor, AnchorInfo, Checkpoint,
     ConsistencyProof, Entry, GetAnchorRequest, GetCheckpointRequest, GetConsistencyProofRequest,
     GetEntriesRequest, GetEntriesResponse, GetInclusionProofRequest, InclusionProof,
     ListAnchorsRequest, ListAnchorsResponse, WatchCheckpointsRequest,
     get_inclusion_proof_request::Leaf,
 };
-use causeway_proto::{LEADER_METADATA, MAX_ENTRY_SIZE};
+use causeway_tlog::merkle::{Hash, leaf_hash};
+use causeway_tlog::tiles::MAX_ENTRY_SIZE;
 use std::time::Instant;
 
 use tonic::{Request, Response, Status};

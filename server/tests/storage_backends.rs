@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
-use causeway_proto::merkle::{CompactRange, NodeId, leaf_hash};
-use causeway_proto::records::{CredentialEnd, Ending};
+use causeway_records::{CredentialEnd, Ending};
 use causeway_server::storage::postgres::MIGRATIONS;
 use causeway_server::storage::{
     Commit, PgStorage, RocksStorage, Storage, StorageError, StorageOptions,
 };
 use causeway_tests::{Pki, Postgres};
+use causeway_tlog::merkle::{CompactRange, NodeId, leaf_hash};
 
 /// The next batch of `n` entries after `range`, its nodes and a note.
 fn batch(range: &mut CompactRange, n: u64) -> Commit {
@@ -346,8 +346,8 @@ fn postgres_over_tls_verifies_the_server_certificate() {
 /// commit. Returns the credentials revoked and closed.
 fn write_without_ends(
     s: &dyn Storage,
-) -> (causeway_proto::merkle::Hash, causeway_proto::merkle::Hash) {
-    use causeway_proto::records::{
+) -> (causeway_tlog::merkle::Hash, causeway_tlog::merkle::Hash) {
+    use causeway_records::{
         Closure, ClosureReason, Envelope, Exception, ProducerKey, Record, Time,
     };
     let key = ProducerKey::generate(&mut rand::rngs::OsRng);
@@ -409,8 +409,8 @@ fn write_without_ends(
 /// What an upgrade must find: the first record that ended each.
 fn assert_upgraded(
     s: &dyn Storage,
-    revoked: causeway_proto::merkle::Hash,
-    closed: causeway_proto::merkle::Hash,
+    revoked: causeway_tlog::merkle::Hash,
+    closed: causeway_tlog::merkle::Hash,
 ) {
     assert_eq!(
         s.credential_ends(&[revoked, closed]).unwrap(),

@@ -16,10 +16,10 @@ use causeway_client::verify::{
     WitnessPolicy, check_checkpoint, check_consistency, check_witnesses,
 };
 use causeway_client::{ClientError, LeafRef, LogClient};
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{CompactRange, Hash, leaf_hash};
-use causeway_proto::note::VerifierKey;
 use causeway_tests::{Postgres, Server, Witness, init_log, start_witnesses};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{CompactRange, Hash, leaf_hash};
+use causeway_tlog::note::VerifierKey;
 
 const ORIGIN: &str = "test.causeway/replicated";
 /// Short enough that a failover fits a test, long enough for a loaded CI machine.

@@ -23,19 +23,19 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use causeway_api::v1;
+use causeway_api::v1::log_client::LogClient as Raw;
 use causeway_client::LogClient;
 use causeway_client::verify::{WitnessPolicy, check_checkpoint, check_inclusion, check_witnesses};
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{EMPTY_ROOT, Hash, leaf_hash, root_of};
-use causeway_proto::note::{
-    Ed25519Signer, KeyName, Note, NoteSignature, NoteVerifier as _, VerifierKey,
-};
-use causeway_proto::records::{Envelope, EnvelopeSignature, Kind, ProducerKey, Record, pae};
-use causeway_proto::v1;
-use causeway_proto::v1::log_client::LogClient as Raw;
-use causeway_proto::witness::AddCheckpointRequest;
+use causeway_records::{Envelope, EnvelopeSignature, Kind, ProducerKey, Record, pae};
 use causeway_tests::fixtures::{now, preflight, t};
 use causeway_tests::{Producers, Server, Witness, init_log, published_at_least};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{EMPTY_ROOT, Hash, leaf_hash, root_of};
+use causeway_tlog::note::{
+    Ed25519Signer, KeyName, Note, NoteSignature, NoteVerifier as _, VerifierKey,
+};
+use causeway_tlog::witness::AddCheckpointRequest;
 use serde_json::{Value, json};
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};

@@ -14,7 +14,7 @@ use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
-use causeway_proto::note::{CosignatureSigner, KeyError, KeyName};
+use causeway_tlog::note::{CosignatureSigner, KeyError, KeyName};
 
 /// The private key file.
 pub const KEY_FILE: &str = "witness.pem";

@@ -21,12 +21,12 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::note::{Note, NoteVerifier, VerifierKey};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::note::{Note, NoteVerifier, VerifierKey};
 
 use crate::check::Stored;
 use crate::origin_hash;
-pub use causeway_proto::witness::EvidenceRecord;
+pub use causeway_tlog::witness::EvidenceRecord;
 
 /// Why a state file could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -342,9 +342,9 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use causeway_proto::merkle::EMPTY_ROOT;
-    use causeway_proto::note::{CosignatureSigner, KeyName, NoteSignature};
-    use causeway_proto::witness::EvidenceKind;
+    use causeway_tlog::merkle::EMPTY_ROOT;
+    use causeway_tlog::note::{CosignatureSigner, KeyName, NoteSignature};
+    use causeway_tlog::witness::EvidenceKind;
 
     use super::*;
 

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 
-use causeway_proto::records::{
+use causeway_records::{
     Credential, Kind, PreflightVerdict, Principal, ProducerPolicy, Record, Role, Stage, Time,
 };
 use serde::{Deserialize, Serialize};

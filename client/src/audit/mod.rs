@@ -97,7 +97,7 @@
 //!
 //! ```
 //! use causeway_client::audit::{AuditInput, Thresholds, analyze};
-//! # use causeway_proto::records::ProducerPolicy;
+//! # use causeway_records::ProducerPolicy;
 //! # let policy = ProducerPolicy::parse(r#"
 //! # [[principal]]
 //! # name = "alice@example.com"
@@ -127,7 +127,7 @@ pub mod thresholds;
 #[cfg(test)]
 mod tests;
 
-use causeway_proto::records::ProducerPolicy;
+use causeway_records::ProducerPolicy;
 
 pub use flags::{FlagKind, RedFlag};
 pub use matrix::{Cc81Matrix, Cc81Row, Cc81Totals};

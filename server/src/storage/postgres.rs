@@ -40,8 +40,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use causeway_proto::merkle::{Hash, NodeId};
-use causeway_proto::records::{CredentialEnd, Ending};
+use causeway_records::{CredentialEnd, Ending};
+use causeway_tlog::merkle::{Hash, NodeId};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
