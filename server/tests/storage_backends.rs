@@ -355,21 +355,21 @@ fn write_without_ends(
     let (revoked, closed) = (leaf_hash(b"credential r"), leaf_hash(b"credential c"));
     let records = [
         Record::Exception(Exception {
-            credential: closed,
+            credential: closed.into(),
             action: None,
             reason: String::from("warning only"),
             revoked: false,
             time: at,
         }),
         Record::Exception(Exception {
-            credential: revoked,
+            credential: revoked.into(),
             action: None,
             reason: String::from("out of scope"),
             revoked: true,
             time: at,
         }),
         Record::Closure(Closure {
-            credential: closed,
+            credential: closed.into(),
             reason: ClosureReason::Voluntary,
             started_at: at,
             ended_at: at,
@@ -378,7 +378,7 @@ fn write_without_ends(
             time: at,
         }),
         Record::Closure(Closure {
-            credential: revoked,
+            credential: revoked.into(),
             reason: ClosureReason::Forced,
             started_at: at,
             ended_at: at,

@@ -15,9 +15,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::RecordError;
 use super::keys::PublicKey;
-use super::refs::{hex_ref, opt_hex_ref};
+use super::record_ref::RecordRef;
 use super::time::Time;
-use causeway_tlog::merkle::Hash;
 
 /// The kind of a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -219,8 +218,7 @@ pub struct Check {
 #[serde(deny_unknown_fields)]
 pub struct Preflight {
     /// The authorization or credential verified.
-    #[serde(with = "hex_ref")]
-    pub subject: Hash,
+    pub subject: RecordRef,
     /// When it ran.
     pub stage: Stage,
     /// The checks.
@@ -253,14 +251,13 @@ pub struct Credential {
     /// The agent it is issued to.
     pub agent: Agent,
     /// The authorization it is bound to.
-    #[serde(with = "hex_ref")]
-    pub authorization: Hash,
+    pub authorization: RecordRef,
     /// The pre-flight that preceded it, if any.
-    #[serde(with = "opt_hex_ref", default, skip_serializing_if = "Option::is_none")]
-    pub preflight: Option<Hash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<RecordRef>,
     /// The parent credential, for delegation.
-    #[serde(with = "opt_hex_ref", default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<Hash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<RecordRef>,
     /// What the credential allows.
     pub scope: Scope,
     /// The session's ECDSA P-256 key, which signs the credential's actions
@@ -279,8 +276,7 @@ pub struct Credential {
 #[serde(deny_unknown_fields)]
 pub struct Action {
     /// The credential acted under.
-    #[serde(with = "hex_ref")]
-    pub credential: Hash,
+    pub credential: RecordRef,
     /// The action's sequence number within the session.
     pub seq: u64,
     /// The tool used.
@@ -324,11 +320,10 @@ fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D
 #[serde(deny_unknown_fields)]
 pub struct Exception {
     /// The credential concerned.
-    #[serde(with = "hex_ref")]
-    pub credential: Hash,
+    pub credential: RecordRef,
     /// The action that caused it, if any.
-    #[serde(with = "opt_hex_ref", default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<Hash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<RecordRef>,
     /// Why.
     pub reason: String,
     /// Whether the credential is revoked.
@@ -355,8 +350,7 @@ pub enum ClosureReason {
 #[serde(deny_unknown_fields)]
 pub struct Closure {
     /// The credential whose session ended.
-    #[serde(with = "hex_ref")]
-    pub credential: Hash,
+    pub credential: RecordRef,
     /// Why it ended.
     pub reason: ClosureReason,
     /// When the session started.
@@ -377,8 +371,7 @@ pub struct Closure {
 #[serde(deny_unknown_fields)]
 pub struct Review {
     /// The record reviewed.
-    #[serde(with = "hex_ref")]
-    pub subject: Hash,
+    pub subject: RecordRef,
     /// Who reviewed.
     pub reviewer: Identity,
     /// The reviewer's verdict, such as `approved`.

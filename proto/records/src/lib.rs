@@ -26,6 +26,8 @@
 //! * [`kinds`]: [`Kind`], [`Record`] and the per-kind structs, with their
 //!   JSON form (the CLI's input and output).
 //! * [`time`]: [`Time`], RFC 3339 UTC in JSON, seconds + nanos on the wire.
+//! * [`record_ref`]: [`RecordRef`], how a record names an earlier entry
+//!   (its leaf hash; 64 lowercase hex digits in JSON).
 //! * [`refs`]: [`Reference`], which fields reference which kinds.
 //! * [`wire`]: the lossless, strict mapping to and from protobuf.
 //! * [`keys`]: [`ProducerKey`], [`PublicKey`], [`key_id`].
@@ -69,6 +71,7 @@ pub mod keys;
 pub mod kinds;
 pub mod lineage;
 pub mod policy;
+pub mod record_ref;
 pub mod refs;
 pub mod time;
 pub mod validate;
@@ -90,7 +93,8 @@ pub use policy::{
     DEFAULT_MAX_FUTURE_SKEW_SECS, DEFAULT_MAX_PAST_SKEW_SECS, PolicyError, Principal,
     ProducerPolicy, Role,
 };
-pub use refs::{Reference, parse_ref};
+pub use record_ref::{ParseRefError, RecordRef};
+pub use refs::Reference;
 pub use time::{Time, TimeError};
 pub use validate::{
     Admitted, MAX_DELEGATION_DEPTH, Referenced, RejectCode, Rejection, validate_at_record_time,

@@ -123,8 +123,8 @@ impl Lineage {
 /// a closure. A non-revoking exception ends nothing.
 pub fn ends(record: &Record) -> Option<(Hash, Ending)> {
     match record {
-        Record::Exception(e) if e.revoked => Some((e.credential, Ending::Revoked)),
-        Record::Closure(c) => Some((c.credential, Ending::Closed)),
+        Record::Exception(e) if e.revoked => Some((e.credential.hash(), Ending::Revoked)),
+        Record::Closure(c) => Some((c.credential.hash(), Ending::Closed)),
         _ => None,
     }
 }

@@ -1,8 +1,5 @@
-//! References between records: the RFC 6962 leaf hashes of earlier
-//! entries, where the entry is the encoded [`Envelope`](super::Envelope).
-//!
-//! In JSON a reference is exactly 64 lowercase hex digits (uppercase is
-//! rejected so the text form is unique); on the wire it is 32 bytes.
+//! Which record fields reference which kinds of record. A reference itself
+//! is a [`RecordRef`](crate::RecordRef).
 //!
 //! | kind | field | may reference |
 //! |---|---|---|
@@ -16,8 +13,10 @@
 //! | closure | `credential` | credential |
 //! | review | `subject` | authorization, credential, closure |
 
-use super::kinds::{Kind, Record};
 use causeway_tlog::merkle::Hash;
+
+use crate::kinds::{Kind, Record};
+use crate::record_ref::RecordRef;
 
 /// One reference a record makes: the field, the leaf hash it names, and
 /// the kinds of record it may name.
@@ -43,9 +42,9 @@ impl Record {
     /// Every reference the record makes (optional ones only when set), in
     /// field order.
     pub fn references(&self) -> Vec<Reference> {
-        let r = |field, hash, allowed| Reference {
+        let r = |field, reference: RecordRef, allowed| Reference {
             field,
-            hash,
+            hash: reference.hash(),
             allowed,
         };
         match self {
@@ -84,65 +83,6 @@ pub(crate) fn kinds_phrase(kinds: &[Kind]) -> String {
         [init @ .., last] => {
             let init: Vec<&str> = init.iter().map(|k| k.as_str()).collect();
             format!("{} or {last}", init.join(", "))
-        }
-    }
-}
-
-/// Parses a reference: exactly 64 lowercase hex digits.
-///
-/// # Errors
-/// A message saying what is wrong.
-pub fn parse_ref(text: &str) -> Result<Hash, String> {
-    if text.len() != 64 {
-        return Err(format!(
-            "a reference must be 64 lowercase hex digits (a leaf hash), got {} characters",
-            text.chars().count()
-        ));
-    }
-    if !text.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
-        return Err(String::from(
-            "a reference must be 64 lowercase hex digits (a leaf hash); \
-             uppercase and other characters are not accepted",
-        ));
-    }
-    Hash::from_hex(text).map_err(|e| e.to_string())
-}
-
-/// Serde for a required reference field.
-pub(crate) mod hex_ref {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use causeway_tlog::merkle::Hash;
-
-    pub(crate) fn serialize<S: Serializer>(hash: &Hash, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hash.to_hex())
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        super::parse_ref(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// Serde for an optional reference field (absent or `null` when unset).
-pub(crate) mod opt_hex_ref {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use causeway_tlog::merkle::Hash;
-
-    pub(crate) fn serialize<S: Serializer>(hash: &Option<Hash>, s: S) -> Result<S::Ok, S::Error> {
-        match hash {
-            Some(h) => s.serialize_str(&h.to_hex()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Hash>, D::Error> {
-        match <Option<std::borrow::Cow<'de, str>>>::deserialize(d)? {
-            Some(text) => super::parse_ref(&text)
-                .map(Some)
-                .map_err(serde::de::Error::custom),
-            None => Ok(None),
         }
     }
 }

@@ -1232,7 +1232,7 @@ fn preflight(subject: Hash) -> Record {
     let Record::Preflight(mut p) = sample_record(Kind::Preflight) else {
         unreachable!()
     };
-    p.subject = subject;
+    p.subject = subject.into();
     Record::Preflight(p)
 }
 
@@ -1251,9 +1251,9 @@ fn credential(
             model: String::from("claude-sonnet-4-5"),
             version: String::from("2.3.1"),
         },
-        authorization,
-        preflight,
-        parent,
+        authorization: authorization.into(),
+        preflight: preflight.map(RecordRef::new),
+        parent: parent.map(RecordRef::new),
         scope: scope(),
         session_key: session.public_key(),
         issued_at: t(issued_at),
@@ -1264,7 +1264,7 @@ fn credential(
 
 fn action(credential: Hash, seq: u64, time: &str) -> Record {
     Record::Action(Action {
-        credential,
+        credential: credential.into(),
         seq,
         tool: String::from("git"),
         target: String::from("github.com/acme/payments-service"),
@@ -1278,7 +1278,7 @@ fn action(credential: Hash, seq: u64, time: &str) -> Record {
 
 fn closure(credential: Hash, time: &str) -> Record {
     Record::Closure(Closure {
-        credential,
+        credential: credential.into(),
         reason: ClosureReason::Voluntary,
         started_at: t("2026-11-22T09:32:00Z"),
         ended_at: t(time),
@@ -1292,14 +1292,14 @@ fn review(subject: Hash) -> Record {
     let Record::Review(mut r) = sample_record(Kind::Review) else {
         unreachable!()
     };
-    r.subject = subject;
+    r.subject = subject.into();
     Record::Review(r)
 }
 
 fn exception(credential: Hash, action: Option<Hash>) -> Record {
     Record::Exception(Exception {
-        credential,
-        action,
+        credential: credential.into(),
+        action: action.map(RecordRef::new),
         reason: String::from("push to main attempted"),
         revoked: true,
         time: t("2026-11-22T10:02:09Z"),

@@ -336,7 +336,7 @@ fn lineage_of(
     lookup: &mut dyn FnMut(&Hash) -> Option<Referenced>,
 ) -> Result<Vec<(Hash, Credential)>, Rejection> {
     let mut chain = vec![(hash, credential.clone())];
-    let mut parent = credential.parent;
+    let mut parent = credential.parent.map(|r| r.hash());
     while let Some(p) = parent {
         if chain.len() >= MAX_DELEGATION_DEPTH {
             return Err(Rejection::invalid(format!(
@@ -355,7 +355,7 @@ fn lineage_of(
                 "credential {hash}'s ancestor {p} could not be read from the log; retry"
             )));
         };
-        parent = c.parent;
+        parent = c.parent.map(|r| r.hash());
         chain.push((p, c));
     }
     Ok(chain)

@@ -17,6 +17,7 @@ use super::kinds::{
     Action, Agent, Authn, Authorization, Check, Closure, ClosureReason, Credential, Exception,
     Identity, Plan, Preflight, PreflightVerdict, Record, Review, Scope, Stage,
 };
+use super::record_ref::RecordRef;
 use super::time::Time;
 use crate::v1 as pb;
 use causeway_tlog::merkle::Hash;
@@ -71,11 +72,11 @@ fn scope_to(s: &Scope) -> Option<pb::Scope> {
     })
 }
 
-fn ref_to(h: &Hash) -> Vec<u8> {
-    h.as_bytes().to_vec()
+fn ref_to(r: &RecordRef) -> Vec<u8> {
+    r.hash().as_bytes().to_vec()
 }
 
-fn opt_ref_to(h: &Option<Hash>) -> Vec<u8> {
+fn opt_ref_to(h: &Option<RecordRef>) -> Vec<u8> {
     h.as_ref().map(ref_to).unwrap_or_default()
 }
 
@@ -208,14 +209,16 @@ fn time_from(t: Option<pb::Time>, field: &str) -> Result<Time, RecordError> {
     Time::new(t.seconds, nanos).map_err(|e| invalid(field, e.to_string()))
 }
 
-fn ref_from(bytes: Vec<u8>, field: &str) -> Result<Hash, RecordError> {
+fn ref_from(bytes: Vec<u8>, field: &str) -> Result<RecordRef, RecordError> {
     if bytes.is_empty() {
         return Err(missing(field));
     }
-    Hash::try_from(bytes.as_slice()).map_err(|e| invalid(field, format!("reference: {e}")))
+    Hash::try_from(bytes.as_slice())
+        .map(RecordRef::new)
+        .map_err(|e| invalid(field, format!("reference: {e}")))
 }
 
-fn opt_ref_from(bytes: Vec<u8>, field: &str) -> Result<Option<Hash>, RecordError> {
+fn opt_ref_from(bytes: Vec<u8>, field: &str) -> Result<Option<RecordRef>, RecordError> {
     if bytes.is_empty() {
         Ok(None)
     } else {
