@@ -6,7 +6,8 @@
 //!
 //! ```toml
 //! # How far in the future a record's `time` may be; optional, default
-//! # "5m". A whole number with an s, m or h suffix.
+//! # "5m". A whole number with an s, m, h or d suffix, or several
+//! # ("1h 30m"); whole seconds (the humantime grammar).
 //! max_future_skew = "5m"
 //! # How far in the past a record's `time` may be when the log admits it,
 //! # and how long after its `expires_at` a credential's session key may
@@ -244,15 +245,18 @@ struct PrincipalFile {
     tz: Option<Spanned<String>>,
 }
 
-/// Parses `<digits>(s|m|h)` into seconds.
+/// Parses a duration in whole seconds with `humantime`, the grammar every
+/// Causeway duration uses: `"90s"`, `"5m"`, `"48h"`, and also `"2d"` or
+/// `"1h 30m"`. Before `humantime` the policy took `<digits>(s|m|h)`, and
+/// every such spelling still means the same. Sub-second durations are
+/// refused rather than rounded: a skew of `"1500ms"` would silently be one
+/// second.
 fn parse_duration(text: &str) -> Option<i64> {
-    let (digits, unit) = [('s', 1), ('m', 60), ('h', 3_600)]
-        .into_iter()
-        .find_map(|(suffix, unit)| text.strip_suffix(suffix).map(|d| (d, unit)))?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let duration = humantime::parse_duration(text).ok()?;
+    if duration.subsec_nanos() != 0 {
         return None;
     }
-    digits.parse::<i64>().ok()?.checked_mul(unit)
+    i64::try_from(duration.as_secs()).ok()
 }
 
 impl ProducerPolicy {
@@ -285,7 +289,8 @@ impl ProducerPolicy {
                     skew.span().start,
                     format!(
                         "{name} {:?} is not a duration: write a whole number with an s, m or h \
-                         suffix, like \"5m\"",
+                         suffix, like \"5m\" (or d, or combined, like \"1h 30m\"), in whole \
+                         seconds",
                         skew.get_ref()
                     ),
                 )

@@ -895,7 +895,17 @@ fn policy_defaults_and_durations() {
     let policy = ProducerPolicy::parse(&base).unwrap();
     assert_eq!(policy.max_future_skew_secs(), DEFAULT_MAX_FUTURE_SKEW_SECS);
     assert_eq!(policy.principals()[0].kinds, [Kind::Exception]);
-    for (skew, secs) in [("0s", 0), ("45s", 45), ("2m", 120), ("1h", 3600)] {
+    for (skew, secs) in [
+        ("0s", 0),
+        ("45s", 45),
+        ("2m", 120),
+        ("1h", 3600),
+        // humantime's spellings, beyond today's <digits>(s|m|h).
+        ("5d", 432_000),
+        ("5 minutes", 300),
+        ("1h 30m", 5_400),
+        ("2min", 120),
+    ] {
         let text = format!("max_future_skew = \"{skew}\"\n{base}");
         assert_eq!(
             ProducerPolicy::parse(&text).unwrap().max_future_skew_secs(),
@@ -908,6 +918,57 @@ fn policy_defaults_and_durations() {
         ProducerPolicy::parse(&verifier).unwrap().principals()[0].kinds,
         [Kind::Preflight]
     );
+}
+
+/// Every duration the policy took before it parsed with humantime (the
+/// grammar `<digits>(s|m|h)`, in i64 seconds) still parses, to the same
+/// number of seconds; what the old grammar refused for overflow is still
+/// refused.
+#[test]
+fn policy_durations_accept_every_old_spelling() {
+    fn old_grammar(text: &str) -> Option<i64> {
+        let (digits, unit) = [('s', 1), ('m', 60), ('h', 3_600)]
+            .into_iter()
+            .find_map(|(suffix, unit)| text.strip_suffix(suffix).map(|d| (d, unit)))?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse::<i64>().ok()?.checked_mul(unit)
+    }
+    let base = format!("[[principal]]\nname = \"g\"\nrole = \"gate\"\nkeys = [\"{KEY_A}\"]\n");
+    let max = i64::MAX.to_string();
+    let numbers = [
+        "0",
+        "1",
+        "00",
+        "007",
+        "59",
+        "60",
+        "61",
+        "300",
+        "3600",
+        "86400",
+        "2562047788015215",   // the most hours in i64 seconds
+        "2562047788015216",   // one hour more
+        "153722867280912930", // the most minutes
+        "153722867280912931",
+        &max,
+        "9223372036854775808", // i64::MAX + 1
+        "99999999999999999999",
+    ];
+    let mut checked = 0;
+    for number in numbers {
+        for unit in ["s", "m", "h"] {
+            let text = format!("{number}{unit}");
+            let old = old_grammar(&text);
+            let new = ProducerPolicy::parse(&format!("max_past_skew = \"{text}\"\n{base}"))
+                .ok()
+                .map(|p| p.max_past_skew_secs());
+            assert_eq!(new, old, "{text}");
+            checked += usize::from(old.is_some());
+        }
+    }
+    assert!(checked > 30, "{checked}");
 }
 
 #[test]
@@ -1074,9 +1135,9 @@ fn policy_rejections() {
     );
     // Bad durations.
     for bad in [
-        "5 minutes",
-        "5d",
         "-5m",
+        "1500ms",
+        "5 fortnights",
         "m",
         "",
         "5é",
