@@ -1,5 +1,19 @@
 //! [`verify_response`]: every rule of the [module documentation](super),
 //! in order, on one DER `TimeStampResp`.
+//!
+//! # Why this verifier is our own
+//!
+//! The RustCrypto `cms` crate has the types, but not the bytes: `der` 0.7
+//! sorts every SET OF when it decodes one (`SetOfVec`), so a `SignerInfo`'s
+//! signed attributes come back in DER order, and encoding them again gives
+//! the bytes of the sorted set. A TSA signs the set in the order it wrote
+//! it, and RFC 5652 §5.4 has the verifier check the encoding it received;
+//! not every TSA sorts, so a reply that is valid (OpenSSL accepts it) would
+//! fail its signature check over the re-encoded set.
+//! `tests/unsorted_signed_attrs.rs` shows this with such a reply. So
+//! [`parse_token`] keeps the signed attributes as the bytes received, and
+//! the signature is checked over exactly those ([`as_set_of`] only changes
+//! the `[0]` tag to SET's, as §5.4 says).
 
 use der::asn1::{AnyRef, ObjectIdentifier};
 use der::{Tag, Tagged as _};
@@ -115,7 +129,8 @@ pub fn verify_response(
         (found, _) => found?,
     };
 
-    // Rule 9.
+    // Rule 9, over the signed attributes as received, never re-encoded
+    // (see "Why this verifier is our own" above).
     signature::verify(
         signer,
         &signer_info.signature_algorithm,
