@@ -1,5 +1,5 @@
 //! Which record fields reference which kinds of record. A reference itself
-//! is a [`RecordRef`](crate::RecordRef).
+//! is a [`RecordRef`].
 //!
 //! | kind | field | may reference |
 //! |---|---|---|
