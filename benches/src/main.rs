@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use causeway_proto::merkle::leaf_hash;
-use causeway_proto::v1;
-use causeway_proto::v1::log_client::LogClient;
+use causeway_api::v1;
+use causeway_api::v1::log_client::LogClient;
+use causeway_tlog::merkle::leaf_hash;
 use clap::Parser;
 use hdrhistogram::Histogram;
 use rand::{Rng as _, RngCore as _, SeedableRng as _};
@@ -654,7 +654,7 @@ async fn main() -> anyhow::Result<()> {
             .context("checkpoint size")?
             .parse()?;
         let paths: Arc<Vec<String>> = Arc::new(
-            causeway_proto::tiles::hash_tiles(exported_size)
+            causeway_tlog::tiles::hash_tiles(exported_size)
                 .filter(|t| t.is_full())
                 .map(|t| t.path())
                 .collect(),

@@ -9,9 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{CompactRange, Hash, leaf_hash};
-use causeway_proto::timestamp::TrustedRoots;
+use causeway_rfc3161::TrustedRoots;
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{CompactRange, Hash, leaf_hash};
 
 use crate::verify::{LogKeys, VerificationError, check_anchor, note_body};
 use crate::{ClientError, LogClient, LogTarget};
@@ -191,7 +191,7 @@ pub async fn check_anchor_on_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use causeway_proto::merkle::EMPTY_ROOT;
+    use causeway_tlog::merkle::EMPTY_ROOT;
 
     #[test]
     fn the_tree_is_recomputed_with_its_roots_at_the_anchored_sizes() {

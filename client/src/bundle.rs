@@ -16,11 +16,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use base64::Engine as _;
-use causeway_proto::merkle::{Hash, leaf_hash};
-use causeway_proto::records::{
-    Envelope, Kind, ProducerPolicy, Referenced, validate_at_record_time,
-};
-use causeway_proto::timestamp::{TrustedRoots, VerifiedTimestamp};
+use causeway_records::{Envelope, Kind, ProducerPolicy, Referenced, validate_at_record_time};
+use causeway_rfc3161::{TrustedRoots, VerifiedTimestamp};
+use causeway_tlog::merkle::{Hash, leaf_hash};
 use serde_json::{Value, json};
 
 use crate::verify::{
@@ -372,8 +370,8 @@ impl ProvedEntries {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use causeway_proto::checkpoint::Checkpoint;
-    use causeway_proto::note::{Ed25519Signer, KeyName, Note};
+    use causeway_tlog::checkpoint::Checkpoint;
+    use causeway_tlog::note::{Ed25519Signer, KeyName, Note};
 
     #[test]
     fn refuses_what_is_not_a_bundle() {

@@ -5,8 +5,8 @@
 //! and a second human reviews. Built offline (references are the leaf
 //! hashes of the parents' envelopes), submitted parents first.
 
-use causeway_proto::merkle::{Hash, leaf_hash};
-use causeway_proto::records::{Envelope, Kind, ProducerKey, Record, RecordError};
+use causeway_records::{Envelope, Kind, ProducerKey, Record, RecordError};
+use causeway_tlog::merkle::{Hash, leaf_hash};
 use rand::{CryptoRng, RngCore};
 use serde_json::{Value, json};
 
@@ -31,7 +31,7 @@ pub struct DemoStep {
     pub envelopes: Vec<(Kind, Envelope)>,
 }
 
-pub use causeway_proto::civil::rfc3339_utc as rfc3339;
+pub use causeway_civil::rfc3339_utc as rfc3339;
 
 fn signed(
     kind: Kind,

@@ -9,10 +9,10 @@
 //! signed); it is settled by asking the log for a consistency proof between
 //! the two signed checkpoints, which a log that did not fork can give.
 
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{Hash, verify_consistency};
-use causeway_proto::note::{Note, NoteVerifier, VerifierKey};
-use causeway_proto::witness::{EvidenceKind, EvidenceRecord};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{Hash, verify_consistency};
+use causeway_tlog::note::{Note, NoteVerifier, VerifierKey};
+use causeway_tlog::witness::{EvidenceKind, EvidenceRecord};
 
 use crate::verify::VerificationError;
 
@@ -130,8 +130,8 @@ pub fn check_evidence(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use causeway_proto::merkle::leaf_hash;
-    use causeway_proto::note::{Ed25519Signer, KeyName, NoteSigner as _};
+    use causeway_tlog::merkle::leaf_hash;
+    use causeway_tlog::note::{Ed25519Signer, KeyName, NoteSigner as _};
 
     fn note(signer: &Ed25519Signer, size: u64, root: Hash) -> String {
         let cp = Checkpoint::new(signer.name().as_str(), size, root).unwrap();

@@ -44,9 +44,9 @@ pub mod tiles;
 pub mod verify;
 pub mod visible;
 
-use causeway_proto::merkle::{Hash, HashLengthError};
-use causeway_proto::v1;
-use causeway_proto::v1::log_client::LogClient as GrpcClient;
+use causeway_api::v1;
+use causeway_api::v1::log_client::LogClient as GrpcClient;
+use causeway_tlog::merkle::{Hash, HashLengthError};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// The default gRPC endpoint of a local log.
@@ -112,7 +112,7 @@ impl From<tonic::Status> for ClientError {
     }
 }
 
-pub use causeway_proto::LEADER_METADATA;
+pub use causeway_api::LEADER_METADATA;
 
 impl ClientError {
     /// The gRPC code, if the server answered with an error status.

@@ -2,8 +2,8 @@
 //! and the checkpoint a witness cosigned must be on the same tree. A log
 //! that shows two parties different trees is caught by either check.
 
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::Hash;
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::Hash;
 
 use crate::LogClient;
 use crate::verify::check_consistency;

@@ -3,7 +3,7 @@
 //! acknowledgement checked against the entry sent and the checkpoint
 //! returned with it.
 
-use causeway_proto::merkle::{Hash, leaf_hash};
+use causeway_tlog::merkle::{Hash, leaf_hash};
 
 use crate::verify::{MaybeVerified, VerificationError, check_inclusion};
 use crate::{AddResult, Added, ClientError, LeafRef, LogClient, LogTarget};

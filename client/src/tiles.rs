@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{CompactRange, Hash, NodeId, ProofPlan, leaf_hash};
-use causeway_proto::note::Note;
-use causeway_proto::tiles::{
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{CompactRange, Hash, NodeId, ProofPlan, leaf_hash};
+use causeway_tlog::note::Note;
+use causeway_tlog::tiles::{
     self, TileId, TileKind, entry_bundles, fold_perfect, hash_tiles, split_bundle, split_hashes,
     tile_for_node,
 };
@@ -416,7 +416,7 @@ pub async fn fetch_entries<S: TileSource>(
     // are listed lazily and only a bounded amount is reserved up front, so
     // a claimed size of 2^63 cannot exhaust memory before the first fetch.
     let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 20));
-    let bundles = causeway_proto::tiles::entry_bundles(size);
+    let bundles = causeway_tlog::tiles::entry_bundles(size);
     let mut fetched = futures::stream::iter(bundles.map(|tile| async move {
         let bytes = source.fetch(&tile).await?;
         Ok::<_, TileError>((tile, bytes))
@@ -425,7 +425,7 @@ pub async fn fetch_entries<S: TileSource>(
     let mut done = 0;
     while let Some(item) = fetched.next().await {
         let (tile, bytes) = item?;
-        let list = causeway_proto::tiles::split_bundle(&bytes)
+        let list = causeway_tlog::tiles::split_bundle(&bytes)
             .map_err(|e| TileError::Malformed(format!("entry bundle {}: {e}", tile.index())))?;
         let want = usize::from(tile.width());
         if list.len() < want {
@@ -822,7 +822,7 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use causeway_proto::tiles::push_bundle_entry;
+    use causeway_tlog::tiles::push_bundle_entry;
 
     #[test]
     fn tile_limits_follow_the_spec() {
@@ -845,7 +845,7 @@ mod tests {
         // An entry bundle of 256 maximal entries is exactly its limit.
         let mut bundle = Vec::new();
         for _ in 0..256 {
-            push_bundle_entry(&mut bundle, &[1u8; causeway_proto::MAX_ENTRY_SIZE]).unwrap();
+            push_bundle_entry(&mut bundle, &[1u8; causeway_tlog::tiles::MAX_ENTRY_SIZE]).unwrap();
         }
         assert_eq!(
             bundle.len(),

@@ -15,12 +15,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use causeway_fuzz::{NOTES_TXT, NOW, POLICY, SAMPLES, SIGNERS, lookup, signer_for};
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{Hash, leaf_hash};
-use causeway_proto::note::{Note, NoteSignature};
-use causeway_proto::records::{Envelope, Record, validate_entry};
-use causeway_proto::tiles::{TileId, entry_bundles, hash_tiles};
-use causeway_proto::witness::{AddCheckpointRequest, size_body};
+use causeway_records::{Envelope, Record, validate_entry};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{Hash, leaf_hash};
+use causeway_tlog::note::{Note, NoteSignature};
+use causeway_tlog::tiles::{TileId, entry_bundles, hash_tiles};
+use causeway_tlog::witness::{AddCheckpointRequest, size_body};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -6,7 +6,7 @@
 
 #![no_main]
 
-use causeway_proto::checkpoint::Checkpoint;
+use causeway_tlog::checkpoint::Checkpoint;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

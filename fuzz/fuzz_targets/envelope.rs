@@ -12,7 +12,7 @@
 #![no_main]
 
 use causeway_fuzz::{ISSUER, NOW, POLICY, PRODUCER, lookup};
-use causeway_proto::records::{Envelope, Record, validate_entry};
+use causeway_records::{Envelope, Record, validate_entry};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

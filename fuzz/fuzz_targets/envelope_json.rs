@@ -5,7 +5,7 @@
 
 #![no_main]
 
-use causeway_proto::records::Envelope;
+use causeway_records::Envelope;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -10,8 +10,8 @@
 #![no_main]
 
 use causeway_fuzz::verifiers;
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::note::Note;
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::note::Note;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

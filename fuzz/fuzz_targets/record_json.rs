@@ -6,7 +6,7 @@
 
 #![no_main]
 
-use causeway_proto::records::{Kind, Record};
+use causeway_records::{Kind, Record};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

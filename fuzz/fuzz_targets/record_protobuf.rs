@@ -5,7 +5,7 @@
 
 #![no_main]
 
-use causeway_proto::records::Record;
+use causeway_records::Record;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,8 +9,8 @@
 
 #![no_main]
 
-use causeway_proto::merkle::NodeId;
-use causeway_proto::tiles::{
+use causeway_tlog::merkle::NodeId;
+use causeway_tlog::tiles::{
     TILE_WIDTH, TileId, TileKind, entry_bundles, exists_at, hash_tiles, tile_for_node, width_at,
 };
 use libfuzzer_sys::fuzz_target;

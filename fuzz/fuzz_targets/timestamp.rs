@@ -9,7 +9,7 @@
 #![no_main]
 
 use causeway_fuzz::{IMPRINTS, TSA_ROOTS};
-use causeway_proto::timestamp::{Expectations, TrustedRoots, response_status, verify_response};
+use causeway_rfc3161::{Expectations, TrustedRoots, response_status, verify_response};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

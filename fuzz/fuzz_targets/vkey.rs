@@ -5,7 +5,7 @@
 
 #![no_main]
 
-use causeway_proto::note::{NoteVerifier as _, VerifierKey};
+use causeway_tlog::note::{NoteVerifier as _, VerifierKey};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

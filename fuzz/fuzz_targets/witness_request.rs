@@ -6,8 +6,8 @@
 
 #![no_main]
 
-use causeway_proto::note::Note;
-use causeway_proto::witness::{AddCheckpointRequest, MAX_PROOF_LINES, parse_size_body, size_body};
+use causeway_tlog::note::Note;
+use causeway_tlog::witness::{AddCheckpointRequest, MAX_PROOF_LINES, parse_size_body, size_body};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

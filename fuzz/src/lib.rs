@@ -9,12 +9,12 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use causeway_proto::merkle::Hash;
-use causeway_proto::note::{
+use causeway_records::{Kind, ProducerKey, ProducerPolicy, PublicKey, Record, Referenced};
+use causeway_rfc3161::{HashAlg, MessageImprint, TrustedRoots};
+use causeway_tlog::merkle::Hash;
+use causeway_tlog::note::{
     CosignatureSigner, EcdsaSigner, Ed25519Signer, KeyName, NoteVerifier, VerifierKey,
 };
-use causeway_proto::records::{Kind, ProducerKey, ProducerPolicy, PublicKey, Record, Referenced};
-use causeway_proto::timestamp::{HashAlg, MessageImprint, TrustedRoots};
 
 /// The origin of the fuzzing log.
 pub const ORIGIN: &str = "fuzz.example/log";

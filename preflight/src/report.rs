@@ -1,6 +1,6 @@
 //! Check results, the verdict, and their form in a `preflight` record.
 
-use causeway_proto::records::{Check, PreflightVerdict};
+use causeway_records::{Check, PreflightVerdict};
 use serde::Serialize;
 
 /// Whether a check lets the change through.

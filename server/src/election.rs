@@ -185,7 +185,7 @@ impl Election {
         let head = head.unwrap_or_else(|| {
             Arc::new(TreeHead {
                 size: 0,
-                root: causeway_proto::merkle::CompactRange::new().root(),
+                root: causeway_tlog::merkle::CompactRange::new().root(),
                 note: String::new(),
                 trace: TraceLink::none(),
             })

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use causeway_proto::merkle::Hash;
+use causeway_tlog::merkle::Hash;
 use tokio::sync::watch;
 
 use crate::storage::{Storage, StorageError};

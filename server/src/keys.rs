@@ -14,7 +14,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-use causeway_proto::note::{EcdsaSigner, Ed25519Signer, KeyError, KeyName, VerifierKey};
+use causeway_tlog::note::{EcdsaSigner, Ed25519Signer, KeyError, KeyName, VerifierKey};
 
 /// Why keys could not be created or loaded.
 #[derive(Debug, thiserror::Error)]

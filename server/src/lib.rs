@@ -57,8 +57,8 @@ pub mod telemetry;
 use std::future::Future;
 use std::sync::Arc;
 
-use causeway_proto::note::VerifierKey;
-use causeway_proto::v1::log_server::LogServer;
+use causeway_api::v1::log_server::LogServer;
+use causeway_tlog::note::VerifierKey;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -314,12 +314,12 @@ pub async fn serve(
     );
     // Both reflection versions: grpcurl speaks v1, older tools v1alpha.
     let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(causeway_proto::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(causeway_api::v1::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let reflection_alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(causeway_proto::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(causeway_api::v1::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use causeway_proto::merkle::{Hash, ProofPlan};
+use causeway_tlog::merkle::{Hash, ProofPlan};
 use tokio::sync::watch;
 
 use crate::head::{PublishedView, TreeHead};
@@ -298,7 +298,7 @@ impl Reader {
             ProofPlan::inclusion(index, size).map_err(|e| ReadError::Invalid(e.to_string()))?;
         // One batched read: the leaf hash and every node the proof needs.
         let mut ids = Vec::with_capacity(plan.node_ids().len() + 1);
-        ids.push(causeway_proto::merkle::NodeId::leaf(index));
+        ids.push(causeway_tlog::merkle::NodeId::leaf(index));
         ids.extend_from_slice(plan.node_ids());
         let hashes = self.storage.nodes(&ids)?;
         let proof = plan

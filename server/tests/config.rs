@@ -2,9 +2,9 @@
 //! would refuse, so an embedder cannot publish checkpoints nobody
 //! cosigned.
 
-use causeway_proto::note::{CosignatureSigner, KeyName};
 use causeway_server::pipeline::witnesses::WitnessEndpoint;
 use causeway_server::{Config, OpenLog, ServerError};
+use causeway_tlog::note::{CosignatureSigner, KeyName};
 
 fn witness(name: &str) -> WitnessEndpoint {
     let signer = CosignatureSigner::generate(KeyName::new(name).unwrap(), &mut rand::rngs::OsRng);

@@ -35,10 +35,10 @@ fn init_prints_origin_and_both_vkeys_and_refuses_to_overwrite() {
         .map(|k| k.as_str().unwrap())
         .collect();
     assert_eq!(vkeys.len(), 2);
-    let ecdsa = causeway_proto::note::VerifierKey::parse(vkeys[0]).unwrap();
-    let ed25519 = causeway_proto::note::VerifierKey::parse(vkeys[1]).unwrap();
-    assert_eq!(ecdsa.kind(), causeway_proto::note::SignatureType::Ecdsa);
-    assert_eq!(ed25519.kind(), causeway_proto::note::SignatureType::Ed25519);
+    let ecdsa = causeway_tlog::note::VerifierKey::parse(vkeys[0]).unwrap();
+    let ed25519 = causeway_tlog::note::VerifierKey::parse(vkeys[1]).unwrap();
+    assert_eq!(ecdsa.kind(), causeway_tlog::note::SignatureType::Ecdsa);
+    assert_eq!(ed25519.kind(), causeway_tlog::note::SignatureType::Ed25519);
 
     let again = server()
         .args([

@@ -5,7 +5,7 @@
 //! the sequencer thread, the reader), appends a random number of distinct
 //! entries in random batches through the sequencer handle, then compares
 //! with a naive in-memory tree written here straight from RFC 6962 §2.1
-//! (recursive MTH, PATH and PROOF; nothing from `causeway_proto::merkle`
+//! (recursive MTH, PATH and PROOF; nothing from `causeway_tlog::merkle`
 //! except SHA-256 with the leaf and node prefixes, pinned below to RFC 6962
 //! known answers):
 //!
@@ -18,8 +18,8 @@
 
 use std::collections::HashSet;
 
-use causeway_proto::merkle::{Hash, leaf_hash, node_hash};
 use causeway_server::{Config, OpenLog};
+use causeway_tlog::merkle::{Hash, leaf_hash, node_hash};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------

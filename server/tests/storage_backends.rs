@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
-use causeway_proto::merkle::{CompactRange, NodeId, leaf_hash};
-use causeway_proto::records::{CredentialEnd, Ending};
+use causeway_records::{CredentialEnd, Ending};
 use causeway_server::storage::postgres::MIGRATIONS;
 use causeway_server::storage::{
     Commit, PgStorage, RocksStorage, Storage, StorageError, StorageOptions,
 };
 use causeway_tests::{Pki, Postgres};
+use causeway_tlog::merkle::{CompactRange, NodeId, leaf_hash};
 
 /// The next batch of `n` entries after `range`, its nodes and a note.
 fn batch(range: &mut CompactRange, n: u64) -> Commit {
@@ -347,8 +347,8 @@ fn postgres_over_tls_verifies_the_server_certificate() {
 /// commit. Returns the credentials revoked and closed.
 fn write_without_ends(
     s: &dyn Storage,
-) -> (causeway_proto::merkle::Hash, causeway_proto::merkle::Hash) {
-    use causeway_proto::records::{
+) -> (causeway_tlog::merkle::Hash, causeway_tlog::merkle::Hash) {
+    use causeway_records::{
         Closure, ClosureReason, Envelope, Exception, ProducerKey, Record, Time,
     };
     let key = ProducerKey::generate(&mut rand::rngs::OsRng);
@@ -356,21 +356,21 @@ fn write_without_ends(
     let (revoked, closed) = (leaf_hash(b"credential r"), leaf_hash(b"credential c"));
     let records = [
         Record::Exception(Exception {
-            credential: closed,
+            credential: closed.into(),
             action: None,
             reason: String::from("warning only"),
             revoked: false,
             time: at,
         }),
         Record::Exception(Exception {
-            credential: revoked,
+            credential: revoked.into(),
             action: None,
             reason: String::from("out of scope"),
             revoked: true,
             time: at,
         }),
         Record::Closure(Closure {
-            credential: closed,
+            credential: closed.into(),
             reason: ClosureReason::Voluntary,
             started_at: at,
             ended_at: at,
@@ -379,7 +379,7 @@ fn write_without_ends(
             time: at,
         }),
         Record::Closure(Closure {
-            credential: revoked,
+            credential: revoked.into(),
             reason: ClosureReason::Forced,
             started_at: at,
             ended_at: at,
@@ -410,8 +410,8 @@ fn write_without_ends(
 /// What an upgrade must find: the first record that ended each.
 fn assert_upgraded(
     s: &dyn Storage,
-    revoked: causeway_proto::merkle::Hash,
-    closed: causeway_proto::merkle::Hash,
+    revoked: causeway_tlog::merkle::Hash,
+    closed: causeway_tlog::merkle::Hash,
 ) {
     assert_eq!(
         s.credential_ends(&[revoked, closed]).unwrap(),

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use causeway_client::LogClient;
-use causeway_proto::note::{EcdsaSigner, Ed25519Signer, KeyName};
+use causeway_tlog::note::{EcdsaSigner, Ed25519Signer, KeyName};
 use serde_json::Value;
 
 use crate::{Producers, Server, Tsa, binary};

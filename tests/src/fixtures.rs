@@ -4,8 +4,8 @@
 
 use base64::Engine as _;
 use causeway_client::LogClient;
-use causeway_proto::merkle::{Hash, leaf_hash};
-use causeway_proto::records::{Envelope, Kind, ProducerKey, Record};
+use causeway_records::{Envelope, Kind, ProducerKey, Record};
+use causeway_tlog::merkle::{Hash, leaf_hash};
 use serde_json::{Value, json};
 use tonic::Code;
 

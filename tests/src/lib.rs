@@ -17,7 +17,7 @@ pub use pki::Pki;
 pub use postgres::Postgres;
 
 use base64::Engine as _;
-use causeway_proto::records::ProducerKey;
+use causeway_records::ProducerKey;
 
 /// The directory holding the workspace's binaries for this test build.
 fn bin_dir() -> PathBuf {
@@ -222,7 +222,7 @@ impl Server {
     }
 
     /// The verifier keys, parsed.
-    pub fn keys(&self) -> Vec<causeway_proto::note::VerifierKey> {
+    pub fn keys(&self) -> Vec<causeway_tlog::note::VerifierKey> {
         self.vkeys
             .iter()
             .map(|v| v.parse().expect("the server prints valid vkeys"))
@@ -593,11 +593,11 @@ pub fn init_log(data_dir: &Path, origin: &str) -> Vec<String> {
 /// leaves themselves: what an honest log would serve, for tests that play
 /// a log.
 pub fn consistency_proof(
-    leaves: &[causeway_proto::merkle::Hash],
+    leaves: &[causeway_tlog::merkle::Hash],
     old: u64,
     new: u64,
-) -> Vec<causeway_proto::merkle::Hash> {
-    use causeway_proto::merkle::{ProofPlan, root_of};
+) -> Vec<causeway_tlog::merkle::Hash> {
+    use causeway_tlog::merkle::{ProofPlan, root_of};
     let plan = ProofPlan::consistency(old, new).expect("old <= new, both within the leaves");
     let hashes: Vec<_> = plan
         .node_ids()

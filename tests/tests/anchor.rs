@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use causeway_client::LogClient;
 use causeway_client::verify::{check_anchor, verify_checkpoint};
-use causeway_proto::timestamp::TrustedRoots;
+use causeway_rfc3161::TrustedRoots;
 use causeway_tests::{Server, Tsa, cli};
 
 async fn submit(client: &mut LogClient, tag: &str, n: usize) -> u64 {

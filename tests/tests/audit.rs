@@ -5,13 +5,13 @@
 
 use std::path::Path;
 
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::leaf_hash;
-use causeway_proto::note::{EcdsaSigner, Ed25519Signer, KeyName, Note};
 use causeway_tests::audit::{
     anchored_demo, audit_args, demo_log, last_action, prove_bundle, vkeys_of, with_vkeys,
 };
 use causeway_tests::{Server, cli};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::leaf_hash;
+use causeway_tlog::note::{EcdsaSigner, Ed25519Signer, KeyName, Note};
 use serde_json::Value;
 
 fn with_keys<'a>(mut args: Vec<&'a str>, server: &'a Server) -> Vec<&'a str> {

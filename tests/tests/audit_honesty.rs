@@ -12,14 +12,14 @@ use std::path::Path;
 use std::process::Command;
 
 use causeway_client::LogClient;
-use causeway_proto::merkle::leaf_hash;
-use causeway_proto::note::{KeyName, Note, NoteSignature};
-use causeway_proto::records::{Envelope, Kind, ProducerKey};
+use causeway_records::{Envelope, Kind, ProducerKey};
 use causeway_tests::audit::{
     anchored_demo, audit_args, demo, demo_log, last_action, prove_bundle, vkeys_of, with_vkeys,
 };
 use causeway_tests::fixtures::{add, b64, env, malleate, now, t};
 use causeway_tests::{Producers, Server, Witness, binary, init_log, start_witnesses};
+use causeway_tlog::merkle::leaf_hash;
+use causeway_tlog::note::{KeyName, Note, NoteSignature};
 use serde_json::{Value, json};
 
 /// What one `causeway` run gave: its exit code and output.

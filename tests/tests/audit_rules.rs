@@ -20,10 +20,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use causeway_client::{ClientError, LogClient};
-use causeway_proto::merkle::{Hash, leaf_hash};
-use causeway_proto::records::{Envelope, Kind, ProducerKey, Record};
+use causeway_records::{Envelope, Kind, ProducerKey, Record};
 use causeway_tests::audit::{anchored, anchoring_log, audit_args, with_vkeys};
 use causeway_tests::{Producers, Server, Tsa, cli};
+use causeway_tlog::merkle::{Hash, leaf_hash};
 use serde_json::{Value, json};
 
 fn unix_now() -> i64 {
@@ -33,7 +33,7 @@ fn unix_now() -> i64 {
 }
 
 fn rfc3339(secs: i64) -> String {
-    causeway_proto::civil::rfc3339_utc(secs)
+    causeway_civil::rfc3339_utc(secs)
 }
 
 fn spki(key: &ProducerKey) -> String {

@@ -1,9 +1,9 @@
 //! Every bad request gets a precise gRPC status and a message that says
 //! what to do, and the server keeps serving afterwards.
 
+use causeway_api::v1;
+use causeway_api::v1::log_client::LogClient as Raw;
 use causeway_client::{LeafRef, LogClient};
-use causeway_proto::v1;
-use causeway_proto::v1::log_client::LogClient as Raw;
 use causeway_tests::Server;
 use tonic::Code;
 

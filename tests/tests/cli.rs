@@ -296,12 +296,12 @@ fn submit_checkpoint_and_prove_with_json_and_keys() {
 
 #[test]
 fn record_show_drops_invisible_characters_for_people_and_keeps_them_in_json() {
-    use causeway_proto::records::{Kind, ProducerKey};
+    use causeway_records::{Kind, ProducerKey};
     use causeway_tests::fixtures::{action, env, now};
     let dir = tempfile::tempdir().unwrap();
     let key = ProducerKey::generate(&mut rand::rngs::OsRng);
     // A right-to-left override (U+202E) makes a target read as another.
-    let mut record = action(&causeway_proto::merkle::leaf_hash(b"c"), 1, now());
+    let mut record = action(&causeway_tlog::merkle::leaf_hash(b"c"), 1, now());
     record["target"] = serde_json::json!("prod/api\u{202e}ipa/gats\u{200b}");
     let (entry, _) = env(Kind::Action, record, &key);
     let file = dir.path().join("action.pb");

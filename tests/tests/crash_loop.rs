@@ -28,10 +28,10 @@ use std::time::{Duration, Instant};
 
 use causeway_client::LogClient;
 use causeway_client::verify::{WitnessPolicy, check_witnesses, verify_checkpoint};
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{EMPTY_ROOT, Hash, leaf_hash, verify_consistency};
-use causeway_proto::note::VerifierKey;
 use causeway_tests::{Server, Witness, init_log, start_witnesses};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{EMPTY_ROOT, Hash, leaf_hash, verify_consistency};
+use causeway_tlog::note::VerifierKey;
 use rand::Rng as _;
 use rand::seq::SliceRandom as _;
 
@@ -167,7 +167,7 @@ async fn observer(
 }
 
 /// Proves `old` consistent with `new` through the server, verified with
-/// the RFC 9162 algorithm in causeway-proto.
+/// the RFC 9162 algorithm in causeway-tlog.
 async fn prove(client: &mut LogClient, old: &Checkpoint, new: &Checkpoint) {
     if old.size() == 0 {
         assert_eq!(*old.root(), EMPTY_ROOT, "size-0 checkpoint with a root");

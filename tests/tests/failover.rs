@@ -16,11 +16,11 @@ use causeway_client::verify::{
     WitnessPolicy, check_anchor, check_consistency, check_witnesses, verify_checkpoint,
 };
 use causeway_client::{ClientError, LeafRef, LogClient};
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{CompactRange, Hash, leaf_hash};
-use causeway_proto::note::VerifierKey;
-use causeway_proto::timestamp::TrustedRoots;
+use causeway_rfc3161::TrustedRoots;
 use causeway_tests::{Postgres, Server, Tsa, Witness, init_log, start_witnesses};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{CompactRange, Hash, leaf_hash};
+use causeway_tlog::note::VerifierKey;
 
 const ORIGIN: &str = "test.causeway/replicated";
 /// Short enough that a failover fits a test, long enough for a loaded CI machine.

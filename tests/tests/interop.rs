@@ -9,8 +9,8 @@ use std::process::Command;
 
 use causeway_client::verify::verify_checkpoint;
 use causeway_client::{LeafRef, LogClient};
-use causeway_proto::checkpoint::Checkpoint;
 use causeway_tests::{Server, go_command, run_checker};
+use causeway_tlog::checkpoint::Checkpoint;
 use serde_json::json;
 
 fn go(job: &serde_json::Value, cache: &Path) -> (bool, String) {
@@ -148,7 +148,7 @@ fn python_grpcio_discovers_and_calls_the_service_through_reflection() {
     assert_eq!(v["health"], "SERVING");
     assert!(services.contains(&"grpc.health.v1.Health"), "{services:?}");
     assert_eq!(v["index"], 0);
-    let expected = causeway_proto::merkle::leaf_hash(b"from python grpcio").to_hex();
+    let expected = causeway_tlog::merkle::leaf_hash(b"from python grpcio").to_hex();
     assert_eq!(v["leaf_hash"], expected.as_str());
     assert_eq!(v["tree_size"], 1);
     assert_eq!(v["note_first_line"], "test.causeway/log");
@@ -209,10 +209,10 @@ async fn python_and_go_verify_witness_cosignatures() {
     let cache = dir.path().join("go-cache");
     // `init --json` prints [ECDSA, Ed25519].
     let ed25519 = &log_vkeys[1];
-    let kind = causeway_proto::note::VerifierKey::parse(ed25519)
+    let kind = causeway_tlog::note::VerifierKey::parse(ed25519)
         .unwrap()
         .kind();
-    assert_eq!(kind, causeway_proto::note::SignatureType::Ed25519);
+    assert_eq!(kind, causeway_tlog::note::SignatureType::Ed25519);
     let (ok, out) = go(
         &json!({"vkey": ed25519, "note": note, "inclusion": [], "consistency": []}),
         &cache,

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use causeway_client::verify::{check_consistency, check_inclusion, verify_checkpoint};
 use causeway_client::{LeafRef, LogClient};
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{Hash, leaf_hash};
-use causeway_proto::note::VerifierKey;
 use causeway_tests::Server;
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{Hash, leaf_hash};
+use causeway_tlog::note::VerifierKey;
 use rand::Rng as _;
 
 async fn latest(client: &mut LogClient, keys: &[VerifierKey]) -> Checkpoint {

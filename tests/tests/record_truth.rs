@@ -18,12 +18,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use causeway_client::LogClient;
-use causeway_proto::merkle::Hash;
-use causeway_proto::records::{Kind, ProducerKey};
+use causeway_records::{Kind, ProducerKey};
 use causeway_tests::fixtures::{
     action, add, authorization, b64, closure, credential, env, now, preflight, refused, t,
 };
 use causeway_tests::{Postgres, Producers, Server};
+use causeway_tlog::merkle::Hash;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tonic::Code;

@@ -8,12 +8,12 @@ use std::path::Path;
 use std::process::Command;
 
 use causeway_client::LogClient;
-use causeway_proto::merkle::leaf_hash;
-use causeway_proto::records::{Envelope, Kind, ProducerKey};
+use causeway_records::{Envelope, Kind, ProducerKey};
 use causeway_tests::fixtures::{
     action, add, authorization, closure, credential, env, now, preflight, refused, t,
 };
 use causeway_tests::{Producers, Server, cli, run_checker};
+use causeway_tlog::merkle::leaf_hash;
 use serde_json::{Value, json};
 use tonic::Code;
 

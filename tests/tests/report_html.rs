@@ -16,7 +16,7 @@ use causeway_client::audit::{
     WitnessCosignature,
 };
 use causeway_client::audit_html::{AnchorSummary, TrustBasis, render};
-use causeway_proto::records::{
+use causeway_records::{
     Authn, ClosureReason, Identity, Plan, PreflightVerdict, Scope, Stage, Time,
 };
 

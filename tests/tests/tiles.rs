@@ -9,10 +9,10 @@ use std::path::Path;
 use causeway_client::tiles::{DirTiles, HttpTiles, TileSource as _, TileTree, verify_tree};
 use causeway_client::verify::{check_consistency, check_inclusion, verify_checkpoint};
 use causeway_client::{LeafRef, LogClient};
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::note::VerifierKey;
-use causeway_proto::tiles::{TileId, entry_bundles, hash_tiles, split_bundle};
 use causeway_tests::{Server, cli, go_command, run_checker};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::note::VerifierKey;
+use causeway_tlog::tiles::{TileId, entry_bundles, hash_tiles, split_bundle};
 use rand::Rng as _;
 
 fn entry(i: u64) -> Vec<u8> {
@@ -169,7 +169,7 @@ async fn tiles_match_checkpoints_and_proofs_around_tile_boundaries() {
     let beyond = TileId::hashes(0, size / 256 + 1, 256).path();
     let too_wide = format!(
         "tile/0/{}.p/255",
-        causeway_proto::tiles::encode_index(size / 256)
+        causeway_tlog::tiles::encode_index(size / 256)
     );
     let cases: Vec<(String, u16)> = vec![
         ("tile/64/000".into(), 400),

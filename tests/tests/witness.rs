@@ -12,8 +12,8 @@ use causeway_client::LogClient;
 use causeway_client::verify::{
     VerificationError, WitnessPolicy, check_consistency, check_witnesses, verify_checkpoint,
 };
-use causeway_proto::note::VerifierKey;
 use causeway_tests::{Server, Witness, cli, init_log, published_at_least, start_witnesses};
+use causeway_tlog::note::VerifierKey;
 
 const ORIGIN: &str = "test.causeway/witnessed";
 
@@ -321,7 +321,7 @@ async fn quorum_publication_through_witness_failures_and_restarts() {
         quorum: 2,
         max_age_secs: None,
     };
-    let mut previous: Option<causeway_proto::checkpoint::Checkpoint> = None;
+    let mut previous: Option<causeway_tlog::checkpoint::Checkpoint> = None;
     for note in &seen {
         let cp = verify_checkpoint(note, &keys).unwrap().into_checkpoint();
         check_witnesses(note, &any_two, now()).unwrap();

@@ -16,11 +16,11 @@
 use std::path::Path;
 
 use causeway_client::evidence::check_evidence;
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{Hash, leaf_hash, root_of};
-use causeway_proto::note::{Ed25519Signer, KeyName, Note, NoteSignature, VerifierKey};
-use causeway_proto::witness::{AddCheckpointRequest, EvidenceRecord};
 use causeway_tests::Witness;
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{Hash, leaf_hash, root_of};
+use causeway_tlog::note::{Ed25519Signer, KeyName, Note, NoteSignature, VerifierKey};
+use causeway_tlog::witness::{AddCheckpointRequest, EvidenceRecord};
 
 const ORIGIN: &str = "flood.test/log";
 const WITNESS_NAME: &str = "flood.test/witness";

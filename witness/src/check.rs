@@ -11,9 +11,9 @@
 //! beyond the checkpoint (400), an `old` size that is not the witness's
 //! latest (409), then the proof (422).
 
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{EMPTY_ROOT, Hash, VerifyError, verify_consistency};
-use causeway_proto::witness::{AddCheckpointRequest, EvidenceKind};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{EMPTY_ROOT, Hash, VerifyError, verify_consistency};
+use causeway_tlog::witness::{AddCheckpointRequest, EvidenceKind};
 
 /// What the witness last cosigned for a log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,7 +191,7 @@ pub fn check(
 
 #[cfg(test)]
 mod tests {
-    use causeway_proto::merkle::{leaf_hash, root_of};
+    use causeway_tlog::merkle::{leaf_hash, root_of};
 
     use super::*;
     use crate::testutil::consistency_proof;

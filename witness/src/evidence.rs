@@ -23,8 +23,8 @@
 //!
 //! None of this changes the answers: refusals keep their C2SP status.
 
-use causeway_proto::note::{Note, NoteError, NoteSignature};
-use causeway_proto::witness::EvidenceKind;
+use causeway_tlog::note::{Note, NoteError, NoteSignature};
+use causeway_tlog::witness::EvidenceKind;
 use sha2::{Digest as _, Sha256};
 
 /// The default of [`EvidenceLimits::max_bytes_per_log`]: 16 MiB, room for
@@ -219,9 +219,9 @@ impl EvidenceBudget {
 
 #[cfg(test)]
 mod tests {
-    use causeway_proto::checkpoint::Checkpoint;
-    use causeway_proto::merkle::EMPTY_ROOT;
-    use causeway_proto::note::{KeyName, NoteVerifier};
+    use causeway_tlog::checkpoint::Checkpoint;
+    use causeway_tlog::merkle::EMPTY_ROOT;
+    use causeway_tlog::note::{KeyName, NoteVerifier};
 
     use super::*;
     use crate::testutil::log_signer;

@@ -21,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use causeway_proto::witness::{ADD_CHECKPOINT_PATH, SIZE_CONTENT_TYPE, size_body};
+use causeway_tlog::witness::{ADD_CHECKPOINT_PATH, SIZE_CONTENT_TYPE, size_body};
 
 use crate::check::RejectReason;
 use crate::state::StateError;

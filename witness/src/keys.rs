@@ -12,7 +12,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use causeway_proto::note::{CosignatureSigner, KeyError, KeyName};
+use causeway_tlog::note::{CosignatureSigner, KeyError, KeyName};
 
 /// The private key file.
 pub const KEY_FILE: &str = "witness.pem";

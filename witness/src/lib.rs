@@ -60,7 +60,7 @@ use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
-pub use causeway_proto::witness::EvidenceKind;
+pub use causeway_tlog::witness::EvidenceKind;
 pub use check::{RejectReason, Rejection, Stored, Verdict};
 pub use evidence::EvidenceLimits;
 pub use logs::TrustedLogs;

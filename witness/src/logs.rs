@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use causeway_proto::note::{KeyError, NoteVerifier, SignatureType, VerifierKey};
+use causeway_tlog::note::{KeyError, NoteVerifier, SignatureType, VerifierKey};
 
 /// Why the trusted log configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +101,7 @@ impl TrustedLogs {
 
 #[cfg(test)]
 mod tests {
-    use causeway_proto::note::{CosignatureSigner, EcdsaSigner, Ed25519Signer, KeyName};
+    use causeway_tlog::note::{CosignatureSigner, EcdsaSigner, Ed25519Signer, KeyName};
 
     use super::*;
 

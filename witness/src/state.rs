@@ -20,12 +20,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use causeway_io::files::{sync_dir, write_atomic};
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::note::{Note, NoteVerifier, VerifierKey};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::note::{Note, NoteVerifier, VerifierKey};
 
 use crate::check::Stored;
 use crate::origin_hash;
-pub use causeway_proto::witness::EvidenceRecord;
+pub use causeway_tlog::witness::EvidenceRecord;
 
 /// Why a state file could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -299,9 +299,9 @@ fn parse_evidence(path: &Path, bytes: &[u8]) -> Result<EvidenceRecord, StateErro
 
 #[cfg(test)]
 mod tests {
-    use causeway_proto::merkle::EMPTY_ROOT;
-    use causeway_proto::note::{CosignatureSigner, KeyName, NoteSignature};
-    use causeway_proto::witness::EvidenceKind;
+    use causeway_tlog::merkle::EMPTY_ROOT;
+    use causeway_tlog::note::{CosignatureSigner, KeyName, NoteSignature};
+    use causeway_tlog::witness::EvidenceKind;
 
     use super::*;
 

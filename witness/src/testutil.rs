@@ -1,9 +1,9 @@
 //! Test helpers: a naive RFC 6962 consistency proof and log-signed
 //! checkpoints.
 
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{Hash, leaf_hash, root_of};
-use causeway_proto::note::{Ed25519Signer, KeyName, Note};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{Hash, leaf_hash, root_of};
+use causeway_tlog::note::{Ed25519Signer, KeyName, Note};
 
 /// The RFC 6962 §2.1.2 consistency proof from the first `old` leaves to
 /// all of `leaves`, computed the obvious recursive way (SUBPROOF).
@@ -52,7 +52,7 @@ pub fn signed_checkpoint(signer: &Ed25519Signer, origin: &str, leaves: &[Hash]) 
 
 #[test]
 fn naive_proofs_verify() {
-    use causeway_proto::merkle::verify_consistency;
+    use causeway_tlog::merkle::verify_consistency;
     let l = leaves(40);
     for new in 1..=40 {
         for old in 1..=new {

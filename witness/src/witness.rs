@@ -12,11 +12,11 @@ use std::sync::{Arc, PoisonError};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use causeway_proto::checkpoint::{Checkpoint, CheckpointError};
-use causeway_proto::note::{
+use causeway_tlog::checkpoint::{Checkpoint, CheckpointError};
+use causeway_tlog::note::{
     CosignatureSigner, KeyName, Note, NoteError, NoteSignature, NoteVerifier, VerifierKey,
 };
-use causeway_proto::witness::{AddCheckpointRequest, WitnessFormatError};
+use causeway_tlog::witness::{AddCheckpointRequest, WitnessFormatError};
 use tokio::sync::Mutex;
 
 use crate::check::{Rejection, Verdict, check};
@@ -26,7 +26,7 @@ use crate::evidence::{
 use crate::logs::TrustedLogs;
 use crate::origin_hash;
 use crate::state::{DataDir, EvidenceRecord, LatestCheckpoint, StateError, evidence_json};
-use causeway_proto::witness::EvidenceKind;
+use causeway_tlog::witness::EvidenceKind;
 
 /// Why a request body is malformed (HTTP 400).
 #[derive(Debug, thiserror::Error)]

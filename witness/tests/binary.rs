@@ -5,10 +5,10 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{leaf_hash, root_of};
-use causeway_proto::note::{Ed25519Signer, KeyName, Note, NoteVerifier, VerifierKey};
-use causeway_proto::witness::{AddCheckpointRequest, SIZE_CONTENT_TYPE};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{leaf_hash, root_of};
+use causeway_tlog::note::{Ed25519Signer, KeyName, Note, NoteVerifier, VerifierKey};
+use causeway_tlog::witness::{AddCheckpointRequest, SIZE_CONTENT_TYPE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_causeway-witness");
 
@@ -22,7 +22,7 @@ impl Drop for Running {
     }
 }
 
-fn sign(log: &Ed25519Signer, leaves: &[causeway_proto::merkle::Hash]) -> Vec<u8> {
+fn sign(log: &Ed25519Signer, leaves: &[causeway_tlog::merkle::Hash]) -> Vec<u8> {
     let cp = Checkpoint::new(
         log.verifier().name().as_str(),
         leaves.len() as u64,

@@ -193,7 +193,7 @@ async fn tiles(tiles: &[String], size: u64, args: &Args) -> anyhow::Result<(f64,
         tasks.push(tokio::spawn(async move {
             for _ in 0..per_client {
                 let n = rand::random::<u64>() % full;
-                let path = causeway_proto::tiles::TileId::hashes(0, n, 256).path();
+                let path = causeway_tlog::tiles::TileId::hashes(0, n, 256).path();
                 let r = http.get(format!("{base}/{path}")).send().await?;
                 if !r.status().is_success() {
                     bail!("{base}/{path}: {}", r.status());
@@ -217,8 +217,8 @@ async fn caught_up(url: &str, size: u64) -> anyhow::Result<()> {
         if let Ok(mut c) = LogClient::connect(url).await
             && let Ok(note) = c.checkpoint(None).await
         {
-            let cp = causeway_proto::checkpoint::Checkpoint::parse(
-                causeway_proto::note::Note::parse(note.as_bytes())?.text(),
+            let cp = causeway_tlog::checkpoint::Checkpoint::parse(
+                causeway_tlog::note::Note::parse(note.as_bytes())?.text(),
             )?;
             if cp.size() >= size {
                 return Ok(());

@@ -23,8 +23,8 @@ use base64::Engine as _;
 use causeway_bench::{Process, field, spawn_ready};
 use causeway_client::LogClient;
 use causeway_client::demo::rfc3339;
-use causeway_proto::merkle::{Hash, leaf_hash};
-use causeway_proto::records::{Envelope, Kind, ProducerKey, Record};
+use causeway_records::{Envelope, Kind, ProducerKey, Record};
+use causeway_tlog::merkle::{Hash, leaf_hash};
 use clap::Parser;
 use serde_json::json;
 

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 
-use causeway_proto::records::{
+use causeway_records::{
     Credential, Kind, PreflightVerdict, Principal, ProducerPolicy, Record, Role, Stage, Time,
 };
 use serde::{Deserialize, Serialize};
@@ -636,7 +636,7 @@ fn actions(cx: &mut Cx<'_>) {
             continue;
         };
         let Some(credential_position) = node.links.credential else {
-            let hash = action.credential;
+            let hash = action.credential.hash();
             let why = match (cx.g.entry_index.get(&hash), cx.g.by_hash.get(&hash)) {
                 (Some(index), Some(&p)) if p >= position => {
                     format!("entry {index}, which comes after the action in the log")

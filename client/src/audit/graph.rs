@@ -24,12 +24,12 @@
 
 use std::collections::HashMap;
 
-use causeway_proto::merkle::{Hash, leaf_hash};
-use causeway_proto::records::{
+use causeway_records::{
     Action, Authorization, Closure, Credential, CredentialEnd, Envelope, Exception, Kind,
     PAYLOAD_TYPE, Preflight, ProducerPolicy, Record, Referenced, RejectCode, Review, Time,
     check_open, validate_at_record_time,
 };
+use causeway_tlog::merkle::{Hash, leaf_hash};
 
 use super::report::InvalidEntry;
 

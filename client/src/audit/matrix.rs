@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use causeway_proto::records::{Kind, PreflightVerdict, ProducerPolicy, Record, Role, Stage};
+use causeway_records::{Kind, PreflightVerdict, ProducerPolicy, Record, Role, Stage};
 use serde::Serialize;
 
 use super::flags::{Finding, FlagKind};

@@ -99,7 +99,7 @@
 //!
 //! ```
 //! use causeway_client::audit::{AuditInput, Thresholds, analyze};
-//! # use causeway_proto::records::ProducerPolicy;
+//! # use causeway_records::ProducerPolicy;
 //! # let policy = ProducerPolicy::parse(r#"
 //! # [[principal]]
 //! # name = "alice@example.com"
@@ -130,7 +130,7 @@ pub mod verification;
 #[cfg(test)]
 mod tests;
 
-use causeway_proto::records::ProducerPolicy;
+use causeway_records::ProducerPolicy;
 
 pub use flags::{FlagKind, RedFlag};
 pub use matrix::{Cc81Matrix, Cc81Row, Cc81Totals};

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use causeway_proto::records::{
+use causeway_records::{
     Authn, Check, ClosureReason, Identity, Kind, Plan, PreflightVerdict, ProducerPolicy, Scope,
     Stage, Time,
 };

@@ -5,8 +5,8 @@
 mod corpus;
 
 use base64::Engine as _;
-use causeway_proto::merkle::leaf_hash;
-use causeway_proto::records::{Envelope, Kind, PAYLOAD_TYPE, ProducerPolicy};
+use causeway_records::{Envelope, Kind, PAYLOAD_TYPE, ProducerPolicy};
+use causeway_tlog::merkle::leaf_hash;
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use serde_json::json;
@@ -103,10 +103,10 @@ fn demo_chain(
 ) -> (crate::demo::DemoKeys, Vec<(u64, Vec<u8>)>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let keys = crate::demo::DemoKeys {
-        approver: causeway_proto::records::ProducerKey::generate(&mut rng),
-        reviewer: causeway_proto::records::ProducerKey::generate(&mut rng),
-        issuer: causeway_proto::records::ProducerKey::generate(&mut rng),
-        verifier: causeway_proto::records::ProducerKey::generate(&mut rng),
+        approver: causeway_records::ProducerKey::generate(&mut rng),
+        reviewer: causeway_records::ProducerKey::generate(&mut rng),
+        issuer: causeway_records::ProducerKey::generate(&mut rng),
+        verifier: causeway_records::ProducerKey::generate(&mut rng),
     };
     let steps = crate::demo::causal_chain(&keys, clock, actions, &mut rng).expect("the demo chain");
     let entries = (0u64..)
@@ -125,7 +125,7 @@ fn demo_policy(
     keys: &crate::demo::DemoKeys,
     template: impl Fn(&str, &str, &str, &str) -> String,
 ) -> ProducerPolicy {
-    let b64 = |k: &causeway_proto::records::ProducerKey| {
+    let b64 = |k: &causeway_records::ProducerKey| {
         base64::engine::general_purpose::STANDARD.encode(k.public_spki_der())
     };
     ProducerPolicy::parse(&template(
@@ -910,7 +910,7 @@ fn the_demo_chain_is_clean_at_any_hour_under_the_dev_policy() {
             assert!(
                 record
                     .time()
-                    .saturating_add(causeway_proto::records::DEFAULT_MAX_PAST_SKEW_SECS)
+                    .saturating_add(causeway_records::DEFAULT_MAX_PAST_SKEW_SECS)
                     > clock + 30
                     && record.time() <= clock,
                 "{label}: {:?} at {}",

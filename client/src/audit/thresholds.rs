@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use causeway_proto::records::ProducerPolicy;
+use causeway_records::ProducerPolicy;
 use serde::{Deserialize, Serialize};
 
 /// Why the `[audit]` table of a policy could not be read. Every variant

@@ -90,7 +90,7 @@ mod tests {
 
     use super::*;
     use crate::audit::{AuditInput, Thresholds, analyze};
-    use causeway_proto::records::ProducerPolicy;
+    use causeway_records::ProducerPolicy;
 
     fn sample() -> Verification {
         Verification {

@@ -5,7 +5,7 @@
 use maud::{Markup, html};
 
 use crate::audit::{ActionReport, ChainReport, CredentialReport, RedFlag};
-use causeway_proto::records::{ClosureReason, PreflightVerdict, Stage};
+use causeway_records::{ClosureReason, PreflightVerdict, Stage};
 
 use super::chain_svg;
 use super::text::{

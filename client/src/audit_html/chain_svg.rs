@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use maud::{Markup, html};
 
 use crate::audit::{ActionReport, ChainReport, CredentialReport, RedFlag};
-use causeway_proto::records::PreflightVerdict;
+use causeway_records::PreflightVerdict;
 
 use super::chain::{reason_word, stage_word};
 use super::text::{

@@ -2,7 +2,7 @@
 //! network. The Content Security Policy allows the script by its hash.
 
 use base64::Engine as _;
-use causeway_proto::timestamp::MessageImprint;
+use causeway_rfc3161::MessageImprint;
 
 /// The page's only script: opens the `<details>` holding a linked record
 /// and every `<details>` before printing. Allowed by its CSP hash.

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use causeway_proto::records::{
+use causeway_records::{
     Authn, Check, ClosureReason, Identity, Kind, Plan, PreflightVerdict, Scope, Stage, Time,
 };
 

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use causeway_proto::records::Time;
+use causeway_records::Time;
 use maud::{Markup, Render, html};
 
 use crate::audit::FlagKind;

@@ -9,8 +9,8 @@
 //! without `--vkey` prints what it fetched, marked unverified) say which
 //! with [`LogKeys`] and get a [`MaybeVerified`] back.
 
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::note::{Note, NoteVerifier, VerifierKey};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::note::{Note, NoteVerifier, VerifierKey};
 
 use super::{Cosigned, VerificationError, WitnessPolicy, check_witnesses};
 

@@ -10,12 +10,12 @@ pub use checkpoint::{
     verify_checkpoint,
 };
 
-use causeway_proto::checkpoint::{Checkpoint, CheckpointError};
-use causeway_proto::merkle::{Hash, VerifyError, verify_consistency, verify_inclusion};
-use causeway_proto::note::{Note, NoteError, NoteVerifier, VerifierKey};
-use causeway_proto::timestamp::{
+use causeway_rfc3161::{
     Expectations, MessageImprint, TimestampError, TrustedRoots, VerifiedTimestamp, verify_response,
 };
+use causeway_tlog::checkpoint::{Checkpoint, CheckpointError};
+use causeway_tlog::merkle::{Hash, VerifyError, verify_consistency, verify_inclusion};
+use causeway_tlog::note::{Note, NoteError, NoteVerifier, VerifierKey};
 
 /// Why something did not verify.
 #[derive(Debug, thiserror::Error)]
@@ -237,8 +237,8 @@ pub fn check_consistency(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use causeway_proto::merkle::{EMPTY_ROOT, leaf_hash};
-    use causeway_proto::note::{EcdsaSigner, Ed25519Signer, KeyName};
+    use causeway_tlog::merkle::{EMPTY_ROOT, leaf_hash};
+    use causeway_tlog::note::{EcdsaSigner, Ed25519Signer, KeyName};
 
     fn signed(origin: &str, ec: &EcdsaSigner, ed: &Ed25519Signer, size: u64, root: Hash) -> String {
         let cp = Checkpoint::new(origin, size, root).unwrap();
@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn witness_quorum_and_age() {
-        use causeway_proto::note::{CosignatureSigner, NoteSignature};
+        use causeway_tlog::note::{CosignatureSigner, NoteSignature};
         let mut rng = rand::rngs::OsRng;
         let name = KeyName::new("log.example/a").unwrap();
         let ec = EcdsaSigner::generate(name.clone(), &mut rng);

@@ -4,16 +4,16 @@
 //! read runs off the async workers ([`Reader::off_worker`]), as the tile
 //! API's do.
 
-use causeway_proto::MAX_ENTRY_SIZE;
-use causeway_proto::merkle::{Hash, leaf_hash};
-use causeway_proto::v1::log_server::Log;
-use causeway_proto::v1::{
+use causeway_api::v1::log_server::Log;
+use causeway_api::v1::{
     AddEntriesRequest, AddEntriesResponse, AddedEntry, Anchor, AnchorInfo, Checkpoint,
     ConsistencyProof, Entry, GetAnchorRequest, GetCheckpointRequest, GetConsistencyProofRequest,
     GetEntriesRequest, GetEntriesResponse, GetInclusionProofRequest, InclusionProof,
     ListAnchorsRequest, ListAnchorsResponse, WatchCheckpointsRequest,
     get_inclusion_proof_request::Leaf,
 };
+use causeway_tlog::merkle::{Hash, leaf_hash};
+use causeway_tlog::tiles::MAX_ENTRY_SIZE;
 use std::time::Instant;
 
 use tonic::{Request, Response, Status};

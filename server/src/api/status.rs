@@ -1,8 +1,8 @@
 //! Errors as gRPC statuses: the stages return typed errors, and this is
 //! the only place that decides which status each one is.
 
-use causeway_proto::LEADER_METADATA;
-use causeway_proto::records::RejectCode;
+use causeway_api::LEADER_METADATA;
+use causeway_records::RejectCode;
 use tonic::Status;
 
 use crate::election::NotLeader;

@@ -18,7 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use causeway_proto::tiles::{self, TileId, TileKind};
+use causeway_tlog::tiles::{self, TileId, TileKind};
 
 use crate::reader::{ReadError, Reader};
 

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use causeway_proto::records::ProducerPolicy;
-use causeway_proto::timestamp::TrustedRoots;
+use causeway_records::ProducerPolicy;
+use causeway_rfc3161::TrustedRoots;
 
 use super::RunArgs;
 use crate::api::tls::{self, ClientAuth, Protocol, TlsFiles};
@@ -73,7 +73,7 @@ pub(super) fn load(args: &RunArgs) -> Result<Files, Vec<String>> {
             None
         });
     if let Some(p) = &args.tsa_policy
-        && let Err(e) = causeway_proto::timestamp::validate_policy(p)
+        && let Err(e) = causeway_rfc3161::validate_policy(p)
     {
         problems.push(format!("--tsa-policy: {e}"));
     }

@@ -13,8 +13,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use causeway_proto::merkle::Hash;
-use causeway_proto::records::{Envelope, ProducerPolicy, Referenced, Rejection, validate_entry};
+use causeway_records::{Envelope, ProducerPolicy, Referenced, Rejection, validate_entry};
+use causeway_tlog::merkle::Hash;
 
 use super::sequencer::Guard;
 use crate::storage::{Storage, StorageError};

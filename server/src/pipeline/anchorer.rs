@@ -5,7 +5,7 @@
 //! It follows the published checkpoint. When a newer one appears, and at
 //! most once per `interval`, it sends a `TimeStampReq` for SHA-256 of the
 //! checkpoint body with a fresh random nonce, verifies the answer
-//! completely ([`causeway_proto::timestamp::verify_response`]: status,
+//! completely ([`causeway_rfc3161::verify_response`]: status,
 //! imprint, nonce, policy, CMS signature, ESS binding, the signer's EKU,
 //! the chain to `--tsa-roots` at genTime) and that genTime does not go
 //! backwards, and only then stores the DER `TimeStampResp` under the tree
@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use causeway_proto::timestamp::{
+use causeway_rfc3161::{
     Expectations, MessageImprint, QUERY_CONTENT_TYPE, TimestampRequest, TrustedRoots,
     verify_response,
 };

@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use causeway_proto::note::NoteSignature;
+use causeway_tlog::note::NoteSignature;
 use tokio::sync::{mpsc, watch};
 
 use opentelemetry::KeyValue;

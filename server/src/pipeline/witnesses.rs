@@ -13,8 +13,8 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use causeway_proto::note::{Note, NoteSignature, NoteVerifier as _, SignatureType, VerifierKey};
-use causeway_proto::witness::{
+use causeway_tlog::note::{Note, NoteSignature, NoteVerifier as _, SignatureType, VerifierKey};
+use causeway_tlog::witness::{
     ADD_CHECKPOINT_PATH, AddCheckpointRequest, SIZE_CONTENT_TYPE, parse_size_body,
 };
 
@@ -402,7 +402,7 @@ fn short(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use causeway_proto::note::{CosignatureSigner, KeyName};
+    use causeway_tlog::note::{CosignatureSigner, KeyName};
 
     #[test]
     fn parses_witness_flags() {
@@ -426,7 +426,7 @@ mod tests {
                 .is_err()
         );
         // A log key (Ed25519, 0x01) is not a witness key.
-        let log = causeway_proto::note::Ed25519Signer::generate(
+        let log = causeway_tlog::note::Ed25519Signer::generate(
             KeyName::new("log.example").unwrap(),
             &mut rand::thread_rng(),
         );

@@ -11,15 +11,15 @@
 //! about a size after its batch commits.
 //!
 //! Every perfect subtree is stored once, when it completes (see
-//! [`causeway_proto::merkle::CompactRange::append`]), so any proof is a
+//! [`causeway_tlog::merkle::CompactRange::append`]), so any proof is a
 //! handful of point reads, never the whole tree.
 
 pub mod postgres;
 pub mod proof;
 pub mod rocks;
 
-use causeway_proto::merkle::{CompactRange, Hash, NodeId};
-use causeway_proto::records::CredentialEnd;
+use causeway_records::CredentialEnd;
+use causeway_tlog::merkle::{CompactRange, Hash, NodeId};
 
 pub use postgres::PgStorage;
 pub use rocks::{RocksStorage, StorageOptions};
@@ -101,12 +101,11 @@ pub fn ends_in_entries<'a>(
     found: &mut std::collections::HashMap<Hash, CredentialEnd>,
 ) {
     for (index, bytes) in entries {
-        let record = causeway_proto::records::Envelope::decode(bytes)
+        let record = causeway_records::Envelope::decode(bytes)
             .ok()
             .and_then(|e| e.record().ok());
-        if let Some((credential, ending)) = record
-            .as_ref()
-            .and_then(causeway_proto::records::lineage::ends)
+        if let Some((credential, ending)) =
+            record.as_ref().and_then(causeway_records::lineage::ends)
         {
             found
                 .entry(credential)

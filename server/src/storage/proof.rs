@@ -1,7 +1,7 @@
 //! Proofs assembled from stored nodes: "node IDs → fetch → assemble", with
 //! the node selection left to [`ProofPlan`].
 
-use causeway_proto::merkle::{Hash, ProofPlan};
+use causeway_tlog::merkle::{Hash, ProofPlan};
 
 use super::{Storage, StorageError};
 

@@ -3,9 +3,9 @@
 use std::time::{Duration, Instant};
 
 use causeway_client::LogClient;
-use causeway_proto::merkle::leaf_hash;
-use causeway_proto::records::Kind;
+use causeway_records::Kind;
 use causeway_tests::fixtures::{now, signed, ticket_authorization};
+use causeway_tlog::merkle::leaf_hash;
 use tonic::Code;
 
 use crate::records::flood_authorization;

@@ -1,8 +1,8 @@
 //! gRPC framing and protobuf, raw.
 
 use causeway_client::LogClient;
-use causeway_proto::merkle::leaf_hash;
 use causeway_tests::Server;
+use causeway_tlog::merkle::leaf_hash;
 use tonic::Code;
 
 use crate::raw_grpc::{

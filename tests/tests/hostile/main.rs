@@ -43,11 +43,11 @@ use std::time::Instant;
 
 use causeway_client::LogClient;
 use causeway_client::verify::{WitnessPolicy, check_inclusion, check_witnesses, verify_checkpoint};
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::leaf_hash;
-use causeway_proto::records::ProducerKey;
+use causeway_records::ProducerKey;
 use causeway_tests::fixtures::now;
 use causeway_tests::{Producers, Server, Witness, init_log, published_at_least};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::leaf_hash;
 use tonic::Code;
 
 use crate::floods::flood_cases;
@@ -231,7 +231,9 @@ async fn hostile_inputs_get_precise_answers_and_break_nothing() {
         .unwrap();
     ledger.ack_all(&[b"after the storm".to_vec()], &last);
     let note = published_at_least(&mut client, last.entries[0].index + 1, &d.log).await;
-    let head = verify_checkpoint(&note, &d.log.keys()).unwrap().into_checkpoint();
+    let head = verify_checkpoint(&note, &d.log.keys())
+        .unwrap()
+        .into_checkpoint();
     let policy = WitnessPolicy {
         keys: vec![d.witness.vkey.parse().unwrap()],
         quorum: 1,
@@ -242,7 +244,9 @@ async fn hostile_inputs_get_precise_answers_and_break_nothing() {
     for (server, ledger) in [(&d.records, &records_ledger), (&d.limited, &limited_ledger)] {
         let mut c = LogClient::connect(&server.url).await.unwrap();
         let note = c.checkpoint(None).await.unwrap();
-        let head = verify_checkpoint(&note, &server.keys()).unwrap().into_checkpoint();
+        let head = verify_checkpoint(&note, &server.keys())
+            .unwrap()
+            .into_checkpoint();
         verify_ledger(&server.url, ledger, Some(&head)).await;
     }
     let witness_index = reqwest::get(format!("{}/", d.witness.url)).await.unwrap();

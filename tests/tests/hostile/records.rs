@@ -4,10 +4,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use causeway_client::LogClient;
-use causeway_proto::merkle::leaf_hash;
-use causeway_proto::records::{Envelope, EnvelopeSignature, Kind, ProducerKey, pae};
+use causeway_records::{Envelope, EnvelopeSignature, Kind, ProducerKey, pae};
 use causeway_tests::fixtures::{malleate, now, preflight, signed, ticket_authorization};
 use causeway_tests::{Producers, Server};
+use causeway_tlog::merkle::leaf_hash;
 use serde_json::{Value, json};
 use tonic::Code;
 

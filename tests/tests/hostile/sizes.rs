@@ -1,10 +1,10 @@
 //! Sizes and indices at the edges of u64.
 
+use causeway_api::v1;
+use causeway_api::v1::log_client::LogClient as Raw;
 use causeway_client::LogClient;
 use causeway_client::verify::verify_checkpoint;
-use causeway_proto::merkle::{EMPTY_ROOT, leaf_hash};
-use causeway_proto::v1;
-use causeway_proto::v1::log_client::LogClient as Raw;
+use causeway_tlog::merkle::{EMPTY_ROOT, leaf_hash};
 use tonic::Code;
 
 use crate::{Deployment, Ledger, Tally, expect_status};
@@ -128,7 +128,9 @@ pub(crate) async fn size_cases(d: &Deployment, tally: &mut Tally, ledger: &mut L
                 .map(|r| {
                     let r = r.into_inner();
                     assert_eq!(Some(r.tree_size), size, "{name}");
-                    let cp = verify_checkpoint(&r.note, &d.log.keys()).unwrap().into_checkpoint();
+                    let cp = verify_checkpoint(&r.note, &d.log.keys())
+                        .unwrap()
+                        .into_checkpoint();
                     assert_eq!((cp.size(), cp.root()), (0, &EMPTY_ROOT), "{name}");
                 }),
             Call::Anchor(size) => c

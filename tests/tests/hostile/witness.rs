@@ -4,12 +4,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{Hash, leaf_hash, root_of};
-use causeway_proto::note::{
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{Hash, leaf_hash, root_of};
+use causeway_tlog::note::{
     Ed25519Signer, KeyName, Note, NoteSignature, NoteVerifier as _, VerifierKey,
 };
-use causeway_proto::witness::AddCheckpointRequest;
+use causeway_tlog::witness::AddCheckpointRequest;
 use serde_json::Value;
 
 use crate::raw_http::http_request;

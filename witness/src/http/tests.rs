@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request};
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{Hash, leaf_hash, root_of};
-use causeway_proto::note::{
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{Hash, leaf_hash, root_of};
+use causeway_tlog::note::{
     CosignatureSigner, EcdsaSigner, Ed25519Signer, KeyName, Note, NoteSigner, NoteVerifier,
     VerifierKey,
 };
-use causeway_proto::witness::AddCheckpointRequest;
+use causeway_tlog::witness::AddCheckpointRequest;
 use tower::ServiceExt as _;
 
 use super::*;
@@ -213,7 +213,7 @@ async fn unknown_origin_is_404_and_untrusted_signatures_are_403() {
     let mut note = Note::parse(&signed_checkpoint(&log, ORIGIN, &l)).unwrap();
     let forged_sig = impostor.sign(note.text().as_bytes()).unwrap();
     let mut forged = Note::new(note.text()).unwrap();
-    forged.push_signature(causeway_proto::note::NoteSignature::new(
+    forged.push_signature(causeway_tlog::note::NoteSignature::new(
         log.name().clone(),
         log.key_id(),
         forged_sig,
@@ -557,7 +557,7 @@ async fn replayed_bad_proofs_with_unknown_signatures_are_one_record() {
     let genuine = Note::parse(&signed_checkpoint(&log, ORIGIN, &l)).unwrap();
     for i in 0..20u8 {
         let mut note = genuine.clone();
-        note.push_signature(causeway_proto::note::NoteSignature::new(
+        note.push_signature(causeway_tlog::note::NoteSignature::new(
             KeyName::new(format!("junk{i}")).unwrap(),
             u32::from(i),
             vec![i; 2000],

@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 
 use base64::Engine as _;
-use causeway_proto::merkle::leaf_hash;
-use causeway_proto::records::{Envelope, Kind, ProducerKey, ProducerPolicy, Record};
+use causeway_records::{Envelope, Kind, ProducerKey, ProducerPolicy, Record};
+use causeway_tlog::merkle::leaf_hash;
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use causeway_client::verify::{LogKeys, MaybeVerified, check_anchor};
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::timestamp::TrustedRoots;
+use causeway_rfc3161::TrustedRoots;
+use causeway_tlog::checkpoint::Checkpoint;
 use serde_json::json;
 
 use crate::args::{Common, connect, log_keys};

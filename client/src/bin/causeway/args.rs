@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use causeway_client::verify::{LogKeys, WitnessPolicy};
 use causeway_client::{DEFAULT_LOG_URL, LogClient, LogTarget, TlsSettings};
-use causeway_proto::note::{SignatureType, VerifierKey};
+use causeway_tlog::note::{SignatureType, VerifierKey};
 use clap::Args;
 
 use crate::duration::{Age, parse_age, parse_timeout};

@@ -9,7 +9,7 @@ use causeway_client::LogTarget;
 use causeway_client::bundle::{BundleError, ProofBundle, build};
 use causeway_client::verify::LogKeys;
 use causeway_client::visible::for_terminal;
-use causeway_proto::merkle::Hash;
+use causeway_tlog::merkle::Hash;
 use serde_json::json;
 
 use crate::output::verdict;

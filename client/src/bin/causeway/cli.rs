@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use causeway_client::DEFAULT_LOG_URL;
-use causeway_proto::records::Kind;
+use causeway_records::Kind;
 use clap::{Parser, Subcommand};
 
 use crate::args::{Common, TilesArg, TlsArgs};

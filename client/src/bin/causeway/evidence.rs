@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use causeway_client::evidence::check_evidence;
-use causeway_proto::witness::EvidenceRecord;
+use causeway_tlog::witness::EvidenceRecord;
 use serde_json::json;
 
 use crate::args::{Common, keys};

@@ -38,7 +38,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use causeway_client::LeafRef;
-use causeway_proto::merkle::Hash;
+use causeway_tlog::merkle::Hash;
 use clap::Parser as _;
 
 use crate::args::{log_keys, trust};
@@ -197,7 +197,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     LeafRef::Hash(Hash::from_hex(&h).with_context(|| format!("--leaf-hash {h:?}"))?)
                 }
                 (_, _, Some(f)) => {
-                    LeafRef::Hash(causeway_proto::merkle::leaf_hash(&submit::read_entry(&f)?))
+                    LeafRef::Hash(causeway_tlog::merkle::leaf_hash(&submit::read_entry(&f)?))
                 }
                 (Some(i), None, None) => LeafRef::Index(i),
                 _ => bail!("give --index, --leaf-hash or --file"),

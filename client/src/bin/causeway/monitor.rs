@@ -5,7 +5,7 @@ use anyhow::{Context as _, bail};
 use causeway_client::monitor::{Inconsistency, check_extends, witness_checkpoint_url};
 use causeway_client::verify::check_witnesses;
 use causeway_client::{LogClient, LogTarget};
-use causeway_proto::checkpoint::Checkpoint;
+use causeway_tlog::checkpoint::Checkpoint;
 use serde_json::json;
 
 use crate::trust::{Trust, unix_now};

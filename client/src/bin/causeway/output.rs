@@ -1,7 +1,7 @@
 //! Printing shared by the commands: the verdict line and JSON pieces.
 
 use causeway_client::verify::Cosigned;
-use causeway_proto::merkle::Hash;
+use causeway_tlog::merkle::Hash;
 use serde_json::json;
 
 /// The cosignatures that counted, as JSON.

@@ -6,7 +6,7 @@ use anyhow::{Context as _, bail};
 use causeway_client::LeafRef;
 use causeway_client::tiles::{DEFAULT_HTTP_TIMEOUT, TileTree};
 use causeway_client::verify::{MaybeVerified, check_consistency, check_inclusion};
-use causeway_proto::merkle::Hash;
+use causeway_tlog::merkle::Hash;
 use serde_json::json;
 
 use crate::args::{Common, connect, log_keys};

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use causeway_client::LogTarget;
-use causeway_proto::merkle::leaf_hash;
-use causeway_proto::records::{Envelope, Kind, ProducerKey, Record};
+use causeway_records::{Envelope, Kind, ProducerKey, Record};
+use causeway_tlog::merkle::leaf_hash;
 use serde_json::json;
 
 /// Loads a producer key (PKCS#8 PEM, as `causeway keygen` writes).

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use causeway_client::submit::{AckError, add_following_leader, batches, check_ack};
-use causeway_proto::MAX_ENTRY_SIZE;
-use causeway_proto::records::{Kind, ProducerKey};
+use causeway_records::{Kind, ProducerKey};
+use causeway_tlog::tiles::MAX_ENTRY_SIZE;
 use serde_json::json;
 
 use crate::args::{Common, log_keys};

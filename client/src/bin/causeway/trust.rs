@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use causeway_client::verify::{LogKeys, WitnessPolicy};
-use causeway_proto::records::ProducerPolicy;
-use causeway_proto::timestamp::TrustedRoots;
+use causeway_records::ProducerPolicy;
+use causeway_rfc3161::TrustedRoots;
 
 /// The current Unix time in seconds.
 pub(crate) fn unix_now() -> i64 {

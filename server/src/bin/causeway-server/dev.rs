@@ -126,7 +126,7 @@ const DEV_PRODUCERS: [(&str, &str, &str); 5] = [
 /// Makes sure `<dev-dir>/producers/` holds the demo producers' keys (PKCS#8
 /// PEM, 0600) and a `policy.toml` trusting them; returns the policy path.
 pub fn producers_policy(dev_dir: &Path) -> anyhow::Result<PathBuf> {
-    use causeway_proto::records::ProducerKey;
+    use causeway_records::ProducerKey;
     let dir = dev_dir.join("producers");
     let policy = dir.join("policy.toml");
     if policy.exists() {

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use causeway_proto::merkle::Hash;
-use causeway_proto::records::{CredentialEnd, first_ended};
+use causeway_records::{CredentialEnd, first_ended};
+use causeway_tlog::merkle::Hash;
 use tokio::sync::oneshot;
 
 use super::{Accepted, Sequenced, Sequencer, Submission, SubmitError, sign};

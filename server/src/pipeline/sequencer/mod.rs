@@ -9,7 +9,7 @@
 //! 2. judges records signed by a session key in log order: a request with
 //!    one written under a credential that a stored record, or an earlier
 //!    one of the same batch, revoked or closed is refused as a whole
-//!    ([`causeway_proto::records::check_open`]);
+//!    ([`causeway_records::check_open`]);
 //! 3. appends the new leaves to the in-memory [`CompactRange`], collecting
 //!    every node that completes;
 //! 4. signs the checkpoint of the new tree with both log keys;
@@ -29,10 +29,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use causeway_proto::checkpoint::Checkpoint;
-use causeway_proto::merkle::{CompactRange, Hash};
-use causeway_proto::note::Note;
-use causeway_proto::records::{Ending, Kind, Lineage};
+use causeway_records::{Ending, Kind, Lineage};
+use causeway_tlog::checkpoint::Checkpoint;
+use causeway_tlog::merkle::{CompactRange, Hash};
+use causeway_tlog::note::Note;
 use tokio::sync::{oneshot, watch};
 
 mod integrate;

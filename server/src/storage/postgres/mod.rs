@@ -48,7 +48,7 @@ mod queries;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicUsize;
 
-use causeway_proto::merkle::Hash;
+use causeway_tlog::merkle::Hash;
 use tokio_postgres::Row;
 
 use super::StorageError;

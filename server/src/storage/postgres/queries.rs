@@ -1,8 +1,8 @@
 //! The [`Storage`] contract in SQL: one transaction per commit, fenced
 //! by the lease; reads batched with `unnest`.
 
-use causeway_proto::merkle::{Hash, NodeId};
-use causeway_proto::records::{CredentialEnd, Ending};
+use causeway_records::{CredentialEnd, Ending};
+use causeway_tlog::merkle::{Hash, NodeId};
 use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 

@@ -11,7 +11,7 @@
 //! | `credential_ends` | credential leaf hash, 32 bytes | ending code (1 byte) ‖ index (u64 BE) |
 //!
 //! Every perfect subtree is stored once, when it completes (see
-//! [`causeway_proto::merkle::CompactRange::append`]), so any proof is a
+//! [`causeway_tlog::merkle::CompactRange::append`]), so any proof is a
 //! handful of point reads: O(log n), never the whole tree. Level 0 of
 //! `nodes` holds the leaf hashes. Big-endian keys keep each level and the
 //! entries in index order, which makes tile and entry ranges plain scans.
@@ -27,8 +27,8 @@ mod queries;
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard};
 
-use causeway_proto::merkle::NodeId;
-use causeway_proto::records::{CredentialEnd, Ending};
+use causeway_records::{CredentialEnd, Ending};
+use causeway_tlog::merkle::NodeId;
 
 use super::{StorageError, StoredAnchor};
 use rocksdb::{
@@ -51,7 +51,7 @@ const CF_META: &str = "meta";
 /// signature gets its original index.
 const CF_SUBMISSIONS: &str = "submissions";
 /// Credentials revoked or closed: `ending code ‖ index (u64 BE)` of the
-/// record that ended each one (see `causeway_proto::records::lineage`).
+/// record that ended each one (see `causeway_records::lineage`).
 const CF_CREDENTIAL_ENDS: &str = "credential_ends";
 
 const META_SIZE: &[u8] = b"size";

@@ -1,8 +1,8 @@
 //! The [`Storage`] contract over the column families of [`super`]: one
 //! synced `WriteBatch` per commit, point reads and ordered scans.
 
-use causeway_proto::merkle::{Hash, NodeId};
-use causeway_proto::records::CredentialEnd;
+use causeway_records::CredentialEnd;
+use causeway_tlog::merkle::{Hash, NodeId};
 
 use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 
