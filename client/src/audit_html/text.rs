@@ -10,7 +10,7 @@ use causeway_records::Time;
 use maud::{Markup, Render, html};
 
 use crate::audit::FlagKind;
-use crate::visible::is_invisible;
+use crate::visible::{for_terminal, is_invisible};
 
 /// Shown for anything missing or empty.
 pub(super) const DASH: &str = "—";
@@ -20,24 +20,13 @@ pub(super) const DASH: &str = "—";
 /// and line separators) dropped, see [`crate::visible`]; other control
 /// characters but newline and tab replaced by U+FFFD.
 pub(super) fn visible(s: &str) -> Cow<'_, str> {
-    if !s
-        .chars()
+    if s.chars()
         .any(|c| is_invisible(c) || (c.is_control() && c != '\n' && c != '\t'))
     {
-        return Cow::Borrowed(s);
+        Cow::Owned(for_terminal(s))
+    } else {
+        Cow::Borrowed(s)
     }
-    Cow::Owned(
-        s.chars()
-            .filter(|&c| !is_invisible(c))
-            .map(|c| {
-                if c.is_control() && c != '\n' && c != '\t' {
-                    '\u{fffd}'
-                } else {
-                    c
-                }
-            })
-            .collect(),
-    )
 }
 
 /// Record text, made [`visible`], or "—" when nothing visible is left.

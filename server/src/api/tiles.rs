@@ -140,7 +140,7 @@ async fn tile(State(reader): State<Reader>, Path(path): Path<String>) -> Respons
         );
     }
     // Up to 256 storage reads: off the async workers, as every gRPC read.
-    let id = tile.clone();
+    let id = tile;
     let body = match reader.off_worker(move |r| Ok(tile_bytes(r, &id)?)).await {
         Ok(b) => b,
         Err(e) => {

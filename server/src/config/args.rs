@@ -9,6 +9,10 @@ use std::time::Duration;
 use crate::pipeline::witnesses::WitnessEndpoint;
 
 /// The options of a run: flags, environment variables, defaults.
+// The field docs are clap's --help text, whose `<dev-dir>` and
+// `[default: …]` rustdoc would read as HTML and links; escaping them
+// would change what --help prints.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 #[derive(clap::Args, Clone, Debug)]
 pub struct RunArgs {
     /// A TOML file with any of these options (keys are the long option

@@ -66,16 +66,11 @@ pub(crate) fn entry_from_file(
 
 /// `causeway keygen`.
 pub(crate) fn keygen(out: &Path, json_out: bool) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
     let key = ProducerKey::generate(&mut rand::rngs::OsRng);
     let pem = key.to_pkcs8_pem().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(out)
+    // The server's and witness's key writer: 0600, fsynced with its directory.
+    causeway_io::files::create_private(out, pem.as_bytes())
         .with_context(|| format!("creating {} (it must not exist yet)", out.display()))?;
-    std::io::Write::write_all(&mut file, pem.as_bytes())?;
     use base64::Engine as _;
     let spki = base64::engine::general_purpose::STANDARD.encode(key.public_spki_der());
     if json_out {

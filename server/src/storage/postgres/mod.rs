@@ -13,7 +13,7 @@
 //! | `leader` | one row | `term`, `holder`, `address`, `expires_at`: the sequencer lease of [`crate::election`] |
 //!
 //! Durability: a batch is one transaction, committed with PostgreSQL's
-//! default `synchronous_commit = on`, so [`Storage::commit`] returns only
+//! default `synchronous_commit = on`, so [`Storage::commit`](super::Storage::commit) returns only
 //! once the WAL record is flushed (and, with synchronous replication, on
 //! the standbys it names).
 //!
@@ -29,16 +29,16 @@
 //! open under an advisory lock so that instances starting together apply
 //! each one once.
 //!
-//! The [`Storage`] methods are blocking, like RocksDB's. This backend runs
+//! The [`Storage`](super::Storage) methods are blocking, like RocksDB's. This backend runs
 //! its connections on a small runtime of its own and blocks the caller
 //! (via `block_in_place` on the server's multi-threaded runtime) until the
 //! query answers; a broken connection is reopened on the next call.
 
 //!
-//! * [`connection`]: the runtime, the connections and the blocking calls.
-//! * [`migrations`]: the schema, as numbered `.sql` files.
-//! * [`lease`]: the sequencer lease and the fence.
-//! * [`queries`]: the [`Storage`] methods in SQL.
+//! * `connection`: the runtime, the connections and the blocking calls.
+//! * `migrations`: the schema, as numbered `.sql` files.
+//! * `lease`: the sequencer lease and the fence.
+//! * `queries`: the [`Storage`](super::Storage) methods in SQL.
 
 mod connection;
 mod lease;

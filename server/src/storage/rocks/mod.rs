@@ -83,7 +83,7 @@ impl Default for StorageOptions {
 
 /// The RocksDB-backed log store.
 ///
-/// The database sits behind a lock only so that [`Storage::recover`] can
+/// The database sits behind a lock only so that [`Storage::recover`](super::Storage::recover) can
 /// close and reopen it after a failed write; every other access shares it.
 pub struct RocksStorage {
     db: RwLock<Option<DB>>,
