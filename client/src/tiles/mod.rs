@@ -6,13 +6,14 @@
 //! A [`TileSource`] fetches tiles: [`HttpTiles`] from a tile server, CDN or
 //! bucket, [`DirTiles`] from a directory written by [`mirror`].
 //!
-//! The module is split by what each part is trusted with: [`SizeLimit`] and
-//! [`LimitedBody`] bound every read; [`HttpTiles`] and [`DirTiles`] are the
-//! two sources; [`TileTree`] and [`fetch_entries`] read one tree;
-//! [`verify_tree`] checks a whole tree against its checkpoint; [`mirror`]
-//! copies one. The error type and the [`TileSource`] trait they share stay
-//! here. Everything is re-exported, so the public paths are
-//! `causeway_client::tiles::…` whatever file an item lives in.
+//! The module is split one idea per file, so each can be read alone:
+//! [`SizeLimit`] and [`LimitedBody`] bound every read; [`HttpTiles`] and
+//! [`DirTiles`] are the two sources; [`TileTree`] and [`fetch_entries`]
+//! read one tree; [`verify_tree`] checks a whole tree against its
+//! checkpoint; [`mirror`] copies one. The error type and the
+//! [`TileSource`] trait they share stay here. Everything is re-exported,
+//! so the public paths are `causeway_client::tiles::…` whatever file an
+//! item lives in.
 
 mod dir;
 mod http;
