@@ -323,3 +323,34 @@ fn record_show_drops_invisible_characters_for_people_and_keeps_them_in_json() {
         "prod/api\u{202e}ipa/gats\u{200b}"
     );
 }
+
+/// Issue 21: `causeway demo --actions N` with N over the server's
+/// `--max-request-entries` used to send one request and be refused with
+/// RESOURCE_EXHAUSTED; it now sends each step in batches, in log order.
+#[test]
+fn demo_splits_a_step_larger_than_the_servers_request_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let producers = dir.path().join("producers");
+    let policy = causeway_tests::Producers::new().write(&producers);
+    let server = Server::start(
+        &dir.path().join("log"),
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--max-request-entries",
+            "1000",
+        ],
+    );
+    let written = causeway_tests::audit::demo(&server, &producers, "1500");
+    let actions = written.iter().filter(|r| r["kind"] == "action").count();
+    // The orchestrator's 1500 actions and the sub-agent's 750.
+    assert_eq!(actions, 1500 + 750);
+    let indices: Vec<u64> = written
+        .iter()
+        .map(|r| r["index"].as_u64().unwrap())
+        .collect();
+    assert!(
+        indices.windows(2).all(|w| w[0] < w[1]),
+        "records are in log order"
+    );
+}

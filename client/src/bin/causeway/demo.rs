@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use causeway_client::LogTarget;
 use causeway_client::demo::{DemoKeys, causal_chain};
+use causeway_client::submit::batches;
 use serde_json::json;
 
 use crate::records::load_key;
@@ -37,12 +38,20 @@ pub(crate) async fn demo(
     }
     for step in &steps {
         let entries: Vec<Vec<u8>> = step.envelopes.iter().map(|(_, e)| e.encode()).collect();
-        let added = client
-            .add_entries(entries)
-            .await
-            .with_context(|| format!("submitting {}", step.label))?;
-        bar.inc(step.envelopes.len() as u64);
-        for ((kind, _), a) in step.envelopes.iter().zip(&added.entries) {
+        // A step can hold more actions than one request may carry (the
+        // server's --max-request-entries): send it in batches, in order, so
+        // the log order of the chain is unchanged.
+        let mut added = Vec::with_capacity(entries.len());
+        for batch in batches(entries) {
+            let sent = batch.len();
+            let result = client
+                .add_entries(batch)
+                .await
+                .with_context(|| format!("submitting {}", step.label))?;
+            added.extend(result.entries);
+            bar.inc(sent as u64);
+        }
+        for ((kind, _), a) in step.envelopes.iter().zip(&added) {
             if json_out {
                 println!(
                     "{}",
@@ -50,9 +59,8 @@ pub(crate) async fn demo(
                 );
             }
         }
-        if !json_out {
+        if let (false, Some(first)) = (json_out, added.first()) {
             bar.suspend(|| {
-                let first = &added.entries[0];
                 println!(
                     "{:<44} {:>3} × {:<13} from index {} (leaf {})",
                     step.label,
