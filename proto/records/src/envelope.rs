@@ -25,6 +25,39 @@ use super::kinds::Record;
 use super::{PAYLOAD_TYPE, RecordError};
 use crate::v1 as pb;
 
+/// What a strict decoder expected, for [`json_hint`].
+#[derive(Clone, Copy)]
+pub(crate) enum Expected {
+    /// The log entry: a protobuf `Envelope`.
+    Envelope,
+    /// The envelope's payload: a protobuf `Record`.
+    Record,
+}
+
+/// A hint for bytes that failed to decode as protobuf but are JSON: the
+/// most common mistake of a new producer (sending the CLI's JSON form, or
+/// DSSE JSON, where the protobuf encoding belongs). Empty otherwise.
+pub(crate) fn json_hint(bytes: &[u8], expected: Expected) -> &'static str {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return "";
+    };
+    let dsse = value.get("payloadType").is_some() && value.get("signatures").is_some();
+    match (expected, dsse) {
+        (Expected::Envelope, true) => {
+            "; the entry looks like DSSE JSON: send the protobuf `Envelope` encoding instead \
+             (`causeway submit` converts DSSE JSON files; see docs/producers.md)"
+        }
+        (Expected::Envelope, false) => {
+            "; this looks like JSON: the entry must be the protobuf `Envelope` encoding \
+             (see docs/producers.md)"
+        }
+        (Expected::Record, _) => {
+            "; this looks like JSON: the payload must be the protobuf `Record` encoding, \
+             not the JSON form (see docs/producers.md)"
+        }
+    }
+}
+
 /// DSSE's pre-authentication encoding of a payload type and payload.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload_type.len() + payload.len() + 32);
@@ -133,6 +166,13 @@ impl Envelope {
     /// [`RecordError::Protobuf`] or [`RecordError::NonCanonical`].
     pub fn decode(bytes: &[u8]) -> Result<Envelope, RecordError> {
         let what = "envelope";
+        let hint = json_hint(bytes, Expected::Envelope);
+        if !hint.is_empty() {
+            return Err(RecordError::Protobuf {
+                what,
+                message: format!("it is JSON{hint}"),
+            });
+        }
         let msg = pb::Envelope::decode(bytes).map_err(|e| RecordError::Protobuf {
             what,
             message: e.to_string(),
@@ -221,6 +261,10 @@ impl Envelope {
             &signature.sig,
         )? {
             Ok(())
+        } else if signature.sig.len() == 64 && signature.sig[0] != 0x30 {
+            Err(RecordError::NotDerSignature {
+                keyid: signature.keyid.clone(),
+            })
         } else {
             Err(RecordError::BadSignature {
                 keyid: signature.keyid.clone(),

@@ -92,6 +92,16 @@ pub enum RecordError {
         /// The signer's key ID.
         keyid: String,
     },
+    /// The signature is 64 bytes that are not DER: most likely the raw
+    /// `r ‖ s` form WebCrypto and KMS APIs return.
+    #[error(
+        "the signature by key {keyid} is not DER: encode r and s as an ASN.1 SEQUENCE of two \
+         INTEGERs (raw 64-byte r||s is not accepted; see docs/producers.md)"
+    )]
+    NotDerSignature {
+        /// The signer's key ID.
+        keyid: String,
+    },
     /// A private key could not be read or written.
     #[error("private key: {0}")]
     PrivateKey(String),

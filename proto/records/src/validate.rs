@@ -477,6 +477,18 @@ impl Check<'_> {
             )
         };
         match self.policy.principal_key(keyid) {
+            None if keyid.bytes().any(|b| b.is_ascii_uppercase())
+                && self
+                    .policy
+                    .principal_key(&keyid.to_ascii_lowercase())
+                    .is_some() =>
+            {
+                Err(Rejection::invalid(format!(
+                    "key ID {keyid} is uppercase: key IDs are lowercase hex \
+                     ({} is in the producer policy); see docs/producers.md",
+                    keyid.to_ascii_lowercase()
+                )))
+            }
             None => Err(Rejection::denied(format!(
                 "key {keyid} is not in the producer policy; {kind} records must be signed by {who}"
             ))),

@@ -12,6 +12,7 @@
 use prost::Message as _;
 
 use super::RecordError;
+use super::envelope::{Expected, json_hint};
 use super::keys::PublicKey;
 use super::kinds::{
     Action, Agent, Authn, Authorization, Check, Closure, ClosureReason, Credential, Exception,
@@ -38,6 +39,13 @@ impl Record {
     /// naming the field otherwise.
     pub fn from_protobuf(bytes: &[u8]) -> Result<Record, RecordError> {
         let what = "record payload";
+        let hint = json_hint(bytes, Expected::Record);
+        if !hint.is_empty() {
+            return Err(RecordError::Protobuf {
+                what,
+                message: format!("it is JSON{hint}"),
+            });
+        }
         let msg = pb::Record::decode(bytes).map_err(|e| RecordError::Protobuf {
             what,
             message: e.to_string(),

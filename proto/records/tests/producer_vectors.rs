@@ -1,5 +1,5 @@
 //! The cross-language producer vectors (`testdata/vectors/producer/`,
-//! docs/producers.md §8): every sample record, encoded, signed and hashed
+//! docs/producers.md §9): every sample record, encoded, signed and hashed
 //! the way the log expects, must give the committed bytes, and the
 //! committed bytes must decode and verify. Other implementations (the
 //! Python SDK, programs written from the doc) check the same file.

@@ -102,16 +102,39 @@ impl Admission {
         };
         let mut checked = Vec::with_capacity(entries.len());
         for (i, (entry, _)) in entries.iter().enumerate() {
-            let admitted = validate_entry(entry, policy, now, &mut lookup);
+            let mut missing: Vec<Hash> = Vec::new();
+            let admitted = validate_entry(entry, policy, now, &mut |hash: &Hash| {
+                let found = lookup(hash);
+                if found.is_none() {
+                    missing.push(*hash);
+                }
+                found
+            });
             // A reference that could not be read is not a reference that
             // is missing: the producer should retry, not resubmit parents.
             if let Some(e) = failure.borrow_mut().take() {
                 return Err(AdmissionError::Lookup(e));
             }
-            let admitted = admitted.map_err(|rejection| AdmissionError::Rejected {
-                index: i,
-                count: entries.len(),
-                rejection,
+            let admitted = admitted.map_err(|mut rejection| {
+                // A parent sent in the same request is not yet in the log
+                // when its child is judged: say so, rather than "submit the
+                // parent first" to a producer who just did.
+                let earlier = missing
+                    .iter()
+                    .find_map(|m| entries[..i].iter().position(|(_, leaf)| leaf == m));
+                if let Some(j) = earlier {
+                    rejection.message = format!(
+                        "{}; it is entry {j} of this same request: a record cannot reference \
+                         another entry of its own request. Submit the parent first and wait \
+                         for its acknowledgement, then the child",
+                        rejection.message
+                    );
+                }
+                AdmissionError::Rejected {
+                    index: i,
+                    count: entries.len(),
+                    rejection,
+                }
             })?;
             let producer = match admitted.lineage.root() {
                 Some(root) => format!("credential {root}"),

@@ -126,7 +126,7 @@ pub(crate) async fn record_cases(d: &Deployment, tally: &mut Tally, ledger: &mut
         ("record: payload type swapped after signing", envelope_with("application/vnd.causeway.record.v1+protobuf ", payload.clone(), approver_id.clone(), sig.clone()), Code::InvalidArgument, "payload type is \"application/vnd.causeway.record.v1+protobuf \"".into()),
         ("record: no signature", no_sigs, Code::InvalidArgument, "0 signatures; exactly one signature is required".into()),
         ("record: the same signature twice", two_sigs, Code::InvalidArgument, "2 signatures; exactly one signature is required".into()),
-        ("record: raw r||s signature instead of DER", envelope_with(&ptype, payload.clone(), approver_id.clone(), raw_rs), Code::InvalidArgument, "does not verify".into()),
+        ("record: raw r||s signature instead of DER", envelope_with(&ptype, payload.clone(), approver_id.clone(), raw_rs), Code::InvalidArgument, "not DER: encode r and s as an ASN.1 SEQUENCE".into()),
         ("record: DER signature with trailing garbage", envelope_with(&ptype, payload.clone(), approver_id.clone(), [sig.as_slice(), &[0, 0]].concat()), Code::InvalidArgument, "does not verify".into()),
         ("record: empty signature", envelope_with(&ptype, payload.clone(), approver_id.clone(), vec![]), Code::InvalidArgument, "does not verify".into()),
         ("record: empty key id", envelope_with(&ptype, payload.clone(), String::new(), sig.clone()), Code::PermissionDenied, "is not in the producer policy".into()),
