@@ -129,6 +129,11 @@ pub struct Authn {
     pub assurance: String,
     /// When the approver authenticated.
     pub authenticated_at: Time,
+    /// The OpenID Connect ID token of that login, bound to this approval
+    /// by its `nonce` ([`Authorization::idp_nonce`]); absent in records
+    /// made without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// The change plan that was approved.
@@ -518,7 +523,14 @@ impl Record {
     /// field's path.
     pub fn from_json(kind: Kind, json: &str) -> Result<Record, RecordError> {
         Ok(match kind {
-            Kind::Authorization => Record::Authorization(parse_json(kind, json)?),
+            Kind::Authorization => {
+                let mut a: Authorization = parse_json(kind, json)?;
+                // An empty token is no token, as on the wire.
+                if a.authn.id_token.as_deref() == Some("") {
+                    a.authn.id_token = None;
+                }
+                Record::Authorization(a)
+            }
             Kind::Preflight => Record::Preflight(parse_json(kind, json)?),
             Kind::Credential => Record::Credential(parse_json(kind, json)?),
             Kind::Action => Record::Action(parse_json(kind, json)?),

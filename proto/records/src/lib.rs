@@ -33,6 +33,9 @@
 //! * [`keys`]: [`ProducerKey`], [`PublicKey`], [`key_id`].
 //! * [`envelope`]: [`Envelope`], [`pae`], DSSE JSON.
 //! * [`policy`]: [`ProducerPolicy`], the TOML file naming who may sign what.
+//! * [`id_token`]: [`IdpBinding`], what an authorization's ID token proves.
+//! * [`identity_providers`]: its `[[idp]]` tables, the identity providers
+//!   whose ID tokens bind an approval to a login.
 //! * [`validate`]: [`validate_entry`], what the log checks before it
 //!   accepts an entry.
 //! * [`lineage`]: credential state in log order: nothing is written under
@@ -67,6 +70,8 @@
 
 pub mod envelope;
 mod error;
+pub mod id_token;
+pub mod identity_providers;
 pub mod keys;
 pub mod kinds;
 pub mod lineage;
@@ -82,6 +87,7 @@ mod tests;
 
 pub use envelope::{Envelope, EnvelopeSignature, pae};
 pub use error::RecordError;
+pub use id_token::IdpBinding;
 pub use keys::{ProducerKey, PublicKey, key_id};
 pub use kinds::{
     Action, Agent, Authn, Authorization, Check, Closure, ClosureReason, Credential, Exception,

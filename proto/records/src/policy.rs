@@ -50,6 +50,12 @@
 //! the parent's session key) and, optionally, closures. Those session keys
 //! come from the log itself, not from the policy.
 //!
+//! Optional `require_idp` and `[[idp]]` tables pin the identity providers
+//! whose ID tokens bind an approval to its approver's login; see
+//! [`identity_providers`](super::identity_providers) for their format.
+//! Their JWKS files are read through the caller
+//! ([`ProducerPolicy::parse_with_files`]).
+//!
 //! An optional `[audit]` table holds the auditor's thresholds. The log
 //! ignores it and the parser keeps it as raw TOML
 //! ([`ProducerPolicy::audit_table`]): its keys belong to the auditor
@@ -97,6 +103,7 @@ use std::fmt;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::identity_providers::{self, IdpFile, ReadFile};
 use super::keys::PublicKey;
 use super::kinds::Kind;
 use super::refs::kinds_phrase;
@@ -222,6 +229,10 @@ pub struct ProducerPolicy {
     max_past_skew_secs: i64,
     /// The `[audit]` table, unparsed: the auditor owns its keys.
     audit: Option<toml::Table>,
+    /// The `[[idp]]` tables, pinned.
+    identity_providers: Vec<causeway_oidc::IdentityProvider>,
+    /// `require_idp`.
+    require_idp: bool,
 }
 
 #[derive(Deserialize)]
@@ -232,6 +243,9 @@ struct PolicyFile {
     #[serde(default)]
     principal: Vec<PrincipalFile>,
     audit: Option<toml::Table>,
+    require_idp: Option<Spanned<bool>>,
+    #[serde(default)]
+    idp: Vec<IdpFile>,
 }
 
 #[derive(Deserialize)]
@@ -260,11 +274,27 @@ fn parse_duration(text: &str) -> Option<i64> {
 }
 
 impl ProducerPolicy {
-    /// Parses and checks a policy file (see the [module docs](self)).
+    /// Parses and checks a policy file (see the [module docs](self)) that
+    /// names no file (no `jwks_file`).
     ///
     /// # Errors
     /// [`PolicyError`] naming the line and what to fix.
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        Self::parse_with_files(text, &mut |path| {
+            Err(format!(
+                "cannot read {path:?} here: load the policy from its file, or write the JWKS \
+                 inline as jwks = '...'"
+            ))
+        })
+    }
+
+    /// Parses and checks a policy file whose `[[idp]]` tables may name
+    /// JWKS files; `read` returns a named file's text (the caller resolves
+    /// it relative to the policy file).
+    ///
+    /// # Errors
+    /// [`PolicyError`] naming the line and what to fix.
+    pub fn parse_with_files(text: &str, read: &mut ReadFile<'_>) -> Result<Self, PolicyError> {
         let line_of = |offset: usize| -> usize {
             let end = offset.min(text.len());
             text.as_bytes()[..end]
@@ -505,12 +535,26 @@ impl ProducerPolicy {
                 }
             }
         }
+        let require_idp = file.require_idp.as_ref().is_some_and(|r| *r.get_ref());
+        if require_idp && file.idp.is_empty() {
+            let start = file.require_idp.as_ref().map_or(0, |r| r.span().start);
+            return Err(at(
+                start,
+                String::from(
+                    "require_idp is true but no [[idp]] is pinned: add the identity provider \
+                     approvals log in with",
+                ),
+            ));
+        }
+        let identity_providers = identity_providers::parse(file.idp, read, &at, &parse_duration)?;
         Ok(ProducerPolicy {
             principals,
             by_key_id,
             max_future_skew_secs,
             max_past_skew_secs,
             audit: file.audit,
+            identity_providers,
+            require_idp,
         })
     }
 
@@ -542,6 +586,23 @@ impl ProducerPolicy {
     /// Every principal, in file order.
     pub fn principals(&self) -> &[Principal] {
         &self.principals
+    }
+
+    /// The pinned identity providers, in file order.
+    pub fn identity_providers(&self) -> &[causeway_oidc::IdentityProvider] {
+        &self.identity_providers
+    }
+
+    /// The pinned provider whose issuer is `issuer`.
+    pub fn identity_provider(&self, issuer: &str) -> Option<&causeway_oidc::IdentityProvider> {
+        self.identity_providers
+            .iter()
+            .find(|p| p.issuer() == issuer)
+    }
+
+    /// Whether every authorization must carry a verified ID token.
+    pub fn require_idp(&self) -> bool {
+        self.require_idp
     }
 
     /// The `[audit]` table as written, if the file has one. The policy

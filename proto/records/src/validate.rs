@@ -33,7 +33,14 @@
 //!    name or one of its `subjects` (`PermissionDenied`);
 //! 8. a record signed by a session key is refused while the log's clock is
 //!    past `expires_at` + `max_past_skew` of its credential or of any
-//!    ancestor of it (`PermissionDenied`).
+//!    ancestor of it (`PermissionDenied`);
+//! 9. an authorization's ID token, when it has one, verifies under a
+//!    provider the policy pins, is bound to the record's plan by its
+//!    `nonce`, and says what the record says of the login; without one,
+//!    the policy does not `require_idp` (`PermissionDenied` naming the
+//!    claim; [`id_token::bind`](super::id_token::bind)). Judged as of the
+//!    record's time, this rule does not refuse: [`Admitted::idp`] carries
+//!    the outcome for the auditor to report.
 //!
 //! What is left for the log to check in log order, when it sequences, is
 //! whether the credentials of a session-key record were revoked or closed
@@ -46,6 +53,7 @@
 use std::fmt;
 
 use super::envelope::{Envelope, EnvelopeSignature};
+use super::id_token::{self, IdpBinding};
 use super::kinds::{Credential, Kind, Record};
 use super::lineage::{Ending, Lineage, ends};
 use super::policy::ProducerPolicy;
@@ -129,6 +137,8 @@ pub struct Admitted {
     pub lineage: Lineage,
     /// The credential this record ends, if it does.
     pub ends: Option<(Hash, Ending)>,
+    /// For an authorization, what its ID token establishes.
+    pub idp: Option<IdpBinding>,
 }
 
 /// Checks an entry for admission to the log (see the [module docs](self)).
@@ -284,6 +294,25 @@ fn validate(
         }
     };
     check.names_its_signer(&record)?;
+    let idp = match &record {
+        Record::Authorization(a) => Some(id_token::bind(a, policy)),
+        _ => None,
+    };
+    if now.is_some() {
+        match &idp {
+            Some(IdpBinding::Invalid { message, .. }) => {
+                return Err(Rejection::denied(message.clone()));
+            }
+            Some(IdpBinding::Missing) if policy.require_idp() => {
+                return Err(Rejection::denied(String::from(
+                    "authorization.authn.id_token is missing: the producer policy requires \
+                     every approval to carry its approver's ID token (require_idp); approve \
+                     with `causeway approve --oidc-issuer URL --client-id ID`",
+                )));
+            }
+            _ => {}
+        }
+    }
     let lineage = match under {
         None => Lineage::default(),
         Some((hash, credential)) => {
@@ -300,6 +329,7 @@ fn validate(
         submission_id,
         lineage,
         ends: ends(&record),
+        idp,
         record,
     })
 }

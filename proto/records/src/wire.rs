@@ -57,6 +57,42 @@ impl Record {
     }
 }
 
+/// The domain separator of [`Authorization::idp_nonce`].
+pub const IDP_NONCE_DOMAIN: &[u8] = b"causeway.v1.idp-nonce\n";
+
+impl Authorization {
+    /// The OpenID Connect `nonce` that binds a login to this approval:
+    /// base64url (no padding) of SHA-256 over [`IDP_NONCE_DOMAIN`]
+    /// followed by the canonical protobuf encoding of an `Authorization`
+    /// holding only this one's `plan`, `scope`, `ticket`, `not_before` and
+    /// `not_after` (fields 3 to 7). What the person approves is exactly
+    /// what the digest covers: the same login cannot be attached to
+    /// another plan, scope, ticket or window.
+    pub fn idp_nonce(&self) -> String {
+        use base64::Engine;
+        use sha2::{Digest, Sha256};
+        let bound = pb::Authorization {
+            approver: None,
+            authn: None,
+            plan: Some(pb::Plan {
+                objective: self.plan.objective.clone(),
+                method: self.plan.method.clone(),
+                test_approach: self.plan.test_approach.clone(),
+                backout: self.plan.backout.clone(),
+            }),
+            scope: scope_to(&self.scope),
+            ticket: self.ticket.clone(),
+            not_before: time_to(self.not_before),
+            not_after: time_to(self.not_after),
+            time: None,
+        };
+        let mut hasher = Sha256::new();
+        hasher.update(IDP_NONCE_DOMAIN);
+        hasher.update(bound.encode_to_vec());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize())
+    }
+}
+
 fn time_to(t: Time) -> Option<pb::Time> {
     Some(pb::Time {
         seconds: t.seconds(),
@@ -98,6 +134,7 @@ fn to_pb(record: &Record) -> pb::Record {
                 mfa: a.authn.mfa,
                 assurance: a.authn.assurance.clone(),
                 authenticated_at: time_to(a.authn.authenticated_at),
+                id_token: a.authn.id_token.clone().unwrap_or_default(),
             }),
             plan: Some(pb::Plan {
                 objective: a.plan.objective.clone(),
@@ -281,6 +318,7 @@ fn from_pb(msg: pb::Record) -> Result<Record, RecordError> {
                         authn.authenticated_at,
                         "authorization.authn.authenticated_at",
                     )?,
+                    id_token: Some(authn.id_token).filter(|t| !t.is_empty()),
                 },
                 plan: Plan {
                     objective: plan.objective,
