@@ -288,5 +288,31 @@ mod tests {
             "2m",
         ])
         .unwrap();
+        let parsed = Cli::try_parse_from([
+            "causeway",
+            "preflight",
+            "--subject",
+            "ab",
+            "--key",
+            "v.pem",
+            "--osv",
+            "osv",
+            "--stage",
+            "promotion",
+            "--at",
+            "2026-12-24T10:00:00+01:00",
+            "--check",
+            "lint=cargo clippy",
+        ])
+        .unwrap();
+        let Command::Preflight(args) = parsed.command else {
+            panic!("not preflight");
+        };
+        assert_eq!(args.stage, cli::StageArg::Promotion);
+        assert_eq!(
+            args.at.map(|t| t.to_string()).as_deref(),
+            Some("2026-12-24T09:00:00Z")
+        );
+        assert!(Cli::try_parse_from(["causeway", "preflight", "--at", "soon"]).is_err());
     }
 }

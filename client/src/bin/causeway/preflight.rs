@@ -24,11 +24,22 @@ pub(crate) const EXIT_BLOCKED: u8 = 3;
 /// The verdict was block: the change must not go ahead. Not a failure of
 /// the command (the record was written), so `main` prints it as a verdict.
 #[derive(Debug, thiserror::Error)]
-#[error("verdict block: {} blocked{}", .checks.join(", "), if *.dry_run { " (dry run: nothing submitted)" } else { "; the block record is in the log" })]
+#[error("verdict block: {}{}", blocked_phrase(.checks), if *.dry_run { " (dry run: nothing submitted)" } else { "; the block record is in the log" })]
 pub(crate) struct Blocked {
     /// The names of the checks that blocked (empty when there was none).
     checks: Vec<String>,
     dry_run: bool,
+}
+
+/// `a, b blocked`, or why a pre-flight without checks blocks.
+fn blocked_phrase(checks: &[String]) -> String {
+    if checks.is_empty() {
+        String::from(
+            "no check ran, and a pre-flight that checked nothing vouches for nothing (give --lockfile, --freeze or --check)",
+        )
+    } else {
+        format!("{} blocked", checks.join(", "))
+    }
 }
 
 /// `causeway preflight`.
@@ -171,7 +182,9 @@ fn with_hint(e: CheckError, args: &PreflightArgs) -> anyhow::Error {
         }
         _ => "fix the input named",
     };
-    anyhow::Error::new(e).context(hint)
+    // One line, what is wrong then what to do. The library's messages
+    // already quote their I/O cause, so its source chain is not repeated.
+    anyhow::anyhow!("{e}; {hint}")
 }
 
 /// The record's time: `now` to the millisecond.
@@ -208,7 +221,7 @@ fn print_summary(report: &Report, subject: RecordRef, stage: Stage, at: jiff::Ti
         }
     }
     if report.checks.is_empty() {
-        println!("  no checks: give --lockfile, --freeze or --check (nothing checked blocks)");
+        println!("  (no checks: give --lockfile, --freeze or --check)");
     }
     println!("verdict: {}", report.verdict().as_str());
 }
