@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use causeway_client::DEFAULT_LOG_URL;
-use causeway_records::Kind;
-use clap::{Parser, Subcommand};
+use causeway_records::{Kind, Stage};
+use clap::{Args, Parser, Subcommand};
 
 use crate::args::{Common, TilesArg, TlsArgs};
 use crate::duration::{Age, parse_age};
@@ -137,6 +137,11 @@ pub(crate) enum Command {
         #[arg(long)]
         rounds: Option<u64>,
     },
+    /// Runs a change's pre-flight checks offline (lockfiles against an OSV
+    /// database, change-freeze windows, custom commands), then signs and
+    /// submits the `preflight` record. Exit 0 pass, 3 block, 1 error.
+    #[command(long_about = PREFLIGHT_HELP)]
+    Preflight(PreflightArgs),
     /// Governance records: sign and inspect.
     #[command(subcommand)]
     Record(RecordCommand),
@@ -243,6 +248,120 @@ pub(crate) enum Command {
         #[arg(long)]
         no_entries: bool,
     },
+}
+
+/// The long help of `causeway preflight`, kept as written (clap would
+/// join the lines of the calendar example).
+const PREFLIGHT_HELP: &str = "\
+Runs a change's pre-flight checks offline, then signs and submits the
+`preflight` record that says what they found.
+
+The checks, in this order: each --lockfile against the OSV database --osv
+(one check `osv:FILE` each: every advisory that affects a locked version
+blocks, and its GHSA/CVE ids go into the record), the --freeze calendar
+judged at --at (one check `freeze`: inside a change-freeze window blocks),
+then each --check NAME=CMD (CMD run by `sh -c`: exit status 0 passes,
+anything else blocks). The verdict is block if any check blocks, or if
+there is no check at all.
+
+The record (`subject` --subject, `stage`, one `checks[]` entry per check,
+`verdict`, `time` now) is signed with --key, a verifier principal's key,
+and submitted to --log as `causeway submit --key` does. The command prints
+each check with its result and advisory ids, then the record's index and
+leaf hash (--json: one JSON object). A block record is submitted too: it
+is the evidence that the change was stopped. --dry-run prints the signed
+record and submits nothing.
+
+Exit codes:
+  0  pass: the record is in the log (or printed, with --dry-run)
+  3  block: the record is in the log (or printed, with --dry-run)
+  1  error: an input could not be read, the log refused the record or
+     could not be reached; nothing vouches for the change
+  2  bad usage
+Gate a pipeline on exit code 0 only.
+
+The freeze calendar is TOML. Start and end are wall-clock times in an IANA
+zone (the window's `zone`, else the calendar's); the end is exclusive:
+
+  zone = \"Europe/Berlin\"
+
+  [[window]]
+  name = \"year-end\"
+  start = 2026-12-19T18:00:00
+  end = 2027-01-04T08:00:00
+  reason = \"holiday change freeze\"
+
+Example:
+  causeway preflight --subject 645e6ef3… --key verifier.pem \\
+    --osv osv/ --lockfile Cargo.lock --lockfile web/package-lock.json \\
+    --freeze freeze.toml --check unit-tests='cargo test --locked'";
+
+/// The flags of `causeway preflight`.
+#[derive(Args, Debug)]
+pub(crate) struct PreflightArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// What was checked: the leaf hash (64 hex digits, as `causeway
+    /// submit` prints it) of the authorization or credential in the log.
+    #[arg(long, value_name = "REF")]
+    pub(crate) subject: String,
+    /// The verifier's producer key (PKCS#8 PEM); the producer policy must
+    /// list it under a principal with role "verifier".
+    #[arg(long, value_name = "VERIFIER_KEY")]
+    pub(crate) key: PathBuf,
+    /// The offline OSV database: a directory of OSV JSON files as osv.dev
+    /// exports them per ecosystem (crates.io/, npm/, PyPI/, Go/ …; any
+    /// layout, every *.json file under it is read).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) osv: PathBuf,
+    /// A lockfile to check, told by its name: Cargo.lock,
+    /// package-lock.json (v2/v3), requirements*.txt (pinned with ==),
+    /// poetry.lock or go.sum. Repeatable.
+    #[arg(long = "lockfile", value_name = "FILE")]
+    pub(crate) lockfiles: Vec<PathBuf>,
+    /// A TOML calendar of change-freeze windows (see the example above).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) freeze: Option<PathBuf>,
+    /// A custom check: NAME (letters, digits, '.', '_', '-') and a command
+    /// run by `sh -c`, whose exit status 0 passes. Repeatable.
+    #[arg(long = "check", value_name = "NAME=CMD")]
+    pub(crate) checks: Vec<String>,
+    /// When the pre-flight runs: before a credential is issued, or before
+    /// a change is promoted.
+    #[arg(long, value_enum, default_value_t = StageArg::Issuance)]
+    pub(crate) stage: StageArg,
+    /// The time of the change, to judge the freeze windows at (RFC 3339,
+    /// such as 2026-12-24T09:00:00Z). The record's own time is always now.
+    /// [default: now]
+    #[arg(long, value_name = "RFC3339", value_parser = parse_timestamp)]
+    pub(crate) at: Option<jiff::Timestamp>,
+    /// Print the signed record (and its leaf hash) instead of submitting
+    /// it.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+/// `--stage`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StageArg {
+    /// Before a credential is issued.
+    Issuance,
+    /// Before a change is promoted.
+    Promotion,
+}
+
+impl From<StageArg> for Stage {
+    fn from(stage: StageArg) -> Stage {
+        match stage {
+            StageArg::Issuance => Stage::Issuance,
+            StageArg::Promotion => Stage::Promotion,
+        }
+    }
+}
+
+fn parse_timestamp(text: &str) -> Result<jiff::Timestamp, String> {
+    text.parse()
+        .map_err(|e| format!("{e}; write RFC 3339 with an offset, such as 2026-12-24T09:00:00Z"))
 }
 
 #[derive(Subcommand, Debug)]

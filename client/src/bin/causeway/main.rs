@@ -6,7 +6,8 @@
 //!
 //! * [`cli`]: every command and flag; [`args`]: the flags commands share;
 //!   [`duration`]: their durations; [`output`]: shared printing.
-//! * [`submit`], [`records`] (`keygen`, `record sign`/`show`), [`demo`].
+//! * [`submit`], [`records`] (`keygen`, `record sign`/`show`), [`demo`],
+//!   [`preflight`](mod@preflight).
 //! * [`checkpoint`], [`proofs`] (`prove inclusion`/`consistency`),
 //!   [`tiles`] (`verify-tiles`, `export-tiles`), [`anchor`]
 //!   (`verify-anchor`), [`evidence`] (`verify-evidence`).
@@ -28,6 +29,7 @@ mod duration;
 mod evidence;
 mod monitor;
 mod output;
+mod preflight;
 mod proofs;
 mod records;
 mod submit;
@@ -60,6 +62,12 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
+        // A block verdict is the command's answer, not a failure: the
+        // record was written (or printed), and exit code 3 says "stop".
+        Err(e) if e.downcast_ref::<preflight::Blocked>().is_some() => {
+            eprintln!("preflight: {e}");
+            ExitCode::from(preflight::EXIT_BLOCKED)
+        }
         Err(e) => {
             // Errors can quote what a log or a record holds: no invisible
             // characters or terminal escapes reach the terminal.
@@ -109,6 +117,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let signing = key.as_ref().zip(kind);
             submit::submit(&common, &files, signing, envelope).await
         }
+        Command::Preflight(args) => preflight::preflight(args).await,
         Command::Keygen { out, json } => records::keygen(&out, json),
         Command::Audit {
             common,
@@ -279,5 +288,31 @@ mod tests {
             "2m",
         ])
         .unwrap();
+        let parsed = Cli::try_parse_from([
+            "causeway",
+            "preflight",
+            "--subject",
+            "ab",
+            "--key",
+            "v.pem",
+            "--osv",
+            "osv",
+            "--stage",
+            "promotion",
+            "--at",
+            "2026-12-24T10:00:00+01:00",
+            "--check",
+            "lint=cargo clippy",
+        ])
+        .unwrap();
+        let Command::Preflight(args) = parsed.command else {
+            panic!("not preflight");
+        };
+        assert_eq!(args.stage, cli::StageArg::Promotion);
+        assert_eq!(
+            args.at.map(|t| t.to_string()).as_deref(),
+            Some("2026-12-24T09:00:00Z")
+        );
+        assert!(Cli::try_parse_from(["causeway", "preflight", "--at", "soon"]).is_err());
     }
 }
