@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod approve;
 pub mod audit;
 pub mod audit_html;
 pub mod auditor;

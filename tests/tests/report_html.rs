@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use causeway_client::audit::{
     ActionReport, AgentReport, AuditReport, AuditStatus, AuthorizedBy, Cc81Matrix, Cc81Row,
-    Cc81Totals, ChainReport, ClosureReport, CredentialReport, ExceptionReport, FlagKind,
+    Cc81Totals, ChainReport, ClosureReport, CredentialReport, ExceptionReport, FlagKind, IdpReport,
     InvalidEntry, PreflightReport, RedFlag, ReviewReport, Summary, Thresholds, Verification,
     WitnessCosignature,
 };
@@ -115,6 +115,7 @@ fn authorized_by(subject: &str) -> AuthorizedBy {
         mfa: true,
         assurance: "aal2".into(),
         authenticated_at: t("2026-11-22T09:12:41Z"),
+        idp_verified: None,
     }
 }
 
@@ -268,7 +269,9 @@ fn report() -> AuditReport {
             mfa: true,
             assurance: "aal2".into(),
             authenticated_at: t("2026-11-22T09:12:41Z"),
+            id_token: None,
         },
+        idp: IdpReport::of(&causeway_records::IdpBinding::Missing),
         plan: Plan {
             objective: "Fix rounding of ledger totals in multi-currency invoices (PAY-3312)".into(),
             method: "Coding agent edits ledger/rounding.rs on a branch and opens a pull request"
@@ -345,7 +348,9 @@ fn report() -> AuditReport {
             mfa: false,
             assurance: "aal1".into(),
             authenticated_at: t("2026-11-22T13:00:00Z"),
+            id_token: None,
         },
+        idp: IdpReport::of(&causeway_records::IdpBinding::Missing),
         plan: Plan {
             objective: "Database migration".into(),
             method: "agent runs it".into(),

@@ -25,9 +25,9 @@
 use std::collections::HashMap;
 
 use causeway_records::{
-    Action, Authorization, Closure, Credential, CredentialEnd, Envelope, Exception, Kind,
-    PAYLOAD_TYPE, Preflight, ProducerPolicy, Record, Referenced, RejectCode, Review, Time,
-    check_open, validate_at_record_time,
+    Action, Authorization, Closure, Credential, CredentialEnd, Envelope, Exception, IdpBinding,
+    Kind, PAYLOAD_TYPE, Preflight, ProducerPolicy, Record, Referenced, RejectCode, Review, Time,
+    check_open, id_token, validate_at_record_time,
 };
 use causeway_tlog::merkle::{Hash, leaf_hash};
 
@@ -77,6 +77,9 @@ pub(crate) struct Node {
     pub(crate) signed_by: Option<String>,
     /// The position of the authorization the record traces back to.
     pub(crate) chain: Option<usize>,
+    /// For an authorization, what its ID token proves (re-checked here,
+    /// offline, against the policy's identity providers).
+    pub(crate) idp: Option<IdpBinding>,
     /// For a credential: itself, its parent, … up to the root credential.
     pub(crate) path: Vec<usize>,
 }
@@ -353,6 +356,10 @@ impl Graph {
         } else {
             None
         };
+        let idp = match &record {
+            Record::Authorization(a) => Some(id_token::bind(a, policy)),
+            _ => None,
+        };
         self.by_hash.insert(leaf, position);
         self.nodes.push(Node {
             index,
@@ -364,6 +371,7 @@ impl Graph {
             links,
             signed_by,
             chain,
+            idp,
             path,
         });
     }

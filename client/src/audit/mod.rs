@@ -82,6 +82,7 @@
 //! | `blocked_preflight_ignored` | the credential | it references a `block` pre-flight, or the latest valid issuance pre-flight of its chain before issuance blocked |
 //! | `session_without_closure` | the credential | `expires_at` before `now` and no valid closure |
 //! | `authorization_without_mfa` | the authorization | `authn.mfa` false |
+//! | `authorization_not_idp_bound` | the authorization | its ID token does not verify under a pinned `[[idp]]`, is for another plan, or disagrees with the record; or it has none and the policy says `require_idp` |
 //! | `backdated_record` | the record | `time` later than the genTime of the first anchor covering it plus `max_clock_skew_secs` |
 //! | `record_predates_admission` | the record | `time` earlier than the genTime of an anchor of a tree that does not contain it, minus `max_clock_skew_secs` |
 //!
@@ -122,6 +123,7 @@
 
 pub mod flags;
 mod graph;
+pub mod idp;
 pub mod matrix;
 pub mod report;
 pub mod thresholds;
@@ -133,6 +135,7 @@ mod tests;
 use causeway_records::ProducerPolicy;
 
 pub use flags::{FlagKind, RedFlag};
+pub use idp::{IdpReport, IdpStatus};
 pub use matrix::{Cc81Matrix, Cc81Row, Cc81Totals};
 pub use report::{
     ActionReport, AgentReport, AuditReport, AuthorizedBy, ChainReport, ClosureReport,

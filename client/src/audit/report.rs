@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::flags::{Finding, FlagKind, RedFlag};
 use super::graph::Graph;
+use super::idp::IdpReport;
 use super::matrix::Cc81Matrix;
 use super::thresholds::Thresholds;
 
@@ -116,6 +117,9 @@ pub struct AuthorizedBy {
     pub assurance: String,
     /// `authn.authenticated_at`.
     pub authenticated_at: Time,
+    /// The pinned identity provider that proves this login, when the
+    /// authorization's ID token verifies.
+    pub idp_verified: Option<String>,
 }
 
 /// The pre-flight behind an action's credential.
@@ -334,6 +338,8 @@ pub struct ChainReport {
     pub approver: Identity,
     /// `authorization.authn`.
     pub authn: Authn,
+    /// What its ID token proves, re-checked offline.
+    pub idp: IdpReport,
     /// `authorization.plan`.
     pub plan: Plan,
     /// `authorization.scope`.
@@ -470,13 +476,18 @@ pub(crate) fn assemble(
                 }),
             delegation_path: path.iter().map(|&c| index(c)).collect(),
             authorization: authorization.map(|(a, _)| index(a)),
-            authorized_by: authorization.map(|(_, a)| AuthorizedBy {
+            authorized_by: authorization.map(|(a_pos, a)| AuthorizedBy {
                 subject: a.approver.subject.clone(),
                 issuer: a.approver.issuer.clone(),
                 authn_method: a.authn.method.clone(),
                 mfa: a.authn.mfa,
                 assurance: a.authn.assurance.clone(),
                 authenticated_at: a.authn.authenticated_at,
+                idp_verified: g
+                    .node(a_pos)
+                    .and_then(|n| n.idp.as_ref())
+                    .and_then(|b| b.verified())
+                    .map(|t| t.idp.clone()),
             }),
             in_scope: g.in_scope(position),
             // Inside by claimed time and, in log order, not after its
@@ -610,6 +621,10 @@ pub(crate) fn assemble(
             leaf_hash: node.leaf.to_hex(),
             approver: auth.approver.clone(),
             authn: auth.authn.clone(),
+            idp: node.idp.as_ref().map_or_else(
+                || IdpReport::of(&causeway_records::IdpBinding::Missing),
+                IdpReport::of,
+            ),
             plan: auth.plan.clone(),
             scope: auth.scope.clone(),
             ticket: auth.ticket.clone(),

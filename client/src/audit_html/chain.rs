@@ -112,6 +112,7 @@ pub(super) fn section(page: &mut Page, auth: &ChainReport) -> Markup {
                     dl.kv {
                         dt { "Approver" } dd { b { (claimed(&auth.approver.subject, &auth.signer)) } }
                         dt { "Identity provider" } dd { (Clean(&auth.approver.issuer)) }
+                        dt { "Proven by the identity provider" } dd { (Clean(&auth.idp.summary)) }
                         dt { "Sign-in method" } dd { (Clean(&auth.authn.method)) }
                         dt { "Multi-factor" } dd { (mark(auth.authn.mfa)) }
                         dt { "Assurance level" } dd { (Clean(&auth.authn.assurance)) }

@@ -7,8 +7,8 @@ use causeway_records::{
 use super::*;
 use crate::audit::{
     ActionReport, AgentReport, AuditStatus, AuthorizedBy, Cc81Matrix, Cc81Row, Cc81Totals,
-    ChainReport, ClosureReport, CredentialReport, FlagKind, InvalidEntry, PreflightReport, RedFlag,
-    ReviewReport, Summary, Thresholds, WitnessCosignature,
+    ChainReport, ClosureReport, CredentialReport, FlagKind, IdpReport, InvalidEntry,
+    PreflightReport, RedFlag, ReviewReport, Summary, Thresholds, WitnessCosignature,
 };
 
 fn t(s: &str) -> Time {
@@ -76,6 +76,7 @@ fn action(index: u64, target: &str, credential: Option<u64>, path: &[u64]) -> Ac
             mfa: true,
             assurance: "aal2".into(),
             authenticated_at: t("2026-11-22T09:12:41Z"),
+            idp_verified: None,
         }),
         in_scope: traced,
         within_lifetime: traced,
@@ -96,7 +97,9 @@ fn chain(index: u64, ticket: &str) -> ChainReport {
             mfa: true,
             assurance: "aal2".into(),
             authenticated_at: t("2026-11-22T09:12:41Z"),
+            id_token: None,
         },
+        idp: IdpReport::of(&causeway_records::IdpBinding::Missing),
         plan: Plan {
             objective: "Fix rounding".into(),
             method: "PR on a branch".into(),

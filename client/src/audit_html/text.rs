@@ -218,6 +218,9 @@ pub(super) fn kind_words(kind: FlagKind) -> &'static str {
         FlagKind::AuthorizationWithoutMfa => {
             "The change was approved without multi-factor authentication"
         }
+        FlagKind::AuthorizationNotIdpBound => {
+            "The approver's sign-in is not proven by the company's identity provider"
+        }
         FlagKind::BackdatedRecord => {
             "A record is dated later than its time-stamp proves it existed (backdated)"
         }

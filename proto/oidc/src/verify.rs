@@ -63,11 +63,89 @@ impl VerifiedIdToken {
     /// Whether the login used more than one factor: `amr` says `mfa` or
     /// `mca` (RFC 8176), or lists two or more methods.
     pub fn mfa(&self) -> bool {
-        let mut methods: Vec<&str> = self.amr.iter().map(String::as_str).collect();
-        methods.sort_unstable();
-        methods.dedup();
-        methods.iter().any(|m| *m == "mfa" || *m == "mca") || methods.len() >= 2
+        amr_is_mfa(&self.amr)
     }
+}
+
+/// Whether `amr` describes a login with more than one factor: it says
+/// `mfa` or `mca` (RFC 8176), or lists two or more distinct methods.
+pub fn amr_is_mfa(amr: &[String]) -> bool {
+    let mut methods: Vec<&str> = amr.iter().map(String::as_str).collect();
+    methods.sort_unstable();
+    methods.dedup();
+    methods.iter().any(|m| *m == "mfa" || *m == "mca") || methods.len() >= 2
+}
+
+/// A token's claims as it states them, unverified: what a producer copies
+/// into the record before the log (and later the auditor) verifies the
+/// token against the pinned keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatedClaims {
+    /// `iss`.
+    pub issuer: String,
+    /// `email` when present and not marked unverified, else `sub`.
+    pub subject: String,
+    /// `auth_time`.
+    pub auth_time: i64,
+    /// `amr`.
+    pub amr: Vec<String>,
+    /// `acr`, empty when absent.
+    pub acr: String,
+    /// `nonce`.
+    pub nonce: String,
+}
+
+/// Reads a token's claims without verifying anything.
+///
+/// # Errors
+/// [`TokenError::Malformed`] or [`TokenError::Missing`] naming the claim.
+pub fn stated_claims(token: &str) -> Result<StatedClaims, TokenError> {
+    let parts: Vec<&str> = token.split('.').collect();
+    let [_, claims, _] = parts.as_slice() else {
+        return Err(TokenError::Malformed(format!(
+            "{} parts, not 3",
+            parts.len()
+        )));
+    };
+    let c: Claims = decode_part(claims, "claims part")?;
+    let sub = string(c.sub, "sub")?;
+    let (email, amr, acr) = login_claims(c.email, c.email_verified, c.amr, c.acr);
+    Ok(StatedClaims {
+        issuer: string(c.iss, "iss")?,
+        subject: email.unwrap_or(sub),
+        auth_time: seconds(c.auth_time, "auth_time")?,
+        amr,
+        acr,
+        nonce: string(c.nonce, "nonce")?,
+    })
+}
+
+type Json = Option<serde_json::Value>;
+
+/// `email` (unless marked unverified), `amr` and `acr`, read leniently.
+fn login_claims(
+    email: Json,
+    email_verified: Json,
+    amr: Json,
+    acr: Json,
+) -> (Option<String>, Vec<String>, String) {
+    let verified = !matches!(email_verified, Some(serde_json::Value::Bool(false)));
+    let email = match email {
+        Some(serde_json::Value::String(e)) if !e.is_empty() && verified => Some(e),
+        _ => None,
+    };
+    let amr = match amr {
+        Some(serde_json::Value::Array(values)) => values
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let acr = match acr {
+        Some(serde_json::Value::String(acr)) => acr,
+        _ => String::new(),
+    };
+    (email, amr, acr)
 }
 
 #[derive(Deserialize)]
@@ -270,22 +348,8 @@ impl IdentityProvider {
                 max: self.max_auth_age_secs,
             });
         }
-        let email_verified = !matches!(claims.email_verified, Some(serde_json::Value::Bool(false)));
-        let email = match claims.email {
-            Some(serde_json::Value::String(e)) if !e.is_empty() && email_verified => Some(e),
-            _ => None,
-        };
-        let amr = match claims.amr {
-            Some(serde_json::Value::Array(values)) => values
-                .into_iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let acr = match claims.acr {
-            Some(serde_json::Value::String(acr)) => acr,
-            _ => String::new(),
-        };
+        let (email, amr, acr) =
+            login_claims(claims.email, claims.email_verified, claims.amr, claims.acr);
         Ok(VerifiedIdToken {
             idp: self.name.clone(),
             issuer,

@@ -26,8 +26,12 @@ pub(super) struct Files {
 fn load_policy(path: &Path) -> Result<ProducerPolicy, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("--policy {}: cannot read it: {e}", path.display()))?;
-    ProducerPolicy::parse(&text)
-        .map_err(|e| format!("--policy {}: {}", path.display(), error_chain(&e)))
+    // JWKS files an [[idp]] names are relative to the policy file.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    ProducerPolicy::parse_with_files(&text, &mut |name| {
+        std::fs::read_to_string(dir.join(name)).map_err(|e| e.to_string())
+    })
+    .map_err(|e| format!("--policy {}: {}", path.display(), error_chain(&e)))
 }
 
 /// The TSA roots in `path` (PEM or one DER certificate), or the line

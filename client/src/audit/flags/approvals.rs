@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use causeway_records::{Kind, Principal, Time};
+use causeway_records::{IdpBinding, Kind, Principal, Time};
 
 use super::{Cx, FlagKind, bursts, claimed_subject, normalized};
 use crate::audit::graph::{nanos_between, seconds_between};
@@ -195,6 +195,27 @@ pub(super) fn self_review(cx: &mut Cx<'_>) {
     }
     for (position, detail) in found {
         cx.flag(position, FlagKind::SelfReview, detail);
+    }
+}
+
+pub(super) fn authorization_not_idp_bound(cx: &mut Cx<'_>) {
+    let required = cx.policy.require_idp();
+    let mut found = Vec::new();
+    for (position, node) in cx.g.nodes.iter().enumerate() {
+        let detail = match &node.idp {
+            Some(IdpBinding::Invalid { message, .. }) => message.clone(),
+            Some(IdpBinding::Missing) if required => format!(
+                "approver {:?}'s approval carries no ID token, and the policy requires one \
+                 (require_idp): nothing but the signer's word says how they signed in",
+                node.authorization()
+                    .map_or("", |a| a.approver.subject.as_str())
+            ),
+            _ => continue,
+        };
+        found.push((position, detail));
+    }
+    for (position, detail) in found {
+        cx.flag(position, FlagKind::AuthorizationNotIdpBound, detail);
     }
 }
 

@@ -157,6 +157,12 @@ pub enum FlagKind {
     /// An authorization with `authn.mfa` false. Points at the
     /// authorization.
     AuthorizationWithoutMfa,
+    /// An authorization whose approver is not proven by an identity
+    /// provider: its ID token does not verify under a provider the policy
+    /// pins, was issued for another plan (nonce), or says something else
+    /// than the record about the approver or the login; or it has no token
+    /// while the policy sets `require_idp`. Points at the authorization.
+    AuthorizationNotIdpBound,
     /// A record whose `time` is later than the TSA genTime of the first
     /// anchor covering it (the earliest anchored tree size greater than its
     /// index) plus `max_clock_skew_secs`: the anchor proves the record
@@ -173,7 +179,7 @@ pub enum FlagKind {
 
 impl FlagKind {
     /// Every kind, in report order.
-    pub const ALL: [FlagKind; 21] = [
+    pub const ALL: [FlagKind; 22] = [
         FlagKind::AgentActivityAsHuman,
         FlagKind::IdentityMismatch,
         FlagKind::SharedAgentIdentity,
@@ -193,6 +199,7 @@ impl FlagKind {
         FlagKind::BlockedPreflightIgnored,
         FlagKind::SessionWithoutClosure,
         FlagKind::AuthorizationWithoutMfa,
+        FlagKind::AuthorizationNotIdpBound,
         FlagKind::BackdatedRecord,
         FlagKind::RecordPredatesAdmission,
     ];
@@ -219,6 +226,7 @@ impl FlagKind {
             FlagKind::BlockedPreflightIgnored => "blocked_preflight_ignored",
             FlagKind::SessionWithoutClosure => "session_without_closure",
             FlagKind::AuthorizationWithoutMfa => "authorization_without_mfa",
+            FlagKind::AuthorizationNotIdpBound => "authorization_not_idp_bound",
             FlagKind::BackdatedRecord => "backdated_record",
             FlagKind::RecordPredatesAdmission => "record_predates_admission",
         }
@@ -336,6 +344,7 @@ pub(crate) fn detect(
     session::preflights(&mut cx);
     session::session_without_closure(&mut cx);
     approvals::authorization_without_mfa(&mut cx);
+    approvals::authorization_not_idp_bound(&mut cx);
     clock::backdated_record(&mut cx);
     clock::record_predates_admission(&mut cx);
     cx.found

@@ -137,6 +137,12 @@ pub(crate) enum Command {
         #[arg(long)]
         rounds: Option<u64>,
     },
+    /// A human approves a scoped plan: shows the plan file, asks for
+    /// confirmation, logs in at the identity provider with the plan's
+    /// digest as nonce (--oidc-issuer), then signs and submits the
+    /// `authorization`.
+    #[command(long_about = APPROVE_HELP)]
+    Approve(ApproveArgs),
     /// Runs a change's pre-flight checks offline (lockfiles against an OSV
     /// database, change-freeze windows, custom commands), then signs and
     /// submits the `preflight` record. Exit 0 pass, 3 block, 1 error.
@@ -295,6 +301,78 @@ Example:
   causeway preflight --subject 645e6ef3… --key verifier.pem \\
     --osv osv/ --lockfile Cargo.lock --lockfile web/package-lock.json \\
     --freeze freeze.toml --check unit-tests='cargo test --locked'";
+
+const APPROVE_HELP: &str = "\
+A human approves a scoped plan, and the log records it as an `authorization`.
+
+The plan file (TOML) holds ticket, objective, method, test_approach, backout,
+the window (not_before, and not_after or valid_for) and [scope]
+with change_class, targets and actions. The command prints it and asks for
+confirmation (--yes for scripts), then signs the record with --key and submits
+it.
+
+With --oidc-issuer and --client-id it first runs an OpenID Connect login
+(authorization code with PKCE) in the browser, redirected back to a one-shot
+listener on 127.0.0.1. The login's nonce is the digest of the exact plan,
+scope, ticket and window, so the ID token proves that this person, signed in
+this way, approved this plan, and cannot be moved to another. The token goes
+into the record (authn.id_token) and the approver, sign-in time, MFA and
+assurance are copied from it; the log checks them against the identity
+provider its policy pins ([[idp]]) and refuses a mismatch with
+PERMISSION_DENIED naming the claim. --id-token FILE uses a token obtained
+elsewhere (its nonce must be this plan's digest, which the command prints).
+
+Without a login the approver is --approver and the record says so: its sign-in
+is the signer's word alone, and a policy with require_idp refuses it.
+
+Example:
+  causeway approve --plan change.toml --key alice.pem \\
+    --oidc-issuer https://sso.example.com --client-id causeway-approve";
+
+/// The flags of `causeway approve`.
+#[derive(Args, Debug)]
+pub(crate) struct ApproveArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    /// The plan file (TOML; see above).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan: PathBuf,
+    /// The approver's producer key (PKCS#8 PEM), listed in the producer
+    /// policy under a human principal.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) key: PathBuf,
+    /// The identity provider's issuer URL, to log in at.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "client_id",
+        conflicts_with = "id_token"
+    )]
+    pub(crate) oidc_issuer: Option<String>,
+    /// The OAuth client ID of the approval tool at that provider (a public
+    /// client allowed to redirect to http://127.0.0.1/callback).
+    #[arg(long, value_name = "ID", requires = "oidc_issuer")]
+    pub(crate) client_id: Option<String>,
+    /// An ID token (compact JWS) obtained elsewhere for this plan's nonce.
+    #[arg(long, value_name = "FILE", conflicts_with = "approver")]
+    pub(crate) id_token: Option<PathBuf>,
+    /// Without a login: the approver's subject (the principal's name or
+    /// one of its subjects).
+    #[arg(long, value_name = "SUBJECT", required_unless_present_any = ["oidc_issuer", "id_token"])]
+    pub(crate) approver: Option<String>,
+    /// Do not start a browser; only print the login URL.
+    #[arg(long)]
+    pub(crate) no_browser: bool,
+    /// How long to wait for the browser to come back from the login.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub(crate) login_timeout: std::time::Duration,
+    /// Approve without asking (for scripts).
+    #[arg(long)]
+    pub(crate) yes: bool,
+    /// Print the signed record instead of submitting it.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
 
 /// The flags of `causeway preflight`.
 #[derive(Args, Debug)]

@@ -19,6 +19,7 @@
 #![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 
 mod anchor;
+mod approve;
 mod args;
 mod audit;
 mod bundle;
@@ -117,6 +118,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let signing = key.as_ref().zip(kind);
             submit::submit(&common, &files, signing, envelope).await
         }
+        Command::Approve(args) => approve::approve(args).await,
         Command::Preflight(args) => preflight::preflight(args).await,
         Command::Keygen { out, json } => records::keygen(&out, json),
         Command::Audit {

@@ -19,7 +19,12 @@ pub(crate) fn unix_now() -> i64 {
 pub(crate) fn load_policy(path: &Path) -> anyhow::Result<ProducerPolicy> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--policy {}: cannot read it", path.display()))?;
-    ProducerPolicy::parse(&text).with_context(|| format!("--policy {}", path.display()))
+    // JWKS files an [[idp]] names are relative to the policy file.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    ProducerPolicy::parse_with_files(&text, &mut |name| {
+        std::fs::read_to_string(dir.join(name)).map_err(|e| e.to_string())
+    })
+    .with_context(|| format!("--policy {}", path.display()))
 }
 
 /// Reads the TSA roots at `--tsa-roots`.
