@@ -787,6 +787,34 @@ fn authorization_without_mfa() {
 }
 
 #[test]
+fn authorization_not_idp_bound() {
+    // An unsigned token claiming a login at an identity provider the
+    // policy does not pin: the record keeps its place in the chain, and
+    // the flag says why its login is unproven.
+    use base64::Engine as _;
+    let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let token = format!(
+        "{}.{}.",
+        b64(r#"{"alg":"none"}"#),
+        b64(r#"{"iss":"https://sso.example.com","sub":"alice@example.com"}"#)
+    );
+    let mut c = Corpus::standard(6);
+    c.body("auth")["authn"]["id_token"] = json!(token);
+    let (report, built) = audit(&mut c);
+    assert_only(
+        &report,
+        FlagKind::AuthorizationNotIdpBound,
+        &[built.at("auth")],
+    );
+    let flag = &report.red_flags[0];
+    assert!(flag.detail.contains("claim iss"), "{}", flag.detail);
+    assert_eq!(
+        report.authorizations[0].idp.status,
+        crate::audit::IdpStatus::Invalid
+    );
+}
+
+#[test]
 fn backdated_record() {
     let mut c = Corpus::standard(6);
     let built = c.build();
@@ -836,6 +864,7 @@ fn every_flag_kind_has_a_scenario() {
             "blocked_preflight_ignored",
             "session_without_closure",
             "authorization_without_mfa",
+            "authorization_not_idp_bound",
             "backdated_record",
             "record_predates_admission",
         ]

@@ -52,7 +52,7 @@
 //!
 //! Optional `require_idp` and `[[idp]]` tables pin the identity providers
 //! whose ID tokens bind an approval to its approver's login; see
-//! [`identity_providers`](super::identity_providers) for their format.
+//! [`identity_providers`] for their format.
 //! Their JWKS files are read through the caller
 //! ([`ProducerPolicy::parse_with_files`]).
 //!

@@ -38,7 +38,7 @@
 //!    provider the policy pins, is bound to the record's plan by its
 //!    `nonce`, and says what the record says of the login; without one,
 //!    the policy does not `require_idp` (`PermissionDenied` naming the
-//!    claim; [`id_token::bind`](super::id_token::bind)). Judged as of the
+//!    claim; [`id_token::bind`]). Judged as of the
 //!    record's time, this rule does not refuse: [`Admitted::idp`] carries
 //!    the outcome for the auditor to report.
 //!
