@@ -55,10 +55,16 @@ async fn main() -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let service = service::IssuerService::new(config, secret, state);
 
+    // Both reflection versions, as the log serves them: grpcurl speaks v1,
+    // older tools v1alpha.
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(causeway_api::v1::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(causeway_api::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<IssuerServer<service::IssuerService>>()
@@ -70,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
         .context("the [tls] certificate, key or client CA")?
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_alpha)
         .add_service(IssuerServer::new(service))
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener),

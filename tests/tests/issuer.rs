@@ -326,7 +326,10 @@ async fn full_chain_issue_act_revoke_refused_audit() {
     assert_eq!(summary["summary"]["credentials"], 2, "{stdout}");
     assert_eq!(summary["summary"]["exceptions"], 1, "{stdout}");
     assert_eq!(summary["summary"]["closures"], 1, "{stdout}");
-    assert_eq!(summary["summary"]["actions_with_named_human"], 1, "{stdout}");
+    assert_eq!(
+        summary["summary"]["actions_with_named_human"], 1,
+        "{stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -493,6 +496,136 @@ async fn crash_between_state_and_log_then_retry_gives_one_credential() {
     let mut a1 = action(&creds[0], 1, now());
     a1["operation"] = "deploy".into();
     add(&mut d.log().await, env(Kind::Action, a1, &key)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delegation_is_signed_by_the_parent_and_stays_within_it() {
+    let d = Deployment::start();
+    let (auth, pre) = d.approved("CHG-1", |_| {}).await;
+    let mut c = d.client(Some("deploy-bot")).await.unwrap();
+    let mut root = request("root", &auth, &pre, "agent://deploy/lead");
+    root.scope.as_mut().unwrap().actions = vec!["deploy".into(), "read-logs".into()];
+    let parent = c.issue_credential(root).await.expect("issued").into_inner();
+    let parent_expiry = parent.expires_at.unwrap().seconds;
+
+    // Wider than the parent (the authorization allows it, the parent not).
+    let mut child = request("child", &auth, &pre, "agent://deploy/helper");
+    child.parent = parent.credential.clone();
+    child.scope.as_mut().unwrap().actions = vec!["read-logs".into()];
+    let mut wide = child.clone();
+    wide.request_id = "child-wide".into();
+    wide.scope.as_mut().unwrap().targets = vec!["prod/api".into()];
+    wide.scope.as_mut().unwrap().actions = vec!["read-logs".into(), "deploy".into()];
+    let mut narrow_parent = request("root-2", &auth, &pre, "agent://deploy/lead2");
+    narrow_parent.scope.as_mut().unwrap().actions = vec!["read-logs".into()];
+    let p2 = c
+        .issue_credential(narrow_parent)
+        .await
+        .expect("issued")
+        .into_inner();
+    wide.parent = p2.credential.clone();
+    refused_with(&mut c, wide, Code::PermissionDenied, "parent credential").await;
+    // Longer than the parent.
+    let mut long = child.clone();
+    long.request_id = "child-long".into();
+    long.ttl_seconds = 3000;
+    refused_with(&mut c, long, Code::InvalidArgument, "outlive its parent").await;
+
+    let issued = c
+        .issue_credential(child)
+        .await
+        .expect("delegated")
+        .into_inner();
+    assert!(issued.expires_at.unwrap().seconds <= parent_expiry);
+    // The log admitted it, so the parent's session key signed it; check
+    // the record says so.
+    let mut log = d.log().await;
+    let entry = log.entries(issued.index, 1).await.unwrap().remove(0);
+    let envelope = Envelope::decode(&entry).unwrap();
+    let Ok(Record::Credential(cred)) = envelope.record() else {
+        panic!("not a credential");
+    };
+    assert_eq!(
+        cred.parent.map(|p| p.hash().as_bytes().to_vec()),
+        Some(parent.credential.clone())
+    );
+    let parent_key = session_key(&parent.session_key_pkcs8_der);
+    assert_eq!(envelope.signer().unwrap().keyid, parent_key.key_id());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expiry_is_bounded_by_the_authorization_window() {
+    let d = Deployment::start();
+    // The window closes in five minutes; ten are asked for.
+    let (auth, pre) = d
+        .approved("CHG-SHORT", |a| {
+            a["not_after"] = t(now() + 300).into();
+        })
+        .await;
+    let mut c = d.client(Some("deploy-bot")).await.unwrap();
+    refused_with(
+        &mut c,
+        request("short", &auth, &pre, "agent://deploy/a"),
+        Code::InvalidArgument,
+        "not_after",
+    )
+    .await;
+    let mut fits = request("short-2", &auth, &pre, "agent://deploy/a");
+    fits.ttl_seconds = 120;
+    c.issue_credential(fits).await.expect("within the window");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_reflection_over_mutual_tls() {
+    let d = Deployment::start();
+    let url = d.issuer.as_ref().unwrap().url.clone();
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(std::fs::read(d.pki.ca()).unwrap()))
+        .domain_name("localhost")
+        .identity(Identity::from_pem(
+            std::fs::read(d.pki.dir.join("deploy-bot.pem")).unwrap(),
+            std::fs::read(d.pki.dir.join("deploy-bot.key")).unwrap(),
+        ));
+    let channel = Endpoint::from_shared(url)
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "causeway.v1.Issuer".into(),
+        })
+        .await
+        .expect("health")
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut reflection = ServerReflectionClient::new(channel);
+    let ask = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = reflection
+        .server_reflection_info(tokio_stream::iter(vec![ask]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let answer = answers.message().await.unwrap().expect("an answer");
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("not a service list: {answer:?}");
+    };
+    let names: Vec<&str> = list.service.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"causeway.v1.Issuer"), "{names:?}");
+    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
 }
 
 #[test]
