@@ -15,6 +15,11 @@
 //! key = "issuer-cert.key"
 //! client_ca = "clients-ca.pem"
 //!
+//! [log_tls]                        # optional, for an https:// log_url
+//! ca = "log-ca.pem"
+//! cert = "issuer-client.pem"       # when the log requires client certificates
+//! key = "issuer-client.key"
+//!
 //! [[caller]]
 //! subject = "deploy-bot"           # client certificate CN or DNS SAN
 //! agents = ["agent://deploy/*"]    # globs of agent ids it may request
@@ -41,8 +46,17 @@ struct File {
     max_ttl: String,
     state_dir: PathBuf,
     tls: TlsFile,
+    log_tls: Option<LogTlsFile>,
     #[serde(default)]
     caller: Vec<Caller>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogTlsFile {
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +84,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The log's gRPC URL.
     pub log_url: String,
+    /// How to reach an `https://` log (its CA, the issuer's client
+    /// certificate when the log requires one for writes).
+    pub log_tls: causeway_client::TlsSettings,
     /// The log's verifier keys; every checkpoint must verify with them.
     pub log_vkeys: Vec<VerifierKey>,
     /// The producer policy the log admits records under.
@@ -166,6 +183,25 @@ impl Config {
         if max_ttl == 0 {
             bail!("max_ttl must be at least 1s");
         }
+        let mut log_tls = causeway_client::TlsSettings::default();
+        if let Some(t) = &file.log_tls {
+            if !file.log_url.starts_with("https://") {
+                bail!("[log_tls] needs an https:// log_url");
+            }
+            if let Some(ca) = &t.ca {
+                log_tls.ca_pem = Some(read(base, ca, "log_tls.ca")?.1);
+            }
+            match (&t.cert, &t.key) {
+                (Some(c), Some(k)) => {
+                    log_tls.identity_pem = Some((
+                        read(base, c, "log_tls.cert")?.1,
+                        read(base, k, "log_tls.key")?.1,
+                    ));
+                }
+                (None, None) => {}
+                _ => bail!("log_tls.cert and log_tls.key go together"),
+            }
+        }
         let (_, tls_cert) = read(base, &file.tls.cert, "tls.cert")?;
         let (_, tls_key) = read(base, &file.tls.key, "tls.key")?;
         let (_, client_ca) = read(base, &file.tls.client_ca, "tls.client_ca")?;
@@ -183,6 +219,7 @@ impl Config {
         Ok(Config {
             listen,
             log_url: file.log_url,
+            log_tls,
             log_vkeys,
             policy,
             issuer_key,

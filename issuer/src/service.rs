@@ -116,7 +116,7 @@ impl IssuerService {
     }
 
     async fn log(&self) -> Result<LogClient, Status> {
-        LogClient::connect(&self.config.log_url)
+        LogClient::connect_with(&self.config.log_url, &self.config.log_tls)
             .await
             .map_err(|e| log_status(&self.config.log_url, &e))
     }
@@ -191,6 +191,13 @@ impl IssuerService {
                 )));
             }
             let entry = issued.entry_bytes().map_err(internal)?;
+            // Already in the log (an acknowledgement lost to a crash or a
+            // broken connection)? Then answer from there: re-sending an
+            // entry whose time has fallen behind the log's skew would be
+            // refused.
+            if let Some(found) = self.already_logged(&mut client, &entry).await? {
+                return self.respond(&entry, found, session_der);
+            }
             return self
                 .send_credential(&mut client, &req.request_id, entry, session_der)
                 .await;
@@ -391,14 +398,52 @@ impl IssuerService {
             .await
     }
 
-    async fn send_credential(
+    /// The index and leaf hash of `entry` when the log holds it, proven
+    /// against a verified checkpoint.
+    async fn already_logged(
         &self,
         client: &mut LogClient,
-        request_id: &str,
-        entry: Vec<u8>,
+        entry: &[u8],
+    ) -> Result<Option<(u64, Hash)>, Status> {
+        let url = &self.config.log_url;
+        let leaf = causeway_tlog::merkle::leaf_hash(entry);
+        let note = client
+            .checkpoint(None)
+            .await
+            .map_err(|e| log_status(url, &e))?;
+        let checkpoint = causeway_client::verify::LogKeys::Verify(self.config.log_vkeys.clone())
+            .read(&note)
+            .map_err(|e| Status::internal(format!("the log's checkpoint does not verify: {e}")))?
+            .into_checkpoint();
+        let proof = match client
+            .inclusion_proof(
+                causeway_client::LeafRef::Hash(leaf),
+                Some(checkpoint.size()),
+            )
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if e.code() == Some(tonic::Code::NotFound) => return Ok(None),
+            Err(e) => return Err(log_status(url, &e)),
+        };
+        causeway_client::verify::check_inclusion(
+            &checkpoint,
+            proof.leaf_index,
+            &leaf,
+            &proof.proof,
+        )
+        .map_err(|e| Status::internal(format!("the log's inclusion proof: {e}")))?;
+        Ok(Some((proof.leaf_index, leaf)))
+    }
+
+    /// The answer for a credential entry the log holds.
+    fn respond(
+        &self,
+        entry: &[u8],
+        (index, leaf_hash): (u64, Hash),
         session_der: Vec<u8>,
     ) -> Result<v1::IssueResponse, Status> {
-        let record = Envelope::decode(&entry)
+        let record = Envelope::decode(entry)
             .and_then(|e| e.record())
             .map_err(internal)?;
         let Record::Credential(c) = record else {
@@ -406,18 +451,6 @@ impl IssuerService {
                 "the state holds a record that is not a credential",
             ));
         };
-        let (index, leaf_hash) =
-            match submit(client, &self.config.log_url, &self.config.log_vkeys, entry).await {
-                Ok(r) => r,
-                Err(s) => {
-                    if !matches!(s.code(), tonic::Code::Unavailable | tonic::Code::Internal) {
-                        // A definitive refusal: nothing was written, and a
-                        // retry is checked afresh.
-                        self.state.forget(request_id);
-                    }
-                    return Err(s);
-                }
-            };
         Ok(v1::IssueResponse {
             credential: leaf_hash.as_bytes().to_vec(),
             index,
@@ -428,6 +461,27 @@ impl IssuerService {
             }),
             serial: c.serial,
         })
+    }
+
+    async fn send_credential(
+        &self,
+        client: &mut LogClient,
+        request_id: &str,
+        entry: Vec<u8>,
+        session_der: Vec<u8>,
+    ) -> Result<v1::IssueResponse, Status> {
+        let sent = entry.clone();
+        match submit(client, &self.config.log_url, &self.config.log_vkeys, entry).await {
+            Ok(found) => self.respond(&sent, found, session_der),
+            Err(s) => {
+                if !matches!(s.code(), tonic::Code::Unavailable | tonic::Code::Internal) {
+                    // A definitive refusal: nothing was written, and a
+                    // retry is checked afresh.
+                    self.state.forget(request_id);
+                }
+                Err(s)
+            }
+        }
     }
 
     /// The credential `bytes` names, which the caller may act for.
