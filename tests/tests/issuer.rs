@@ -33,6 +33,8 @@ struct Deployment {
     pki: Pki,
     config: PathBuf,
     issuer: Option<Issuer>,
+    /// How tests reach the log when it serves TLS.
+    log_tls: causeway_client::TlsSettings,
 }
 
 /// A running `causeway-issuer`.
@@ -50,14 +52,48 @@ impl Drop for Issuer {
 
 impl Deployment {
     fn start() -> Deployment {
+        Self::start_with(false)
+    }
+
+    /// With `log_tls`, the log serves TLS and needs a client certificate
+    /// to write, which the issuer presents (`[log_tls]`).
+    fn start_with(log_tls: bool) -> Deployment {
         let dir = tempfile::tempdir().unwrap();
         let producers = Producers::new();
         let policy = producers.write(&dir.path().join("producers"));
-        let server = Server::with_policy(&dir.path().join("log"), &policy);
         let pki = Pki::new(dir.path(), "issuer-ca");
         let (cert, key) = pki.issue("issuer", true);
         pki.issue("deploy-bot", false);
         pki.issue("other-bot", false);
+        let mut extra_config = String::new();
+        let mut tls_settings = causeway_client::TlsSettings::default();
+        let server = if log_tls {
+            let (log_cert, log_key) = pki.issue("log", true);
+            let client = pki.issue("issuer-client", false);
+            extra_config = format!(
+                "\n[log_tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n",
+                pki.ca(),
+                client.0,
+                client.1
+            );
+            tls_settings = pki.settings(Some(&client));
+            let ca = pki.ca();
+            Server::start(
+                &dir.path().join("log"),
+                &[
+                    "--policy",
+                    policy.to_str().unwrap(),
+                    "--tls-cert",
+                    log_cert.to_str().unwrap(),
+                    "--tls-key",
+                    log_key.to_str().unwrap(),
+                    "--tls-client-ca",
+                    ca.to_str().unwrap(),
+                ],
+            )
+        } else {
+            Server::with_policy(&dir.path().join("log"), &policy)
+        };
         let config = dir.path().join("issuer.toml");
         let vkeys: Vec<String> = server.vkeys.iter().map(|v| format!("{v:?}")).collect();
         std::fs::write(
@@ -67,7 +103,7 @@ impl Deployment {
                  issuer_key = {:?}\nmax_ttl = \"1h\"\nstate_dir = \"issuer-state\"\n\n\
                  [tls]\ncert = {cert:?}\nkey = {key:?}\nclient_ca = {:?}\n\n\
                  [[caller]]\nsubject = \"deploy-bot\"\nagents = [\"agent://deploy/*\"]\n\n\
-                 [[caller]]\nsubject = \"other-bot\"\nagents = [\"agent://other/*\"]\n",
+                 [[caller]]\nsubject = \"other-bot\"\nagents = [\"agent://other/*\"]\n{extra_config}",
                 server.url,
                 vkeys.join(", "),
                 policy,
@@ -84,6 +120,7 @@ impl Deployment {
             pki,
             config,
             issuer: None,
+            log_tls: tls_settings,
         };
         d.start_issuer(false);
         d
@@ -143,7 +180,9 @@ impl Deployment {
     }
 
     async fn log(&self) -> LogClient {
-        LogClient::connect(&self.server.url).await.unwrap()
+        LogClient::connect_with(&self.server.url, &self.log_tls)
+            .await
+            .unwrap()
     }
 
     /// Submits alice's authorization (made now, edited by `edit`) and a
@@ -551,6 +590,25 @@ async fn delegation_is_signed_by_the_parent_and_stays_within_it() {
     );
     let parent_key = session_key(&parent.session_key_pkcs8_der);
     assert_eq!(envelope.signer().unwrap().keyid, parent_key.key_id());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn issues_through_a_log_that_requires_client_certificates() {
+    let d = Deployment::start_with(true);
+    assert!(d.server.url.starts_with("https://"), "{}", d.server.url);
+    let (auth, pre) = d.approved("CHG-TLS", |_| {}).await;
+    let mut c = d.client(Some("deploy-bot")).await.unwrap();
+    let issued = c
+        .issue_credential(request("tls-1", &auth, &pre, "agent://deploy/a"))
+        .await
+        .expect("issued through the TLS log")
+        .into_inner();
+    let cred = Hash::try_from(issued.credential.as_slice()).unwrap();
+    assert_eq!(d.credentials().await, vec![cred]);
+    let key = session_key(&issued.session_key_pkcs8_der);
+    let mut a1 = action(&cred, 1, now());
+    a1["operation"] = "deploy".into();
+    add(&mut d.log().await, env(Kind::Action, a1, &key)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
