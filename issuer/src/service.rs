@@ -346,11 +346,14 @@ impl IssuerService {
             )));
         }
         // 5. The agent holds no live credential of another authorization.
+        let grace = self.config.policy.max_past_skew_secs();
         if let Some(busy) = view.entries.iter().find(|s| match &s.record {
             Record::Credential(c) => {
                 c.agent.id == agent.id
                     && c.authorization != auth_hash
-                    && c.expires_at.seconds() >= now
+                    // The log lets a session key write until
+                    // max_past_skew after expiry: live until then.
+                    && c.expires_at.seconds().saturating_add(grace) >= now
                     && ended(&view, &s.hash).is_none()
             }
             _ => false,

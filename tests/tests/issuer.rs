@@ -686,6 +686,74 @@ async fn health_and_reflection_over_mutual_tls() {
     assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_authorization_whose_signer_is_not_human_to_the_issuer_is_refused() {
+    // The log admitted alice's approval under its policy; the issuer's
+    // copy says alice's key is a gate's, so it must refuse to issue on it.
+    let mut d = Deployment::start();
+    let (auth, pre) = d.approved("CHG-1", |_| {}).await;
+    let text = std::fs::read_to_string(&d.policy).unwrap();
+    let edited = text.replacen(
+        "name = \"alice@example.com\"\nrole = \"human\"",
+        "name = \"alice@example.com\"\nrole = \"gate\"",
+        1,
+    );
+    assert_ne!(text, edited);
+    let other_policy = d.dir.path().join("issuer-policy.toml");
+    std::fs::write(&other_policy, edited).unwrap();
+    let config = std::fs::read_to_string(&d.config).unwrap().replace(
+        &format!("policy = {:?}", d.policy),
+        &format!("policy = {other_policy:?}"),
+    );
+    std::fs::write(&d.config, config).unwrap();
+    d.start_issuer(false);
+    let mut c = d.client(Some("deploy-bot")).await.unwrap();
+    refused_with(
+        &mut c,
+        request("h1", &auth, &pre, "agent://deploy/a"),
+        Code::FailedPrecondition,
+        "not signed by a human principal",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_at_random_points_never_makes_two_credentials() {
+    let mut d = Deployment::start();
+    let mut rounds = Vec::new();
+    for round in 0..6u64 {
+        let (auth, pre) = d.approved(&format!("CHG-K{round}"), |_| {}).await;
+        let id = format!("kill-{round}");
+        let agent = format!("agent://deploy/k{round}");
+        let req = request(&id, &auth, &pre, &agent);
+        let mut c = d.client(Some("deploy-bot")).await.unwrap();
+        let call = tokio::spawn(async move { c.issue_credential(req).await });
+        // Anywhere from before the request arrives to after the answer.
+        tokio::time::sleep(Duration::from_millis(rand::random::<u64>() % 40)).await;
+        let issuer = d.issuer();
+        issuer.child.kill().unwrap();
+        issuer.child.wait().unwrap();
+        let _ = call.await;
+        d.start_issuer(false);
+        let mut c = d.client(Some("deploy-bot")).await.unwrap();
+        let got = c
+            .issue_credential(request(&id, &auth, &pre, &agent))
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: the retry failed: {e:?}"))
+            .into_inner();
+        rounds.push(got.credential);
+    }
+    let mut logged: Vec<Vec<u8>> = d
+        .credentials()
+        .await
+        .iter()
+        .map(|h| h.as_bytes().to_vec())
+        .collect();
+    logged.sort();
+    rounds.sort();
+    assert_eq!(logged, rounds, "one credential per request id, no more");
+}
+
 #[test]
 fn help_describes_the_issuer() {
     let out = Command::new(binary("causeway-issuer"))
