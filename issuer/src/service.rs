@@ -600,3 +600,37 @@ impl Issuer for IssuerService {
         self.write(&mut client, record).await.map(Response::new)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(targets: &[&str], actions: &[&str]) -> Scope {
+        Scope {
+            change_class: "standard".into(),
+            targets: targets.iter().map(|s| s.to_string()).collect(),
+            actions: actions.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn scope_must_be_a_subset() {
+        let approved = scope(&["prod/api", "prod/web"], &["deploy", "read-logs"]);
+        assert!(within(&scope(&["prod/api"], &["deploy"]), &approved, "a").is_ok());
+        assert!(within(&scope(&[], &[]), &approved, "a").is_ok());
+        let err = within(&scope(&["prod/db"], &["deploy"]), &approved, "a").unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+        assert!(err.message().contains("prod/db"));
+        // Action patterns match exactly: a glob is not widened or narrowed.
+        assert!(within(&scope(&["prod/api"], &["deploy*"]), &approved, "a").is_err());
+        let mut other_class = scope(&["prod/api"], &["deploy"]);
+        other_class.change_class = "emergency".into();
+        assert!(within(&other_class, &approved, "a").is_err());
+    }
+
+    #[test]
+    fn serials_are_per_request_id() {
+        assert_eq!(serial("a"), serial("a"));
+        assert_ne!(serial("a"), serial("b"));
+    }
+}

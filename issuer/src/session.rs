@@ -66,3 +66,29 @@ impl Secret {
         anyhow::bail!("no session key could be derived for this request id")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Secret;
+
+    #[test]
+    fn keys_are_derived_per_request_and_the_secret_persists() {
+        let dir = std::env::temp_dir().join(format!(
+            "causeway-issuer-secret-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let one = Secret::load_or_create(&dir).unwrap();
+        let (a, a_der) = one.session_key("r-1").unwrap();
+        let (b, _) = one.session_key("r-2").unwrap();
+        assert_ne!(a.key_id(), b.key_id());
+        let again = Secret::load_or_create(&dir).unwrap();
+        let (a2, a2_der) = again.session_key("r-1").unwrap();
+        assert_eq!(a.key_id(), a2.key_id());
+        assert_eq!(a_der, a2_der);
+        std::fs::write(dir.join("secret"), b"short").unwrap();
+        assert!(Secret::load_or_create(&dir).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
