@@ -121,14 +121,15 @@ impl IssuerService {
             .map_err(|e| log_status(&self.config.log_url, &e))
     }
 
-    /// The caller may request credentials for `agent_id`.
-    fn allowed<T>(&self, request: &Request<T>, agent_id: &str) -> Result<(), Status> {
+    /// The caller may request credentials for `agent_id`; returns the
+    /// names of its certificate.
+    fn allowed<T>(&self, request: &Request<T>, agent_id: &str) -> Result<Vec<String>, Status> {
         let names = caller::names(request)?;
         let ok = self.config.callers.iter().any(|c| {
             names.contains(&c.subject) && c.agents.iter().any(|g| glob_match(g, agent_id))
         });
         if ok {
-            Ok(())
+            Ok(names)
         } else {
             Err(Status::permission_denied(format!(
                 "the client certificate ({}) may not act for agent id {agent_id:?}: add a \
@@ -148,7 +149,8 @@ impl IssuerService {
                 "agent.id is empty: name the agent",
             ));
         }
-        self.allowed(&request, &agent.id)?;
+        let mut caller = self.allowed(&request, &agent.id)?;
+        caller.sort();
         let req = request.into_inner();
         if req.request_id.is_empty() {
             return Err(Status::invalid_argument(
@@ -177,6 +179,9 @@ impl IssuerService {
             "ttl": req.ttl_seconds,
             "parent": hex::encode(&req.parent),
             "preflight": hex::encode(&req.preflight),
+            // A request id is the caller's: another certificate reusing it
+            // gets ALREADY_EXISTS, never the first caller's session key.
+            "caller": caller,
         }));
         let (session, session_der) = self.secret.session_key(&req.request_id).map_err(internal)?;
         let _guard = self.issuing.lock().await;
@@ -186,7 +191,8 @@ impl IssuerService {
         if let Some(issued) = self.state.get(&req.request_id).map_err(internal)? {
             if issued.params != params {
                 return Err(Status::already_exists(format!(
-                    "request_id {:?} was used for a different request; use a new request_id",
+                    "request_id {:?} was used for a different request or by another caller; use a \
+                     new request_id",
                     req.request_id
                 )));
             }

@@ -65,6 +65,7 @@ impl Deployment {
         let (cert, key) = pki.issue("issuer", true);
         pki.issue("deploy-bot", false);
         pki.issue("other-bot", false);
+        pki.issue("twin-bot", false);
         let mut extra_config = String::new();
         let mut tls_settings = causeway_client::TlsSettings::default();
         let server = if log_tls {
@@ -103,7 +104,8 @@ impl Deployment {
                  issuer_key = {:?}\nmax_ttl = \"1h\"\nstate_dir = \"issuer-state\"\n\n\
                  [tls]\ncert = {cert:?}\nkey = {key:?}\nclient_ca = {:?}\n\n\
                  [[caller]]\nsubject = \"deploy-bot\"\nagents = [\"agent://deploy/*\"]\n\n\
-                 [[caller]]\nsubject = \"other-bot\"\nagents = [\"agent://other/*\"]\n{extra_config}",
+                 [[caller]]\nsubject = \"other-bot\"\nagents = [\"agent://other/*\"]\n\n\
+                 [[caller]]\nsubject = \"twin-bot\"\nagents = [\"agent://deploy/*\"]\n{extra_config}",
                 server.url,
                 vkeys.join(", "),
                 policy,
@@ -489,6 +491,16 @@ async fn every_refusal_writes_nothing() {
     refused_with(
         &mut c,
         request("ok-1", &auth2, &pre2, "agent://deploy/z"),
+        Code::AlreadyExists,
+        "different request",
+    )
+    .await;
+    // Another caller allowed for the same agent cannot replay the id to
+    // get the first caller's session key.
+    let mut twin = d.client(Some("twin-bot")).await.unwrap();
+    refused_with(
+        &mut twin,
+        request("ok-1", &auth, &pre, agent),
         Code::AlreadyExists,
         "different request",
     )
