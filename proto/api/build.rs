@@ -1,6 +1,7 @@
 //! Generates the gRPC code of `proto/causeway/v1/log.proto` (the
-//! `causeway.v1.Log` service) and one descriptor set, for server
-//! reflection, that holds it and `records.proto` of `causeway-records`.
+//! `causeway.v1.Log` service) and `issuer.proto` (`causeway.v1.Issuer`)
+//! and one descriptor set, for server reflection, that holds them and
+//! `records.proto` of `causeway-records`.
 //!
 //! Both files are package `causeway.v1`, so prost cannot be told "that
 //! package is elsewhere"; instead every top-level message and enum of
@@ -14,6 +15,7 @@
 use std::path::PathBuf;
 
 const LOG_PROTO: &str = "proto/causeway/v1/log.proto";
+const ISSUER_PROTO: &str = "proto/causeway/v1/issuer.proto";
 const RECORDS_INCLUDE: &str = "../records/proto";
 const RECORDS_PROTO: &str = "causeway/v1/records.proto";
 
@@ -30,7 +32,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // includes these bytes); the decoded copy drives code generation.
     let fds = prost_build::Config::new()
         .file_descriptor_set_path(out_dir.join("causeway_descriptor.bin"))
-        .load_fds(&[LOG_PROTO, records.as_str()], &["proto", RECORDS_INCLUDE])?;
+        .load_fds(
+            &[LOG_PROTO, ISSUER_PROTO, records.as_str()],
+            &["proto", RECORDS_INCLUDE],
+        )?;
 
     let mut builder = tonic_prost_build::configure();
     let records_file = fds

@@ -53,6 +53,8 @@ pub fn binary(name: &str) -> PathBuf {
             "causeway-client",
             "-p",
             "causeway-witness",
+            "-p",
+            "causeway-issuer",
         ]);
         if bin_dir().ends_with("release") {
             cmd.arg("--release");

@@ -1,5 +1,6 @@
-//! Causeway's gRPC API: the `causeway.v1.Log` service, generated with
-//! tonic from `proto/causeway/v1/log.proto`.
+//! Causeway's gRPC API: the `causeway.v1.Log` service and the
+//! `causeway.v1.Issuer` service of `causeway-issuer`, generated with tonic
+//! from `proto/causeway/v1/log.proto` and `issuer.proto`.
 //!
 //! In scope: the generated request and response messages, the client and
 //! server stubs, the encoded descriptor set for server reflection, and the
@@ -15,7 +16,8 @@
 /// names the leader's gRPC URL when it refuses a write (`UNAVAILABLE`).
 pub const LEADER_METADATA: &str = "causeway-leader";
 
-/// Generated gRPC types and stubs for `causeway.v1.Log`.
+/// Generated gRPC types and stubs for `causeway.v1.Log` and
+/// `causeway.v1.Issuer`.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod v1 {
     tonic::include_proto!("causeway.v1");
@@ -36,5 +38,6 @@ mod tests {
         assert!(has(b"causeway/v1/log.proto"));
         assert!(has(b"causeway/v1/records.proto"));
         assert!(has(b"EnvelopeSignature"));
+        assert!(has(b"causeway/v1/issuer.proto"));
     }
 }
