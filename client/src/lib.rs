@@ -39,6 +39,7 @@ pub mod auditor;
 pub mod bundle;
 pub mod demo;
 pub mod evidence;
+pub mod issuer;
 pub mod monitor;
 pub mod submit;
 pub mod tiles;
@@ -215,6 +216,35 @@ fn hashes(raw: Vec<Vec<u8>>) -> Result<Vec<Hash>, ClientError> {
         .collect()
 }
 
+/// A gRPC channel to `url` (see [`LogClient::connect_with`] for the TLS
+/// settings); the issuer's client uses it too.
+pub(crate) async fn channel(url: &str, tls: &TlsSettings) -> Result<Channel, ClientError> {
+    let mut endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|e| ClientError::BadUrl(url.to_owned(), e.to_string()))?;
+    if url.starts_with("https://") {
+        let mut config = ClientTlsConfig::new();
+        config = match &tls.ca_pem {
+            Some(pem) => config.ca_certificate(Certificate::from_pem(pem)),
+            None => config.with_native_roots(),
+        };
+        if let Some((cert, key)) = &tls.identity_pem {
+            config = config.identity(Identity::from_pem(cert, key));
+        }
+        endpoint = endpoint
+            .tls_config(config)
+            .map_err(|e| ClientError::BadUrl(url.to_owned(), e.to_string()))?;
+    } else if tls.ca_pem.is_some() || tls.identity_pem.is_some() {
+        return Err(ClientError::BadUrl(
+            url.to_owned(),
+            "TLS options (--tls-ca, --tls-cert) need an https:// log URL".into(),
+        ));
+    }
+    endpoint
+        .connect()
+        .await
+        .map_err(|e| ClientError::Connect(url.to_owned(), e.to_string()))
+}
+
 impl LogClient {
     /// Connects to a log, e.g. `http://127.0.0.1:7400`.
     ///
@@ -232,36 +262,12 @@ impl LogClient {
     /// If the URL is invalid, the TLS settings do not fit it, or the
     /// connection fails.
     pub async fn connect_with(url: &str, tls: &TlsSettings) -> Result<Self, ClientError> {
-        let mut endpoint = Endpoint::from_shared(url.to_owned())
-            .map_err(|e| ClientError::BadUrl(url.to_owned(), e.to_string()))?;
-        if url.starts_with("https://") {
-            let mut config = ClientTlsConfig::new();
-            config = match &tls.ca_pem {
-                Some(pem) => config.ca_certificate(Certificate::from_pem(pem)),
-                None => config.with_native_roots(),
-            };
-            if let Some((cert, key)) = &tls.identity_pem {
-                config = config.identity(Identity::from_pem(cert, key));
-            }
-            endpoint = endpoint
-                .tls_config(config)
-                .map_err(|e| ClientError::BadUrl(url.to_owned(), e.to_string()))?;
-        } else if tls.ca_pem.is_some() || tls.identity_pem.is_some() {
-            return Err(ClientError::BadUrl(
-                url.to_owned(),
-                "TLS options (--tls-ca, --tls-cert) need an https:// log URL".into(),
-            ));
-        }
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| ClientError::Connect(url.to_owned(), e.to_string()))?;
+        let channel = channel(url, tls).await?;
         let inner = GrpcClient::new(channel)
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
         Ok(LogClient { inner })
     }
-
     /// Appends entries; returns once they are durable.
     ///
     /// # Errors

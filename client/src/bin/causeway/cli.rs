@@ -143,6 +143,10 @@ pub(crate) enum Command {
     /// `authorization`.
     #[command(long_about = APPROVE_HELP)]
     Approve(ApproveArgs),
+    /// Just-in-time agent credentials from `causeway-issuer`: issue one
+    /// bound to an approved authorization, revoke it, close it.
+    #[command(subcommand)]
+    Credential(CredentialCommand),
     /// Runs a change's pre-flight checks offline (lockfiles against an OSV
     /// database, change-freeze windows, custom commands), then signs and
     /// submits the `preflight` record. Exit 0 pass, 3 block, 1 error.
@@ -372,6 +376,117 @@ pub(crate) struct ApproveArgs {
     /// Print the signed record instead of submitting it.
     #[arg(long)]
     pub(crate) dry_run: bool,
+}
+
+/// Where the issuer is and how to reach it (mutual TLS).
+#[derive(Args, Debug)]
+pub(crate) struct IssuerArgs {
+    /// The issuer's gRPC URL.
+    #[arg(
+        long,
+        env = "CAUSEWAY_ISSUER",
+        default_value = "https://127.0.0.1:7420"
+    )]
+    pub(crate) issuer: String,
+    /// PEM CA certificate(s) to trust for the issuer's certificate
+    /// (default: the system's roots).
+    #[arg(long, env = "CAUSEWAY_ISSUER_CA", value_name = "FILE")]
+    pub(crate) issuer_ca: Option<PathBuf>,
+    /// This caller's client certificate (PEM), which the issuer's config
+    /// must allow for the agent id.
+    #[arg(
+        long,
+        env = "CAUSEWAY_ISSUER_CERT",
+        value_name = "FILE",
+        requires = "issuer_key"
+    )]
+    pub(crate) issuer_cert: Option<PathBuf>,
+    /// The PEM private key of --issuer-cert.
+    #[arg(
+        long,
+        env = "CAUSEWAY_ISSUER_KEY",
+        value_name = "FILE",
+        requires = "issuer_cert"
+    )]
+    pub(crate) issuer_key: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum CredentialCommand {
+    /// Asks the issuer for a credential bound to an authorization; writes
+    /// the session key to --key-out (0600) once the log has the credential.
+    Issue(IssueArgs),
+    /// Revokes a credential: the issuer writes a revoking exception, and
+    /// the log refuses the session key from then on.
+    Revoke {
+        #[command(flatten)]
+        issuer: IssuerArgs,
+        /// The credential's leaf hash.
+        #[arg(long, value_name = "REF")]
+        credential: String,
+        /// Why, for the record.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Ends a credential's session: the issuer writes a forced closure.
+    Close {
+        #[command(flatten)]
+        issuer: IssuerArgs,
+        /// The credential's leaf hash.
+        #[arg(long, value_name = "REF")]
+        credential: String,
+    },
+}
+
+/// The flags of `causeway credential issue`.
+#[derive(Args, Debug)]
+pub(crate) struct IssueArgs {
+    #[command(flatten)]
+    pub(crate) issuer: IssuerArgs,
+    /// The authorization's leaf hash (as `causeway approve` printed it).
+    #[arg(long, value_name = "REF")]
+    pub(crate) authorization: String,
+    /// Its passing issuance pre-flight's leaf hash (as `causeway
+    /// preflight` printed it).
+    #[arg(long, value_name = "REF")]
+    pub(crate) preflight: String,
+    /// Delegate from this credential (narrower scope, shorter life).
+    #[arg(long, value_name = "REF")]
+    pub(crate) parent: Option<String>,
+    /// The agent's identity, distinct from any human's.
+    #[arg(long)]
+    pub(crate) agent_id: String,
+    /// The model the agent runs.
+    #[arg(long, default_value = "")]
+    pub(crate) agent_model: String,
+    /// The agent's version.
+    #[arg(long, default_value = "")]
+    pub(crate) agent_version: String,
+    /// The change class, as the authorization's.
+    #[arg(long, default_value = "standard")]
+    pub(crate) change_class: String,
+    /// A target in scope (repeatable; each must be one of the
+    /// authorization's).
+    #[arg(long = "target", required = true)]
+    pub(crate) targets: Vec<String>,
+    /// An action in scope (repeatable; each must be one of the
+    /// authorization's).
+    #[arg(long = "action", required = true)]
+    pub(crate) actions: Vec<String>,
+    /// How long the credential lives (e.g. 30m, 1h).
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+    pub(crate) ttl: std::time::Duration,
+    /// The idempotence key: retrying with the same one returns the same
+    /// credential. [default: random]
+    #[arg(long)]
+    pub(crate) request_id: Option<String>,
+    /// Where to write the session key (PKCS#8 PEM, mode 0600; must not
+    /// exist).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key_out: PathBuf,
 }
 
 /// The flags of `causeway preflight`.

@@ -25,6 +25,7 @@ mod audit;
 mod bundle;
 mod checkpoint;
 mod cli;
+mod credential;
 mod demo;
 mod duration;
 mod evidence;
@@ -119,6 +120,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             submit::submit(&common, &files, signing, envelope).await
         }
         Command::Approve(args) => approve::approve(args).await,
+        Command::Credential(command) => credential::run(command).await,
         Command::Preflight(args) => preflight::preflight(args).await,
         Command::Keygen { out, json } => records::keygen(&out, json),
         Command::Audit {

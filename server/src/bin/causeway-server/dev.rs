@@ -192,6 +192,7 @@ pub fn banner(
     log_vkeys: &[String],
     witnesses: &DevWitnesses,
     tsa: Option<(&str, &Path)>,
+    issuer: Option<&crate::dev_issuer::DevIssuer>,
 ) -> String {
     let witness_vkeys: Vec<&str> = witnesses
         .endpoints
@@ -232,5 +233,57 @@ pub fn banner(
         dev_dir.join("producers").display(),
         dev_dir.display()
     ));
+    if let Some(issuer) = issuer {
+        let pki = |f: &str| issuer.dir.join(f).display().to_string();
+        let producers = |f: &str| dev_dir.join("producers").join(f).display().to_string();
+        let lines = [
+            format!(
+                "The real flow, step by step (a development issuer runs at {}):",
+                issuer.url
+            ),
+            format!(
+                "  export CAUSEWAY_ISSUER={} CAUSEWAY_ISSUER_CA={} \\",
+                issuer.url,
+                pki("ca.pem")
+            ),
+            format!(
+                "    CAUSEWAY_ISSUER_CERT={} CAUSEWAY_ISSUER_KEY={}",
+                pki("caller.pem"),
+                pki("caller.key")
+            ),
+            String::from(
+                "  # 1. alice approves a plan file (README, \"Approvals bound to a login\")",
+            ),
+            format!(
+                "  causeway approve --plan change.toml --key {} --approver alice@example.com",
+                producers("approver.pem")
+            ),
+            String::from("  # 2. the pre-flight scanner checks the change: exit 0 pass, 3 block"),
+            format!(
+                "  causeway preflight --subject <authorization leaf> --key {} --osv testdata/osv --lockfile Cargo.lock",
+                producers("verifier.pem")
+            ),
+            String::from(
+                "  # 3. the agent runtime gets a credential bound to both (the session key stays with it)",
+            ),
+            String::from(
+                "  causeway credential issue --authorization <authorization leaf> --preflight <preflight leaf> \\",
+            ),
+            String::from(
+                "    --agent-id agent://demo/coder --target <a target> --action <an action> --ttl 30m --key-out session.pem",
+            ),
+            String::from(
+                "  # 4. the agent acts under its own key; 5. revoked, the log refuses what follows",
+            ),
+            String::from("  causeway submit --key session.pem --kind action action.json"),
+            String::from(
+                "  causeway credential revoke --credential <credential leaf> --reason \"done\"",
+            ),
+        ];
+        for line in lines {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
     out
 }

@@ -5,6 +5,7 @@
 
 mod config_file;
 mod dev;
+mod dev_issuer;
 mod dev_tsa;
 
 use std::net::SocketAddr;
@@ -257,6 +258,8 @@ fn run(
     let dev_tsa_info = dev_tsa.as_ref().map(|t| (t.url.clone(), t.roots.clone()));
     let result = runtime.block_on(async move {
         let mut config = config;
+        // Lives as long as the log: dropping it stops the issuer.
+        let dev_issuer: Option<dev_issuer::DevIssuer>;
         if let Some(DevTsa { dir, listener, .. }) = dev_tsa {
             listener.set_nonblocking(true)?;
             let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -307,6 +310,16 @@ fn run(
             let mut out = std::io::stdout().lock();
             if let Some(witnesses) = dev_ref {
                 let vkeys: Vec<String> = log.vkeys.iter().map(ToString::to_string).collect();
+                // The issuer reaches the log only when asked for a
+                // credential, by which time the log serves.
+                let log_url = format!("http://{}", grpc.local_addr()?);
+                dev_issuer = match dev_issuer::start(&dev_dir, &log_url, &vkeys) {
+                    Ok(issuer) => Some(issuer),
+                    Err(e) => {
+                        eprintln!("note: --dev runs without a development issuer: {e:#}");
+                        None
+                    }
+                };
                 let banner = dev::banner(
                     &dev_dir,
                     &grpc.local_addr()?.to_string(),
@@ -314,6 +327,7 @@ fn run(
                     &vkeys,
                     witnesses,
                     dev_tsa_info.as_ref().map(|(u, r)| (u.as_str(), r.as_path())),
+                    dev_issuer.as_ref(),
                 );
                 let _ = writeln!(out, "{banner}");
             }
