@@ -418,7 +418,7 @@ pub(crate) struct IssuerArgs {
 pub(crate) enum CredentialCommand {
     /// Asks the issuer for a credential bound to an authorization; writes
     /// the session key to --key-out (0600) once the log has the credential.
-    Issue(IssueArgs),
+    Issue(Box<IssueArgs>),
     /// Revokes a credential: the issuer writes a revoking exception, and
     /// the log refuses the session key from then on.
     Revoke {

@@ -42,7 +42,7 @@ async fn connect(args: &IssuerArgs) -> anyhow::Result<IssuerClient> {
 /// Runs one `credential` command.
 pub(crate) async fn run(command: CredentialCommand) -> anyhow::Result<()> {
     match command {
-        CredentialCommand::Issue(args) => issue(args).await,
+        CredentialCommand::Issue(args) => issue(*args).await,
         CredentialCommand::Revoke {
             issuer,
             credential,
