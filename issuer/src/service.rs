@@ -38,6 +38,18 @@ fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// Now to the millisecond, as records carry it. Whole seconds would date
+/// a credential before a pre-flight made earlier in the same second, and
+/// the auditor would rightly say the pre-flight came after issuance.
+fn precise_now() -> Result<Time, Status> {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| Status::internal("the clock is before 1970"))?;
+    let secs =
+        i64::try_from(d.as_secs()).map_err(|_| Status::internal("the clock is out of range"))?;
+    Time::new(secs, d.subsec_millis() * 1_000_000).map_err(|e| Status::internal(e.to_string()))
+}
+
 fn time(secs: i64) -> Result<Time, Status> {
     Time::new(secs, 0).map_err(|e| Status::invalid_argument(e.to_string()))
 }
@@ -260,6 +272,7 @@ impl IssuerService {
             )));
         };
         let pre_index = pre_seen.index;
+        let pre_time = pre_seen.record.record_time();
         match &pre_seen.record {
             Record::Preflight(p)
                 if p.subject == auth_hash
@@ -371,7 +384,9 @@ impl IssuerService {
             )));
         }
 
-        let at = time(now)?;
+        // Never before the pre-flight it rests on, even across a small
+        // clock difference between the verifier and this issuer.
+        let at = precise_now()?.max(pre_time);
         let credential = Record::Credential(Credential {
             serial: serial(&req.request_id),
             agent: Agent {
@@ -571,7 +586,7 @@ impl Issuer for IssuerService {
             action: None,
             reason: request.into_inner().reason,
             revoked: true,
-            time: time(now())?,
+            time: precise_now()?,
         });
         self.write(&mut client, record).await.map(Response::new)
     }
@@ -593,7 +608,7 @@ impl Issuer for IssuerService {
             .iter()
             .filter(|s| matches!(&s.record, Record::Action(a) if a.credential == hash))
             .count() as u64;
-        let at = time(now())?;
+        let at = precise_now()?;
         let record = Record::Closure(Closure {
             credential: RecordRef::new(hash),
             reason: ClosureReason::Forced,

@@ -17,6 +17,18 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// The clock to the millisecond, RFC 3339 UTC, as a producer dates a
+/// record it makes now: after a credential the issuer dated this same
+/// second (it dates to the millisecond), before a revocation that follows.
+pub fn now_ms() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    causeway_records::Time::new(d.as_secs() as i64, d.subsec_millis() * 1_000_000)
+        .unwrap()
+        .to_string()
+}
+
 /// RFC 3339 UTC of Unix seconds.
 pub fn t(secs: i64) -> String {
     causeway_client::demo::rfc3339(secs)

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub mod audit;
 pub mod fixtures;
+pub mod issuer;
 pub mod oidc;
 mod pki;
 mod postgres;

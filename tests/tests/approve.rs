@@ -15,8 +15,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use causeway_client::LogClient;
 use causeway_records::{Envelope, Record};
 use causeway_tests::audit::{audit_args, with_vkeys};
+use causeway_tests::issuer::{Caller, Issuer, write_config};
 use causeway_tests::oidc::{Provider, claims};
-use causeway_tests::{Producers, Server, binary, cli};
+use causeway_tests::{Pki, Producers, Server, binary, cli};
 use serde_json::Value;
 
 const PLAN: &str = r#"
@@ -393,4 +394,172 @@ fn claims_header_kid(jws: &str) -> String {
         .unwrap();
     let header: Value = serde_json::from_slice(&header).unwrap();
     header["kid"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Runs `causeway` with `args` (trust settings from the environment
+/// cleared); returns success, stdout, stderr.
+fn causeway(args: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new(binary("causeway"));
+    cmd.args(args)
+        .env_remove("CAUSEWAY_VKEYS")
+        .env_remove("CAUSEWAY_LOG")
+        .env_remove("CAUSEWAY_ISSUER");
+    Deployment::run(cmd)
+}
+
+fn json_of(out: &str) -> Value {
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// The framework's first four parts with real producers: alice approves
+/// after a real identity-provider login, `causeway preflight` passes the
+/// change, `causeway-issuer` hands an agent a credential bound to both
+/// over mutual TLS, the agent acts under its own session key, the issuer
+/// revokes it and the log refuses the next action. The audit finds no red
+/// flag and names the IdP-proven human behind every action.
+#[tokio::test]
+async fn the_whole_chain_from_an_idp_login_to_a_revoked_credential_audits_clean() {
+    let d = Deployment::start(|_| String::new());
+    let approval = d.approve_with_login("approver", "alice@example.com");
+    let authorization = approval["leaf_hash"].as_str().unwrap().to_owned();
+
+    let testdata = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+    let (osv, lockfile) = (
+        testdata.join("osv").display().to_string(),
+        testdata
+            .join("preflight/miss/Cargo.lock")
+            .display()
+            .to_string(),
+    );
+    let log = d.server.url.clone();
+    let with_log = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--log", log.as_str()]);
+        for v in &d.server.vkeys {
+            all.extend(["--vkey", v.as_str()]);
+        }
+        causeway(&all)
+    };
+    let (ok, out, err) = with_log(&[
+        "preflight",
+        "--json",
+        "--subject",
+        &authorization,
+        "--key",
+        &d.path("producers/verifier.pem"),
+        "--osv",
+        &osv,
+        "--lockfile",
+        &lockfile,
+    ]);
+    assert!(ok, "preflight: {err}");
+    let preflight = json_of(&out)["leaf_hash"].as_str().unwrap().to_owned();
+
+    let pki = Pki::new(d.dir.path(), "issuer-ca");
+    let (cert, key) = pki.issue("issuer", true);
+    let (caller_cert, caller_key) = pki.issue("agent-runtime", false);
+    let config = d.dir.path().join("issuer.toml");
+    write_config(
+        &config,
+        &d.server,
+        &d.policy,
+        &d.dir.path().join("producers/issuer.pem"),
+        (&cert, &key, &pki.ca()),
+        &[Caller {
+            subject: "agent-runtime",
+            agents: &["agent://demo/*"],
+        }],
+        "",
+    );
+    let issuer = Issuer::start(&config, false);
+    let ca = pki.ca().display().to_string();
+    let (caller_cert, caller_key) = (
+        caller_cert.display().to_string(),
+        caller_key.display().to_string(),
+    );
+    let issuer_args = [
+        "--issuer",
+        issuer.url.as_str(),
+        "--issuer-ca",
+        ca.as_str(),
+        "--issuer-cert",
+        caller_cert.as_str(),
+        "--issuer-key",
+        caller_key.as_str(),
+        "--json",
+    ];
+    let session = d.path("session.pem");
+    let mut issue = vec!["credential", "issue"];
+    issue.extend(issuer_args);
+    issue.extend([
+        "--authorization",
+        &authorization,
+        "--preflight",
+        &preflight,
+        "--agent-id",
+        "agent://demo/coder",
+        "--agent-model",
+        "example-model",
+        "--target",
+        "github.com/acme/payments-service",
+        "--action",
+        "git.push:branch/fix/*",
+        "--ttl",
+        "30m",
+        "--key-out",
+        &session,
+    ]);
+    let (ok, out, err) = causeway(&issue);
+    assert!(ok, "credential issue: {err}");
+    let credential = json_of(&out)["credential"].as_str().unwrap().to_owned();
+
+    let act = |seq: u64| -> (bool, String, String) {
+        let file = d.path(&format!("action-{seq}.json"));
+        let action = serde_json::json!({
+            "credential": credential, "seq": seq, "tool": "git",
+            "target": "github.com/acme/payments-service",
+            "operation": "git.push:branch/fix/rounding",
+            "summary": "pushed branch fix/rounding", "digest": "sha256:0f1e", "result": "ok",
+            "time": causeway_tests::fixtures::now_ms(),
+        });
+        std::fs::write(&file, action.to_string()).unwrap();
+        causeway(&[
+            "submit",
+            "--log",
+            &d.server.url,
+            "--key",
+            &session,
+            "--kind",
+            "action",
+            &file,
+        ])
+    };
+    for seq in [1, 2] {
+        let (ok, _, err) = act(seq);
+        assert!(ok, "action {seq}: {err}");
+    }
+    let mut revoke = vec!["credential", "revoke"];
+    revoke.extend(issuer_args);
+    revoke.extend(["--credential", &credential, "--reason", "change done"]);
+    let (ok, _, err) = causeway(&revoke);
+    assert!(ok, "revoke: {err}");
+    let (ok, _, err) = act(3);
+    assert!(!ok, "an action after revocation was accepted");
+    assert!(err.contains("revoked"), "{err}");
+
+    let (summary, report) = d.audit();
+    assert_eq!(summary["red_flags"], serde_json::json!([]), "{summary}");
+    assert_eq!(
+        summary["summary"]["actions_with_named_human"]
+            .as_u64()
+            .or(summary["actions_with_named_human"].as_u64()),
+        Some(2),
+        "{summary}"
+    );
+    let actions = report["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 2);
+    for a in actions {
+        assert_eq!(a["authorized_by"]["subject"], "alice@example.com", "{a}");
+        assert_eq!(a["authorized_by"]["idp_verified"], "test-sso", "{a}");
+    }
 }

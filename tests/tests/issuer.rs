@@ -6,9 +6,8 @@
 //! acknowledgement (the `CAUSEWAY_ISSUER_CRASH_AFTER_STATE=1` test hook,
 //! which aborts the process there as `kill -9` would).
 
-use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use causeway_api::v1;
@@ -16,7 +15,10 @@ use causeway_api::v1::issuer_client::IssuerClient;
 use causeway_client::LogClient;
 use causeway_records::{Envelope, Kind, ProducerKey, Record};
 use causeway_tests::audit::{audit_args, with_vkeys};
-use causeway_tests::fixtures::{action, add, authorization, env, now, preflight, refused, t};
+use causeway_tests::fixtures::{
+    action, add, authorization, env, now, now_ms, preflight, refused, t,
+};
+use causeway_tests::issuer::{Caller, Issuer, write_config};
 use causeway_tests::{Pki, Producers, Server, binary, cli};
 use causeway_tlog::merkle::Hash;
 use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, LineEnding};
@@ -35,19 +37,6 @@ struct Deployment {
     issuer: Option<Issuer>,
     /// How tests reach the log when it serves TLS.
     log_tls: causeway_client::TlsSettings,
-}
-
-/// A running `causeway-issuer`.
-struct Issuer {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Issuer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Deployment {
@@ -96,24 +85,28 @@ impl Deployment {
             Server::with_policy(&dir.path().join("log"), &policy)
         };
         let config = dir.path().join("issuer.toml");
-        let vkeys: Vec<String> = server.vkeys.iter().map(|v| format!("{v:?}")).collect();
-        std::fs::write(
+        let ca = pki.ca();
+        let callers = [
+            ("deploy-bot", "agent://deploy/*"),
+            ("other-bot", "agent://other/*"),
+            ("twin-bot", "agent://deploy/*"),
+        ];
+        let callers: Vec<Caller<'_>> = callers
+            .iter()
+            .map(|(subject, agent)| Caller {
+                subject,
+                agents: std::slice::from_ref(agent),
+            })
+            .collect();
+        write_config(
             &config,
-            format!(
-                "listen = \"127.0.0.1:0\"\nlog_url = \"{}\"\nlog_vkeys = [{}]\npolicy = {:?}\n\
-                 issuer_key = {:?}\nmax_ttl = \"1h\"\nstate_dir = \"issuer-state\"\n\n\
-                 [tls]\ncert = {cert:?}\nkey = {key:?}\nclient_ca = {:?}\n\n\
-                 [[caller]]\nsubject = \"deploy-bot\"\nagents = [\"agent://deploy/*\"]\n\n\
-                 [[caller]]\nsubject = \"other-bot\"\nagents = [\"agent://other/*\"]\n\n\
-                 [[caller]]\nsubject = \"twin-bot\"\nagents = [\"agent://deploy/*\"]\n{extra_config}",
-                server.url,
-                vkeys.join(", "),
-                policy,
-                dir.path().join("producers/issuer.pem"),
-                pki.ca(),
-            ),
-        )
-        .unwrap();
+            &server,
+            &policy,
+            &dir.path().join("producers/issuer.pem"),
+            (&cert, &key, &ca),
+            &callers,
+            &extra_config,
+        );
         let mut d = Deployment {
             dir,
             producers,
@@ -131,28 +124,7 @@ impl Deployment {
     /// (Re)starts the issuer, with the crash hook if `crash`.
     fn start_issuer(&mut self, crash: bool) {
         self.issuer = None;
-        let mut cmd = Command::new(binary("causeway-issuer"));
-        cmd.arg("--config").arg(&self.config);
-        if crash {
-            cmd.env("CAUSEWAY_ISSUER_CRASH_AFTER_STATE", "1");
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawning causeway-issuer");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("causeway-issuer ready grpc=")
-            .unwrap_or_else(|| panic!("no ready line: {line:?}"))
-            .to_owned();
-        self.issuer = Some(Issuer {
-            child,
-            url: format!("https://{addr}"),
-        });
+        self.issuer = Some(Issuer::start(&self.config, crash));
     }
 
     fn issuer(&mut self) -> &mut Issuer {
@@ -298,6 +270,7 @@ async fn full_chain_issue_act_revoke_refused_audit() {
     let key = session_key(&issued.session_key_pkcs8_der);
     let mut log = d.log().await;
     let mut a1 = action(&cred, 1, now());
+    a1["time"] = now_ms().into();
     a1["operation"] = "deploy".into();
     add(&mut log, env(Kind::Action, a1, &key)).await;
 
@@ -313,6 +286,7 @@ async fn full_chain_issue_act_revoke_refused_audit() {
 
     // After revocation the log refuses the session key.
     let mut a2 = action(&cred, 2, now());
+    a2["time"] = now_ms().into();
     a2["operation"] = "deploy".into();
     refused(
         &mut log,
@@ -519,7 +493,7 @@ async fn crash_between_state_and_log_then_retry_gives_one_credential() {
         .await
         .expect_err("the issuer dies mid-issuance");
     assert_ne!(err.code(), Code::Ok);
-    let status = d.issuer().child.wait().unwrap();
+    let status = d.issuer().wait();
     assert!(!status.success(), "the issuer must have died: {status:?}");
     // It died before asking the log: nothing was written.
     assert!(d.credentials().await.is_empty());
@@ -545,6 +519,7 @@ async fn crash_between_state_and_log_then_retry_gives_one_credential() {
     // The key the issuer returned is the one the credential names.
     let key = session_key(&first.session_key_pkcs8_der);
     let mut a1 = action(&creds[0], 1, now());
+    a1["time"] = now_ms().into();
     a1["operation"] = "deploy".into();
     add(&mut d.log().await, env(Kind::Action, a1, &key)).await;
 }
@@ -619,6 +594,7 @@ async fn issues_through_a_log_that_requires_client_certificates() {
     assert_eq!(d.credentials().await, vec![cred]);
     let key = session_key(&issued.session_key_pkcs8_der);
     let mut a1 = action(&cred, 1, now());
+    a1["time"] = now_ms().into();
     a1["operation"] = "deploy".into();
     add(&mut d.log().await, env(Kind::Action, a1, &key)).await;
 }
@@ -743,8 +719,7 @@ async fn kill_9_at_random_points_never_makes_two_credentials() {
         // Anywhere from before the request arrives to after the answer.
         tokio::time::sleep(Duration::from_millis(rand::random::<u64>() % 40)).await;
         let issuer = d.issuer();
-        issuer.child.kill().unwrap();
-        issuer.child.wait().unwrap();
+        issuer.kill9();
         let _ = call.await;
         d.start_issuer(false);
         let mut c = d.client(Some("deploy-bot")).await.unwrap();
