@@ -767,3 +767,122 @@ fn a_bad_config_says_what_is_wrong() {
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("not a valid issuer config"), "{text}");
 }
+
+/// `causeway-server --dev` starts a development issuer behind mutual TLS
+/// and prints how to reach it; the walkthrough's `causeway credential
+/// issue` then gets a credential bound to an approval and its pre-flight,
+/// and `revoke` ends it.
+#[tokio::test]
+async fn dev_mode_starts_an_issuer_the_walkthrough_can_use() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(binary("causeway-server"))
+        .args(["--dev", "--grpc-addr", "127.0.0.1:0", "--http-addr", "off"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let _server = Kill(child);
+    let mut issuer = None;
+    let log = loop {
+        let line = lines.next().expect("--dev exited early").unwrap();
+        if let Some(rest) = line.trim().strip_prefix("export CAUSEWAY_ISSUER=") {
+            issuer = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(rest) = line.strip_prefix("causeway-server ready ") {
+            let grpc = rest
+                .split(' ')
+                .find_map(|f| f.strip_prefix("grpc="))
+                .unwrap();
+            break format!("http://{grpc}");
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let issuer = issuer.expect("the banner names the development issuer");
+
+    let dev = dir.path().join("causeway-dev");
+    let key = |stem: &str| {
+        let pem = std::fs::read_to_string(dev.join(format!("producers/{stem}.pem"))).unwrap();
+        ProducerKey::from_pkcs8_pem(&pem).unwrap()
+    };
+    let mut client = LogClient::connect(&log).await.unwrap();
+    let at = now();
+    let auth = env(Kind::Authorization, authorization(at), &key("approver"));
+    let auth_hash = auth.1;
+    add(&mut client, auth).await;
+    let pre = env(Kind::Preflight, preflight(&auth_hash, at), &key("verifier"));
+    let pre_hash = pre.1;
+    add(&mut client, pre).await;
+
+    let pki = |f: &str| dev.join("issuer").join(f).display().to_string();
+    let session = dir.path().join("session.pem").display().to_string();
+    let scope = causeway_tests::fixtures::scope();
+    let (target, operation) = (
+        scope["targets"][0].as_str().unwrap().to_owned(),
+        scope["actions"][0].as_str().unwrap().to_owned(),
+    );
+    let run = |args: &[&str]| {
+        let out = Command::new(binary("causeway"))
+            .args(args)
+            .env("CAUSEWAY_ISSUER", &issuer)
+            .env("CAUSEWAY_ISSUER_CA", pki("ca.pem"))
+            .env("CAUSEWAY_ISSUER_CERT", pki("caller.pem"))
+            .env("CAUSEWAY_ISSUER_KEY", pki("caller.key"))
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let (ok, out, err) = run(&[
+        "credential",
+        "issue",
+        "--json",
+        "--authorization",
+        &auth_hash.to_hex(),
+        "--preflight",
+        &pre_hash.to_hex(),
+        "--agent-id",
+        "agent://demo/coder",
+        "--target",
+        &target,
+        "--action",
+        &operation,
+        "--key-out",
+        &session,
+    ]);
+    assert!(ok, "credential issue: {err}");
+    let issued: Value = serde_json::from_str(out.trim()).unwrap();
+    let credential = issued["credential"].as_str().unwrap().to_owned();
+    assert!(
+        std::fs::read_to_string(&session)
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
+    let (ok, _, err) = run(&[
+        "credential",
+        "revoke",
+        "--credential",
+        &credential,
+        "--reason",
+        "walkthrough done",
+    ]);
+    assert!(ok, "credential revoke: {err}");
+    // Without the caller certificate the issuer refuses the connection.
+    let out = Command::new(binary("causeway"))
+        .args(["credential", "close", "--credential", &credential])
+        .env("CAUSEWAY_ISSUER", &issuer)
+        .env("CAUSEWAY_ISSUER_CA", pki("ca.pem"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

@@ -146,6 +146,10 @@ fn issuer_binary() -> anyhow::Result<PathBuf> {
 /// Starts the dev issuer for the log at `log_url` with `log_vkeys`, the
 /// dev producers' policy and issuer key; returns once it is ready.
 pub fn start(dev_dir: &Path, log_url: &str, log_vkeys: &[String]) -> anyhow::Result<DevIssuer> {
+    // The issuer reads paths relative to its config, which lives deeper:
+    // every path written into it is absolute.
+    let dev_dir = &std::fs::canonicalize(dev_dir)
+        .with_context(|| format!("locating {}", dev_dir.display()))?;
     let dir = dev_dir.join("issuer");
     pki(&dir).context("making the development issuer's certificates")?;
     let producers = dev_dir.join("producers");
