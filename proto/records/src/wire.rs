@@ -74,12 +74,7 @@ impl Authorization {
         let bound = pb::Authorization {
             approver: None,
             authn: None,
-            plan: Some(pb::Plan {
-                objective: self.plan.objective.clone(),
-                method: self.plan.method.clone(),
-                test_approach: self.plan.test_approach.clone(),
-                backout: self.plan.backout.clone(),
-            }),
+            plan: plan_to(&self.plan),
             scope: scope_to(&self.scope),
             ticket: self.ticket.clone(),
             not_before: time_to(self.not_before),
@@ -105,6 +100,15 @@ fn identity_to(i: &Identity) -> Option<pb::Identity> {
     Some(pb::Identity {
         subject: i.subject.clone(),
         issuer: i.issuer.clone(),
+    })
+}
+
+fn plan_to(p: &Plan) -> Option<pb::Plan> {
+    Some(pb::Plan {
+        objective: p.objective.clone(),
+        method: p.method.clone(),
+        test_approach: p.test_approach.clone(),
+        backout: p.backout.clone(),
     })
 }
 
@@ -136,12 +140,7 @@ fn to_pb(record: &Record) -> pb::Record {
                 authenticated_at: time_to(a.authn.authenticated_at),
                 id_token: a.authn.id_token.clone().unwrap_or_default(),
             }),
-            plan: Some(pb::Plan {
-                objective: a.plan.objective.clone(),
-                method: a.plan.method.clone(),
-                test_approach: a.plan.test_approach.clone(),
-                backout: a.plan.backout.clone(),
-            }),
+            plan: plan_to(&a.plan),
             scope: scope_to(&a.scope),
             ticket: a.ticket.clone(),
             not_before: time_to(a.not_before),

@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context as _, bail};
 
+use crate::dev_tsa::openssl;
+
 /// The issuer of a dev deployment; stopped (SIGTERM) when dropped.
 pub struct DevIssuer {
     child: Child,
@@ -28,21 +30,6 @@ impl Drop for DevIssuer {
             .status();
         let _ = self.child.wait();
     }
-}
-
-fn openssl(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .context("running openssl")?;
-    if !out.status.success() {
-        bail!(
-            "openssl {}: {}",
-            args.first().copied().unwrap_or_default(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
 }
 
 /// A P-256 key and a certificate for it signed by the dev CA.

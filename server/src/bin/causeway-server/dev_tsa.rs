@@ -52,7 +52,9 @@ fn config(dir: &Path) -> String {
     )
 }
 
-fn openssl(args: &[&str]) -> anyhow::Result<()> {
+/// Runs `openssl` with `args`; its stderr is the error. The dev issuer's
+/// PKI uses it too.
+pub fn openssl(args: &[&str]) -> anyhow::Result<()> {
     let out = Command::new("openssl")
         .args(args)
         .output()
