@@ -8,21 +8,13 @@ use anyhow::{Context as _, bail};
 use causeway_client::approve::login::Login;
 use causeway_client::approve::{bind_login, plan};
 use causeway_client::visible::for_terminal;
-use causeway_records::{Envelope, Record, Time};
+use causeway_records::{Envelope, Record};
 use causeway_tlog::merkle::leaf_hash;
 use serde_json::json;
 
 use crate::cli::ApproveArgs;
 use crate::records::load_key;
-use crate::submit::{self, Submitted};
-
-/// The current time to the millisecond, as records carry it.
-fn now() -> anyhow::Result<Time> {
-    let now = jiff::Timestamp::now();
-    let millis = u32::try_from(now.subsec_millisecond())
-        .context("the clock is before 1970; set it before signing records")?;
-    Time::new(now.as_second(), millis * 1_000_000).context("the clock is out of range")
-}
+use crate::submit::{self, record_time_now as now};
 
 /// Asks on the terminal; refuses to guess when there is none.
 fn confirm() -> anyhow::Result<()> {
@@ -136,15 +128,7 @@ pub(crate) async fn approve(args: ApproveArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let mut written: Option<Submitted> = None;
-    submit::send_entries(
-        &args.common,
-        vec![("the authorization".to_owned(), entry)],
-        |_, s| written = Some(s.clone()),
-    )
-    .await
-    .context("submitting the authorization")?;
-    let s = written.context("the log acknowledged no entry for the authorization")?;
+    let s = submit::send_one(&args.common, "the authorization", entry).await?;
     if args.common.json {
         println!(
             "{}",

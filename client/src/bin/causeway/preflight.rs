@@ -4,19 +4,18 @@
 //! --key` takes). A block verdict ends the command with [`Blocked`], which
 //! `main` turns into exit code [`EXIT_BLOCKED`] once the record is written.
 
-use anyhow::Context as _;
 use causeway_client::visible::for_terminal;
 use causeway_preflight::Error as CheckError;
 use causeway_preflight::command::CustomCheck;
 use causeway_preflight::plan::Plan;
 use causeway_preflight::report::{Outcome, Report};
-use causeway_records::{Envelope, Preflight, Record, RecordRef, Stage, Time};
+use causeway_records::{Envelope, Preflight, Record, RecordRef, Stage};
 use causeway_tlog::merkle::leaf_hash;
 use serde_json::json;
 
 use crate::cli::PreflightArgs;
 use crate::records::load_key;
-use crate::submit::{self, Submitted};
+use crate::submit::{self, record_time};
 
 /// The exit code of a pre-flight whose verdict is block.
 pub(crate) const EXIT_BLOCKED: u8 = 3;
@@ -104,15 +103,7 @@ pub(crate) async fn preflight(args: PreflightArgs) -> anyhow::Result<()> {
             println!("{}", for_terminal(&text));
         }
     } else {
-        let mut written: Option<Submitted> = None;
-        submit::send_entries(
-            &args.common,
-            vec![("the preflight record".to_owned(), entry)],
-            |_, s| written = Some(s.clone()),
-        )
-        .await
-        .context("submitting the preflight record")?;
-        let s = written.context("the log acknowledged no entry for the preflight record")?;
+        let s = submit::send_one(&args.common, "the preflight record", entry).await?;
         if json_out {
             fields["submitted"] = json!(true);
             fields["index"] = json!(s.index);
@@ -185,13 +176,6 @@ fn with_hint(e: CheckError, args: &PreflightArgs) -> anyhow::Error {
     // One line, what is wrong then what to do. The library's messages
     // already quote their I/O cause, so its source chain is not repeated.
     anyhow::anyhow!("{e}; {hint}")
-}
-
-/// The record's time: `now` to the millisecond.
-fn record_time(now: jiff::Timestamp) -> anyhow::Result<Time> {
-    let millis = u32::try_from(now.subsec_millisecond())
-        .context("the clock is before 1970; set it before signing records")?;
-    Time::new(now.as_second(), millis * 1_000_000).context("the clock is out of range")
 }
 
 fn stage_name(stage: Stage) -> &'static str {

@@ -82,6 +82,35 @@ pub(crate) async fn submit(
     .await
 }
 
+/// Sends one entry (described by `label` in messages) and returns its
+/// checked acknowledgement: what `approve` and `preflight` write.
+pub(crate) async fn send_one(
+    common: &Common,
+    label: &str,
+    entry: Vec<u8>,
+) -> anyhow::Result<Submitted> {
+    let mut written: Option<Submitted> = None;
+    send_entries(common, vec![(label.to_owned(), entry)], |_, s| {
+        written = Some(s.clone())
+    })
+    .await
+    .with_context(|| format!("submitting {label}"))?;
+    written.with_context(|| format!("the log acknowledged no entry for {label}"))
+}
+
+/// `now` to the millisecond, as records are dated.
+pub(crate) fn record_time(now: jiff::Timestamp) -> anyhow::Result<causeway_records::Time> {
+    let millis = u32::try_from(now.subsec_millisecond())
+        .context("the clock is before 1970; set it before signing records")?;
+    causeway_records::Time::new(now.as_second(), millis * 1_000_000)
+        .context("the clock is out of range")
+}
+
+/// The current time, as a record made now is dated.
+pub(crate) fn record_time_now() -> anyhow::Result<causeway_records::Time> {
+    record_time(jiff::Timestamp::now())
+}
+
 /// Sends `(label, entry)` pairs to `--log` in batches, following a
 /// redirect to the leader, and checks each acknowledgement: the returned
 /// checkpoint under the `--vkey` keys, the leaf hash, and the entry's
