@@ -277,9 +277,13 @@ impl Graph {
             })
         };
         let mut after_end = None;
+        // Admission binds an authorization's ID token; an entry it refuses
+        // before that rule still gets its token judged below.
+        let mut idp = None;
         let rejection = match validate_at_record_time(bytes, policy, &mut lookup) {
             Err(r) => Some(r),
             Ok(admitted) => {
+                idp = admitted.idp;
                 let ended = &self.ended;
                 match check_open(kind, &admitted.lineage, &mut |h| ended.get(h).copied()) {
                     Err(r) => {
@@ -356,10 +360,11 @@ impl Graph {
         } else {
             None
         };
-        let idp = match &record {
-            Record::Authorization(a) => Some(id_token::bind(a, policy)),
-            _ => None,
-        };
+        if idp.is_none()
+            && let Record::Authorization(a) = &record
+        {
+            idp = Some(id_token::bind(a, policy));
+        }
         self.by_hash.insert(leaf, position);
         self.nodes.push(Node {
             index,
