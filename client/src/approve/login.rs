@@ -147,7 +147,7 @@ impl Login<'_> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        provider
+        let verified = provider
             .verify(
                 &id_token,
                 &causeway_oidc::Expected {
@@ -157,8 +157,7 @@ impl Login<'_> {
                 },
             )
             .map_err(|e| LoginFailed::Token(e.to_string()))?;
-        let claims = causeway_oidc::verify::stated_claims(&id_token)
-            .map_err(|e| LoginFailed::Token(e.to_string()))?;
+        let claims = verified.stated(self.nonce);
         Ok(LoggedIn { id_token, claims })
     }
 }

@@ -95,18 +95,27 @@ pub struct StatedClaims {
     pub nonce: String,
 }
 
+impl VerifiedIdToken {
+    /// What the token states, for the record: the claims a producer
+    /// copies, from a token already verified against `nonce`.
+    pub fn stated(&self, nonce: &str) -> StatedClaims {
+        StatedClaims {
+            issuer: self.issuer.clone(),
+            subject: self.subject().to_owned(),
+            auth_time: self.auth_time,
+            amr: self.amr.clone(),
+            acr: self.acr.clone(),
+            nonce: nonce.to_owned(),
+        }
+    }
+}
+
 /// Reads a token's claims without verifying anything.
 ///
 /// # Errors
 /// [`TokenError::Malformed`] or [`TokenError::Missing`] naming the claim.
 pub fn stated_claims(token: &str) -> Result<StatedClaims, TokenError> {
-    let parts: Vec<&str> = token.split('.').collect();
-    let [_, claims, _] = parts.as_slice() else {
-        return Err(TokenError::Malformed(format!(
-            "{} parts, not 3",
-            parts.len()
-        )));
-    };
+    let [_, claims, _] = jws_parts(token)?;
     let c: Claims = decode_part(claims, "claims part")?;
     let sub = string(c.sub, "sub")?;
     let (email, amr, acr) = login_claims(c.email, c.email_verified, c.amr, c.acr);
@@ -194,6 +203,13 @@ fn seconds(value: Option<serde_json::Value>, claim: &'static str) -> Result<i64,
         .ok_or(TokenError::Missing(claim))
 }
 
+/// The header, claims and signature parts of a compact JWS.
+fn jws_parts(token: &str) -> Result<[&str; 3], TokenError> {
+    let parts: Vec<&str> = token.split('.').collect();
+    <[&str; 3]>::try_from(parts.as_slice())
+        .map_err(|_| TokenError::Malformed(format!("{} parts, not 3", parts.len())))
+}
+
 fn decode_part<T: for<'de> Deserialize<'de>>(part: &str, what: &str) -> Result<T, TokenError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(part)
@@ -208,13 +224,7 @@ fn decode_part<T: for<'de> Deserialize<'de>>(part: &str, what: &str) -> Result<T
 /// # Errors
 /// [`TokenError::Malformed`] or [`TokenError::Missing`]`("iss")`.
 pub fn claimed_issuer(token: &str) -> Result<String, TokenError> {
-    let parts: Vec<&str> = token.split('.').collect();
-    let [_, claims, _] = parts.as_slice() else {
-        return Err(TokenError::Malformed(format!(
-            "{} parts, not 3",
-            parts.len()
-        )));
-    };
+    let [_, claims, _] = jws_parts(token)?;
     let claims: Claims = decode_part(claims, "claims part")?;
     string(claims.iss, "iss")
 }
@@ -232,13 +242,7 @@ impl IdentityProvider {
         token: &str,
         expected: &Expected<'_>,
     ) -> Result<VerifiedIdToken, TokenError> {
-        let parts: Vec<&str> = token.split('.').collect();
-        let [header, _, _] = parts.as_slice() else {
-            return Err(TokenError::Malformed(format!(
-                "{} parts, not 3",
-                parts.len()
-            )));
-        };
+        let [header, _, _] = jws_parts(token)?;
         let header: Header = decode_part(header, "header")?;
         if header.alg.eq_ignore_ascii_case("none") {
             return Err(TokenError::Unsigned);
