@@ -84,26 +84,39 @@ pub(crate) struct TlsArgs {
 impl TlsArgs {
     /// The target at `url` with these settings (files read now).
     pub(crate) fn target(&self, url: &str) -> anyhow::Result<LogTarget> {
-        let read = |flag: &str, p: &PathBuf| {
-            std::fs::read(p).with_context(|| format!("{flag} {}: cannot read it", p.display()))
-        };
-        let ca_pem = self
-            .tls_ca
-            .as_ref()
-            .map(|p| read("--tls-ca", p))
-            .transpose()?;
-        let identity_pem = match (&self.tls_cert, &self.tls_key) {
-            (Some(c), Some(k)) => Some((read("--tls-cert", c)?, read("--tls-key", k)?)),
-            _ => None,
-        };
         Ok(LogTarget {
             url: url.to_owned(),
-            tls: TlsSettings {
-                ca_pem,
-                identity_pem,
-            },
+            tls: tls_settings(
+                ("--tls-ca", self.tls_ca.as_ref()),
+                ("--tls-cert", self.tls_cert.as_ref()),
+                ("--tls-key", self.tls_key.as_ref()),
+            )?,
         })
     }
+}
+
+/// Reads a CA and a client certificate and key, each given by the flag
+/// named with it; a certificate without its key (or the reverse) is none.
+pub(crate) fn tls_settings(
+    ca: (&str, Option<&PathBuf>),
+    cert: (&str, Option<&PathBuf>),
+    key: (&str, Option<&PathBuf>),
+) -> anyhow::Result<TlsSettings> {
+    fn read((flag, path): (&str, Option<&PathBuf>)) -> anyhow::Result<Option<Vec<u8>>> {
+        path.map(|p| {
+            std::fs::read(p).with_context(|| format!("{flag} {}: cannot read it", p.display()))
+        })
+        .transpose()
+    }
+    let ca_pem = read(ca)?;
+    let identity_pem = match (read(cert)?, read(key)?) {
+        (Some(c), Some(k)) => Some((c, k)),
+        _ => None,
+    };
+    Ok(TlsSettings {
+        ca_pem,
+        identity_pem,
+    })
 }
 
 impl Common {

@@ -8,6 +8,7 @@ use causeway_tlog::merkle::Hash;
 use rand::RngCore as _;
 use serde_json::json;
 
+use crate::args::tls_settings;
 use crate::cli::{CredentialCommand, IssueArgs, IssuerArgs};
 
 fn reference(flag: &str, text: &str) -> anyhow::Result<Hash> {
@@ -20,20 +21,11 @@ fn reference(flag: &str, text: &str) -> anyhow::Result<Hash> {
 }
 
 async fn connect(args: &IssuerArgs) -> anyhow::Result<IssuerClient> {
-    let read = |flag: &str, p: &std::path::PathBuf| {
-        std::fs::read(p).with_context(|| format!("{flag} {}: cannot read it", p.display()))
-    };
-    let tls = causeway_client::TlsSettings {
-        ca_pem: args
-            .issuer_ca
-            .as_ref()
-            .map(|p| read("--issuer-ca", p))
-            .transpose()?,
-        identity_pem: match (&args.issuer_cert, &args.issuer_key) {
-            (Some(c), Some(k)) => Some((read("--issuer-cert", c)?, read("--issuer-key", k)?)),
-            _ => None,
-        },
-    };
+    let tls = tls_settings(
+        ("--issuer-ca", args.issuer_ca.as_ref()),
+        ("--issuer-cert", args.issuer_cert.as_ref()),
+        ("--issuer-key", args.issuer_key.as_ref()),
+    )?;
     IssuerClient::connect(&args.issuer, &tls)
         .await
         .with_context(|| format!("connecting to the issuer at {}", args.issuer))
