@@ -165,6 +165,13 @@ impl Deployment {
         v["nonce"].as_str().unwrap().to_owned()
     }
 
+    /// A real token for alice from the approval client, for this plan.
+    fn alice_token_for_this_plan(&self) -> String {
+        self.provider
+            .token_for("causeway-approve", "alice@example.com", &self.nonce())
+            .expect("a token from the provider")
+    }
+
     /// Submits the authorization with `token` through `--id-token`;
     /// returns success and stderr.
     fn approve_with_token(&self, token: &str) -> (bool, String) {
@@ -300,10 +307,7 @@ async fn a_token_for_another_plan_is_refused_by_the_command_and_by_the_log() {
     // A producer that skips the command's check: sign this plan's record
     // with the real token, then change the ticket. The log recomputes the
     // nonce from the record it is given.
-    let token = d
-        .provider
-        .token_for("causeway-approve", "alice@example.com", &d.nonce())
-        .unwrap();
+    let token = d.alice_token_for_this_plan();
     let file = d.path("token.jws");
     std::fs::write(&file, &token).unwrap();
     let (ok, out, err) = Deployment::run(d.approve(&["--id-token", &file, "--dry-run"]));
@@ -348,20 +352,14 @@ async fn a_token_signed_by_a_retired_key_is_refused() {
             causeway_tests::fixtures::t(causeway_tests::fixtures::now() - 3600)
         )
     });
-    let token = d
-        .provider
-        .token_for("causeway-approve", "alice@example.com", &d.nonce())
-        .unwrap();
+    let token = d.alice_token_for_this_plan();
     assert_refused(d.approve_with_token(&token), "kid");
 }
 
 #[tokio::test]
 async fn an_unsigned_token_is_refused() {
     let d = Deployment::start(|_| String::new());
-    let real = d
-        .provider
-        .token_for("causeway-approve", "alice@example.com", &d.nonce())
-        .unwrap();
+    let real = d.alice_token_for_this_plan();
     let body = real.split('.').nth(1).unwrap();
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     assert_refused(d.approve_with_token(&format!("{header}.{body}.")), "alg");
@@ -370,10 +368,7 @@ async fn an_unsigned_token_is_refused() {
 #[tokio::test]
 async fn a_token_macd_with_the_providers_public_key_is_refused() {
     let d = Deployment::start(|_| String::new());
-    let real = d
-        .provider
-        .token_for("causeway-approve", "alice@example.com", &d.nonce())
-        .unwrap();
+    let real = d.alice_token_for_this_plan();
     let body = real.split('.').nth(1).unwrap();
     let kid = claims_header_kid(&real);
     let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#));
