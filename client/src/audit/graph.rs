@@ -534,7 +534,7 @@ impl Graph {
     /// Why an action is outside its credential's scope, if it is: its
     /// `target` is not, exactly, one of `scope.targets`, or its
     /// `operation`, when it has one, matches none of the `scope.actions`
-    /// patterns ([`glob_match`]). `None` when it is inside, or when the
+    /// patterns ([`causeway_records::action_matches`]). `None` when it is inside, or when the
     /// credential does not resolve.
     pub(crate) fn scope_violation(&self, action: usize) -> Option<String> {
         let node = self.node(action)?;
@@ -543,18 +543,14 @@ impl Graph {
         let credential = self.credential(cred_pos)?;
         let index = self.node(cred_pos).map_or(0, |n| n.index);
         let mut problems = Vec::new();
-        if !credential.scope.targets.contains(&a.target) {
+        if !credential.scope.allows_target(&a.target) {
             problems.push(format!(
                 "target {:?} is not in credential {index}'s scope.targets {:?}",
                 a.target, credential.scope.targets
             ));
         }
         if let Some(operation) = &a.operation
-            && !credential
-                .scope
-                .actions
-                .iter()
-                .any(|pattern| glob_match(pattern, operation))
+            && !credential.scope.allows_operation(operation)
         {
             problems.push(format!(
                 "operation {operation:?} matches none of credential {index}'s scope.actions {:?}",
@@ -613,42 +609,6 @@ pub(crate) fn nanos_between(a: Time, b: Time) -> i128 {
     nanos(b) - nanos(a)
 }
 
-/// Whether `text` matches the `scope.actions` pattern `pattern`: `*`
-/// matches any run of characters (`/` and `:` included), `?` any one
-/// character, everything else itself; the whole text must match. So
-/// `git.push:branch/fix/*` allows `git.push:branch/fix/x`, and a pattern
-/// without wildcards allows exactly itself (`deploy`).
-///
-/// Hand-written rather than taken from a crate: the crates' globs are for
-/// file paths (`*` stops at `/`, `[...]` classes, `**`), which is not the
-/// meaning `scope.actions` has; this is the classic two-pointer matcher,
-/// linear in practice and never exponential.
-pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    // The last `*` seen and the text position it is trying to absorb up to.
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == '?' || Some(&c) == t.get(ti) => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                // Let the last `*` absorb one more character and retry.
-                Some((sp, st)) => {
-                    star = Some((sp, st + 1));
-                    pi = sp + 1;
-                    ti = st + 1;
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(pi..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
-}
+/// The `scope.actions` matcher, shared with the gate that enforces it.
+#[cfg(test)]
+pub(crate) use causeway_records::action_matches as glob_match;

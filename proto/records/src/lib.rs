@@ -78,6 +78,7 @@ pub mod lineage;
 pub mod policy;
 pub mod record_ref;
 pub mod refs;
+pub mod scope_match;
 pub mod time;
 pub mod validate;
 pub mod wire;
@@ -101,6 +102,7 @@ pub use policy::{
 };
 pub use record_ref::{ParseRefError, RecordRef};
 pub use refs::Reference;
+pub use scope_match::action_matches;
 pub use time::{Time, TimeError};
 pub use validate::{
     Admitted, MAX_DELEGATION_DEPTH, Referenced, RejectCode, Rejection, validate_at_record_time,
