@@ -651,7 +651,12 @@ async fn outcomes_reference_their_action_and_stop_at_revocation() {
     let ghost = leaf_hash(b"never logged").to_hex();
     refused(
         &mut c,
-        env(Kind::Outcome, outcome(&ghost, &c1.to_hex(), "ok", t0 + 32), &s1).0,
+        env(
+            Kind::Outcome,
+            outcome(&ghost, &c1.to_hex(), "ok", t0 + 32),
+            &s1,
+        )
+        .0,
         Code::FailedPrecondition,
         &["outcome.action", "submit the referenced action first"],
     )
