@@ -193,7 +193,7 @@ pub fn signer_for(record: &Record) -> &'static ProducerKey {
         Record::Preflight(_) => &VERIFIER,
         Record::Credential(c) if c.parent.is_some() => &SESSION,
         Record::Credential(_) | Record::Exception(_) => &ISSUER,
-        Record::Action(_) | Record::Closure(_) => &SESSION,
+        Record::Action(_) | Record::Closure(_) | Record::Outcome(_) => &SESSION,
     }
 }
 
@@ -218,7 +218,7 @@ pub static SAMPLES: LazyLock<Vec<Record>> = LazyLock::new(|| {
 });
 
 /// The sample record files and their kinds.
-pub const SAMPLE_FILES: [(Kind, &str); 8] = [
+pub const SAMPLE_FILES: [(Kind, &str); 10] = [
     (
         Kind::Authorization,
         include_str!("../../testdata/records/authorization.json"),
@@ -250,6 +250,14 @@ pub const SAMPLE_FILES: [(Kind, &str); 8] = [
     (
         Kind::Review,
         include_str!("../../testdata/records/review.json"),
+    ),
+    (
+        Kind::Outcome,
+        include_str!("../../testdata/records/outcome.json"),
+    ),
+    (
+        Kind::Exception,
+        include_str!("../../testdata/records/exception-refused-call.json"),
     ),
 ];
 

@@ -587,6 +587,7 @@ impl Issuer for IssuerService {
             reason: request.into_inner().reason,
             revoked: true,
             time: precise_now()?,
+            call_digest: None,
         });
         self.write(&mut client, record).await.map(Response::new)
     }

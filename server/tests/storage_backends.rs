@@ -361,6 +361,7 @@ fn write_without_ends(
             reason: String::from("warning only"),
             revoked: false,
             time: at,
+            call_digest: None,
         }),
         Record::Exception(Exception {
             credential: revoked.into(),
@@ -368,6 +369,7 @@ fn write_without_ends(
             reason: String::from("out of scope"),
             revoked: true,
             time: at,
+            call_digest: None,
         }),
         Record::Closure(Closure {
             credential: closed.into(),

@@ -12,7 +12,9 @@
 //! them: to a log started with `--accept opaque` (which stores any bytes)
 //! and audited under the same policy and keys. An action under a revoked
 //! credential goes to such an old log directly: refusing it in log order
-//! is the sequencer's part.
+//! is the sequencer's part. A gateway's call outcomes go to a live log:
+//! a session with every outcome is clean, a call cut off before its
+//! outcome and a call with two outcomes are flagged.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -642,5 +644,154 @@ async fn action_after_revocation_in_an_old_log_is_judged_by_log_order() {
         "action_after_revocation",
         chain.at("act2"),
         &[&format!("revoked by the exception at index {revoke}")],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Call outcomes (a gateway's records)
+
+/// The standard chain with an `outcome` after each action in `returned`
+/// (signed by the agent's session key, as a gateway does when the call
+/// returns), a second outcome `again` after `act1`'s when `twice`, and,
+/// after `act1`, a gate-style exception naming a refused call by its
+/// digest.
+fn chain_with_outcomes(
+    scene: &Scene,
+    now: i64,
+    returned: &'static [&'static str],
+    twice: bool,
+) -> Chain {
+    let copy = |k: &ProducerKey| {
+        ProducerKey::from_pkcs8_pem(&k.to_pkcs8_pem().expect("PEM")).expect("key")
+    };
+    let (agent, issuer) = (copy(&scene.agent), copy(&scene.p.issuer));
+    standard_chain(
+        &scene.p,
+        &scene.agent,
+        now,
+        &no_edit,
+        &no_signer,
+        &move |label, chain| {
+            let Some(seq) = label.strip_prefix("act") else {
+                return;
+            };
+            if returned.contains(&label) {
+                let seq: i64 = seq.parse().expect("actN");
+                let mut body = json!({
+                    "action": format!("@{label}"),
+                    "credential": "@cred",
+                    "status": "ok",
+                    "result_digest": format!("sha256:{}", leaf_hash(label.as_bytes()).to_hex()),
+                    "time": rfc3339(now - 189 + 5 * seq),
+                });
+                // act2's call fails, with an error class.
+                if seq == 2 {
+                    body["status"] = json!("error");
+                    body["error"] = json!("-32603");
+                }
+                chain.add(&format!("out{seq}"), Kind::Outcome, body, &agent);
+                if twice && seq == 1 {
+                    // Another time and digest: not a duplicate submission,
+                    // so the log admits it; the auditor flags it.
+                    chain.add(
+                        "again",
+                        Kind::Outcome,
+                        json!({
+                            "action": "@act1",
+                            "credential": "@cred",
+                            "status": "ok",
+                            "result_digest": format!("sha256:{}", leaf_hash(b"another").to_hex()),
+                            "time": rfc3339(now - 183),
+                        }),
+                        &agent,
+                    );
+                }
+            }
+            if label == "act1" {
+                chain.add(
+                    "refused",
+                    Kind::Exception,
+                    json!({
+                        "credential": "@cred",
+                        "reason": "refused call db.drop: outside scope.actions",
+                        "revoked": false,
+                        "call_digest": format!("sha256:{}", leaf_hash(b"refused call").to_hex()),
+                        "time": rfc3339(now - 183),
+                    }),
+                    &issuer,
+                );
+            }
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_with_its_outcome_is_clean_and_counted_in_the_report() {
+    let scene = Scene::new();
+    let server = Server::with_policy(&scene.path("log"), &scene.policy);
+    let chain = chain_with_outcomes(&scene, unix_now(), &["act1", "act2"], false);
+    submit(&server.url, &chain.entries)
+        .await
+        .expect("the log admits outcomes signed by the session key");
+    let flags = scene.audit(&server, None, 0);
+    assert!(flags.is_empty(), "{flags:?}");
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(scene.path("report/report.json")).expect("report.json"),
+    )
+    .expect("JSON");
+    let chain_report = &report["authorizations"][0];
+    assert_eq!(chain_report["credentials"][0]["outcomes_ok"], 1);
+    assert_eq!(chain_report["credentials"][0]["outcomes_error"], 1);
+    assert_eq!(chain_report["outcomes"][1]["error"], "-32603");
+    assert_eq!(report["summary"]["outcomes"], 2);
+    let act2 = report["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| a["index"] == chain.at("act2"))
+        .expect("act2 in the report");
+    assert_eq!(act2["outcome"]["index"], chain.at("out2"));
+    assert_eq!(act2["outcome"]["status"], "error");
+    assert_eq!(
+        chain_report["exceptions"][0]["call_digest"],
+        json!(format!("sha256:{}", leaf_hash(b"refused call").to_hex()))
+    );
+    let html = std::fs::read_to_string(scene.path("report/index.html")).expect("index.html");
+    assert!(html.contains("Call outcomes") && html.contains("refused call"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_outcome_never_came_is_flagged_action_without_outcome() {
+    // The gate was killed during act2's call: act2 is logged, its outcome
+    // is not, while act1's is.
+    let scene = Scene::new();
+    let server = Server::with_policy(&scene.path("log"), &scene.policy);
+    let chain = chain_with_outcomes(&scene, unix_now(), &["act1"], false);
+    submit(&server.url, &chain.entries).await.expect("admitted");
+    let flags = scene.audit(&server, None, 0);
+    assert_only_flag(
+        &flags,
+        "action_without_outcome",
+        chain.at("act2"),
+        &["credential 2 has 1 outcome(s)"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_outcome_of_one_call_is_flagged_outcome_duplicate() {
+    let scene = Scene::new();
+    let server = Server::with_policy(&scene.path("log"), &scene.policy);
+    let chain = chain_with_outcomes(&scene, unix_now(), &["act1", "act2"], true);
+    submit(&server.url, &chain.entries).await.expect("admitted");
+    let flags = scene.audit(&server, None, 0);
+    assert_only_flag(
+        &flags,
+        "outcome_duplicate",
+        chain.at("again"),
+        &[&format!(
+            "action {} already has outcome {}",
+            chain.at("act1"),
+            chain.at("out1")
+        )],
     );
 }

@@ -231,7 +231,7 @@ fn python_reproduces_the_producer_vectors_from_the_doc() {
     cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/producer_vectors_py.py"));
     let (ok, out) = run_checker(cmd, &vectors.display().to_string());
     assert!(ok, "{out}");
-    assert_eq!(out.trim(), "ok 9");
+    assert_eq!(out.trim(), "ok 11");
 }
 
 /// A producer written from docs/producers.md alone, in JavaScript with npm's

@@ -349,7 +349,8 @@ async fn the_cli_signs_submits_shows_and_runs_the_demo() {
     let kinds: std::collections::BTreeSet<&str> =
         lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
     for k in Kind::ALL {
-        if k != Kind::Exception {
+        // The demo's agent is no gateway: it records no call outcomes.
+        if !matches!(k, Kind::Exception | Kind::Outcome) {
             assert!(kinds.contains(k.as_str()), "the demo wrote no {k}");
         }
     }
@@ -552,4 +553,217 @@ async fn a_producer_over_its_rate_limit_gets_resource_exhausted_and_keeps_what_w
     let mut a = authorization(t0 + 30);
     a["ticket"] = json!("CHG-later");
     add(&mut c, env(Kind::Authorization, a, &p.approver)).await;
+}
+
+/// A gateway's records on a real log: an outcome signed by the session key
+/// (through `causeway submit --kind outcome`), every refusal of one with
+/// its status and message, an exception naming a refused call by its
+/// digest, and an outcome refused once the credential is revoked, as an
+/// action is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_reference_their_action_and_stop_at_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Producers::new();
+    let server = start(dir.path(), &p);
+    let mut c = LogClient::connect(&server.url).await.unwrap();
+    let t0 = now() - 1800;
+    let mut rng = rand::rngs::OsRng;
+
+    let auth = env(Kind::Authorization, authorization(t0), &p.approver);
+    let auth_hash = auth.1;
+    add(&mut c, auth).await;
+    let pre = env(Kind::Preflight, preflight(&auth_hash, t0 + 10), &p.verifier);
+    let pre_hash = pre.1;
+    add(&mut c, pre).await;
+    let s1 = ProducerKey::generate(&mut rng);
+    let cred1 = env(
+        Kind::Credential,
+        credential("g1", &auth_hash, &pre_hash, None, &s1, t0 + 20, t0 + 3000),
+        &p.issuer,
+    );
+    let c1 = cred1.1;
+    add(&mut c, cred1).await;
+    let s2 = ProducerKey::generate(&mut rng);
+    let cred2 = env(
+        Kind::Credential,
+        credential("g2", &auth_hash, &pre_hash, None, &s2, t0 + 20, t0 + 3000),
+        &p.issuer,
+    );
+    let c2 = cred2.1;
+    add(&mut c, cred2).await;
+    let a1 = env(Kind::Action, action(&c1, 1, t0 + 30), &s1);
+    let a1_hash = a1.1;
+    add(&mut c, a1).await;
+
+    let outcome = |action: &str, credential: &str, status: &str, at: i64| {
+        let mut v = json!({
+            "action": action,
+            "credential": credential,
+            "status": status,
+            "result_digest": format!("sha256:{}", leaf_hash(&at.to_be_bytes()).to_hex()),
+            "time": t(at),
+        });
+        if status == "error" {
+            v["error"] = json!("timeout");
+        }
+        v
+    };
+
+    // The CLI signs and submits an outcome with the session key.
+    let key = dir.path().join("session.pem");
+    std::fs::write(&key, s1.to_pkcs8_pem().unwrap()).unwrap();
+    let file = dir.path().join("outcome.json");
+    std::fs::write(
+        &file,
+        outcome(&a1_hash.to_hex(), &c1.to_hex(), "ok", t0 + 31).to_string(),
+    )
+    .unwrap();
+    let (ok, out, err) = cli(&[
+        "submit",
+        "--log",
+        &server.url,
+        "--key",
+        key.to_str().unwrap(),
+        "--kind",
+        "outcome",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let added: Value = serde_json::from_str(out.trim()).unwrap();
+    let index = added["index"].as_u64().expect("an index");
+    let (ok, out, err) = cli(&[
+        "record",
+        "show",
+        "--log",
+        &server.url,
+        "--index",
+        &index.to_string(),
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["kind"], "outcome");
+    assert_eq!(shown["record"]["action"], json!(a1_hash.to_hex()));
+    assert_eq!(shown["signed_by"][0], s1.key_id());
+
+    // The action is not in the log.
+    let ghost = leaf_hash(b"never logged").to_hex();
+    refused(
+        &mut c,
+        env(
+            Kind::Outcome,
+            outcome(&ghost, &c1.to_hex(), "ok", t0 + 32),
+            &s1,
+        )
+        .0,
+        Code::FailedPrecondition,
+        &["outcome.action", "submit the referenced action first"],
+    )
+    .await;
+    // `action` names a credential.
+    refused(
+        &mut c,
+        env(
+            Kind::Outcome,
+            outcome(&c1.to_hex(), &c1.to_hex(), "ok", t0 + 32),
+            &s1,
+        )
+        .0,
+        Code::FailedPrecondition,
+        &["it must reference an entry of kind action"],
+    )
+    .await;
+    // Another credential's key writes an outcome of a1 under its own.
+    refused(
+        &mut c,
+        env(
+            Kind::Outcome,
+            outcome(&a1_hash.to_hex(), &c2.to_hex(), "ok", t0 + 32),
+            &s2,
+        )
+        .0,
+        Code::InvalidArgument,
+        &[&format!("set credential to {}", c1.to_hex())],
+    )
+    .await;
+    // Dated before its action.
+    refused(
+        &mut c,
+        env(
+            Kind::Outcome,
+            outcome(&a1_hash.to_hex(), &c1.to_hex(), "ok", t0 + 29),
+            &s1,
+        )
+        .0,
+        Code::InvalidArgument,
+        &["is before the time", "of its action"],
+    )
+    .await;
+    // Signed by the issuer, not the session key.
+    refused(
+        &mut c,
+        env(
+            Kind::Outcome,
+            outcome(&a1_hash.to_hex(), &c1.to_hex(), "ok", t0 + 32),
+            &p.issuer,
+        )
+        .0,
+        Code::PermissionDenied,
+        &["an outcome must be signed by the session key"],
+    )
+    .await;
+
+    // A refused call, named by its digest: no action to reference.
+    let call_digest = format!("sha256:{}", leaf_hash(b"{\"name\":\"x\"}").to_hex());
+    add(
+        &mut c,
+        env(
+            Kind::Exception,
+            json!({
+                "credential": c1.to_hex(),
+                "reason": "refused call git.push: out of scope",
+                "revoked": false,
+                "time": t(t0 + 40),
+                "call_digest": call_digest,
+            }),
+            &p.issuer,
+        ),
+    )
+    .await;
+
+    // A second action, then the credential is revoked while its call runs:
+    // the outcome that comes back after is refused, like an action.
+    let a2 = env(Kind::Action, action(&c1, 2, t0 + 50), &s1);
+    let a2_hash = a2.1;
+    add(&mut c, a2).await;
+    let revoke = add(
+        &mut c,
+        env(
+            Kind::Exception,
+            json!({
+                "credential": c1.to_hex(),
+                "reason": "revoked mid-call",
+                "revoked": true,
+                "time": t(t0 + 55),
+            }),
+            &p.issuer,
+        ),
+    )
+    .await;
+    refused(
+        &mut c,
+        env(
+            Kind::Outcome,
+            outcome(&a2_hash.to_hex(), &c1.to_hex(), "error", t0 + 60),
+            &s1,
+        )
+        .0,
+        Code::PermissionDenied,
+        &[
+            "this outcome is signed by a session key",
+            &format!("revoked by the exception at index {revoke}"),
+        ],
+    )
+    .await;
 }

@@ -157,6 +157,7 @@ fn action(
         within_lifetime: ok,
         preflight: None,
         signer: "session key".into(),
+        outcome: None,
         valid: ok,
         red_flags: Vec::new(),
     }
@@ -188,6 +189,8 @@ fn credential(
         session_key_id: format!("{index:064x}"),
         signer: "issuer".into(),
         actions,
+        outcomes_ok: 0,
+        outcomes_error: 0,
         closure,
         valid: true,
     }
@@ -334,6 +337,7 @@ fn report() -> AuditReport {
             valid: true,
         }],
         exceptions: Vec::new(),
+        outcomes: Vec::new(),
         red_flags: Vec::new(),
     };
     let flagged = ChainReport {
@@ -377,9 +381,11 @@ fn report() -> AuditReport {
             reason: "emergency".into(),
             revoked: false,
             time: t("2026-11-22T14:10:00Z"),
+            call_digest: None,
             signer: "mallory@example.com".into(),
             valid: true,
         }],
+        outcomes: Vec::new(),
         red_flags: vec![0, 1],
     };
     let red_flags = vec![
@@ -430,6 +436,7 @@ fn report() -> AuditReport {
             red_flags: 3,
             red_flags_by_kind: red_flags.iter().map(|f| (f.kind, 1)).collect(),
             actions_with_named_human: 22,
+            outcomes: 0,
         },
         thresholds: Thresholds::default(),
         authorizations: vec![clean, flagged],

@@ -26,8 +26,8 @@ use std::collections::HashMap;
 
 use causeway_records::{
     Action, Authorization, Closure, Credential, CredentialEnd, Envelope, Exception, IdpBinding,
-    Kind, PAYLOAD_TYPE, Preflight, ProducerPolicy, Record, Referenced, RejectCode, Review, Time,
-    check_open, id_token, validate_at_record_time,
+    Kind, Outcome, PAYLOAD_TYPE, Preflight, ProducerPolicy, Record, Referenced, RejectCode, Review,
+    Time, check_open, id_token, validate_at_record_time,
 };
 use causeway_tlog::merkle::{Hash, leaf_hash};
 
@@ -44,9 +44,10 @@ pub(crate) struct Links {
     pub(crate) preflight: Option<usize>,
     /// `credential.parent`.
     pub(crate) parent: Option<usize>,
-    /// `action.credential`, `exception.credential`, `closure.credential`.
+    /// `action.credential`, `exception.credential`, `closure.credential`,
+    /// `outcome.credential`.
     pub(crate) credential: Option<usize>,
-    /// `exception.action`.
+    /// `exception.action`, `outcome.action`.
     pub(crate) action: Option<usize>,
     /// `preflight.subject`, `review.subject`.
     pub(crate) subject: Option<usize>,
@@ -145,6 +146,14 @@ impl Node {
             _ => None,
         }
     }
+
+    /// The outcome, if the record is one.
+    pub(crate) fn outcome(&self) -> Option<&Outcome> {
+        match &self.record {
+            Record::Outcome(o) => Some(o),
+            _ => None,
+        }
+    }
 }
 
 /// The log as a DAG of records, with the indexes the analysis needs.
@@ -172,6 +181,12 @@ pub(crate) struct Graph {
     pub(crate) closures_of: HashMap<usize, Vec<usize>>,
     /// Credential position → its exceptions.
     pub(crate) exceptions_of: HashMap<usize, Vec<usize>>,
+    /// Action position → its valid outcomes, in log order. An outcome the
+    /// log would have refused (another signer, another credential) says
+    /// nothing about how the call returned, so it is left out.
+    pub(crate) outcomes_of: HashMap<usize, Vec<usize>>,
+    /// Credential position → the valid outcomes written under it.
+    pub(crate) credential_outcomes: HashMap<usize, Vec<usize>>,
     /// Authorization or credential position → preflights of it.
     pub(crate) preflights_of: HashMap<usize, Vec<usize>>,
     /// Authorization position → every record of its chain, itself included.
@@ -349,7 +364,7 @@ impl Graph {
             },
             Record::Preflight(_) | Record::Review(_) => (chain_of(links.subject), Vec::new()),
             Record::Action(_) | Record::Closure(_) => (chain_of(links.credential), Vec::new()),
-            Record::Exception(_) => (
+            Record::Exception(_) | Record::Outcome(_) => (
                 chain_of(links.credential).or_else(|| chain_of(links.action)),
                 Vec::new(),
             ),
@@ -426,7 +441,11 @@ impl Graph {
                 Record::Closure(_) => push(&mut self.closures_of, links.credential, position),
                 Record::Exception(_) => push(&mut self.exceptions_of, links.credential, position),
                 Record::Preflight(_) => push(&mut self.preflights_of, links.subject, position),
-                Record::Authorization(_) | Record::Review(_) => {}
+                Record::Outcome(_) if node.valid() => {
+                    push(&mut self.outcomes_of, links.action, position);
+                    push(&mut self.credential_outcomes, links.credential, position);
+                }
+                Record::Authorization(_) | Record::Review(_) | Record::Outcome(_) => {}
             }
         }
     }

@@ -232,7 +232,9 @@ fn exception_covers(g: &Graph, exception: usize, flagged: usize) -> bool {
     };
     let credential = match &f.record {
         Record::Credential(_) => Some(flagged),
-        Record::Action(_) | Record::Closure(_) | Record::Exception(_) => f.links.credential,
+        Record::Action(_) | Record::Closure(_) | Record::Exception(_) | Record::Outcome(_) => {
+            f.links.credential
+        }
         // The flag is about the chain as a whole: any exception on it.
         Record::Authorization(_) | Record::Preflight(_) | Record::Review(_) => return true,
     };

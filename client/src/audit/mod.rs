@@ -71,7 +71,9 @@
 //! | `action_not_signed_by_session` | the action | not signed by its credential's `session_key` |
 //! | `action_out_of_scope` | the action | `target` not in the credential's `scope.targets`, or `operation` (when present) matching none of its `scope.actions` patterns |
 //! | `action_after_expiry` | the action | `time` before `issued_at`, after `expires_at`, after a valid revoking exception on the credential or an ancestor, or after a valid closure's `ended_at` |
-//! | `action_after_revocation` | the session-key record | in log order, after a valid revoking exception or closure of its credential or an ancestor |
+//! | `action_after_revocation` | the session-key record | in log order, after a valid revoking exception or closure of its credential or an ancestor (an outcome included: a call that returns after its credential was revoked has its outcome refused) |
+//! | `action_without_outcome` | the action | no valid outcome names it, while its credential has at least one valid outcome (a producer that never writes outcomes raises nothing) |
+//! | `outcome_duplicate` | the later outcome | a second valid outcome names the same action |
 //! | `delegation_widens_scope` | the credential | targets, actions, `change_class`, validity window (or `authorization`) beyond its parent credential, or for a root credential beyond its authorization |
 //! | `implausible_approval_rate` | the authorization or review | more than `max_approvals_per_hour` authorizations, or `max_reviews_per_hour` reviews, by one human less than 60 minutes apart |
 //! | `approval_outside_hours` | the authorization or review | `time` outside `working_hours` / `working_days` in the human's `tz` |
@@ -138,9 +140,9 @@ pub use flags::{FlagKind, RedFlag};
 pub use idp::{IdpReport, IdpStatus};
 pub use matrix::{Cc81Matrix, Cc81Row, Cc81Totals};
 pub use report::{
-    ActionReport, AgentReport, AuditReport, AuthorizedBy, ChainReport, ClosureReport,
-    CredentialReport, ExceptionReport, InvalidEntry, PreflightLink, PreflightReport, ReviewReport,
-    Summary,
+    ActionOutcome, ActionReport, AgentReport, AuditReport, AuthorizedBy, ChainReport,
+    ClosureReport, CredentialReport, ExceptionReport, InvalidEntry, OutcomeReport, PreflightLink,
+    PreflightReport, ReviewReport, Summary,
 };
 pub use thresholds::{ThresholdError, Thresholds, Weekday, WorkingHours};
 pub use verification::{AuditStatus, ReportFile, Verification, WitnessCosignature};

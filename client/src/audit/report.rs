@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use causeway_records::{
-    Authn, Check, ClosureReason, Identity, Kind, Plan, PreflightVerdict, ProducerPolicy, Scope,
-    Stage, Time,
+    Authn, Check, ClosureReason, Identity, Kind, OutcomeStatus, Plan, PreflightVerdict,
+    ProducerPolicy, Scope, Stage, Time,
 };
 use serde::Serialize;
 
@@ -64,6 +64,8 @@ pub struct Summary {
     pub closures: usize,
     /// Decoded reviews.
     pub reviews: usize,
+    /// Decoded outcomes.
+    pub outcomes: usize,
     /// Red flags.
     pub red_flags: usize,
     /// Red flags per kind (kinds with none are absent).
@@ -184,11 +186,28 @@ pub struct ActionReport {
     pub preflight: Option<PreflightLink>,
     /// Who signed the action.
     pub signer: String,
+    /// How its call returned: its first valid outcome, if it has one.
+    pub outcome: Option<ActionOutcome>,
     /// Whether the action, every credential of its path and the
     /// authorization pass admission.
     pub valid: bool,
     /// Indices into [`AuditReport::red_flags`] of the flags on this action.
     pub red_flags: Vec<usize>,
+}
+
+/// How an action's call returned, from its outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActionOutcome {
+    /// The outcome's index.
+    pub index: u64,
+    /// `outcome.status`: `ok` or `error`.
+    pub status: OutcomeStatus,
+    /// `outcome.error`, the error class.
+    pub error: Option<String>,
+    /// `outcome.result_digest`.
+    pub result_digest: String,
+    /// `outcome.time`.
+    pub time: Time,
 }
 
 /// A pre-flight on a chain.
@@ -244,6 +263,10 @@ pub struct CredentialReport {
     pub signer: String,
     /// How many actions reference it.
     pub actions: usize,
+    /// How many valid outcomes under it have status `ok`.
+    pub outcomes_ok: usize,
+    /// How many valid outcomes under it have status `error`.
+    pub outcomes_error: usize,
     /// The first closure of its session.
     pub closure: Option<u64>,
     /// Whether it passes admission.
@@ -319,6 +342,34 @@ pub struct ExceptionReport {
     pub revoked: bool,
     /// `exception.time`.
     pub time: Time,
+    /// `exception.call_digest`: the digest of the refused call, for an
+    /// exception about a call the gate refused before any action.
+    pub call_digest: Option<String>,
+    /// Who signed it.
+    pub signer: String,
+    /// Whether it passes admission.
+    pub valid: bool,
+}
+
+/// An outcome on a chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OutcomeReport {
+    /// Its index.
+    pub index: u64,
+    /// Its leaf hash (hex).
+    pub leaf_hash: String,
+    /// The action whose call returned, if it resolves.
+    pub action: Option<u64>,
+    /// The credential, if it resolves.
+    pub credential: Option<u64>,
+    /// `outcome.status`.
+    pub status: OutcomeStatus,
+    /// `outcome.error`.
+    pub error: Option<String>,
+    /// `outcome.result_digest`.
+    pub result_digest: String,
+    /// `outcome.time`.
+    pub time: Time,
     /// Who signed it.
     pub signer: String,
     /// Whether it passes admission.
@@ -368,6 +419,8 @@ pub struct ChainReport {
     pub reviews: Vec<ReviewReport>,
     /// Exceptions on its credentials.
     pub exceptions: Vec<ExceptionReport>,
+    /// Outcomes of its actions, in log order.
+    pub outcomes: Vec<OutcomeReport>,
     /// Indices into [`AuditReport::red_flags`] of the flags on any record
     /// of the chain.
     pub red_flags: Vec<usize>,
@@ -426,6 +479,7 @@ pub(crate) fn assemble(
             Kind::Exception => &mut summary.exceptions,
             Kind::Closure => &mut summary.closures,
             Kind::Review => &mut summary.reviews,
+            Kind::Outcome => &mut summary.outcomes,
         };
         *count += 1;
     }
@@ -497,6 +551,20 @@ pub(crate) fn assemble(
                 && node.after_end.is_none(),
             preflight,
             signer: signer(position),
+            outcome: g
+                .outcomes_of
+                .get(&position)
+                .and_then(|os| os.first())
+                .and_then(|&o| {
+                    let out = g.node(o)?.outcome()?;
+                    Some(ActionOutcome {
+                        index: index(o),
+                        status: out.status,
+                        error: out.error.clone(),
+                        result_digest: out.result_digest.clone(),
+                        time: out.time,
+                    })
+                }),
             valid: chain_valid,
             red_flags: flags_at.get(&position).cloned().unwrap_or_default(),
         });
@@ -509,6 +577,14 @@ pub(crate) fn assemble(
             continue;
         };
         let members = |kind| g.members_of_kind(position, kind);
+        let outcomes_with = |credential: usize, status: OutcomeStatus| {
+            g.credential_outcomes
+                .get(&credential)
+                .into_iter()
+                .flatten()
+                .filter(|&&o| g.node(o).and_then(|n| n.outcome()).map(|o| o.status) == Some(status))
+                .count()
+        };
         let preflights = members(Kind::Preflight)
             .into_iter()
             .filter_map(|p| {
@@ -550,6 +626,8 @@ pub(crate) fn assemble(
                     session_key_id: cred.session_key.key_id(),
                     signer: signer(c),
                     actions: g.actions_of.get(&c).map_or(0, Vec::len),
+                    outcomes_ok: outcomes_with(c, OutcomeStatus::Ok),
+                    outcomes_error: outcomes_with(c, OutcomeStatus::Error),
                     closure: g
                         .closures_of
                         .get(&c)
@@ -611,6 +689,26 @@ pub(crate) fn assemble(
                     reason: e.reason.clone(),
                     revoked: e.revoked,
                     time: e.time,
+                    call_digest: e.call_digest.clone(),
+                    signer: signer(p),
+                    valid: n.valid(),
+                })
+            })
+            .collect();
+        let outcomes = members(Kind::Outcome)
+            .into_iter()
+            .filter_map(|p| {
+                let n = g.node(p)?;
+                let o = n.outcome()?;
+                Some(OutcomeReport {
+                    index: n.index,
+                    leaf_hash: n.leaf.to_hex(),
+                    action: n.links.action.map(index),
+                    credential: n.links.credential.map(index),
+                    status: o.status,
+                    error: o.error.clone(),
+                    result_digest: o.result_digest.clone(),
+                    time: o.time,
                     signer: signer(p),
                     valid: n.valid(),
                 })
@@ -639,6 +737,7 @@ pub(crate) fn assemble(
             closures,
             reviews,
             exceptions,
+            outcomes,
             red_flags: flags_of_chain.get(&position).cloned().unwrap_or_default(),
         });
     }

@@ -3,6 +3,7 @@
 //! violating record.
 
 mod corpus;
+mod outcomes;
 
 use base64::Engine as _;
 use causeway_records::{Envelope, Kind, PAYLOAD_TYPE, ProducerPolicy};
@@ -239,6 +240,8 @@ fn the_sample_records_are_a_clean_chain() {
         (sample!("credential"), Kind::Credential, "issuer"),
         (sample!("credential-delegated"), Kind::Credential, "agent"),
         (sample!("action"), Kind::Action, "agent"),
+        (sample!("outcome"), Kind::Outcome, "agent"),
+        (sample!("exception-refused-call"), Kind::Exception, "issuer"),
         (sample!("exception"), Kind::Exception, "issuer"),
         (sample!("closure-delegated"), Kind::Closure, "issuer"),
         (sample!("closure"), Kind::Closure, "issuer"),
@@ -294,8 +297,28 @@ fn the_sample_records_are_a_clean_chain() {
     let chain = &report.authorizations[0];
     assert_eq!(chain.credentials.len(), 2);
     assert!(chain.credentials.iter().all(|c| c.closure.is_some()));
-    assert_eq!(chain.exceptions.len(), 1);
+    assert_eq!(chain.exceptions.len(), 2);
+    assert_eq!(
+        chain.exceptions[0].call_digest.as_deref(),
+        Some("sha256:e9e2c439626d4dccb02cdcb1e5c8b79c3c5682c725339baef67ede3e9eb6d2d3")
+    );
+    assert_eq!(chain.exceptions[1].call_digest, None);
     assert!(report.actions[0].in_scope && report.actions[0].within_lifetime);
+    // The action's call returned, and its outcome hangs off the chain.
+    assert_eq!(chain.outcomes.len(), 1);
+    assert_eq!(chain.outcomes[0].action, Some(report.actions[0].index));
+    assert_eq!(
+        report.actions[0].outcome.as_ref().map(|o| o.index),
+        Some(chain.outcomes[0].index)
+    );
+    assert_eq!(
+        (
+            chain.credentials[0].outcomes_ok,
+            chain.credentials[0].outcomes_error
+        ),
+        (1, 0)
+    );
+    assert_eq!(report.summary.outcomes, 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -854,6 +877,8 @@ fn every_flag_kind_has_a_scenario() {
             "action_out_of_scope",
             "action_after_expiry",
             "action_after_revocation",
+            "action_without_outcome",
+            "outcome_duplicate",
             "delegation_widens_scope",
             "implausible_approval_rate",
             "approval_outside_hours",

@@ -4,8 +4,8 @@
 
 use maud::{Markup, html};
 
-use crate::audit::{ActionReport, ChainReport, CredentialReport, RedFlag};
-use causeway_records::{ClosureReason, PreflightVerdict, Stage};
+use crate::audit::{ActionOutcome, ActionReport, ChainReport, CredentialReport, RedFlag};
+use causeway_records::{ClosureReason, OutcomeStatus, PreflightVerdict, Stage};
 
 use super::chain_svg;
 use super::text::{
@@ -28,6 +28,39 @@ pub(super) fn reason_word(reason: ClosureReason) -> &'static str {
         ClosureReason::Voluntary => "voluntary",
         ClosureReason::Forced => "forced",
         ClosureReason::Expired => "expired",
+    }
+}
+
+/// How a call returned, marked: "✓ ok" or "✗ error" with its class.
+fn status_mark(status: OutcomeStatus, error: Option<&str>) -> Markup {
+    html! {
+        @match status {
+            OutcomeStatus::Ok => span.ok { "✓ ok" },
+            OutcomeStatus::Error => span.bad {
+                "✗ error" @if let Some(e) = error { " " code { (Clean(e)) } }
+            },
+        }
+    }
+}
+
+/// A credential's outcome counts: "3 ok · 1 error", or "—" when its
+/// producer records none.
+fn outcome_counts(c: &CredentialReport) -> Markup {
+    html! {
+        @if c.outcomes_ok == 0 && c.outcomes_error == 0 { (DASH) } @else {
+            span.ok { (c.outcomes_ok) " ok" } " · "
+            span class=[(c.outcomes_error > 0).then_some("bad")] { (c.outcomes_error) " error" }
+        }
+    }
+}
+
+/// An action's outcome cell: its status and a link to the outcome.
+fn action_outcome(page: &mut Page, outcome: Option<&ActionOutcome>) -> Markup {
+    html! {
+        @match outcome {
+            Some(o) => { (status_mark(o.status, o.error.as_deref())) " " (page.link(o.index)) }
+            None => (DASH),
+        }
     }
 }
 
@@ -218,7 +251,8 @@ fn records(page: &mut Page, auth: &ChainReport, creds: &[&CredentialReport]) -> 
                 thead { tr {
                     th scope="col" { "Record" } th scope="col" { "Depth" } th scope="col" { "Agent" }
                     th scope="col" { "Delegated by" } th scope="col" { "Scope" } th scope="col" { "Serial" }
-                    th scope="col" { "Valid" } th scope="col" { "Actions" } th scope="col" { "Closed by" }
+                    th scope="col" { "Valid" } th scope="col" { "Actions" }
+                    th scope="col" { "Call outcomes" } th scope="col" { "Closed by" }
                     th scope="col" { "Session key" } th scope="col" { "Problems" }
                 } }
                 tbody {
@@ -242,6 +276,7 @@ fn records(page: &mut Page, auth: &ChainReport, creds: &[&CredentialReport]) -> 
                             td { code { (short(&c.serial, 40)) } }
                             td { (validity(c.issued_at, c.expires_at)) }
                             td.c { (c.actions) }
+                            td.c { (outcome_counts(c)) }
                             td {
                                 @match c.closure {
                                     Some(z) => { "closure " (page.link(z)) }
@@ -299,10 +334,38 @@ fn records(page: &mut Page, auth: &ChainReport, creds: &[&CredentialReport]) -> 
                                 @if ex.credential.is_some() && ex.action.is_some() { ", " }
                                 @if let Some(a) = ex.action { "action " (page.link(a)) }
                                 @if ex.credential.is_none() && ex.action.is_none() { (DASH) }
+                                @if let Some(d) = &ex.call_digest {
+                                    br; small { "refused call " code title=(d) { (clip(d, 23)) } }
+                                }
                             }
                             td { (Clean(&ex.reason)) }
                             td { (when(ex.time)) }
                             td.c { (yes_no(ex.revoked)) }
+                            td { @if let Some(p) = &problems { (p) } }
+                        }
+                    }
+                }
+            }
+        }
+        @if !auth.outcomes.is_empty() {
+            h3 { "Call outcomes" }
+            p { small { "How each recorded tool call returned. Results are never logged, only their digest." } }
+            table {
+                thead { tr {
+                    th scope="col" { "Record" } th scope="col" { "Action" } th scope="col" { "Status" }
+                    th scope="col" { "Result digest" } th scope="col" { "Time" } th scope="col" { "Signed by" }
+                    th scope="col" { "Problems" }
+                } }
+                tbody {
+                    @for o in &auth.outcomes {
+                        @let problems = page.problems(o.index, o.valid);
+                        tr class=[(problems.is_some()).then_some("flagged")] {
+                            th scope="row" id=[page.record_id(o.index)] { "#" (o.index) }
+                            td { (page.link_opt(o.action)) }
+                            td { (status_mark(o.status, o.error.as_deref())) }
+                            td { code.nw title=(o.result_digest) { (clip(&o.result_digest, 23)) } }
+                            td { (when(o.time)) }
+                            td { (Clean(&o.signer)) }
                             td { @if let Some(p) = &problems { (p) } }
                         }
                     }
@@ -354,6 +417,7 @@ fn action_rows(page: &mut Page, actions: &[&ActionReport], with_human: bool) -> 
                 @if with_human { th scope="col" { "Approved by" } }
                 th scope="col" class="c" { "In scope" }
                 th scope="col" class="c" { "Within lifetime" }
+                th scope="col" { "Returned" }
                 th scope="col" { "Problems" }
             } }
             tbody {
@@ -389,6 +453,7 @@ fn action_rows(page: &mut Page, actions: &[&ActionReport], with_human: bool) -> 
                         }
                         td.c { (mark(a.in_scope)) }
                         td.c { (mark(a.within_lifetime)) }
+                        td { (action_outcome(page, a.outcome.as_ref())) }
                         td { @if let Some(p) = &problems { (p) } }
                     }
                 }

@@ -49,6 +49,8 @@ fn credential(index: u64, agent: &str, parent: Option<u64>, depth: usize) -> Cre
         session_key_id: "ab".repeat(32),
         signer: "issuer".into(),
         actions: 0,
+        outcomes_ok: 0,
+        outcomes_error: 0,
         closure: None,
         valid: true,
     }
@@ -82,6 +84,7 @@ fn action(index: u64, target: &str, credential: Option<u64>, path: &[u64]) -> Ac
         within_lifetime: traced,
         preflight: None,
         signer: "session key".into(),
+        outcome: None,
         valid: traced,
         red_flags: Vec::new(),
     }
@@ -122,6 +125,7 @@ fn chain(index: u64, ticket: &str) -> ChainReport {
         closures: Vec::new(),
         reviews: Vec::new(),
         exceptions: Vec::new(),
+        outcomes: Vec::new(),
         red_flags: Vec::new(),
     }
 }
@@ -233,6 +237,7 @@ fn report() -> AuditReport {
             exceptions: 0,
             closures: 1,
             reviews: 1,
+            outcomes: 0,
             red_flags: 2,
             red_flags_by_kind: by_kind,
             actions_with_named_human: 3,
@@ -736,4 +741,72 @@ fn times() {
         text::validity(t("2026-11-22T09:30:00Z"), t("2026-11-23T09:30:00Z")),
         "2026-11-22 09:30:00 UTC → 2026-11-23 09:30:00 UTC"
     );
+}
+
+#[test]
+fn shows_outcomes_and_refused_calls() {
+    use crate::audit::{ActionOutcome, ExceptionReport, OutcomeReport};
+    use causeway_records::OutcomeStatus;
+    let mut r = report();
+    let digest = format!("sha256:{}", "5d".repeat(32));
+    let auth = &mut r.authorizations[0];
+    auth.credentials[0].outcomes_ok = 1;
+    auth.credentials[0].outcomes_error = 1;
+    auth.outcomes = vec![
+        OutcomeReport {
+            index: 10,
+            leaf_hash: "10".repeat(32),
+            action: Some(3),
+            credential: Some(2),
+            status: OutcomeStatus::Ok,
+            error: None,
+            result_digest: digest.clone(),
+            time: t("2026-11-22T09:31:01Z"),
+            signer: "orchestrator (session key of credential 2)".into(),
+            valid: true,
+        },
+        OutcomeReport {
+            index: 11,
+            leaf_hash: "11".repeat(32),
+            action: Some(6),
+            credential: Some(2),
+            status: OutcomeStatus::Error,
+            error: Some("timeout".into()),
+            result_digest: digest.clone(),
+            time: t("2026-11-22T09:31:02Z"),
+            signer: "orchestrator (session key of credential 2)".into(),
+            valid: true,
+        },
+    ];
+    auth.exceptions.push(ExceptionReport {
+        index: 7,
+        leaf_hash: "07".repeat(32),
+        credential: Some(2),
+        action: None,
+        reason: "refused git.push to main".into(),
+        revoked: false,
+        time: t("2026-11-22T09:35:00Z"),
+        call_digest: Some(format!("sha256:{}", "e9".repeat(32))),
+        signer: "deploy-gate".into(),
+        valid: true,
+    });
+    r.actions[0].outcome = Some(ActionOutcome {
+        index: 10,
+        status: OutcomeStatus::Ok,
+        error: None,
+        result_digest: digest,
+        time: t("2026-11-22T09:31:01Z"),
+    });
+    let html = page(&r, &trust());
+    balanced(&html).unwrap();
+    assert!(html.contains("Call outcomes"), "the outcome table");
+    assert!(html.contains("1 ok"), "the credential's ok count");
+    assert!(html.contains("1 error"), "the credential's error count");
+    assert!(html.contains("timeout"), "the error class");
+    assert!(html.contains("refused call"), "the refused call");
+    assert!(
+        html.contains(&format!("sha256:{}", "e9".repeat(32))),
+        "its digest"
+    );
+    assert!(html.contains("Returned"), "the actions' outcome column");
 }

@@ -192,6 +192,10 @@ pub(super) fn kind_words(kind: FlagKind) -> &'static str {
         FlagKind::ActionAfterRevocation => {
             "An agent kept writing after its credential (or a parent one) was revoked or closed"
         }
+        FlagKind::ActionWithoutOutcome => {
+            "A tool call was recorded but never how it returned: it was cut off or its outcome lost"
+        }
+        FlagKind::OutcomeDuplicate => "One tool call has two recorded outcomes",
         FlagKind::RecordPredatesAdmission => {
             "A record claims a time before the log could have received it (backdated)"
         }

@@ -1,4 +1,4 @@
-//! The seven record kinds and their JSON form.
+//! The eight record kinds and their JSON form.
 //!
 //! Field names are the JSON names of DESIGN.md §3, a contract: keep them.
 //! Every field is required unless its type is an `Option`. Unknown fields
@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::RecordError;
+use super::digest::{check_error_class, check_sha256};
 use super::keys::PublicKey;
 use super::record_ref::RecordRef;
 use super::time::Time;
@@ -35,11 +36,13 @@ pub enum Kind {
     Closure,
     /// A human review of an authorization, credential or closure.
     Review,
+    /// How the call an action recorded returned.
+    Outcome,
 }
 
 impl Kind {
     /// Every kind, in protobuf field-number order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Authorization,
         Kind::Preflight,
         Kind::Credential,
@@ -47,6 +50,7 @@ impl Kind {
         Kind::Exception,
         Kind::Closure,
         Kind::Review,
+        Kind::Outcome,
     ];
 
     /// The kind's name: its JSON name, and its name in policies and on the
@@ -60,6 +64,7 @@ impl Kind {
             Kind::Exception => "exception",
             Kind::Closure => "closure",
             Kind::Review => "review",
+            Kind::Outcome => "outcome",
         }
     }
 }
@@ -74,7 +79,7 @@ impl fmt::Display for Kind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown record kind {name:?}; expected one of authorization, preflight, credential, \
-     action, exception, closure, review"
+     action, exception, closure, review, outcome"
 )]
 pub struct ParseKindError {
     /// The name that was given.
@@ -319,6 +324,31 @@ fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D
     }
 }
 
+/// Serde for an optional digest, checked by [`check_sha256`].
+fn opt_sha256<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(d)?;
+    if let Some(v) = &value {
+        check_sha256(v).map_err(serde::de::Error::custom)?;
+    }
+    Ok(value)
+}
+
+/// Serde for a required digest, checked by [`check_sha256`].
+fn sha256<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let value = String::deserialize(d)?;
+    check_sha256(&value).map_err(serde::de::Error::custom)?;
+    Ok(value)
+}
+
+/// Serde for an optional error class, checked by [`check_error_class`].
+fn opt_error_class<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(d)?;
+    if let Some(v) = &value {
+        check_error_class(v).map_err(serde::de::Error::custom)?;
+    }
+    Ok(value)
+}
+
 /// An exception against a credential, possibly revoking it. Signed by an
 /// issuer or gate key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -335,6 +365,16 @@ pub struct Exception {
     pub revoked: bool,
     /// When the record was made.
     pub time: Time,
+    /// For a call the gate refused before any action was signed (so there
+    /// is no action to reference): `sha256:` and 64 lowercase hex digits
+    /// of the JCS-canonical refused call `{"name": …, "arguments": …}`.
+    /// Optional; records made before it existed have none.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_sha256"
+    )]
+    pub call_digest: Option<String>,
 }
 
 /// Why a session ended.
@@ -391,6 +431,75 @@ pub struct Review {
     pub time: Time,
 }
 
+/// How a call returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeStatus {
+    /// The call returned a result.
+    Ok,
+    /// The call failed (a protocol error, or a result that reports one).
+    Error,
+}
+
+impl OutcomeStatus {
+    /// `ok` or `error`, the JSON name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OutcomeStatus::Ok => "ok",
+            OutcomeStatus::Error => "error",
+        }
+    }
+}
+
+/// How the call an action recorded returned. Signed by the session key of
+/// the credential, like the action: a gateway signs the action before it
+/// forwards a call and the outcome when the call returns. The result
+/// itself is never logged, only its digest.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    /// The action whose call returned.
+    pub action: RecordRef,
+    /// The action's credential: it must be the action's own `credential`.
+    pub credential: RecordRef,
+    /// Whether the call succeeded.
+    pub status: OutcomeStatus,
+    /// `sha256:` and 64 lowercase hex digits of the JCS-canonical result.
+    #[serde(deserialize_with = "sha256")]
+    pub result_digest: String,
+    /// When `status` is `error`, optionally a short error class or code
+    /// ([`check_error_class`]), never the error's text or data; absent
+    /// when `status` is `ok`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_error_class"
+    )]
+    pub error: Option<String>,
+    /// When the record was made.
+    pub time: Time,
+}
+
+impl Outcome {
+    /// The checks between fields: an `error` class only with status
+    /// `error`.
+    ///
+    /// # Errors
+    /// The field and what is wrong with it.
+    pub(crate) fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.status == OutcomeStatus::Ok && self.error.is_some() {
+            return Err((
+                "error",
+                String::from(
+                    "is set, but status is ok: an error class goes only with status error; \
+                     omit it",
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// One governance record: the payload of a log entry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Record {
@@ -408,6 +517,8 @@ pub enum Record {
     Closure(Closure),
     /// A human review.
     Review(Review),
+    /// How an action's call returned.
+    Outcome(Outcome),
 }
 
 fn parse_json<T: DeserializeOwned + Serialize>(kind: Kind, json: &str) -> Result<T, RecordError> {
@@ -537,6 +648,14 @@ impl Record {
             Kind::Exception => Record::Exception(parse_json(kind, json)?),
             Kind::Closure => Record::Closure(parse_json(kind, json)?),
             Kind::Review => Record::Review(parse_json(kind, json)?),
+            Kind::Outcome => {
+                let o: Outcome = parse_json(kind, json)?;
+                o.check().map_err(|(field, message)| RecordError::Json {
+                    kind,
+                    message: format!("{field}: {message}"),
+                })?;
+                Record::Outcome(o)
+            }
         })
     }
 
@@ -551,6 +670,7 @@ impl Record {
             Record::Exception(r) => serde_json::to_value(r),
             Record::Closure(r) => serde_json::to_value(r),
             Record::Review(r) => serde_json::to_value(r),
+            Record::Outcome(r) => serde_json::to_value(r),
         };
         // Serializing these types cannot fail: every map key is a string.
         sorted(value.unwrap_or(serde_json::Value::Null))
@@ -566,6 +686,7 @@ impl Record {
             Record::Exception(_) => Kind::Exception,
             Record::Closure(_) => Kind::Closure,
             Record::Review(_) => Kind::Review,
+            Record::Outcome(_) => Kind::Outcome,
         }
     }
 
@@ -579,6 +700,7 @@ impl Record {
             Record::Exception(r) => r.time,
             Record::Closure(r) => r.time,
             Record::Review(r) => r.time,
+            Record::Outcome(r) => r.time,
         }
     }
 

@@ -1,4 +1,4 @@
-//! Governance records (DESIGN.md §3): the seven record kinds, their JSON and
+//! Governance records (DESIGN.md §3): the eight record kinds, their JSON and
 //! protobuf forms, the signed envelope that is a log entry, producer keys,
 //! the producer policy, and the log's admission checks. Pure: no I/O, no
 //! clock, no network.
@@ -15,7 +15,8 @@
 //!       ▲
 //!       └────────── credential.authorization ◄── credential.parent (delegation)
 //!                     ▲   (also .preflight)
-//!                     ├── action.credential ◄── exception.action
+//!                     ├── action.credential ◄── exception.action, outcome.action
+//!                     ├── outcome.credential
 //!                     ├── exception.credential
 //!                     └── closure.credential
 //! review.subject ──► authorization, credential or closure
@@ -26,6 +27,8 @@
 //! * [`kinds`]: [`Kind`], [`Record`] and the per-kind structs, with their
 //!   JSON form (the CLI's input and output).
 //! * [`time`]: [`Time`], RFC 3339 UTC in JSON, seconds + nanos on the wire.
+//! * [`digest`]: the `sha256:` digests and error classes an `outcome` and
+//!   an `exception` carry about a tool call instead of the call itself.
 //! * [`record_ref`]: [`RecordRef`], how a record names an earlier entry
 //!   (its leaf hash; 64 lowercase hex digits in JSON).
 //! * [`refs`]: [`Reference`], which fields reference which kinds.
@@ -68,6 +71,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod digest;
 pub mod envelope;
 mod error;
 pub mod id_token;
@@ -92,8 +96,8 @@ pub use id_token::IdpBinding;
 pub use keys::{ProducerKey, PublicKey, key_id};
 pub use kinds::{
     Action, Agent, Authn, Authorization, Check, Closure, ClosureReason, Credential, Exception,
-    Identity, Kind, ParseKindError, Plan, Preflight, PreflightVerdict, Record, Review, Scope,
-    Stage,
+    Identity, Kind, Outcome, OutcomeStatus, ParseKindError, Plan, Preflight, PreflightVerdict,
+    Record, Review, Scope, Stage,
 };
 pub use lineage::{CredentialEnd, Ended, Ending, Lineage, check_open, first_ended};
 pub use policy::{

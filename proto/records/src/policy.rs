@@ -45,9 +45,10 @@
 //! | `verifier` | `preflight` |
 //! | `gate` | `exception` |
 //!
-//! `action` is in no role's list: actions are signed only by the session
-//! key of the credential they reference, as are delegated credentials (by
-//! the parent's session key) and, optionally, closures. Those session keys
+//! `action` and `outcome` are in no role's list: actions and their
+//! outcomes are signed only by the session key of the credential they
+//! reference, as are delegated credentials (by the parent's session key)
+//! and, optionally, closures. Those session keys
 //! come from the log itself, not from the policy.
 //!
 //! Optional `require_idp` and `[[idp]]` tables pin the identity providers
@@ -626,8 +627,8 @@ fn time_zone(name: &str) -> Option<jiff::tz::TimeZone> {
 fn kind_not_allowed(name: &str, role: Role, kind: Kind) -> String {
     let allowed = kinds_phrase(role.kinds()).replace(" or ", ", ");
     match kind {
-        Kind::Action => format!(
-            "principal {name:?} lists kind action, which no principal may sign: actions are \
+        Kind::Action | Kind::Outcome => format!(
+            "principal {name:?} lists kind {kind}, which no principal may sign: {kind}s are \
              signed only by the session key of the credential they reference; remove it \
              (role {role} may sign {allowed})"
         ),

@@ -12,6 +12,8 @@
 //! | exception | `action` (optional) | action |
 //! | closure | `credential` | credential |
 //! | review | `subject` | authorization, credential, closure |
+//! | outcome | `action` | action |
+//! | outcome | `credential` | credential |
 
 use causeway_tlog::merkle::Hash;
 
@@ -70,6 +72,10 @@ impl Record {
             }
             Record::Closure(c) => vec![r("credential", c.credential, CREDENTIAL)],
             Record::Review(v) => vec![r("subject", v.subject, REVIEW_SUBJECT)],
+            Record::Outcome(o) => vec![
+                r("action", o.action, ACTION),
+                r("credential", o.credential, CREDENTIAL),
+            ],
         }
     }
 }

@@ -15,6 +15,8 @@ use super::*;
 use crate::v1 as pb;
 use causeway_tlog::merkle::{Hash, leaf_hash};
 
+mod outcome;
+
 macro_rules! sample {
     ($name:literal) => {
         include_str!(concat!("../../../testdata/records/", $name, ".json"))
@@ -43,6 +45,12 @@ const SAMPLES: &[(&str, Kind, &str)] = &[
         "closure-delegated",
         Kind::Closure,
         sample!("closure-delegated"),
+    ),
+    ("outcome", Kind::Outcome, sample!("outcome")),
+    (
+        "exception-refused-call",
+        Kind::Exception,
+        sample!("exception-refused-call"),
     ),
 ];
 
@@ -470,9 +478,9 @@ fn protobuf_rejects_malformed_and_non_canonical() {
     assert!(matches!(e, RecordError::Protobuf { .. }), "{e}");
 
     let good = sample_record(Kind::Action).to_protobuf();
-    // An unknown field appended.
+    // An unknown field appended (field 15, varint: past the kinds).
     let mut unknown = good.clone();
-    unknown.extend_from_slice(&[0x40, 0x01]);
+    unknown.extend_from_slice(&[0x78, 0x01]);
     assert_eq!(
         Record::from_protobuf(&unknown),
         Err(RecordError::NonCanonical {
@@ -1364,6 +1372,7 @@ fn exception(credential: Hash, action: Option<Hash>) -> Record {
         reason: String::from("push to main attempted"),
         revoked: true,
         time: t("2026-11-22T10:02:09Z"),
+        call_digest: None,
     })
 }
 

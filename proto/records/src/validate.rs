@@ -22,6 +22,9 @@
 //!    the signature verifies (`InvalidArgument`):
 //!    * `action`: the referenced credential's session key, at a `time`
 //!      within the credential's `issued_at ..= expires_at`;
+//!    * `outcome`: the same as its action; before that, its `action` must
+//!      be written under its `credential` (`InvalidArgument`) and its
+//!      `time` must not be before the action's (`InvalidArgument`);
 //!    * `closure`: the same, or a policy principal allowed to sign
 //!      closures (an issuer);
 //!    * `credential` with a `parent`: the parent credential's session key,
@@ -252,6 +255,45 @@ fn validate(
                 return Err(Rejection::denied(format!(
                     "an action must be signed by the session key {} of credential {hash}; it \
                      is signed by key {}{}",
+                    credential.session_key.key_id(),
+                    signature.keyid,
+                    check.owner()
+                )));
+            }
+        }
+        Record::Outcome(o) => {
+            let (hash, credential) = referenced_credential("credential")
+                .ok_or_else(|| Rejection::invalid("outcome.credential is not resolved"))?;
+            let (action_hash, action) = resolved
+                .iter()
+                .find_map(|(r, found)| match &found.record {
+                    Record::Action(a) if r.field == "action" => Some((r.hash, a)),
+                    _ => None,
+                })
+                .ok_or_else(|| Rejection::invalid("outcome.action is not resolved"))?;
+            if action.credential != hash {
+                return Err(Rejection::invalid(format!(
+                    "outcome.credential is {hash}, but action {action_hash} was written under \
+                     credential {}; an outcome names its action's own credential: set \
+                     credential to {}",
+                    action.credential.hash(),
+                    action.credential.hash()
+                )));
+            }
+            if o.time < action.time {
+                return Err(Rejection::invalid(format!(
+                    "outcome.time {} is before the time {} of its action {action_hash}; a call \
+                     returns after it is recorded: date the outcome when the call returned",
+                    o.time, action.time
+                )));
+            }
+            if check.is_session_key(credential) {
+                check.by_session_key(hash, credential, "credential")?;
+                Some((hash, credential))
+            } else {
+                return Err(Rejection::denied(format!(
+                    "an outcome must be signed by the session key {} of credential {hash}, \
+                     which signed its action; it is signed by key {}{}",
                     credential.session_key.key_id(),
                     signature.keyid,
                     check.owner()

@@ -12,11 +12,13 @@
 use prost::Message as _;
 
 use super::RecordError;
+use super::digest::{check_error_class, check_sha256};
 use super::envelope::{Expected, json_hint};
 use super::keys::PublicKey;
 use super::kinds::{
     Action, Agent, Authn, Authorization, Check, Closure, ClosureReason, Credential, Exception,
-    Identity, Plan, Preflight, PreflightVerdict, Record, Review, Scope, Stage,
+    Identity, Outcome, OutcomeStatus, Plan, Preflight, PreflightVerdict, Record, Review, Scope,
+    Stage,
 };
 use super::record_ref::RecordRef;
 use super::time::Time;
@@ -202,6 +204,7 @@ fn to_pb(record: &Record) -> pb::Record {
             reason: e.reason.clone(),
             revoked: e.revoked,
             time: time_to(e.time),
+            call_digest: e.call_digest.clone().unwrap_or_default(),
         }),
         Record::Closure(c) => K::Closure(pb::Closure {
             credential: ref_to(&c.credential),
@@ -224,6 +227,17 @@ fn to_pb(record: &Record) -> pb::Record {
             finished_at: time_to(r.finished_at),
             items: r.items,
             time: time_to(r.time),
+        }),
+        Record::Outcome(o) => K::Outcome(pb::Outcome {
+            action: ref_to(&o.action),
+            credential: ref_to(&o.credential),
+            status: match o.status {
+                OutcomeStatus::Ok => pb::OutcomeStatus::Ok,
+                OutcomeStatus::Error => pb::OutcomeStatus::Error,
+            } as i32,
+            result_digest: o.result_digest.clone(),
+            error: o.error.clone().unwrap_or_default(),
+            time: time_to(o.time),
         }),
     };
     pb::Record { kind: Some(kind) }
@@ -268,6 +282,19 @@ fn opt_ref_from(bytes: Vec<u8>, field: &str) -> Result<Option<RecordRef>, Record
     } else {
         ref_from(bytes, field).map(Some)
     }
+}
+
+/// An optional string (empty: absent) that `check` accepts when present.
+fn opt_checked(
+    value: String,
+    field: &str,
+    check: fn(&str) -> Result<(), String>,
+) -> Result<Option<String>, RecordError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    check(&value).map_err(|e| invalid(field, e))?;
+    Ok(Some(value))
 }
 
 fn identity_from(i: Option<pb::Identity>, field: &str) -> Result<Identity, RecordError> {
@@ -397,6 +424,7 @@ fn from_pb(msg: pb::Record) -> Result<Record, RecordError> {
             reason: e.reason,
             revoked: e.revoked,
             time: time_from(e.time, "exception.time")?,
+            call_digest: opt_checked(e.call_digest, "exception.call_digest", check_sha256)?,
         }),
         K::Closure(c) => Record::Closure(Closure {
             credential: ref_from(c.credential, "closure.credential")?,
@@ -421,5 +449,27 @@ fn from_pb(msg: pb::Record) -> Result<Record, RecordError> {
             items: r.items,
             time: time_from(r.time, "review.time")?,
         }),
+        K::Outcome(o) => {
+            if o.result_digest.is_empty() {
+                return Err(missing("outcome.result_digest"));
+            }
+            check_sha256(&o.result_digest).map_err(|e| invalid("outcome.result_digest", e))?;
+            let outcome = Outcome {
+                action: ref_from(o.action, "outcome.action")?,
+                credential: ref_from(o.credential, "outcome.credential")?,
+                status: enum_from(o.status, "outcome.status", |s| match s {
+                    pb::OutcomeStatus::Ok => Some(OutcomeStatus::Ok),
+                    pb::OutcomeStatus::Error => Some(OutcomeStatus::Error),
+                    pb::OutcomeStatus::Unspecified => None,
+                })?,
+                result_digest: o.result_digest,
+                error: opt_checked(o.error, "outcome.error", check_error_class)?,
+                time: time_from(o.time, "outcome.time")?,
+            };
+            outcome
+                .check()
+                .map_err(|(field, reason)| invalid(&format!("outcome.{field}"), reason))?;
+            Record::Outcome(outcome)
+        }
     })
 }

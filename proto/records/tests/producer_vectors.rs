@@ -27,6 +27,8 @@ const SAMPLES: &[(&str, Kind)] = &[
     ("closure", Kind::Closure),
     ("closure-delegated", Kind::Closure),
     ("review", Kind::Review),
+    ("outcome", Kind::Outcome),
+    ("exception-refused-call", Kind::Exception),
 ];
 
 fn key() -> ProducerKey {

@@ -10,6 +10,7 @@
 //! the question they ask of the records, one family per module, so that a
 //! rule sits beside the rules it is most easily confused with:
 //! `identity` (who acted), `actions` (what a credential allowed),
+//! `outcomes` (whether each call's return was recorded),
 //! `approvals` (whether the humans' sign-offs are believable),
 //! `session` (preflight before, closure after) and `clock` (claimed
 //! times against the TSA anchors).
@@ -18,6 +19,7 @@ mod actions;
 mod approvals;
 mod clock;
 mod identity;
+mod outcomes;
 mod session;
 
 use std::collections::BTreeMap;
@@ -95,6 +97,16 @@ pub enum FlagKind {
     /// claimed times say. The log refuses these now; old logs may hold
     /// them. Points at the late record.
     ActionAfterRevocation,
+    /// An action with no valid outcome, under a credential that has at
+    /// least one valid outcome: the producer records how calls return
+    /// (a gateway does), so a call without one was cut off mid-flight
+    /// (the gateway was killed) or its outcome was dropped. A producer
+    /// that never writes outcomes raises nothing. Points at the action.
+    ActionWithoutOutcome,
+    /// A second valid outcome naming the same action: one call returns
+    /// once, so which result stands is unclear. Points at the later
+    /// outcome.
+    OutcomeDuplicate,
     /// A credential that holds more than it was given. For a delegated
     /// credential, compared with its parent credential: a target or action
     /// not in the parent's scope, another `change_class`, `issued_at`
@@ -179,7 +191,7 @@ pub enum FlagKind {
 
 impl FlagKind {
     /// Every kind, in report order.
-    pub const ALL: [FlagKind; 22] = [
+    pub const ALL: [FlagKind; 24] = [
         FlagKind::AgentActivityAsHuman,
         FlagKind::IdentityMismatch,
         FlagKind::SharedAgentIdentity,
@@ -189,6 +201,8 @@ impl FlagKind {
         FlagKind::ActionOutOfScope,
         FlagKind::ActionAfterExpiry,
         FlagKind::ActionAfterRevocation,
+        FlagKind::ActionWithoutOutcome,
+        FlagKind::OutcomeDuplicate,
         FlagKind::DelegationWidensScope,
         FlagKind::ImplausibleApprovalRate,
         FlagKind::ApprovalOutsideHours,
@@ -216,6 +230,8 @@ impl FlagKind {
             FlagKind::ActionOutOfScope => "action_out_of_scope",
             FlagKind::ActionAfterExpiry => "action_after_expiry",
             FlagKind::ActionAfterRevocation => "action_after_revocation",
+            FlagKind::ActionWithoutOutcome => "action_without_outcome",
+            FlagKind::OutcomeDuplicate => "outcome_duplicate",
             FlagKind::DelegationWidensScope => "delegation_widens_scope",
             FlagKind::ImplausibleApprovalRate => "implausible_approval_rate",
             FlagKind::ApprovalOutsideHours => "approval_outside_hours",
@@ -336,6 +352,8 @@ pub(crate) fn detect(
     identity::credential_without_agent_identity(&mut cx);
     actions::actions(&mut cx);
     actions::action_after_revocation(&mut cx);
+    outcomes::action_without_outcome(&mut cx);
+    outcomes::outcome_duplicate(&mut cx);
     actions::delegation_widens_scope(&mut cx);
     approvals::implausible_approval_rate(&mut cx);
     approvals::approval_outside_hours(&mut cx);

@@ -117,6 +117,22 @@ pub(crate) fn action(credential: &str, seq: u64, target: &str, time: i64) -> Val
     })
 }
 
+/// An outcome of the action labelled `action`, under the credential
+/// labelled `credential`: `status` is `ok` or `error`.
+pub(crate) fn outcome(action: &str, credential: &str, status: &str, time: i64) -> Value {
+    let mut body = json!({
+        "action": format!("@ref:{action}"),
+        "credential": format!("@ref:{credential}"),
+        "status": status,
+        "result_digest": format!("sha256:{:064x}", time.unsigned_abs()),
+        "time": t(time),
+    });
+    if status == "error" {
+        body["error"] = json!("-32603");
+    }
+    body
+}
+
 pub(crate) fn review(subject: &str, started: i64, finished: i64, items: u64) -> Value {
     json!({
         "subject": format!("@ref:{subject}"),

@@ -42,7 +42,7 @@ pub(crate) enum Command {
         #[arg(long, requires = "kind", conflicts_with = "envelope")]
         key: Option<PathBuf>,
         /// The record kind of every FILE: authorization, preflight,
-        /// credential, action, exception, closure or review.
+        /// credential, action, exception, closure, review or outcome.
         #[arg(long, requires = "key")]
         kind: Option<Kind>,
         /// Each FILE is a DSSE JSON envelope (as `causeway record sign`
