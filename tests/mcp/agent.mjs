@@ -14,8 +14,11 @@
 //                                        or, for a JSON-RPC error,
 //                                        {"ok": false, "code": N, "message": ".."}
 //   {"sleep_ms": N}                   -> {"slept_ms": N}
-// A call whose connection broke answers {"ok": false, "code": null,
-// "message": "..", "transport": true} and the agent exits 3. It exits 0
+// A step whose connection broke answers {"ok": false, "code": null,
+// "message": "..", "transport": true} and the agent exits 3. Error -32000
+// counts as a broken connection: it is what both SDKs' clients make up
+// (ConnectionClosed) when the connection went away under a request, so a
+// server under test should not send it. It exits 0
 // after the script, 2 with a message on stderr if it cannot connect.
 //
 // Bench mode opens C sessions (each its own connection: its own server
@@ -103,6 +106,16 @@ async function connect(opts) {
     await client.close().catch(() => {});
     throw new ConnectError(e?.message ?? String(e));
   }
+  // The SDK's Streamable HTTP transport reports a server that died under a
+  // request only through onerror, after its reconnection attempts, and
+  // leaves the request waiting for its timeout. Closing the client then
+  // fails what is pending with ConnectionClosed at once, as over stdio.
+  client.onerror = (e) => {
+    if (String(e?.message).startsWith("Maximum reconnection attempts")) {
+      client.brokenReason = `the server went away (${e.message})`;
+      client.close().catch(() => {});
+    }
+  };
   return client;
 }
 
@@ -142,7 +155,7 @@ async function call(client, tool, args) {
     });
     return { ok: true, isError: Boolean(result.isError), content: result.content ?? [] };
   } catch (e) {
-    if (isTransportError(e)) throw new Broken(e?.message ?? String(e));
+    if (isTransportError(e)) throw new Broken(client.brokenReason ?? e?.message ?? String(e));
     return { ok: false, code: e.code, message: rpcMessage(e) };
   }
 }
@@ -241,6 +254,7 @@ async function main() {
     return opts.bench !== null ? await runBench(opts) : await runScript(opts, steps);
   } catch (e) {
     if (e instanceof ConnectError) die(`cannot connect: ${e.message}`);
+    if (e instanceof Broken) die(`the connection broke: ${e.message}`, 3);
     die(`${e?.stack ?? e}`, 1);
   }
 }

@@ -13,8 +13,11 @@ JSON line on stdout:
                                          or, for a JSON-RPC error,
                                          {"ok": false, "code": N, "message": ".."}
     {"sleep_ms": N}                   -> {"slept_ms": N}
-A call whose connection broke answers {"ok": false, "code": null,
-"message": "..", "transport": true} and the agent exits 3. It exits 0 after
+A step whose connection broke answers {"ok": false, "code": null,
+"message": "..", "transport": true} and the agent exits 3. Error -32000
+counts as a broken connection: it is what both SDKs' clients make up
+(CONNECTION_CLOSED) when the connection went away under a request, so a
+server under test should not send it. It exits 0 after
 the script, 2 with a message on stderr if it cannot connect.
 
 Bench mode opens C sessions (each its own connection: its own server
@@ -34,6 +37,9 @@ import anyio
 from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import PaginatedRequestParams
+
+# What the SDK's client answers a request with when its connection is gone.
+CONNECTION_CLOSED = -32000
 
 CONNECT_TIMEOUT_S = 30
 USAGE = (
@@ -144,13 +150,19 @@ class Broken(Exception):
     """The connection broke mid-script."""
 
 
+def rpc_error(e: Exception) -> dict[str, Any]:
+    """The answer line for a JSON-RPC error; raises Broken for one that
+    means the connection is gone (or for any other failure to talk)."""
+    if isinstance(e, MCPError) and e.code != CONNECTION_CLOSED:
+        return {"ok": False, "code": e.code, "message": e.message}
+    raise Broken(describe(e)) from e
+
+
 async def call(session: ClientSession, tool: str, arguments: Any) -> dict[str, Any]:
     try:
         result = await session.call_tool(tool, arguments)
-    except MCPError as e:
-        return {"ok": False, "code": e.code, "message": e.message}
     except Exception as e:
-        raise Broken(describe(e)) from e
+        return rpc_error(e)
     return {
         "ok": True,
         "isError": bool(result.is_error),
@@ -158,27 +170,44 @@ async def call(session: ClientSession, tool: str, arguments: Any) -> dict[str, A
     }
 
 
+# Set once the session is initialized, and while a step waits for its
+# answer: if the SDK's task group then fails (a transport task died), main
+# reports a broken connection for that step rather than a failure to connect.
+STATE = {"connected": False, "in_step": False}
+
+
+def broken(message: str) -> int:
+    """Answers the step in flight (if any) with a transport error; exit 3."""
+    if STATE["in_step"]:
+        emit({"ok": False, "code": None, "message": message, "transport": True})
+        STATE["in_step"] = False
+    print(f"agent.py: the connection broke: {message}", file=sys.stderr)
+    return 3
+
+
 async def run_script(opts: dict[str, Any], steps: list[Any]) -> int:
     async with connect(opts) as session:
+        STATE["connected"] = True
         for step in steps:
             if not isinstance(step, dict):
                 raise SystemExit(f"agent.py: a step is not an object: {step!r}")
-            if step.get("list"):
-                try:
-                    emit({"tools": await list_tools(session)})
-                except MCPError as e:
-                    emit({"ok": False, "code": e.code, "message": e.message})
-            elif "call" in step:
-                try:
+            STATE["in_step"] = True
+            try:
+                if step.get("list"):
+                    try:
+                        answer: dict[str, Any] = {"tools": await list_tools(session)}
+                    except Exception as e:
+                        answer = rpc_error(e)
+                    emit(answer)
+                elif "call" in step:
                     emit(await call(session, step["call"], step.get("arguments") or {}))
-                except Broken as e:
-                    emit({"ok": False, "code": None, "message": str(e), "transport": True})
-                    print(f"agent.py: the connection broke: {e}", file=sys.stderr)
-                    return 3
-            elif "sleep_ms" in step:
+            except Broken as e:
+                return broken(str(e))
+            STATE["in_step"] = False
+            if "sleep_ms" in step:
                 await asyncio.sleep(step["sleep_ms"] / 1000)
                 emit({"slept_ms": step["sleep_ms"]})
-            else:
+            elif not step.get("list") and "call" not in step:
                 raise SystemExit(f"agent.py: unknown step {step!r}")
     return 0
 
@@ -257,6 +286,8 @@ def main() -> int:
             raise inner
         if isinstance(inner, KeyboardInterrupt):
             return 130
+        if STATE["connected"]:
+            return broken(describe(inner))
         print(f"agent.py: cannot connect: {describe(inner)}", file=sys.stderr)
         return 2
 
