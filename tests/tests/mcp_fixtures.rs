@@ -178,60 +178,99 @@ fn journal_reaches(journal: &Path, n: usize) -> Vec<JournalEntry> {
 /// A call in flight when the upstream is SIGKILLed is in the journal
 /// (written and fsynced before the tool ran, and the tool never finished),
 /// and each agent reports the broken connection for it: exit 3 and a
-/// transport error line, after the answers it did get.
+/// transport error line, after the answers it did get. Over HTTP and over
+/// stdio (where the agent's child is the upstream itself: `sh` records its
+/// pid, then becomes it with exec).
 #[test]
 fn a_call_cut_off_by_kill_9_is_journaled_and_the_agents_say_so() {
     for agent in [Agent::Python, Agent::Node] {
-        let dir = tempfile::tempdir().unwrap();
-        let journal = dir.path().join("journal.jsonl");
-        let script = dir.path().join("script.json");
-        std::fs::write(
-            &script,
-            json!([
-                {"call": "echo", "arguments": {"text": "first"}},
-                {"call": "slow", "arguments": {"ms": 60000}},
-                {"call": "echo", "arguments": {"text": "never sent"}},
-            ])
-            .to_string(),
-        )
-        .unwrap();
-        let mut upstream = Upstream::start_http(&journal).unwrap();
-        let child = agent_command(
-            agent,
-            &upstream.transport(),
-            &["--script".to_owned(), script.to_string_lossy().into_owned()],
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-        let entries = journal_reaches(&journal, 2);
-        assert_eq!(entries[1].tool, "slow");
-        assert_eq!(entries[1].arguments, json!({"ms": 60000}));
-        upstream.kill9();
-        let started = Instant::now();
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            started.elapsed() < Duration::from_secs(50),
-            "{agent:?} waited for the dead upstream"
-        );
-        assert_eq!(out.status.code(), Some(3), "{agent:?}: {stdout}\n{stderr}");
-        let lines: Vec<Value> = stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        assert_eq!(lines.len(), 2, "{agent:?}: {stdout}");
-        assert_eq!(text(&lines[0]), "first");
-        assert_eq!(lines[1]["ok"], false, "{agent:?}: {stdout}");
-        assert_eq!(lines[1]["transport"], true, "{agent:?}: {stdout}");
-        assert_eq!(
-            read_journal(&journal).len(),
-            2,
-            "{agent:?}: nothing after the cut"
-        );
+        for http in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let journal = dir.path().join("journal.jsonl");
+            let script = dir.path().join("script.json");
+            std::fs::write(
+                &script,
+                json!([
+                    {"call": "echo", "arguments": {"text": "first"}},
+                    {"call": "slow", "arguments": {"ms": 60000}},
+                    {"call": "echo", "arguments": {"text": "never sent"}},
+                ])
+                .to_string(),
+            )
+            .unwrap();
+            let pid_file = dir.path().join("upstream.pid");
+            let mut upstream = None;
+            let transport = if http {
+                let u = Upstream::start_http(&journal).unwrap();
+                let t = u.transport();
+                upstream = Some(u);
+                t
+            } else {
+                let (program, args) = upstream_stdio_command(&journal);
+                let quoted: Vec<String> = std::iter::once(program)
+                    .chain(args)
+                    .map(|a| format!("'{a}'"))
+                    .collect();
+                Transport::Stdio(
+                    "sh".to_owned(),
+                    vec![
+                        "-c".to_owned(),
+                        format!(
+                            "echo $$ > '{}' && exec {}",
+                            pid_file.display(),
+                            quoted.join(" ")
+                        ),
+                    ],
+                )
+            };
+            let child = agent_command(
+                agent,
+                &transport,
+                &["--script".to_owned(), script.to_string_lossy().into_owned()],
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+            let entries = journal_reaches(&journal, 2);
+            assert_eq!(entries[1].tool, "slow");
+            assert_eq!(entries[1].arguments, json!({"ms": 60000}));
+            match &mut upstream {
+                Some(u) => u.kill9(),
+                None => {
+                    let pid = std::fs::read_to_string(&pid_file).unwrap();
+                    let killed = std::process::Command::new("kill")
+                        .args(["-KILL", pid.trim()])
+                        .status()
+                        .unwrap();
+                    assert!(killed.success(), "kill -9 {pid}");
+                }
+            }
+            let started = Instant::now();
+            let out = child.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let case = format!("{agent:?} over {}", if http { "HTTP" } else { "stdio" });
+            assert!(
+                started.elapsed() < Duration::from_secs(50),
+                "{case} waited for the dead upstream"
+            );
+            assert_eq!(out.status.code(), Some(3), "{case}: {stdout}\n{stderr}");
+            let lines: Vec<Value> = stdout
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(lines.len(), 2, "{case}: {stdout}");
+            assert_eq!(text(&lines[0]), "first");
+            assert_eq!(lines[1]["ok"], false, "{case}: {stdout}");
+            assert_eq!(lines[1]["transport"], true, "{case}: {stdout}");
+            assert_eq!(
+                read_journal(&journal).len(),
+                2,
+                "{case}: nothing after the cut"
+            );
+        }
     }
 }
 
