@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub mod audit;
 pub mod fixtures;
 pub mod issuer;
+pub mod mcp;
 pub mod oidc;
 mod pki;
 mod postgres;
