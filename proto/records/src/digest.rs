@@ -11,6 +11,20 @@ pub const SHA256_PREFIX: &str = "sha256:";
 /// The most bytes an outcome's `error` class may have.
 pub const MAX_ERROR_CLASS_LEN: usize = 64;
 
+/// The digest text of `bytes`: `sha256:` and the lowercase hex SHA-256.
+/// A producer passes the JCS-canonical (RFC 8785) JSON of a result or a
+/// refused call; canonicalizing it is the producer's part.
+pub fn sha256_of(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(bytes);
+    let mut text = String::with_capacity(SHA256_PREFIX.len() + 64);
+    text.push_str(SHA256_PREFIX);
+    for b in hash {
+        text.push_str(&format!("{b:02x}"));
+    }
+    text
+}
+
 /// Checks that `value` is `sha256:` followed by 64 lowercase hex digits.
 ///
 /// # Errors
@@ -62,6 +76,12 @@ mod tests {
         assert!(check_sha256(&format!("SHA256:{hex}")).is_err());
         assert!(check_sha256(&format!("sha256:{}", &hex[1..])).is_err());
         assert!(check_sha256(&hex).is_err());
+        let of = sha256_of(b"{}");
+        assert_eq!(
+            of,
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+        assert!(check_sha256(&of).is_ok());
     }
 
     #[test]
