@@ -74,6 +74,7 @@
 //! | `action_after_revocation` | the session-key record | in log order, after a valid revoking exception or closure of its credential or an ancestor (an outcome included: a call that returns after its credential was revoked has its outcome refused) |
 //! | `action_without_outcome` | the action | no valid outcome names it, while its credential has at least one valid outcome (a producer that never writes outcomes raises nothing) |
 //! | `outcome_duplicate` | the later outcome | a second valid outcome names the same action |
+//! | `call_refused` | the exception | a valid exception names a refused call (`call_digest`): a gateway refused an agent's call (out of scope, unknown tool, credential ended) |
 //! | `delegation_widens_scope` | the credential | targets, actions, `change_class`, validity window (or `authorization`) beyond its parent credential, or for a root credential beyond its authorization |
 //! | `implausible_approval_rate` | the authorization or review | more than `max_approvals_per_hour` authorizations, or `max_reviews_per_hour` reviews, by one human less than 60 minutes apart |
 //! | `approval_outside_hours` | the authorization or review | `time` outside `working_hours` / `working_days` in the human's `tz` |

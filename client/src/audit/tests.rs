@@ -291,7 +291,9 @@ fn the_sample_records_are_a_clean_chain() {
         anchors: &[(built.entries.len() as u64, 1_795_422_800)],
         now: NOW,
     });
-    assert!(report.red_flags.is_empty(), "{:#?}", report.red_flags);
+    // The one finding is the sample of a call a gate refused.
+    let kinds: Vec<FlagKind> = report.red_flags.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, [FlagKind::CallRefused], "{:#?}", report.red_flags);
     assert!(report.invalid.is_empty(), "{:#?}", report.invalid);
     assert_eq!(report.matrix.totals.complete, 1, "{:#?}", report.matrix);
     let chain = &report.authorizations[0];
@@ -531,7 +533,8 @@ fn action_after_revocation_of_the_credential_or_its_parent() {
 fn action_after_revocation_is_judged_by_log_order_not_claimed_time() {
     // The sub-agent's credential is revoked with a claimed time after
     // everything the sub-agent claims to have done; the log order shows
-    // the actions came after it.
+    // the actions came after it. (The revocation ends its session: no
+    // session_without_closure.)
     let mut c = Corpus::standard(6);
     c.insert_after(
         "sub",
@@ -549,7 +552,6 @@ fn action_after_revocation_is_judged_by_log_order_not_claimed_time() {
     let mut expected: Vec<(FlagKind, u64)> = ["subact0", "subact1", "subact2", "subclose"]
         .iter()
         .map(|l| (FlagKind::ActionAfterRevocation, built.at(l)))
-        .chain([(FlagKind::SessionWithoutClosure, built.at("sub"))])
         .collect();
     expected.sort_by_key(|&(kind, record)| (record, kind));
     assert_eq!(flags(&report), expected, "{:#?}", report.red_flags);
@@ -879,6 +881,7 @@ fn every_flag_kind_has_a_scenario() {
             "action_after_revocation",
             "action_without_outcome",
             "outcome_duplicate",
+            "call_refused",
             "delegation_widens_scope",
             "implausible_approval_rate",
             "approval_outside_hours",

@@ -196,6 +196,9 @@ pub(super) fn kind_words(kind: FlagKind) -> &'static str {
             "A tool call was recorded but never how it returned: it was cut off or its outcome lost"
         }
         FlagKind::OutcomeDuplicate => "One tool call has two recorded outcomes",
+        FlagKind::CallRefused => {
+            "An agent tried a tool call its approval does not allow; the gateway refused it"
+        }
         FlagKind::RecordPredatesAdmission => {
             "A record claims a time before the log could have received it (backdated)"
         }

@@ -107,6 +107,12 @@ pub enum FlagKind {
     /// once, so which result stands is unclear. Points at the later
     /// outcome.
     OutcomeDuplicate,
+    /// A call an agent tried and a gateway refused: a valid exception
+    /// naming a refused call (`call_digest`), out of scope, of an unknown
+    /// tool, or after its credential ended. The control worked, but the
+    /// agent reached past its approval; a reviewer looks at why. Points at
+    /// the exception.
+    CallRefused,
     /// A credential that holds more than it was given. For a delegated
     /// credential, compared with its parent credential: a target or action
     /// not in the parent's scope, another `change_class`, `issued_at`
@@ -191,7 +197,7 @@ pub enum FlagKind {
 
 impl FlagKind {
     /// Every kind, in report order.
-    pub const ALL: [FlagKind; 24] = [
+    pub const ALL: [FlagKind; 25] = [
         FlagKind::AgentActivityAsHuman,
         FlagKind::IdentityMismatch,
         FlagKind::SharedAgentIdentity,
@@ -203,6 +209,7 @@ impl FlagKind {
         FlagKind::ActionAfterRevocation,
         FlagKind::ActionWithoutOutcome,
         FlagKind::OutcomeDuplicate,
+        FlagKind::CallRefused,
         FlagKind::DelegationWidensScope,
         FlagKind::ImplausibleApprovalRate,
         FlagKind::ApprovalOutsideHours,
@@ -232,6 +239,7 @@ impl FlagKind {
             FlagKind::ActionAfterRevocation => "action_after_revocation",
             FlagKind::ActionWithoutOutcome => "action_without_outcome",
             FlagKind::OutcomeDuplicate => "outcome_duplicate",
+            FlagKind::CallRefused => "call_refused",
             FlagKind::DelegationWidensScope => "delegation_widens_scope",
             FlagKind::ImplausibleApprovalRate => "implausible_approval_rate",
             FlagKind::ApprovalOutsideHours => "approval_outside_hours",
@@ -354,6 +362,7 @@ pub(crate) fn detect(
     actions::action_after_revocation(&mut cx);
     outcomes::action_without_outcome(&mut cx);
     outcomes::outcome_duplicate(&mut cx);
+    outcomes::call_refused(&mut cx);
     actions::delegation_widens_scope(&mut cx);
     approvals::implausible_approval_rate(&mut cx);
     approvals::approval_outside_hours(&mut cx);

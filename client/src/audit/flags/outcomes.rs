@@ -62,3 +62,27 @@ pub(super) fn outcome_duplicate(cx: &mut Cx<'_>) {
         cx.flag(position, FlagKind::OutcomeDuplicate, detail);
     }
 }
+
+/// `call_refused`: every valid exception that names a refused call.
+pub(super) fn call_refused(cx: &mut Cx<'_>) {
+    let mut found = Vec::new();
+    for (position, node) in cx.g.nodes.iter().enumerate() {
+        let Some(exception) = node.exception().filter(|_| node.valid()) else {
+            continue;
+        };
+        let Some(digest) = &exception.call_digest else {
+            continue;
+        };
+        found.push((
+            position,
+            format!(
+                "a call ({digest}) under credential {} was refused; the exception's reason says \
+                 which rule refused it",
+                node.links.credential.map_or(0, |c| cx.index(c)),
+            ),
+        ));
+    }
+    for (position, detail) in found {
+        cx.flag(position, FlagKind::CallRefused, detail);
+    }
+}

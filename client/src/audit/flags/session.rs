@@ -171,18 +171,28 @@ pub(super) fn session_without_closure(cx: &mut Cx<'_>) {
     let now = cx.now;
     let mut found = Vec::new();
     for (position, credential) in cx.credentials() {
-        // A closure the log would have refused closes nothing.
+        // A closure the log would have refused closes nothing. A valid
+        // revocation ends the session too: after it the log takes nothing
+        // under the credential, and the issuer closes nothing revoked.
         let closed =
             cx.g.closures_of
                 .get(&position)
                 .into_iter()
                 .flatten()
-                .any(|&c| cx.g.node(c).is_some_and(Node::valid));
+                .any(|&c| cx.g.node(c).is_some_and(Node::valid))
+                || cx
+                    .g
+                    .exceptions_of
+                    .get(&position)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|&e| cx.g.node(e).filter(|n| n.valid()))
+                    .any(|n| n.exception().is_some_and(|x| x.revoked));
         if !closed && credential.expires_at.seconds() < now {
             found.push((
                 position,
                 format!(
-                    "expired at {} and no closure record ends its session",
+                    "expired at {} and no closure record or revocation ends its session",
                     credential.expires_at
                 ),
             ));

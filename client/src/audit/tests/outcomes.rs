@@ -129,3 +129,39 @@ fn outcome_duplicate_fires_on_the_second_outcome() {
         Some(built.at("out1"))
     );
 }
+
+#[test]
+fn call_refused_fires_on_each_exception_naming_a_refused_call() {
+    // A gate refused act1's neighbour: an exception with call_digest, and
+    // an ordinary exception (no refused call) that raises nothing.
+    let mut c = with_outcomes(2);
+    c.insert_after(
+        "out0",
+        "refusal",
+        Kind::Exception,
+        json!({
+            "credential": "@ref:cred",
+            "reason": "causeway-gate refused a call (out_of_scope)",
+            "revoked": false,
+            "call_digest": format!("sha256:{}", "ab".repeat(32)),
+            "time": t(ISSUED + 70),
+        }),
+        "issuer",
+    );
+    c.insert_after(
+        "refusal",
+        "note",
+        Kind::Exception,
+        json!({
+            "credential": "@ref:cred",
+            "reason": "slow upstream",
+            "revoked": false,
+            "time": t(ISSUED + 71),
+        }),
+        "issuer",
+    );
+    let (report, built) = audit(&mut c);
+    assert_only(&report, FlagKind::CallRefused, &[built.at("refusal")]);
+    let detail = &report.red_flags[0].detail;
+    assert!(detail.contains(&"ab".repeat(32)), "{detail}");
+}
