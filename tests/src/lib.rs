@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub mod audit;
 pub mod fixtures;
+pub mod gate;
 pub mod issuer;
 pub mod mcp;
 pub mod oidc;
@@ -57,6 +58,8 @@ pub fn binary(name: &str) -> PathBuf {
             "causeway-witness",
             "-p",
             "causeway-issuer",
+            "-p",
+            "causeway-gate",
         ]);
         if bin_dir().ends_with("release") {
             cmd.arg("--release");

@@ -1,0 +1,560 @@
+//! `causeway-gate` between real MCP agents (the Python SDK's client, the
+//! TypeScript SDK's) and a real upstream (a Python SDK server that
+//! journals, fsynced, every call it receives), against a real log and
+//! issuer on 127.0.0.1. Each attack or failure is replayed against the
+//! real binaries: out-of-scope and unknown calls, revocation and expiry
+//! mid-session, a sub-agent, `kill -9` of the gate mid-call, the log down.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use causeway_records::Kind;
+use causeway_tests::binary;
+use causeway_tests::gate::{GateDeployment, GateProcess, jcs_digest};
+use causeway_tests::mcp::{
+    Agent, Transport, Upstream, read_journal, run_agent, run_agent_output, upstream_stdio_command,
+};
+use causeway_tlog::merkle::Hash;
+use serde_json::{Value, json};
+
+/// What the approval allows: commits to one repo, the harmless tools.
+const TARGETS: &[&str] = &["repo:acme/api", "dev"];
+const ACTIONS: &[&str] = &["git.commit", "dev.echo", "dev.fail", "dev.slow"];
+
+/// The upstream at `upstream` (a command or URL line) and its tool maps:
+/// `git_commit` is `git.commit` on `repo:<repo>` with the message
+/// redacted; `deploy` is `deploy.run`, which no scope here allows.
+fn upstream_tables(upstream: &str) -> String {
+    format!(
+        "[[upstream]]\nname = \"dev\"\n{upstream}\n\n\
+         [[tool]]\nupstream = \"dev\"\nname = \"git_commit\"\naction = \"git.commit\"\n\
+         target = \"repo:{{arguments.repo}}\"\nsummary = [\"repo\", \"message\"]\nredact = [\"message\"]\n\n\
+         [[tool]]\nupstream = \"dev\"\nname = \"deploy\"\naction = \"deploy.run\"\n\
+         target = \"svc:{{arguments.service}}\"\n"
+    )
+}
+
+fn stdio_upstream(journal: &Path) -> String {
+    let (program, args) = upstream_stdio_command(journal);
+    let command: Vec<String> = std::iter::once(program)
+        .chain(args)
+        .map(|s| format!("{s:?}"))
+        .collect();
+    upstream_tables(&format!("command = [{}]", command.join(", ")))
+}
+
+fn gate_stdio(config: &Path) -> Transport {
+    Transport::Stdio(
+        binary("causeway-gate").to_string_lossy().into_owned(),
+        vec!["--config".into(), config.to_string_lossy().into_owned()],
+    )
+}
+
+/// The credential records' leaf hashes, in log order.
+async fn credentials(d: &GateDeployment) -> Vec<(Hash, Value)> {
+    d.of_kind(Kind::Credential)
+        .await
+        .into_iter()
+        .map(|(_, h, v)| (h, v))
+        .collect()
+}
+
+/// Waits until the log holds `n` actions.
+async fn wait_for_actions(d: &GateDeployment, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while d.of_kind(Kind::Action).await.len() < n {
+        assert!(Instant::now() < deadline, "the log never held {n} actions");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn refused<'a>(line: &'a Value, rule: &str, needles: &[&str]) -> &'a Value {
+    assert_eq!(line["ok"], false, "expected a refusal: {line}");
+    assert_eq!(line["code"], -32001, "{line}");
+    let message = line["message"].as_str().unwrap_or_default();
+    for n in needles {
+        assert!(message.contains(n), "{message:?} does not mention {n:?}");
+    }
+    // The data says which rule refused it (agents that parse errors).
+    if let Some(data) = line.get("data") {
+        assert_eq!(data["refused"], rule, "{line}");
+    }
+    line
+}
+
+fn text_of(line: &Value) -> String {
+    line["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["text"].as_str())
+        .collect::<Vec<_>>()
+        .join("")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_scope_calls_are_logged_before_they_are_forwarded_and_the_rest_refused() {
+    let d = GateDeployment::start();
+    let approved = d.approved("CHG-100", TARGETS, ACTIONS).await;
+    let journal = d.dir.path().join("journal.jsonl");
+    let config = d.config(
+        "gate",
+        "",
+        approved,
+        TARGETS,
+        ACTIONS,
+        "10m",
+        &stdio_upstream(&journal),
+    );
+    let secret = "fix: rotate token hunter2-secret";
+    let steps = json!([
+        {"list": true},
+        {"call": "echo", "arguments": {"text": "hello"}},
+        {"call": "git_commit", "arguments": {"repo": "acme/api", "message": secret}},
+        {"call": "deploy", "arguments": {"service": "billing", "env": "prod"}},
+        {"call": "git_commit", "arguments": {"repo": "acme/other", "message": "x"}},
+        {"call": "no_such_tool", "arguments": {}},
+        {"call": "fail", "arguments": {"reason": "boom"}},
+    ]);
+    let lines = run_agent(Agent::Python, &gate_stdio(&config), &steps);
+    assert_eq!(lines.len(), 7, "{lines:?}");
+
+    // tools/list shows only what the scope allows: deploy is hidden.
+    let mut tools: Vec<&str> = lines[0]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    tools.sort_unstable();
+    assert_eq!(tools, ["echo", "fail", "git_commit", "slow"]);
+    assert_eq!(lines[1]["ok"], true, "{}", lines[1]);
+    assert!(text_of(&lines[1]).contains("hello"), "{}", lines[1]);
+    assert_eq!(lines[2]["ok"], true, "{}", lines[2]);
+    refused(&lines[3], "out_of_scope", &["deploy.run", "scope.actions"]);
+    refused(
+        &lines[4],
+        "out_of_scope",
+        &["repo:acme/other", "scope.targets"],
+    );
+    refused(&lines[5], "unknown_tool", &["no_such_tool"]);
+    assert_eq!(lines[6]["ok"], true, "{}", lines[6]);
+    assert_eq!(lines[6]["isError"], true, "{}", lines[6]);
+
+    // The upstream received exactly the three calls in scope.
+    let received = read_journal(&journal);
+    let names: Vec<&str> = received.iter().map(|e| e.tool.as_str()).collect();
+    assert_eq!(names, ["echo", "git_commit", "fail"]);
+
+    // Each has its action, signed under the session's credential, with
+    // the digest of its canonical arguments, before its outcome.
+    let creds = credentials(&d).await;
+    assert_eq!(creds.len(), 1, "{creds:?}");
+    let cred = creds[0].0;
+    let actions = d.of_kind(Kind::Action).await;
+    assert_eq!(actions.len(), 3, "{actions:?}");
+    for ((_, _, a), call) in actions.iter().zip(&received) {
+        assert_eq!(a["credential"], cred.to_hex());
+        assert_eq!(a["tool"], call.tool.as_str());
+        assert_eq!(a["digest"], jcs_digest(&call.arguments), "{a}");
+    }
+    let seqs: Vec<u64> = actions
+        .iter()
+        .map(|(_, _, a)| a["seq"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    assert_eq!(actions[0].2["operation"], "dev.echo");
+    assert_eq!(actions[0].2["target"], "dev");
+    assert_eq!(actions[1].2["operation"], "git.commit");
+    assert_eq!(actions[1].2["target"], "repo:acme/api");
+    let summary = actions[1].2["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("repo=acme/api") && summary.contains("message=[redacted]"),
+        "{summary}"
+    );
+    let outcomes = d.of_kind(Kind::Outcome).await;
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+    for ((ai, ah, _), (oi, _, o)) in actions.iter().zip(&outcomes) {
+        assert_eq!(o["action"], ah.to_hex());
+        assert!(oi > ai, "outcome {oi} before its action {ai}");
+    }
+    let statuses: Vec<&str> = outcomes
+        .iter()
+        .map(|(_, _, o)| o["status"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(statuses, ["ok", "ok", "error"]);
+
+    // Each refusal is an exception signed by the gate, naming the call.
+    let exceptions = d.of_kind(Kind::Exception).await;
+    assert_eq!(exceptions.len(), 3, "{exceptions:?}");
+    assert_eq!(
+        exceptions[0].2["call_digest"],
+        jcs_digest(&json!({"name": "deploy", "arguments": {"service": "billing", "env": "prod"}}))
+    );
+    assert!(exceptions.iter().all(|(_, _, e)| e["revoked"] == false));
+
+    // The agent went away: the session is closed with its count.
+    let closures = d.of_kind(Kind::Closure).await;
+    assert_eq!(closures.len(), 1, "{closures:?}");
+    assert_eq!(closures[0].2["actions"], 3);
+    assert_eq!(closures[0].2["reason"], "voluntary");
+
+    // Arguments are never in the log in clear.
+    let mut log = d.log().await;
+    for entry in log.entries(0, 1000).await.expect("entries") {
+        let text = String::from_utf8_lossy(&entry);
+        assert!(
+            !text.contains("hunter2"),
+            "an argument is in the log in clear"
+        );
+    }
+
+    // The audit names alice for every action; the refusals are its only
+    // findings.
+    let audit = d.audit();
+    assert_eq!(audit["verified"], true, "{audit}");
+    assert_eq!(audit["summary"]["actions_with_named_human"], 3, "{audit}");
+    assert_eq!(
+        GateDeployment::flag_kinds(&audit),
+        ["call_refused", "call_refused", "call_refused"],
+        "{audit}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clean_session_over_http_audits_clean_and_names_the_human() {
+    let d = GateDeployment::start();
+    let approved = d.approved("CHG-200", TARGETS, ACTIONS).await;
+    let journal = d.dir.path().join("journal.jsonl");
+    let upstream = Upstream::start_http(&journal).expect("upstream");
+    let config = d.config(
+        "gate",
+        "",
+        approved,
+        TARGETS,
+        ACTIONS,
+        "10m",
+        &upstream_tables(&format!("url = {:?}", upstream.url)),
+    );
+    let gate = GateProcess::start_http(&config);
+    let steps = json!([
+        {"list": true},
+        {"call": "echo", "arguments": {"text": "from node"}},
+        {"call": "git_commit", "arguments": {"repo": "acme/api", "message": "m"}},
+    ]);
+    let lines = run_agent(Agent::Node, &Transport::Http(gate.url.clone()), &steps);
+    assert!(text_of(&lines[1]).contains("from node"), "{lines:?}");
+    assert_eq!(lines[2]["ok"], true, "{lines:?}");
+    assert_eq!(read_journal(&journal).len(), 2);
+    assert!(gate.terminate().success());
+
+    let closures = d.of_kind(Kind::Closure).await;
+    assert_eq!(closures.len(), 1, "{closures:?}");
+    assert_eq!(closures[0].2["actions"], 2);
+    let audit = d.audit();
+    assert_eq!(audit["verified"], true, "{audit}");
+    assert_eq!(
+        GateDeployment::flag_kinds(&audit),
+        Vec::<String>::new(),
+        "{audit}"
+    );
+    assert_eq!(audit["summary"]["actions_with_named_human"], 2, "{audit}");
+}
+
+/// Runs `steps` with the Python agent through a stdio gate on `config`,
+/// in a thread (the test acts while the agent sleeps).
+fn agent_in_background(
+    config: &Path,
+    steps: Value,
+) -> std::thread::JoinHandle<causeway_tests::mcp::AgentRun> {
+    let transport = gate_stdio(config);
+    std::thread::spawn(move || run_agent_output(Agent::Python, &transport, &steps))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_credential_revoked_mid_session_stops_the_next_call() {
+    let d = GateDeployment::start();
+    let approved = d.approved("CHG-300", TARGETS, ACTIONS).await;
+    let journal = d.dir.path().join("journal.jsonl");
+    let config = d.config(
+        "gate",
+        "",
+        approved,
+        TARGETS,
+        ACTIONS,
+        "10m",
+        &stdio_upstream(&journal),
+    );
+    let agent = agent_in_background(
+        &config,
+        json!([
+            {"call": "echo", "arguments": {"text": "one"}},
+            {"sleep_ms": 4000},
+            {"call": "echo", "arguments": {"text": "two"}},
+        ]),
+    );
+    wait_for_actions(&d, 1).await;
+    // Someone revokes the credential through the issuer (an incident).
+    let cred = credentials(&d).await[0].0;
+    let tls = d.pki.settings(Some(&d.gate_cert));
+    let mut issuer = causeway_client::issuer::IssuerClient::connect(&d.issuer.url, &tls)
+        .await
+        .expect("issuer");
+    issuer
+        .revoke(cred, "incident INC-9")
+        .await
+        .expect("revoked");
+    let run = agent.join().expect("agent thread");
+    assert_eq!(run.lines.len(), 3, "{:?}\n{}", run.lines, run.stderr);
+    assert_eq!(run.lines[0]["ok"], true);
+    refused(&run.lines[2], "revoked", &["revoked"]);
+    assert_eq!(
+        read_journal(&journal).len(),
+        1,
+        "the refused call reached the upstream"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_violation_revoke_revokes_and_ends_the_session() {
+    let d = GateDeployment::start();
+    let approved = d.approved("CHG-310", TARGETS, ACTIONS).await;
+    let journal = d.dir.path().join("journal.jsonl");
+    let config = d.config(
+        "gate",
+        "on_violation = \"revoke\"",
+        approved,
+        TARGETS,
+        ACTIONS,
+        "10m",
+        &stdio_upstream(&journal),
+    );
+    let run = run_agent_output(
+        Agent::Python,
+        &gate_stdio(&config),
+        &json!([
+            {"call": "echo", "arguments": {"text": "one"}},
+            {"call": "deploy", "arguments": {"service": "billing", "env": "prod"}},
+            {"call": "echo", "arguments": {"text": "two"}},
+        ]),
+    );
+    let first_refusal = run.lines.get(1).unwrap_or_else(|| {
+        panic!(
+            "no answer to the deploy call: {:?}\n{}",
+            run.lines, run.stderr
+        )
+    });
+    refused(first_refusal, "out_of_scope", &["revoked the credential"]);
+    // The session is over: the next call gets no answer from upstream.
+    assert!(
+        run.lines.get(2).is_none_or(|l| l["ok"] == false),
+        "{:?}",
+        run.lines
+    );
+    assert_eq!(read_journal(&journal).len(), 1);
+    let exceptions = d.of_kind(Kind::Exception).await;
+    assert!(
+        exceptions.iter().any(|(_, _, e)| e["revoked"] == true),
+        "{exceptions:?}"
+    );
+    // The revocation ends the session: the issuer writes no closure for a
+    // revoked credential, and the gate's key can write nothing more.
+    assert_eq!(d.of_kind(Kind::Closure).await.len(), 0);
+    let flags = GateDeployment::flag_kinds(&d.audit());
+    assert!(
+        !flags.contains(&"session_without_closure".to_owned()),
+        "{flags:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_credential_stops_the_agent_and_closes_the_session() {
+    let d = GateDeployment::start();
+    let approved = d.approved("CHG-400", TARGETS, ACTIONS).await;
+    let journal = d.dir.path().join("journal.jsonl");
+    let config = d.config(
+        "gate",
+        "",
+        approved,
+        TARGETS,
+        ACTIONS,
+        "4s",
+        &stdio_upstream(&journal),
+    );
+    let run = run_agent_output(
+        Agent::Python,
+        &gate_stdio(&config),
+        &json!([
+            {"call": "echo", "arguments": {"text": "one"}},
+            {"sleep_ms": 6500},
+            {"call": "echo", "arguments": {"text": "two"}},
+        ]),
+    );
+    assert_eq!(run.lines.len(), 3, "{:?}\n{}", run.lines, run.stderr);
+    assert_eq!(run.lines[0]["ok"], true);
+    refused(&run.lines[2], "expired", &["expired"]);
+    assert_eq!(read_journal(&journal).len(), 1);
+    let closures = d.of_kind(Kind::Closure).await;
+    assert_eq!(closures.len(), 1, "{closures:?}");
+    assert_eq!(closures[0].2["reason"], "expired");
+    assert_eq!(closures[0].2["actions"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sub_agent_acts_under_a_delegated_credential_that_traces_to_the_approval() {
+    let d = GateDeployment::start();
+    let approved = d.approved("CHG-500", TARGETS, ACTIONS).await;
+    let journal = d.dir.path().join("journal.jsonl");
+    let upstream = Upstream::start_http(&journal).expect("upstream");
+    let delegate = "[[delegate]]\nname = \"reviewer\"\nagent = \"agent://acme/reviewer\"\n\
+                    targets = [\"dev\"]\nactions = [\"dev.echo\"]\nttl = \"5m\"\n";
+    let config = d.config(
+        "gate",
+        "",
+        approved,
+        TARGETS,
+        ACTIONS,
+        "10m",
+        &format!(
+            "{}\n{delegate}",
+            upstream_tables(&format!("url = {:?}", upstream.url))
+        ),
+    );
+    let gate = GateProcess::start_http(&config);
+    let sub = Transport::Http(format!("{}/reviewer", gate.url));
+    let lines = run_agent(
+        Agent::Node,
+        &sub,
+        &json!([
+            {"list": true},
+            {"call": "echo", "arguments": {"text": "reviewing"}},
+            {"call": "git_commit", "arguments": {"repo": "acme/api", "message": "m"}},
+        ]),
+    );
+    assert_eq!(lines[0]["tools"], json!(["echo"]), "{lines:?}");
+    assert_eq!(lines[1]["ok"], true, "{lines:?}");
+    refused(&lines[2], "out_of_scope", &["git.commit"]);
+    let stderr = gate.stderr();
+    assert!(gate.terminate().success(), "{stderr}");
+
+    let creds = credentials(&d).await;
+    assert_eq!(creds.len(), 2, "{creds:?}");
+    let (root, child) = (&creds[0], &creds[1]);
+    assert_eq!(child.1["parent"], root.0.to_hex(), "{creds:?}");
+    assert_eq!(child.1["authorization"], approved.0.to_hex());
+    assert_eq!(child.1["agent"]["id"], "agent://acme/reviewer");
+    let actions = d.of_kind(Kind::Action).await;
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0].2["credential"], child.0.to_hex());
+    // Both sessions are closed; the audit traces the sub-agent's action to
+    // alice and finds nothing wrong with the delegation itself.
+    let closures = d.of_kind(Kind::Closure).await;
+    assert_eq!(
+        closures.len(),
+        2,
+        "{closures:?}\n{}",
+        std::fs::read_to_string(config.with_extension("stderr")).unwrap_or_default()
+    );
+    let audit = d.audit();
+    assert_eq!(audit["summary"]["actions_with_named_human"], 1, "{audit}");
+    let flags = GateDeployment::flag_kinds(&audit);
+    assert!(
+        !flags.iter().any(|f| f.starts_with("delegation")),
+        "{audit}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_of_the_gate_mid_call_leaves_no_call_unrecorded() {
+    let d = GateDeployment::start();
+    let approved = d.approved("CHG-600", TARGETS, ACTIONS).await;
+    let journal = d.dir.path().join("journal.jsonl");
+    let config = d.config(
+        "gate",
+        "",
+        approved,
+        TARGETS,
+        ACTIONS,
+        "10m",
+        &stdio_upstream(&journal),
+    );
+    let agent = agent_in_background(
+        &config,
+        json!([
+            {"call": "echo", "arguments": {"text": "one"}},
+            {"call": "slow", "arguments": {"ms": 20000}},
+        ]),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !read_journal(&journal).iter().any(|e| e.tool == "slow") {
+        assert!(
+            Instant::now() < deadline,
+            "the slow call never reached the upstream"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pattern = format!("causeway-gate --config {}", config.display());
+    let killed = std::process::Command::new("pkill")
+        .args(["-9", "-f", &pattern])
+        .status()
+        .expect("pkill");
+    assert!(killed.success(), "no gate process to kill");
+    let _ = agent.join();
+
+    // Every call the upstream received has its acknowledged action.
+    let received = read_journal(&journal);
+    assert_eq!(received.len(), 2);
+    let actions = d.of_kind(Kind::Action).await;
+    for call in &received {
+        assert!(
+            actions
+                .iter()
+                .any(|(_, _, a)| a["digest"] == jcs_digest(&call.arguments)
+                    && a["tool"] == call.tool.as_str()),
+            "{} reached the upstream without an action in the log",
+            call.tool
+        );
+    }
+    // The interrupted call has no outcome, and the audit says so.
+    assert_eq!(d.of_kind(Kind::Outcome).await.len(), 1);
+    let flags = GateDeployment::flag_kinds(&d.audit());
+    assert!(
+        flags.contains(&"action_without_outcome".to_owned()),
+        "{flags:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_log_down_calls_are_refused_and_never_forwarded() {
+    let d = GateDeployment::start();
+    let approved = d.approved("CHG-700", TARGETS, ACTIONS).await;
+    let journal = d.dir.path().join("journal.jsonl");
+    let config = d.config(
+        "gate",
+        "",
+        approved,
+        TARGETS,
+        ACTIONS,
+        "10m",
+        &stdio_upstream(&journal),
+    );
+    let agent = agent_in_background(
+        &config,
+        json!([
+            {"call": "echo", "arguments": {"text": "one"}},
+            {"sleep_ms": 3000},
+            {"call": "echo", "arguments": {"text": "two"}},
+        ]),
+    );
+    wait_for_actions(&d, 1).await;
+    d.server.signal("KILL");
+    let run = agent.join().expect("agent thread");
+    assert_eq!(run.lines.len(), 3, "{:?}\n{}", run.lines, run.stderr);
+    assert_eq!(run.lines[0]["ok"], true);
+    refused(&run.lines[2], "log_unavailable", &["not forwarded", "log"]);
+    assert_eq!(
+        read_journal(&journal).len(),
+        1,
+        "a call was forwarded unlogged"
+    );
+}
