@@ -34,6 +34,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 JOURNAL = os.environ.get("UPSTREAM_JOURNAL")
+# With --log-checkpoint URL (a log's tlog-tiles checkpoint), each journal
+# line also records the log's tree size when the call arrived: the gate's
+# tests check that the call's action was already in the log by then.
+LOG_CHECKPOINT = None
 # Concurrent sessions (HTTP) call tools from one event loop, but a lock
 # keeps each line whole even if the SDK ever runs handlers in threads.
 _journal_lock = threading.Lock()
@@ -44,10 +48,14 @@ def journal(tool: Any, arguments: Any) -> None:
     is on disk before the tool does anything."""
     if not JOURNAL:
         return
-    line = json.dumps(
-        {"tool": tool, "arguments": arguments, "received_at_ns": time.time_ns()},
-        separators=(",", ":"),
-    )
+    entry = {"tool": tool, "arguments": arguments, "received_at_ns": time.time_ns()}
+    if LOG_CHECKPOINT:
+        import urllib.request
+
+        with urllib.request.urlopen(LOG_CHECKPOINT, timeout=10) as r:
+            # A checkpoint note: origin, tree size, root hash, signatures.
+            entry["log_size"] = int(r.read().decode().split("\n")[1])
+    line = json.dumps(entry, separators=(",", ":"))
     with _journal_lock:
         fd = os.open(JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -128,7 +136,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--http", type=int, metavar="PORT", help="serve Streamable HTTP")
     parser.add_argument("--journal", metavar="PATH", help="journal file (default $UPSTREAM_JOURNAL)")
+    parser.add_argument(
+        "--log-checkpoint", metavar="URL", help="record the log's size at each call (a tiles checkpoint URL)"
+    )
     args = parser.parse_args()
+    if args.log_checkpoint:
+        global LOG_CHECKPOINT
+        LOG_CHECKPOINT = args.log_checkpoint
     if args.journal:
         global JOURNAL
         JOURNAL = args.journal

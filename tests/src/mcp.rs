@@ -302,6 +302,9 @@ pub struct JournalEntry {
     pub arguments: serde_json::Value,
     /// When it arrived: nanoseconds since the Unix epoch (wall clock).
     pub received_at_ns: u128,
+    /// The log's tree size when it arrived, when the upstream was started
+    /// with `--log-checkpoint URL`.
+    pub log_size: Option<u64>,
 }
 
 /// The calls `upstream.py` journaled to `path`, in the order received; none
@@ -330,6 +333,7 @@ fn parse_journal_line(line: &str) -> anyhow::Result<JournalEntry> {
         // Nanoseconds since 1970 pass 2^64 only in 2554, but serde_json
         // reads them as u64 and a u128 costs nothing.
         received_at_ns: u128::from(v["received_at_ns"].as_u64().context("no received_at_ns")?),
+        log_size: v["log_size"].as_u64(),
     })
 }
 

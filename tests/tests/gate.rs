@@ -12,7 +12,8 @@ use causeway_records::Kind;
 use causeway_tests::binary;
 use causeway_tests::gate::{GateDeployment, GateProcess, jcs_digest};
 use causeway_tests::mcp::{
-    Agent, Transport, Upstream, read_journal, run_agent, run_agent_output, upstream_stdio_command,
+    Agent, Transport, Upstream, filesystem_server_command, read_journal, run_agent,
+    run_agent_output, upstream_stdio_command,
 };
 use causeway_tlog::merkle::Hash;
 use serde_json::{Value, json};
@@ -35,9 +36,15 @@ fn upstream_tables(upstream: &str) -> String {
 }
 
 fn stdio_upstream(journal: &Path) -> String {
+    stdio_upstream_with(journal, &[])
+}
+
+/// [`stdio_upstream`] with more arguments for `upstream.py`.
+fn stdio_upstream_with(journal: &Path, extra: &[String]) -> String {
     let (program, args) = upstream_stdio_command(journal);
     let command: Vec<String> = std::iter::once(program)
         .chain(args)
+        .chain(extra.iter().cloned())
         .map(|s| format!("{s:?}"))
         .collect();
     upstream_tables(&format!("command = [{}]", command.join(", ")))
@@ -97,6 +104,8 @@ async fn in_scope_calls_are_logged_before_they_are_forwarded_and_the_rest_refuse
     let d = GateDeployment::start();
     let approved = d.approved("CHG-100", TARGETS, ACTIONS).await;
     let journal = d.dir.path().join("journal.jsonl");
+    // The upstream notes the log's size as each call arrives.
+    let checkpoint = format!("{}/checkpoint", d.server.tiles_url);
     let config = d.config(
         "gate",
         "",
@@ -104,7 +113,7 @@ async fn in_scope_calls_are_logged_before_they_are_forwarded_and_the_rest_refuse
         TARGETS,
         ACTIONS,
         "10m",
-        &stdio_upstream(&journal),
+        &stdio_upstream_with(&journal, &["--log-checkpoint".into(), checkpoint]),
     );
     let secret = "fix: rotate token hunter2-secret";
     let steps = json!([
@@ -153,7 +162,13 @@ async fn in_scope_calls_are_logged_before_they_are_forwarded_and_the_rest_refuse
     let cred = creds[0].0;
     let actions = d.of_kind(Kind::Action).await;
     assert_eq!(actions.len(), 3, "{actions:?}");
-    for ((_, _, a), call) in actions.iter().zip(&received) {
+    for ((index, _, a), call) in actions.iter().zip(&received) {
+        // The log already held the action when the upstream got the call.
+        let size = call.log_size.expect("the upstream read the log's size");
+        assert!(
+            *index < size,
+            "action {index} was not in the log (size {size}) when the upstream saw the call"
+        );
         assert_eq!(a["credential"], cred.to_hex());
         assert_eq!(a["tool"], call.tool.as_str());
         assert_eq!(a["digest"], jcs_digest(&call.arguments), "{a}");
@@ -557,4 +572,84 @@ async fn with_the_log_down_calls_are_refused_and_never_forwarded() {
         1,
         "a call was forwarded unlogged"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_coding_agent_behind_the_gate_touches_only_the_files_its_approval_names() {
+    // npm's reference filesystem server would serve any file under its
+    // root; the approval names one.
+    let d = GateDeployment::start();
+    let root = d.dir.path().join("repo");
+    std::fs::create_dir_all(&root).expect("root");
+    let root = root.canonicalize().expect("root");
+    let notes = root.join("notes.txt");
+    let secrets = root.join("secrets.txt");
+    std::fs::write(&notes, "release notes v2\n").expect("notes");
+    std::fs::write(&secrets, "TOPSECRET\n").expect("secrets");
+    let target = format!("fs:{}", notes.display());
+    let targets = [target.as_str()];
+    let actions = ["fs.read_text_file", "fs.write_file"];
+    let approved = d.approved("CHG-800", &targets, &actions).await;
+    let (program, args) = filesystem_server_command(&root);
+    let command: Vec<String> = std::iter::once(program)
+        .chain(args)
+        .map(|s| format!("{s:?}"))
+        .collect();
+    let tables = format!(
+        "[[upstream]]\nname = \"fs\"\ncommand = [{}]\n\n\
+         [[tool]]\nupstream = \"fs\"\nname = \"read_text_file\"\ntarget = \"fs:{{arguments.path}}\"\n\
+         summary = [\"path\"]\n\n\
+         [[tool]]\nupstream = \"fs\"\nname = \"write_file\"\ntarget = \"fs:{{arguments.path}}\"\n\
+         summary = [\"path\"]\n",
+        command.join(", ")
+    );
+    let config = d.config("gate", "", approved, &targets, &actions, "10m", &tables);
+    let lines = run_agent(
+        Agent::Node,
+        &gate_stdio(&config),
+        &json!([
+            {"list": true},
+            {"call": "read_text_file", "arguments": {"path": notes}},
+            {"call": "read_text_file", "arguments": {"path": secrets}},
+            {"call": "write_file", "arguments": {"path": notes, "content": "rewritten by the agent"}},
+            {"call": "list_directory", "arguments": {"path": root}},
+        ]),
+    );
+    let mut tools: Vec<&str> = lines[0]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    tools.sort_unstable();
+    assert_eq!(tools, ["read_text_file", "write_file"], "{lines:?}");
+    assert!(text_of(&lines[1]).contains("release notes v2"), "{lines:?}");
+    refused(&lines[2], "out_of_scope", &["secrets.txt", "scope.targets"]);
+    assert!(!text_of(&lines[2]).contains("TOPSECRET"));
+    assert_eq!(lines[3]["ok"], true, "{lines:?}");
+    refused(
+        &lines[4],
+        "out_of_scope",
+        &["fs.list_directory", "scope.actions"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&notes).expect("notes"),
+        "rewritten by the agent"
+    );
+    let actions_logged = d.of_kind(Kind::Action).await;
+    let ops: Vec<&str> = actions_logged
+        .iter()
+        .map(|(_, _, a)| a["operation"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(ops, ["fs.read_text_file", "fs.write_file"]);
+    assert!(
+        actions_logged
+            .iter()
+            .all(|(_, _, a)| a["target"] == target.as_str())
+    );
+    // The file's new content is in no record.
+    let mut log = d.log().await;
+    for entry in log.entries(0, 1000).await.expect("entries") {
+        assert!(!String::from_utf8_lossy(&entry).contains("rewritten by the agent"));
+    }
 }
