@@ -653,3 +653,133 @@ async fn a_coding_agent_behind_the_gate_touches_only_the_files_its_approval_name
         assert!(!String::from_utf8_lossy(&entry).contains("rewritten by the agent"));
     }
 }
+
+/// The README's "Putting an agent behind the gate" config, as written.
+const CODING_AGENT: &str = include_str!("../../gate/examples/coding-agent.toml");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_coding_agent_config_works_with_the_real_filesystem_and_git_servers() {
+    let readme = include_str!("../../README.md");
+    assert!(
+        readme.contains(CODING_AGENT),
+        "README.md must show gate/examples/coding-agent.toml verbatim"
+    );
+    let d = GateDeployment::start();
+    // The repository the agent works on.
+    let repo = d.dir.path().join("api");
+    std::fs::create_dir_all(repo.join("src")).expect("repo");
+    let repo = repo.canonicalize().expect("repo");
+    std::fs::write(repo.join("src/lib.rs"), "pub fn v() -> u32 { 1 }\n").expect("lib.rs");
+    for args in [
+        &["init", "-q"][..],
+        &["config", "user.email", "coder@acme.example"],
+        &["config", "user.name", "coder"],
+        &["add", "."],
+        &["commit", "-q", "-m", "init"],
+    ] {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .expect("git");
+        assert!(ok.success(), "git {args:?}");
+    }
+    let repo_s = repo.to_string_lossy().into_owned();
+    let lib = format!("{repo_s}/src/lib.rs");
+    let targets = [format!("repo:{repo_s}"), format!("fs:{lib}")];
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let actions = [
+        "git.status",
+        "git.diff*",
+        "git.add",
+        "git.commit",
+        "fs.read_text_file",
+        "fs.write_file",
+    ];
+    let (auth, pre) = d.approved("CHG-900", &targets, &actions).await;
+    // The example with this deployment's addresses, files and programs.
+    let (node, fs_args) = causeway_tests::mcp::filesystem_server_command(&repo);
+    let fs_server = &fs_args[0];
+    let python = causeway_tests::mcp::python().to_string_lossy().into_owned();
+    let config = CODING_AGENT
+        .replace("\"gate.pem\"", &format!("{:?}", d.gate_key))
+        .replace("http://127.0.0.1:7400", &d.server.url)
+        .replace("https://127.0.0.1:7420", &d.issuer.url)
+        .replace("\"issuer-ca.pem\"", &format!("{:?}", d.pki.ca()))
+        .replace("\"gate-cert.pem\"", &format!("{:?}", d.gate_cert.0))
+        .replace("\"gate-cert.key\"", &format!("{:?}", d.gate_cert.1))
+        .replace("AUTHORIZATION_LEAF_HASH", &auth.to_hex())
+        .replace("PREFLIGHT_LEAF_HASH", &pre.to_hex())
+        .replace(
+            "\"npx\", \"-y\", \"@modelcontextprotocol/server-filesystem\"",
+            &format!("{node:?}, {fs_server:?}"),
+        )
+        .replace("\"python3\"", &format!("{python:?}"))
+        .replace("/srv/acme/api", &repo_s);
+    let path = d.dir.path().join("coding-agent.toml");
+    std::fs::write(&path, config).expect("config");
+
+    let lines = run_agent(
+        Agent::Python,
+        &gate_stdio(&path),
+        &json!([
+            {"list": true},
+            {"call": "read_text_file", "arguments": {"path": lib}},
+            {"call": "write_file", "arguments": {"path": lib, "content": "pub fn v() -> u32 { 2 }\n"}},
+            {"call": "git_diff_unstaged", "arguments": {"repo_path": repo_s}},
+            {"call": "git_add", "arguments": {"repo_path": repo_s, "files": ["src/lib.rs"]}},
+            {"call": "git_commit", "arguments": {"repo_path": repo_s, "message": "v2 (CHG-900)"}},
+            {"call": "git_checkout", "arguments": {"repo_path": repo_s, "branch_name": "main"}},
+            {"call": "read_text_file", "arguments": {"path": format!("{repo_s}/.git/config")}},
+        ]),
+    );
+    let mut tools: Vec<&str> = lines[0]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    tools.sort_unstable();
+    assert_eq!(
+        tools,
+        [
+            "git_add",
+            "git_commit",
+            "git_diff_unstaged",
+            "git_status",
+            "read_text_file",
+            "write_file"
+        ],
+        "{lines:?}"
+    );
+    assert!(text_of(&lines[1]).contains("{ 1 }"), "{lines:?}");
+    for line in &lines[2..6] {
+        assert_eq!(line["ok"], true, "{lines:?}");
+        assert_ne!(line["isError"], true, "{lines:?}");
+    }
+    assert!(text_of(&lines[3]).contains("{ 2 }"), "{lines:?}");
+    refused(
+        &lines[6],
+        "out_of_scope",
+        &["git.git_checkout", "scope.actions"],
+    );
+    refused(&lines[7], "out_of_scope", &[".git/config", "scope.targets"]);
+    // The commit is real.
+    let log = std::process::Command::new("git")
+        .args(["log", "--format=%s", "-1"])
+        .current_dir(&repo)
+        .output()
+        .expect("git log");
+    assert_eq!(String::from_utf8_lossy(&log.stdout).trim(), "v2 (CHG-900)");
+    // Five calls logged, each with its outcome; two refusals; the audit
+    // names alice for every call and flags exactly the two refusals.
+    assert_eq!(d.of_kind(Kind::Action).await.len(), 5);
+    assert_eq!(d.of_kind(Kind::Outcome).await.len(), 5);
+    let audit = d.audit();
+    assert_eq!(audit["summary"]["actions_with_named_human"], 5, "{audit}");
+    assert_eq!(
+        GateDeployment::flag_kinds(&audit),
+        ["call_refused", "call_refused"],
+        "{audit}"
+    );
+}
