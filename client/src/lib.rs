@@ -11,6 +11,7 @@
 //! * [`bundle`]: proof bundles of one record and its causal ancestors,
 //!   built from a log and checked offline.
 //! * [`evidence`]: checking a witness's split-view evidence offline.
+//! * [`clock`]: the time a record made now carries.
 //! * [`demo`]: a realistic, signed causal chain of governance records.
 //! * [`monitor`]: following a log: each checkpoint extends the last, and
 //!   a witness's is on the same tree.
@@ -37,6 +38,7 @@ pub mod audit;
 pub mod audit_html;
 pub mod auditor;
 pub mod bundle;
+pub mod clock;
 pub mod demo;
 pub mod evidence;
 pub mod issuer;

@@ -21,7 +21,7 @@ use crate::config::{Config, Delegate, IssueRequest, OnViolation, Service, Sessio
 use crate::mapping::{call_digest, digest};
 use crate::recorder::{Recorder, WriteError};
 use crate::session::{Ended, Session, now};
-use crate::upstream::{Returned, Upstreams};
+use crate::upstream::{Offered, Returned, Upstreams};
 
 /// The JSON-RPC error code of every call the gate refuses; `data.refused`
 /// says which rule refused it.
@@ -225,10 +225,7 @@ impl Gate {
         let name = params.name.to_string();
         let arguments = params.arguments.clone().unwrap_or_default();
         match self.admit(session, &name, &arguments).await {
-            Ok((offered_name, entry)) => {
-                let Some(offered) = self.upstreams.tools.get(&offered_name) else {
-                    return Err(ErrorData::internal_error("tool vanished", None));
-                };
+            Ok((offered, entry)) => {
                 let ack = match self.recorder.write(entry).await {
                     Ok(ack) => ack,
                     Err(e) => return Err(self.log_refused(session, &name, &arguments, e).await),
@@ -289,14 +286,14 @@ impl Gate {
         }
     }
 
-    /// The checks before a call is recorded; on success the tool's name
-    /// and the signed action to write.
+    /// The checks before a call is recorded; on success the tool and the
+    /// signed action to write.
     async fn admit(
         self: &Arc<Self>,
         session: &Arc<Session>,
         name: &str,
         arguments: &Map<String, Value>,
-    ) -> Result<(String, Vec<u8>), Refusal> {
+    ) -> Result<(&Offered, Vec<u8>), Refusal> {
         if let Some(ended) = session.ended() {
             let rule = match ended {
                 Ended::Revoked(_) => "revoked",
@@ -363,7 +360,7 @@ impl Gate {
             time,
             operation: Some(map.action.clone()),
         });
-        Ok((name.to_owned(), session.sign(&action)))
+        Ok((offered, session.sign(&action)))
     }
 
     /// The log did not acknowledge a call's action: the call is not

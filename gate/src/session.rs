@@ -56,10 +56,7 @@ pub struct Session {
 
 /// The current time, to the millisecond, as records are dated.
 pub fn now() -> anyhow::Result<Time> {
-    let t = jiff::Timestamp::now();
-    let millis = u32::try_from(t.subsec_millisecond())
-        .context("the clock is before 1970; set it before signing records")?;
-    Ok(Time::new(t.as_second(), millis * 1_000_000)?)
+    Ok(causeway_client::clock::record_time_now()?)
 }
 
 impl Session {

@@ -42,12 +42,7 @@ fn now() -> i64 {
 /// a credential before a pre-flight made earlier in the same second, and
 /// the auditor would rightly say the pre-flight came after issuance.
 fn precise_now() -> Result<Time, Status> {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|_| Status::internal("the clock is before 1970"))?;
-    let secs =
-        i64::try_from(d.as_secs()).map_err(|_| Status::internal("the clock is out of range"))?;
-    Time::new(secs, d.subsec_millis() * 1_000_000).map_err(|e| Status::internal(e.to_string()))
+    causeway_client::clock::record_time_now().map_err(|e| Status::internal(e.to_string()))
 }
 
 fn time(secs: i64) -> Result<Time, Status> {

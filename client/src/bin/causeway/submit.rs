@@ -100,15 +100,12 @@ pub(crate) async fn send_one(
 
 /// `now` to the millisecond, as records are dated.
 pub(crate) fn record_time(now: jiff::Timestamp) -> anyhow::Result<causeway_records::Time> {
-    let millis = u32::try_from(now.subsec_millisecond())
-        .context("the clock is before 1970; set it before signing records")?;
-    causeway_records::Time::new(now.as_second(), millis * 1_000_000)
-        .context("the clock is out of range")
+    Ok(causeway_client::clock::record_time(now)?)
 }
 
 /// The current time, as a record made now is dated.
 pub(crate) fn record_time_now() -> anyhow::Result<causeway_records::Time> {
-    record_time(jiff::Timestamp::now())
+    Ok(causeway_client::clock::record_time_now()?)
 }
 
 /// Sends `(label, entry)` pairs to `--log` in batches, following a
