@@ -1,0 +1,83 @@
+"""A real causeway-server for the SDK's tests, on 127.0.0.1, with a producer
+policy trusting keys made here. The server binary comes from
+$CAUSEWAY_SERVER (the Rust harness, tests/tests/python_sdk.rs, sets it)."""
+
+import base64
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+
+class Key:
+    """A throwaway ECDSA P-256 key."""
+
+    def __init__(self) -> None:
+        self.private = ec.generate_private_key(ec.SECP256R1())
+        self.pem = self.private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        self.spki = self.private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+
+class Log:
+    """A running causeway-server."""
+
+    def __init__(self, tmp: Path) -> None:
+        server = os.environ.get("CAUSEWAY_SERVER")
+        if not server:
+            pytest.fail("set CAUSEWAY_SERVER to the causeway-server binary (cargo build --bins)")
+        self.keys = {name: Key() for name in ("alice", "issuer", "verifier")}
+        roles = {"alice": ("alice@example.com", "human"), "issuer": ("jit-issuer", "issuer"),
+                 "verifier": ("preflight", "verifier")}
+        policy = 'max_future_skew = "5m"\nmax_past_skew = "1h"\n'
+        for name, key in self.keys.items():
+            principal, role = roles[name]
+            (tmp / f"{name}.pem").write_text(key.pem)
+            policy += (
+                f'\n[[principal]]\nname = "{principal}"\nrole = "{role}"\n'
+                f'keys = ["{base64.b64encode(key.spki).decode()}"]\n'
+            )
+        (tmp / "policy.toml").write_text(policy)
+        self.dir = tmp
+        self.proc = subprocess.Popen(
+            [server, "--data-dir", str(tmp / "log"), "--grpc-addr", "127.0.0.1:0",
+             "--http-addr", "127.0.0.1:0", "--origin", "test.causeway/log",
+             "--policy", str(tmp / "policy.toml")],
+            stdout=subprocess.PIPE, stderr=open(tmp / "server.stderr", "w"), text=True,
+            env={**os.environ, "RUST_LOG": "warn"},
+        )
+        self.vkeys: list[str] = []
+        self.url = ""
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            line = line.strip()
+            if line.startswith("vkey "):
+                self.vkeys.append(line[5:])
+            if line.startswith("causeway-server ready "):
+                fields = dict(f.split("=", 1) for f in line.split()[2:] if "=" in f)
+                self.url = f"http://{fields['grpc']}"
+                break
+        if not self.url:
+            raise RuntimeError((tmp / "server.stderr").read_text())
+        # Keep reading stdout so the server never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def log(tmp_path: Path):
+    running = Log(tmp_path)
+    yield running
+    running.stop()
