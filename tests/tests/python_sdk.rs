@@ -52,7 +52,14 @@ fn the_python_sdk_suite_passes_against_a_real_log() {
         String::from_utf8_lossy(&built.stderr)
     );
     let out = Command::new(&python)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "sdk/python/tests"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "sdk/python/tests",
+        ])
         .current_dir(workspace())
         .env("CAUSEWAY_SERVER", &server)
         .output()

@@ -135,8 +135,13 @@ def test_the_readme_ten_line_producer_runs_as_written(log, tmp_path, monkeypatch
     assert snippet, "README.md lost its Python producer snippet"
     code = snippet.group(1)
     assert len(code.strip().splitlines()) <= 10, "the README promises ten lines"
+    # The --dev layout: causeway-dev/vkeys.txt and causeway-dev/producers/.
+    dev = log.dir / "causeway-dev"
+    (dev / "producers").mkdir(parents=True)
+    (dev / "vkeys.txt").write_text("\n".join(log.vkeys) + "\n")
+    (dev / "producers/approver.pem").write_text(log.keys["alice"].pem)
+    (dev / "producers/issuer.pem").write_text(log.keys["issuer"].pem)
     monkeypatch.chdir(log.dir)
-    (log.dir / "vkeys.txt").write_text("\n".join(log.vkeys))
     scope = {"__name__": "snippet"}
     exec(compile(code.replace("http://127.0.0.1:7400", log.url), "README.md", "exec"), scope)
     assert scope["act"].verified and scope["act"].kind == "action"

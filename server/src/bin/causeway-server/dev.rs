@@ -63,6 +63,11 @@ pub fn start(dev_dir: &Path, origin: Option<&str>) -> anyhow::Result<(PathBuf, D
     let keys = LogKeys::load_or_create(&log_dir, origin, "localhost/causeway-dev")
         .with_context(|| format!("preparing the log keys in {}", log_dir.display()))?;
     let log_vkeys: Vec<String> = keys.vkeys().iter().map(ToString::to_string).collect();
+    // For producers that verify what the log returns (the Python SDK's
+    // README example reads it), one verifier key per line.
+    let vkeys_file = dev_dir.join("vkeys.txt");
+    std::fs::write(&vkeys_file, log_vkeys.join("\n") + "\n")
+        .with_context(|| format!("writing {}", vkeys_file.display()))?;
     let binary = witness_binary()?;
     let mut witnesses = DevWitnesses {
         children: Vec::new(),
