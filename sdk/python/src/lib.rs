@@ -186,6 +186,27 @@ fn verify_note(
     Ok((cp.origin().to_owned(), cp.size(), cp.root().to_hex()))
 }
 
+/// Verifies a C2SP signed note with the verifier keys given (Ed25519,
+/// ECDSA P-256, RFC 6962 tree-head keys): returns `name+hexid` of each
+/// signature that verified. Raises VerificationError when a known key's
+/// signature fails or no known key signed.
+#[pyfunction]
+fn verify_signed_note(note: &str, vkeys: Vec<String>) -> PyResult<Vec<String>> {
+    use causeway_tlog::note::{Note, NoteVerifier};
+    let keys = keys(&vkeys)?;
+    let known: Vec<&dyn NoteVerifier> = keys.iter().map(|k| k as &dyn NoteVerifier).collect();
+    let parsed =
+        Note::parse(note.as_bytes()).map_err(|e| VerificationError::new_err(e.to_string()))?;
+    let verified = parsed
+        .verify(&known)
+        .map_err(|e| VerificationError::new_err(e.to_string()))?;
+    Ok(verified
+        .verified
+        .iter()
+        .map(|s| format!("{}+{:08x}", s.name(), s.key_id()))
+        .collect())
+}
+
 /// Verifies that `leaf` (hex) is at `index` in the tree the verified
 /// checkpoint `note` commits to, by `proof` (hex hashes).
 #[pyfunction]
@@ -352,6 +373,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode, m)?)?;
     m.add_function(wrap_pyfunction!(verify_note, m)?)?;
     m.add_function(wrap_pyfunction!(verify_inclusion, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_signed_note, m)?)?;
     m.add_class::<Log>()?;
     m.add("LogError", m.py().get_type::<LogError>())?;
     m.add("VerificationError", m.py().get_type::<VerificationError>())?;

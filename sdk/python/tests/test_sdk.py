@@ -154,3 +154,29 @@ def causeway_key():
 
 def log_entry(producer, index):
     return producer.log.entries(index, 1)[0]
+
+
+def note_vectors():
+    """The blocks of testdata/vectors/notes.txt with verifier keys, a
+    note and an EXPECT line starting "valid"."""
+    text = (ROOT / "testdata/vectors/notes.txt").read_text()
+    for block in text.split("\n## ")[1:]:
+        vkeys = re.findall(r"^VKEY: (\S+)", block, re.M)
+        expect = re.search(r"^EXPECT: (.*)$", block, re.M)
+        note = re.search(r"-----BEGIN NOTE-----\n(.*?\n)-----END NOTE-----", block, re.S)
+        if vkeys and expect and note and expect.group(1).startswith("valid"):
+            yield block.splitlines()[0], vkeys, note.group(1)
+
+
+def test_the_signed_note_vectors_verify_and_a_flipped_signature_does_not():
+    vectors = list(note_vectors())
+    assert len(vectors) >= 5, vectors
+    for title, vkeys, note in vectors:
+        signers = causeway.Verifier.signed_note(note, vkeys)
+        assert signers, title
+        # Flip one character of the first signature: refused.
+        line = next(l for l in note.splitlines() if l.startswith("\u2014 "))
+        name, sig = line[2:].rsplit(" ", 1)
+        flipped = sig[:10] + ("A" if sig[10] != "A" else "B") + sig[11:]
+        with pytest.raises(causeway.VerificationError):
+            causeway.Verifier.signed_note(note.replace(sig, flipped), vkeys)

@@ -156,6 +156,12 @@ class Verifier:
         self.witness_vkeys = list(witness_vkeys)
         self.quorum = quorum
 
+    @staticmethod
+    def signed_note(note: str, vkeys: Sequence[str]) -> list[str]:
+        """Verifies any C2SP signed note with these keys; returns the
+        signers (``name+keyid``) whose signatures verified."""
+        return _native.verify_signed_note(note, list(vkeys))
+
     def checkpoint(self, note: str) -> Checkpoint:
         """Verifies a checkpoint note; raises VerificationError."""
         import time
