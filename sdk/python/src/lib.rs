@@ -349,6 +349,49 @@ impl Log {
         })
     }
 
+    /// Verifies the checkpoint `note` once with `vkeys`, then that each
+    /// `(index, leaf hash hex)` is in its tree, fetching the proofs 16 at
+    /// a time. Raises VerificationError naming the first that fails.
+    fn verify_included(
+        &self,
+        py: Python<'_>,
+        note: &str,
+        vkeys: Vec<String>,
+        leaves: Vec<(u64, String)>,
+    ) -> PyResult<()> {
+        use futures::StreamExt as _;
+        let verified = verify_checkpoint(note, &keys(&vkeys)?)
+            .map_err(|e| VerificationError::new_err(e.to_string()))?;
+        let checkpoint = verified.checkpoint().clone();
+        let leaves: Vec<(u64, Hash)> = leaves
+            .iter()
+            .map(|(i, h)| Ok((*i, hash(h)?)))
+            .collect::<PyResult<_>>()?;
+        let size = checkpoint.size();
+        let proofs = self.with_client(py, async move |client| {
+            let fetches = leaves.into_iter().map(|(index, leaf)| {
+                let mut client = client.clone();
+                async move {
+                    let p = client
+                        .inclusion_proof(LeafRef::Index(index), Some(size))
+                        .await?;
+                    Ok::<_, ClientError>((index, leaf, p.proof))
+                }
+            });
+            futures::stream::iter(fetches)
+                .buffer_unordered(16)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        for (index, leaf, proof) in proofs {
+            check_inclusion(&checkpoint, index, &leaf, &proof)
+                .map_err(|e| VerificationError::new_err(format!("entry {index} ({leaf}): {e}")))?;
+        }
+        Ok(())
+    }
+
     /// The latest checkpoint note.
     fn checkpoint(&self, py: Python<'_>) -> PyResult<String> {
         self.with_client(py, async move |client| client.checkpoint(None).await)

@@ -253,17 +253,21 @@ class Producer:
             raise ValueError("nothing to submit")
         entries = [self.sign(r) for r in records]
         added, note = self.log.add_entries(entries)
-        receipts = []
-        for record, entry, (index, leaf, duplicate) in zip(records, entries, added):
+        for entry, (_, leaf, duplicate) in zip(entries, added):
             if not duplicate and leaf != _native.leaf_hash(entry):
                 raise VerificationError(
                     f"the log acknowledged leaf {leaf}, the entry hashes to {_native.leaf_hash(entry)}"
                 )
-            receipt = Receipt(index, leaf, note, duplicate, record.kind, False)
-            if self.verifier is not None:
-                self.verifier.receipt(self.log, receipt)
-                receipt = Receipt(index, leaf, note, duplicate, record.kind, True)
-            receipts.append(receipt)
+        verified = self.verifier is not None
+        if self.verifier is not None:
+            # The checkpoint once (and its witnesses), then every entry's
+            # inclusion in it.
+            self.verifier.checkpoint(note)
+            self.log.verify_included(note, self.verifier.vkeys, [(i, h) for i, h, _ in added])
+        receipts = [
+            Receipt(index, leaf, note, duplicate, record.kind, verified)
+            for record, (index, leaf, duplicate) in zip(records, added)
+        ]
         return receipts[0] if len(receipts) == 1 else receipts
 
     def session(self, credential: Ref, session_key: "str | Key") -> "Session":
