@@ -63,21 +63,23 @@ pub fn needs_proof(stored: &StoredCheckpoint, new_size: u64) -> bool {
 /// client's [`check_consistency`].
 ///
 /// # Errors
-/// [`ForkEvidence`]: the log shrank, shows another root at the same size,
+/// [`ForkEvidence`] (boxed: it carries both notes): the log shrank, shows another root at the same size,
 /// is another log, or the proof does not verify.
 pub fn check(
     stored: &StoredCheckpoint,
     new: &Checkpoint,
     new_note: &str,
     proof: &[Hash],
-) -> Result<(), ForkEvidence> {
-    let evidence = |reason: String, proof: &[Hash]| ForkEvidence {
-        reason,
-        stored: stored.clone(),
-        new_size: new.size(),
-        new_root: new.root().to_hex(),
-        new_note: new_note.to_owned(),
-        proof: proof.iter().map(Hash::to_hex).collect(),
+) -> Result<(), Box<ForkEvidence>> {
+    let evidence = |reason: String, proof: &[Hash]| {
+        Box::new(ForkEvidence {
+            reason,
+            stored: stored.clone(),
+            new_size: new.size(),
+            new_root: new.root().to_hex(),
+            new_note: new_note.to_owned(),
+            proof: proof.iter().map(Hash::to_hex).collect(),
+        })
     };
     let root = Hash::from_hex(&stored.root_hex).map_err(|e| {
         evidence(
