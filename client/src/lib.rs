@@ -8,6 +8,9 @@
 //!   listed anchors, the tree recomputed from every entry, each anchored
 //!   checkpoint on that tree.
 //! * [`audit_html`]: the self-contained HTML audit report.
+//! * [`audit_state`]: the auditor's own SQLite evidence store
+//!   (`causeway audit --state`), its fork check, and the offline queries
+//!   of `causeway find`.
 //! * [`bundle`]: proof bundles of one record and its causal ancestors,
 //!   built from a log and checked offline.
 //! * [`evidence`]: checking a witness's split-view evidence offline.
@@ -36,6 +39,7 @@
 pub mod approve;
 pub mod audit;
 pub mod audit_html;
+pub mod audit_state;
 pub mod auditor;
 pub mod bundle;
 pub mod clock;

@@ -33,6 +33,8 @@
 //! * `graph` (private): decoding, validation and the DAG.
 //! * [`flags`]: the red-flag rules.
 //! * [`matrix`]: the CC8.1 evidence matrix.
+//! * [`index`]: one flat row per record and credential, for the
+//!   auditor's own evidence store (`causeway audit --state`).
 //! * [`report`]: the report's serde types and their assembly.
 //! * [`verification`]: the report's `verification` section (what the
 //!   caller checked before the analysis) and the whole `report.json`.
@@ -127,6 +129,7 @@
 pub mod flags;
 mod graph;
 pub mod idp;
+pub mod index;
 pub mod matrix;
 pub mod report;
 pub mod thresholds;
@@ -139,6 +142,7 @@ use causeway_records::ProducerPolicy;
 
 pub use flags::{FlagKind, RedFlag};
 pub use idp::{IdpReport, IdpStatus};
+pub use index::{CredentialRow, EvidenceIndex, RecordRow, analyze_indexed};
 pub use matrix::{Cc81Matrix, Cc81Row, Cc81Totals};
 pub use report::{
     ActionOutcome, ActionReport, AgentReport, AuditReport, AuthorizedBy, ChainReport,

@@ -1,6 +1,9 @@
 //! `causeway audit`: the whole log fetched from its tiles, recomputed and
 //! checked against the signed checkpoint and its anchors, every record
-//! re-verified, and the result written as `report.json` and `index.html`.
+//! re-verified, and the result written as `report.json` and `index.html`;
+//! with `--state DIR`, also kept in the auditor's own SQLite evidence store
+//! (`causeway_client::audit_state`), whose checkpoint each later audit
+//! first proves consistent with the log's new one.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -9,13 +12,14 @@ use anyhow::{Context as _, bail};
 use causeway_client::LogTarget;
 use causeway_client::audit::{
     AuditInput, AuditStatus as Status, ReportFile, Thresholds, Verification, WitnessCosignature,
-    analyze,
+    analyze, analyze_indexed,
 };
 use causeway_client::audit_html::{AnchorSummary, TrustBasis, render};
+use causeway_client::audit_state::{State, StoredCheckpoint, fork};
 use causeway_client::auditor::{
     AnchorError, AnchorsUnavailable, check_anchor_on_tree, list_anchors, recompute_tree,
 };
-use causeway_client::tiles::{DirTiles, HttpTiles, TileSource, fetch_entries};
+use causeway_client::tiles::{DirTiles, HttpTiles, TileSource, TileTree, fetch_entries};
 use causeway_client::verify::{Cosigned, LogKeys, check_witnesses};
 use causeway_client::visible::for_terminal;
 use serde_json::{Value, json};
@@ -136,13 +140,15 @@ pub(crate) fn require_keys(log: &LogKeys, unverified: bool) -> anyhow::Result<()
     }
 }
 
-/// `causeway audit`.
+/// `causeway audit`; with `state`, the audit state directory (`--state`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn audit(
     log: &LogTarget,
     tiles: &str,
     http_timeout: std::time::Duration,
     policy_path: &Path,
     out: &Path,
+    state: Option<&Path>,
     trust: &Trust,
     json_out: bool,
 ) -> anyhow::Result<()> {
@@ -153,14 +159,88 @@ pub(crate) async fn audit(
             tiles,
             policy_path,
             out,
+            state,
             trust,
             json_out,
         )
         .await
     } else {
         let source = HttpTiles::with_ca(tiles, log.tls.ca_pem.as_deref())?.timeout(http_timeout);
-        audit_from(&source, log, tiles, policy_path, out, trust, json_out).await
+        audit_from(
+            &source,
+            log,
+            tiles,
+            policy_path,
+            out,
+            state,
+            trust,
+            json_out,
+        )
+        .await
     }
+}
+
+/// Opens the state at `dir` and, when it holds an audited checkpoint,
+/// proves it consistent with `checkpoint` (signed note `note`) of `source`
+/// before anything else is fetched. A fork fails the audit with its
+/// evidence, also written to `dir/fork-evidence.json`.
+async fn open_state<S: TileSource>(
+    dir: &Path,
+    source: &S,
+    tiles: &str,
+    checkpoint: &causeway_tlog::checkpoint::Checkpoint,
+    note: &str,
+) -> anyhow::Result<State> {
+    let state = State::open_or_create(dir).context("AUDIT FAILED: --state")?;
+    let Some(stored) = state.checkpoint().context("AUDIT FAILED: --state")? else {
+        return Ok(state);
+    };
+    let size = checkpoint.size();
+    let proof = if fork::needs_proof(&stored, size) {
+        TileTree::new(source, size)
+            .consistency_proof(stored.size)
+            .await
+            .with_context(|| {
+                format!(
+                    "AUDIT FAILED: fetching the consistency proof from the audited size {} to {size} \
+                     from {tiles}; the state is unchanged",
+                    stored.size
+                )
+            })?
+    } else {
+        Vec::new()
+    };
+    if let Err(evidence) = fork::check(&stored, checkpoint, note, &proof) {
+        let written = evidence.write(dir).map_or_else(
+            |e| {
+                format!(
+                    "could not write {}: {e}",
+                    dir.join(fork::EVIDENCE_FILE).display()
+                )
+            },
+            |p| format!("evidence written to {}", p.display()),
+        );
+        let proof = if evidence.proof.is_empty() {
+            "  (none)".to_owned()
+        } else {
+            evidence
+                .proof
+                .iter()
+                .map(|h| format!("  {h}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        bail!(
+            "AUDIT FAILED: {evidence}\n{written}\nthe audited checkpoint (in {}):\n{}\nthe log's \
+             checkpoint now:\n{}\nconsistency proof from size {} to {}:\n{proof}",
+            state.path().display(),
+            stored.note.trim_end(),
+            note.trim_end(),
+            stored.size,
+            size
+        );
+    }
+    Ok(state)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -170,6 +250,7 @@ async fn audit_from<S: TileSource>(
     tiles: &str,
     policy_path: &Path,
     out: &Path,
+    state_dir: Option<&Path>,
     trust: &Trust,
     json_out: bool,
 ) -> anyhow::Result<()> {
@@ -193,6 +274,12 @@ async fn audit_from<S: TileSource>(
         .context("AUDIT FAILED: the checkpoint does not satisfy the witness policy")?;
     let checkpoint = checked.checkpoint().clone();
     let size = checkpoint.size();
+    // 1b. The state's checkpoint must be a prefix of this one, before
+    //     anything else is fetched.
+    let mut state = match state_dir {
+        Some(dir) => Some(open_state(dir, source, tiles, &checkpoint, &note).await?),
+        None => None,
+    };
 
     // 2. The anchors the log lists, from its API. With --tsa-roots they
     //    are what was asked for, so not being able to list any fails the
@@ -296,13 +383,19 @@ async fn audit_from<S: TileSource>(
 
     // 6. The records: re-verified, the causal DAG, the red flags, CC8.1.
     let indexed: Vec<(u64, Vec<u8>)> = (0u64..).zip(entries).collect();
-    let report = analyze(&AuditInput {
+    let input = AuditInput {
         entries: &indexed,
         policy: &policy,
         thresholds: &thresholds,
         anchors: &anchors,
         now,
-    });
+    };
+    let (report, index) = if state.is_some() {
+        let (report, index) = analyze_indexed(&input);
+        (report, Some(index))
+    } else {
+        (analyze(&input), None)
+    };
     // Entries that are not valid records (an operator's own bytes, a
     // duplicate, a record admission must refuse) mean the log did not
     // apply its rules: the audit fails, after writing the report that
@@ -373,6 +466,32 @@ async fn audit_from<S: TileSource>(
         render(&report, &verification, &trust_basis),
     )?;
 
+    // 7. The state: only now, after everything above verified.
+    let stored = match (state.as_mut(), &index) {
+        (Some(st), Some(index)) => {
+            let update = st
+                .store(
+                    &StoredCheckpoint {
+                        size,
+                        root_hex: checkpoint.root().to_hex(),
+                        note: note.clone(),
+                        audited_at: causeway_client::demo::rfc3339(now),
+                    },
+                    index,
+                    &report.red_flags,
+                    &report.invalid,
+                )
+                .context("AUDIT FAILED: writing --state")?;
+            Some(json!({
+                "path": st.path().display().to_string(),
+                "records_added": update.added,
+                "records_kept": update.kept,
+                "findings": update.findings,
+            }))
+        }
+        _ => None,
+    };
+
     let flags: Vec<Value> = value["red_flags"]
         .as_array()
         .cloned()
@@ -401,6 +520,7 @@ async fn audit_from<S: TileSource>(
                 "red_flags": flags,
                 "invalid": value["invalid"],
                 "out": out.display().to_string(),
+                "state": stored,
             })
         );
     } else {
@@ -442,6 +562,15 @@ async fn audit_from<S: TileSource>(
             println!("{}", for_terminal(&format!("INVALID ENTRY {i}")));
         }
         println!("report: {}", out.join("index.html").display());
+        if let Some(s) = &stored {
+            println!(
+                "state: {}: {} records added, {} kept, {} findings",
+                s["path"].as_str().unwrap_or_default(),
+                s["records_added"],
+                s["records_kept"],
+                s["findings"]
+            );
+        }
     }
     match status {
         Status::Verified => Ok(()),

@@ -103,6 +103,51 @@ pub(crate) enum Command {
         /// --vkey or this flag the audit refuses to run.
         #[arg(long)]
         unverified: bool,
+        /// Keep what the audit verified in DIR/audit.sqlite (schema in the
+        /// README), for `causeway find` and sqlite3. A later audit with the
+        /// same DIR first proves the stored checkpoint consistent with the
+        /// log's new one; if it is not, it fails with the fork evidence
+        /// (also in DIR/fork-evidence.json) and changes nothing.
+        #[arg(long, value_name = "DIR", conflicts_with = "unverified")]
+        state: Option<PathBuf>,
+    },
+    /// Finds changes in an audit state (`causeway audit --state DIR`),
+    /// offline: for each change with a record matching the key, prints
+    /// its causal chain (authorization, pre-flight, credentials, action
+    /// count, closure or revocation, review) and the findings on its
+    /// records. Needs no log: the state holds only what the audit verified.
+    #[command(group(clap::ArgGroup::new("key").required(true).multiple(false)))]
+    Find {
+        /// The audit state directory.
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// An authorization's ticket.
+        #[arg(long, group = "key")]
+        ticket: Option<String>,
+        /// The approving human (approver.subject).
+        #[arg(long, group = "key")]
+        approver: Option<String>,
+        /// An agent (a credential's agent.id).
+        #[arg(long, group = "key")]
+        agent: Option<String>,
+        /// A credential's serial or leaf hash.
+        #[arg(long, value_name = "SERIAL_OR_LEAF", group = "key")]
+        credential: Option<String>,
+        /// Actions whose target matches this glob (*, ?, [...]; case-sensitive).
+        #[arg(long, value_name = "GLOB", group = "key")]
+        target: Option<String>,
+        /// Any record's leaf hash.
+        #[arg(long, value_name = "HEX", group = "key")]
+        leaf_hash: Option<String>,
+        /// Only matching records at or after this time (RFC 3339).
+        #[arg(long, value_name = "RFC3339")]
+        since: Option<String>,
+        /// Only matching records at or before this time (RFC 3339).
+        #[arg(long, value_name = "RFC3339")]
+        until: Option<String>,
+        /// Print the changes as one JSON array.
+        #[arg(long)]
+        json: bool,
     },
     /// Checks a proof bundle (`causeway prove bundle`) with no network: the
     /// checkpoint's signatures (--vkey) and witness quorum, every entry's

@@ -11,7 +11,7 @@
 //! * [`checkpoint`], [`proofs`] (`prove inclusion`/`consistency`),
 //!   [`tiles`] (`verify-tiles`, `export-tiles`), [`anchor`]
 //!   (`verify-anchor`), [`evidence`] (`verify-evidence`).
-//! * The auditor's: [`audit`], [`bundle`] (`prove bundle`, `verify`),
+//! * The auditor's: [`audit`], [`find`], [`bundle`] (`prove bundle`, `verify`),
 //!   [`monitor`], and what they trust ([`trust`](mod@trust)).
 
 // The doc comments of `cli` and `args` are clap's help text, written for a
@@ -29,6 +29,7 @@ mod credential;
 mod demo;
 mod duration;
 mod evidence;
+mod find;
 mod monitor;
 mod output;
 mod preflight;
@@ -130,6 +131,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             out,
             tsa_roots,
             unverified,
+            state,
         } => {
             let trust = trust(&common, true, tsa_roots)?;
             let log = common.target()?;
@@ -140,10 +142,37 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 tiles.http_timeout,
                 &policy,
                 &out,
+                state.as_deref(),
                 &trust,
                 common.json,
             )
             .await
+        }
+        Command::Find {
+            state,
+            ticket,
+            approver,
+            agent,
+            credential,
+            target,
+            leaf_hash,
+            since,
+            until,
+            json,
+        } => {
+            use causeway_client::audit_state::find::Key;
+            let key = match (ticket, approver, agent, credential, target, leaf_hash) {
+                (Some(t), ..) => Key::Ticket(t),
+                (_, Some(p), ..) => Key::Approver(p),
+                (_, _, Some(a), ..) => Key::Agent(a),
+                (_, _, _, Some(c), ..) => Key::Credential(c),
+                (.., Some(g), _) => Key::Target(g),
+                (.., Some(h)) => Key::LeafHash(h),
+                _ => anyhow::bail!(
+                    "give one of --ticket, --approver, --agent, --credential, --target, --leaf-hash"
+                ),
+            };
+            find::find(&state, key, since.as_deref(), until.as_deref(), json)
         }
         Command::Verify {
             common,
