@@ -144,7 +144,11 @@ fn producers(dir: &Path) -> anyhow::Result<Producers> {
 }
 
 /// Starts the records log; returns it, its gRPC URL and its vkeys.
-fn start_log(bin: &Path, dir: &Path, policy: &Path) -> anyhow::Result<(Process, String, Vec<String>)> {
+fn start_log(
+    bin: &Path,
+    dir: &Path,
+    policy: &Path,
+) -> anyhow::Result<(Process, String, Vec<String>)> {
     let mut child = Command::new(bin.join("causeway-server"))
         .arg("--data-dir")
         .arg(dir)
@@ -417,12 +421,18 @@ async fn count_records(log_url: &str) -> anyhow::Result<(u64, u64, u64)> {
     let mut log = LogClient::connect(log_url).await?;
     let (mut actions, mut outcomes, mut total) = (0, 0, 0);
     loop {
-        let batch = log.entries(total, 10_000).await?;
-        if batch.is_empty() {
-            break;
-        }
+        // Past the end the log answers OutOfRange, not an empty list.
+        let batch = match log.entries(total, 10_000).await {
+            Ok(b) if !b.is_empty() => b,
+            Ok(_) => break,
+            Err(e) if e.code() == Some(tonic::Code::OutOfRange) => break,
+            Err(e) => return Err(e.into()),
+        };
         for e in &batch {
-            match Envelope::decode(e).and_then(|env| env.record()).map(|r| r.kind()) {
+            match Envelope::decode(e)
+                .and_then(|env| env.record())
+                .map(|r| r.kind())
+            {
                 Ok(Kind::Action) => actions += 1,
                 Ok(Kind::Outcome) => outcomes += 1,
                 _ => {}
@@ -524,8 +534,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let p = producers(&dir.join("producers"))?;
     let (log, log_url, vkeys) = start_log(&bin, &dir.join("log"), &p.policy)?;
-    let (_issuer, issuer_url, pki, gate_cert) =
-        start_issuer(&bin, &dir, (&log_url, &vkeys), &p)?;
+    let (_issuer, issuer_url, pki, gate_cert) = start_issuer(&bin, &dir, (&log_url, &vkeys), &p)?;
     let (auth, pre) = approve(&log_url, &p).await?;
 
     // The baseline's upstream: server-everything over Streamable HTTP.
@@ -614,11 +623,20 @@ async fn main() -> anyhow::Result<()> {
     }
     for (label, calls, sessions, rate) in plan {
         if !args.json {
-            eprintln!("causeway-gate-bench: {sessions} session(s), {calls} calls, direct then gate");
+            eprintln!(
+                "causeway-gate-bench: {sessions} session(s), {calls} calls, direct then gate"
+            );
         }
         watched.upstream = upstream_pid;
         watched.gate = None;
-        let direct = run_agent(&args.mcp_dir, &upstream_url, calls, sessions, rate, &watched)?;
+        let direct = run_agent(
+            &args.mcp_dir,
+            &upstream_url,
+            calls,
+            sessions,
+            rate,
+            &watched,
+        )?;
         watched.upstream = gate_upstream;
         watched.gate = Some(gate_pid);
         let through = run_agent(&args.mcp_dir, &gate_url, calls, sessions, rate, &watched)?;
