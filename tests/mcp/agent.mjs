@@ -5,7 +5,7 @@
 //
 //   node agent.mjs (--stdio CMD [ARG...] -- | --http URL) [--script FILE|-]
 //   node agent.mjs (--stdio ... -- | --http URL) --bench N --concurrency C
-//                  --call TOOL --arguments JSON
+//                  --call TOOL --arguments JSON [--rate R]
 //
 // The script (default: stdin) is a JSON list of steps, each answered by
 // one JSON line on stdout:
@@ -23,7 +23,12 @@
 //
 // Bench mode opens C sessions (each its own connection: its own server
 // process over stdio), makes N calls in total across them and prints
-// {"calls", "seconds", "p50_ms", "p99_ms", "calls_per_s", "errors"}.
+// {"calls", "seconds", "p50_ms", "p99_ms", "calls_per_s", "errors",
+// "cpu_ms"} (cpu_ms: this agent's own user + system CPU during the calls,
+// so a benchmark can tell the client's share of a shared machine). With
+// --rate R (bench only) call k starts no earlier than k/R seconds after the
+// first, across all sessions: an open-loop pace instead of back to back.
+// Latency is timed from each call's actual start.
 
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
@@ -35,7 +40,7 @@ import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 const USAGE =
   "usage: node agent.mjs (--stdio CMD [ARG...] -- | --http URL) [--script FILE|-]\n" +
   "       node agent.mjs (--stdio CMD [ARG...] -- | --http URL) --bench N --concurrency C " +
-  "--call TOOL --arguments JSON";
+  "--call TOOL --arguments JSON [--rate R]";
 const CONNECT_TIMEOUT_MS = 30_000;
 // Long enough for the tests' slow calls; the SDK's default is 60 s.
 const CALL_TIMEOUT_MS = 300_000;
@@ -47,7 +52,7 @@ function die(message, code = 2) {
 
 /** Parses the CLI by hand: --stdio takes everything up to `--`. */
 function parseArgs(argv) {
-  const opts = { script: "-", bench: null, concurrency: 1 };
+  const opts = { script: "-", bench: null, concurrency: 1, rate: null };
   for (let i = 0; i < argv.length; ) {
     const a = argv[i];
     if (a === "--stdio") {
@@ -74,6 +79,12 @@ function parseArgs(argv) {
         opts[a.slice(2)] = n;
         break;
       }
+      case "--rate": {
+        const r = Number.parseFloat(value);
+        if (!(r > 0)) die(`--rate needs a positive number of calls per second, not ${JSON.stringify(value)}`);
+        opts.rate = r;
+        break;
+      }
       case "--call":
         opts.call = value;
         break;
@@ -91,6 +102,7 @@ function parseArgs(argv) {
   }
   if (("stdio" in opts) === ("http" in opts)) die(`give exactly one of --stdio and --http\n${USAGE}`);
   if (opts.bench !== null && !opts.call) die(`--bench needs --call\n${USAGE}`);
+  if (opts.rate !== null && opts.bench === null) die(`--rate goes with --bench\n${USAGE}`);
   return opts;
 }
 
@@ -206,11 +218,19 @@ async function runBench(opts) {
   const latencies = [];
   let errors = 0;
   let remaining = opts.bench;
+  let issued = 0;
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   await Promise.all(
     clients.map(async (client) => {
       while (remaining > 0) {
         remaining -= 1;
+        if (opts.rate !== null) {
+          const due = start + (issued * 1000) / opts.rate;
+          issued += 1;
+          const wait = due - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
         const t0 = performance.now();
         const answer = await call(client, opts.call, args);
         latencies.push(performance.now() - t0);
@@ -219,6 +239,7 @@ async function runBench(opts) {
     }),
   );
   const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   await Promise.all(clients.map((c) => c.close().catch(() => {})));
   latencies.sort((a, b) => a - b);
   const round = (x, d) => Math.round(x * 10 ** d) / 10 ** d;
@@ -229,6 +250,7 @@ async function runBench(opts) {
     p99_ms: round(percentile(latencies, 99), 3),
     calls_per_s: seconds > 0 ? round(latencies.length / seconds, 1) : null,
     errors,
+    cpu_ms: round((cpu.user + cpu.system) / 1000, 1),
   });
   return 0;
 }

@@ -1,0 +1,688 @@
+//! `causeway-gate-bench`: what putting `causeway-gate` between an agent and
+//! its tool server costs (issue 20, "Benchmark").
+//!
+//! Starts, from release binaries on loopback: a records-mode
+//! `causeway-server` whose producer policy trusts a `gate` principal, a
+//! `causeway-issuer` behind mutual TLS, then writes an approval and its
+//! passing pre-flight. The upstream is npm's reference
+//! `@modelcontextprotocol/server-everything` (its `echo` tool), served over
+//! Streamable HTTP for the baseline; `causeway-gate --http 127.0.0.1:0`
+//! sits in front of an `everything` upstream of its own (stdio by default,
+//! or the same HTTP process with `--upstream http`), with only `echo` in
+//! the session's scope.
+//!
+//! For each session count S the same agent (`tests/mcp/agent.mjs`, the
+//! official TypeScript SDK client, over Streamable HTTP) makes `--calls`
+//! calls with S concurrent sessions, first straight to the upstream (the
+//! baseline), then through the gate; then one paced row at `--rate` calls
+//! per second from one session. It prints calls/s, p50/p99 of both, the
+//! ratio and the latency the gate adds, the CPU each process spent per
+//! call, and checks afterwards that the log holds one `action` and one
+//! `outcome` for every call that went through the gate.
+//!
+//! ```text
+//! cargo build --release -p causeway-server -p causeway-issuer -p causeway-gate -p causeway-bench
+//! (cd tests/mcp && npm ci)
+//! target/release/causeway-gate-bench       # --calls 2000 --sessions 1,16,64 --rate 100
+//! ```
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use causeway_bench::{Process, bin_dir, field, spawn_ready};
+use causeway_client::LogClient;
+use causeway_client::demo::rfc3339;
+use causeway_records::{Envelope, Kind, ProducerKey, Record};
+use causeway_tlog::merkle::leaf_hash;
+use clap::Parser;
+use serde_json::{Value, json};
+
+/// The gate's added latency and throughput against the same agent calling
+/// the same upstream directly, in the same run.
+#[derive(Parser, Debug)]
+#[command(name = "causeway-gate-bench", version, about)]
+struct Args {
+    /// Directory of the causeway-server, causeway-issuer and causeway-gate
+    /// binaries (default: next to this one).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// The MCP fixture directory with `agent.mjs` and its `node_modules`
+    /// (`npm ci` done).
+    #[arg(long, default_value_os_t = causeway_tests::mcp::fixture_dir())]
+    mcp_dir: PathBuf,
+    /// Calls per row (each of direct and gate), across all sessions.
+    #[arg(long, default_value_t = 2000)]
+    calls: usize,
+    /// Concurrent sessions of the closed-loop rows.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    sessions: Vec<usize>,
+    /// Calls per second of the paced row (one session); 0 skips it.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Calls of the paced row.
+    #[arg(long, default_value_t = 1000)]
+    paced_calls: usize,
+    /// How the gate reaches its upstream: `stdio` (a server-everything
+    /// child of its own) or `http` (the baseline's HTTP server).
+    #[arg(long, default_value = "stdio", value_parser = ["stdio", "http"])]
+    upstream: String,
+    /// Where the log, the keys and the configs go (default: a temporary
+    /// directory, removed at the end).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Print the results as one JSON object instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The upstream's tool the agent calls, and its arguments.
+const TOOL: &str = "echo";
+/// The session's agent id.
+const AGENT: &str = "agent://bench/gate";
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn signed(kind: Kind, value: &Value, key: &ProducerKey) -> anyhow::Result<Vec<u8>> {
+    let record = Record::from_json(kind, &value.to_string()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Envelope::sign(&record, key).encode())
+}
+
+/// The producers: their keys and the policy trusting them.
+struct Producers {
+    approver: ProducerKey,
+    verifier: ProducerKey,
+    policy: PathBuf,
+    issuer_key: PathBuf,
+    gate_key: PathBuf,
+}
+
+/// Writes fresh keys for an approver, a verifier, an issuer and a gate,
+/// and a producer policy trusting them, into `dir`.
+fn producers(dir: &Path) -> anyhow::Result<Producers> {
+    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    let mut rng = rand::rngs::OsRng;
+    let approver = ProducerKey::generate(&mut rng);
+    let verifier = ProducerKey::generate(&mut rng);
+    let issuer = ProducerKey::generate(&mut rng);
+    let gate = ProducerKey::generate(&mut rng);
+    let mut policy = String::from("max_future_skew = \"5m\"\n");
+    for (stem, name, role, key) in [
+        ("approver", "alice@example.com", "human", &approver),
+        ("verifier", "preflight.example.com", "verifier", &verifier),
+        ("issuer", "jit-issuer.example.com", "issuer", &issuer),
+        ("gate", "causeway-gate", "gate", &gate),
+    ] {
+        let pem = key.to_pkcs8_pem().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let path = dir.join(format!("{stem}.pem"));
+        std::fs::write(&path, pem).with_context(|| path.display().to_string())?;
+        policy.push_str(&format!(
+            "\n[[principal]]\nname = \"{name}\"\nrole = \"{role}\"\nkeys = [\"{}\"]\n",
+            base64::engine::general_purpose::STANDARD.encode(key.public_spki_der())
+        ));
+    }
+    // The bench may run at any hour.
+    policy.push_str(
+        "\n[audit]\nworking_hours = \"00:00-24:00\"\nworking_days = [\"mon\", \"tue\", \"wed\", \
+         \"thu\", \"fri\", \"sat\", \"sun\"]\n",
+    );
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, policy).with_context(|| path.display().to_string())?;
+    Ok(Producers {
+        approver,
+        verifier,
+        policy: path,
+        issuer_key: dir.join("issuer.pem"),
+        gate_key: dir.join("gate.pem"),
+    })
+}
+
+/// Starts the records log; returns it, its gRPC URL and its vkeys.
+fn start_log(
+    bin: &Path,
+    dir: &Path,
+    policy: &Path,
+) -> anyhow::Result<(Process, String, Vec<String>)> {
+    let mut child = Command::new(bin.join("causeway-server"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+        .args(["--origin", "bench.causeway/gate"])
+        .arg("--policy")
+        .arg(policy)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting causeway-server")?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let process = Process(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let mut vkeys = Vec::new();
+    for line in lines.by_ref() {
+        let line = line?;
+        if let Some(v) = line.strip_prefix("vkey ") {
+            vkeys.push(v.to_owned());
+        } else if let Some(rest) = line.strip_prefix("causeway-server ready ") {
+            let grpc = field(rest, "grpc=")?;
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok((process, format!("http://{grpc}"), vkeys));
+        }
+    }
+    bail!("causeway-server exited before it was ready")
+}
+
+/// Starts `causeway-issuer` for `log_url` behind mutual TLS; the gate's
+/// client certificate (CN `gate`) may ask for `agent://bench/*`. Returns
+/// it, its URL and the PKI (CA, gate certificate and key).
+fn start_issuer(
+    bin: &Path,
+    dir: &Path,
+    (log_url, vkeys): (&str, &[String]),
+    p: &Producers,
+) -> anyhow::Result<(Process, String, causeway_tests::Pki, (PathBuf, PathBuf))> {
+    let pki = causeway_tests::Pki::new(dir, "issuer-ca");
+    let (cert, key) = pki.issue("issuer", true);
+    let gate_cert = pki.issue("gate", false);
+    let vkeys: Vec<String> = vkeys.iter().map(|v| format!("{v:?}")).collect();
+    let config = dir.join("issuer.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\nlog_url = {log_url:?}\nlog_vkeys = [{}]\npolicy = {:?}\n\
+         issuer_key = {:?}\nmax_ttl = \"1h\"\nstate_dir = \"issuer-state\"\n\n\
+         [tls]\ncert = {cert:?}\nkey = {key:?}\nclient_ca = {:?}\n\n\
+         [[caller]]\nsubject = \"gate\"\nagents = [\"agent://bench/*\"]\n",
+        vkeys.join(", "),
+        p.policy,
+        p.issuer_key,
+        pki.ca(),
+    );
+    std::fs::write(&config, text).with_context(|| config.display().to_string())?;
+    let mut cmd = Command::new(bin.join("causeway-issuer"));
+    cmd.arg("--config").arg(&config);
+    let (process, addr) = spawn_ready(cmd, "causeway-issuer ready grpc=")?;
+    Ok((process, format!("https://{}", addr.trim()), pki, gate_cert))
+}
+
+/// Writes alice's approval of the bench change (only `everything.echo` on
+/// target `everything`) and its passing pre-flight; their leaf hashes.
+async fn approve(log_url: &str, p: &Producers) -> anyhow::Result<(String, String)> {
+    let mut log = LogClient::connect(log_url).await?;
+    let t0 = now();
+    let auth = signed(
+        Kind::Authorization,
+        &json!({
+            "approver": {"subject": "alice@example.com", "issuer": "https://login.example.com"},
+            "authn": {"method": "webauthn", "mfa": true, "assurance": "aal2",
+                      "authenticated_at": rfc3339(t0 - 60)},
+            "plan": {"objective": "gate bench", "method": "bench", "test_approach": "bench",
+                     "backout": "none"},
+            "scope": {"change_class": "standard", "targets": ["everything"],
+                      "actions": ["everything.echo"]},
+            "ticket": "CHG-GATE-BENCH",
+            "not_before": rfc3339(t0 - 60), "not_after": rfc3339(t0 + 7200),
+            "time": rfc3339(t0),
+        }),
+        &p.approver,
+    )?;
+    let auth_hash = leaf_hash(&auth);
+    log.add_entries(vec![auth]).await?;
+    let pre = signed(
+        Kind::Preflight,
+        &json!({"subject": auth_hash.to_hex(), "stage": "issuance",
+               "checks": [{"name": "bench", "result": "pass", "detail": "", "cves": []}],
+               "verdict": "pass", "time": rfc3339(t0)}),
+        &p.verifier,
+    )?;
+    let pre_hash = leaf_hash(&pre);
+    log.add_entries(vec![pre]).await?;
+    Ok((auth_hash.to_hex(), pre_hash.to_hex()))
+}
+
+/// A free loopback port (server-everything takes its port from `PORT`
+/// and cannot report one the kernel picked).
+fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Spawns `cmd` with stderr piped and waits for a stderr line containing
+/// `ready`; returns the process and that line. Later stderr is drained.
+fn spawn_stderr_ready(mut cmd: Command, ready: &str) -> anyhow::Result<(Process, String)> {
+    let mut child = cmd
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {cmd:?}"))?;
+    let stderr = child.stderr.take().context("stderr")?;
+    let process = Process(child);
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line?;
+        if line.contains(ready) {
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok((process, line));
+        }
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    bail!("{cmd:?} exited before it was ready:\n{seen}")
+}
+
+/// Process CPU time (user + system), ms, from `/proc/<pid>/stat`.
+fn cpu_ms(pid: u32, tick_ms: f64) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name: state is the first,
+    // utime and stime the 12th and 13th.
+    let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) * tick_ms
+}
+
+/// The children of `pid` (the gate's stdio upstream).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let rest = s.rsplit_once(") ")?.1.to_owned();
+                    rest.split(' ').nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
+fn tick_ms() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse::<f64>().ok())
+        .filter(|t| *t > 0.0)
+        .map_or(10.0, |t| 1000.0 / t)
+}
+
+/// One agent run's figures.
+#[derive(Clone, Debug, Default)]
+struct Run {
+    calls: u64,
+    errors: u64,
+    calls_per_s: f64,
+    p50: f64,
+    p99: f64,
+    /// CPU ms per call: the agent, the upstream, the gate, the log.
+    cpu: [f64; 4],
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        json!({
+            "calls": self.calls, "errors": self.errors, "calls_per_s": self.calls_per_s,
+            "p50_ms": self.p50, "p99_ms": self.p99,
+            "cpu_ms_per_call": {"agent": self.cpu[0], "upstream": self.cpu[1],
+                                "gate": self.cpu[2], "log": self.cpu[3]},
+        })
+    }
+}
+
+/// What is measured: the processes whose CPU is sampled around a run.
+struct Watched {
+    upstream: u32,
+    gate: Option<u32>,
+    log: u32,
+    tick_ms: f64,
+}
+
+impl Watched {
+    fn sample(&self) -> [f64; 3] {
+        let t = |p: Option<u32>| p.map_or(0.0, |p| cpu_ms(p, self.tick_ms));
+        [t(Some(self.upstream)), t(self.gate), t(Some(self.log))]
+    }
+}
+
+/// Runs `agent.mjs --bench` against `url`.
+fn run_agent(
+    mcp_dir: &Path,
+    url: &str,
+    calls: usize,
+    sessions: usize,
+    rate: Option<f64>,
+    watched: &Watched,
+) -> anyhow::Result<Run> {
+    let mut cmd = Command::new("node");
+    cmd.arg(mcp_dir.join("agent.mjs"))
+        .args(["--http", url])
+        .args(["--bench", &calls.to_string()])
+        .args(["--concurrency", &sessions.to_string()])
+        .args(["--call", TOOL])
+        .args(["--arguments", r#"{"message":"causeway-gate-bench"}"#]);
+    if let Some(r) = rate {
+        cmd.args(["--rate", &r.to_string()]);
+    }
+    let before = watched.sample();
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .context("starting node tests/mcp/agent.mjs")?;
+    let after = watched.sample();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!(
+            "agent.mjs against {url} failed ({}): {stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let v: Value = serde_json::from_str(stdout.trim())
+        .with_context(|| format!("agent.mjs printed {stdout:?}"))?;
+    let num = |k: &str| v[k].as_f64().with_context(|| format!("no {k} in {v}"));
+    let calls = num("calls")? as u64;
+    let per = |ms: f64| if calls > 0 { ms / calls as f64 } else { 0.0 };
+    Ok(Run {
+        calls,
+        errors: num("errors")? as u64,
+        calls_per_s: num("calls_per_s")?,
+        p50: num("p50_ms")?,
+        p99: num("p99_ms")?,
+        cpu: [
+            per(num("cpu_ms")?),
+            per(after[0] - before[0]),
+            per(after[1] - before[1]),
+            per(after[2] - before[2]),
+        ],
+    })
+}
+
+/// A row: the same load straight to the upstream and through the gate.
+struct Row {
+    label: String,
+    direct: Run,
+    gate: Run,
+}
+
+/// Counts the `action` and `outcome` records in the log.
+async fn count_records(log_url: &str) -> anyhow::Result<(u64, u64, u64)> {
+    let mut log = LogClient::connect(log_url).await?;
+    let (mut actions, mut outcomes, mut total) = (0, 0, 0);
+    loop {
+        // Past the end the log answers OutOfRange, not an empty list.
+        let batch = match log.entries(total, 10_000).await {
+            Ok(b) if !b.is_empty() => b,
+            Ok(_) => break,
+            Err(e) if e.code() == Some(tonic::Code::OutOfRange) => break,
+            Err(e) => return Err(e.into()),
+        };
+        for e in &batch {
+            match Envelope::decode(e)
+                .and_then(|env| env.record())
+                .map(|r| r.kind())
+            {
+                Ok(Kind::Action) => actions += 1,
+                Ok(Kind::Outcome) => outcomes += 1,
+                _ => {}
+            }
+        }
+        total += batch.len() as u64;
+    }
+    Ok((actions, outcomes, total))
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
+fn print_tables(rows: &[Row], records: &Value) {
+    println!(
+        "| sessions | calls | direct calls/s | gate calls/s | ratio | direct p50 / p99 | \
+         gate p50 / p99 | added p50 / p99 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let errors = r.direct.errors + r.gate.errors;
+        println!(
+            "| {} | {}{} | {:.0} | {:.0} | {:.2} | {:.2} / {:.2} ms | {:.2} / {:.2} ms | \
+             {:+.2} / {:+.2} ms |",
+            r.label,
+            r.gate.calls,
+            if errors > 0 {
+                format!(" ({errors} errors)")
+            } else {
+                String::new()
+            },
+            r.direct.calls_per_s,
+            r.gate.calls_per_s,
+            ratio(r.gate.calls_per_s, r.direct.calls_per_s),
+            r.direct.p50,
+            r.direct.p99,
+            r.gate.p50,
+            r.gate.p99,
+            r.gate.p50 - r.direct.p50,
+            r.gate.p99 - r.direct.p99,
+        );
+    }
+    println!();
+    println!(
+        "CPU ms per call (user + system, from the agent's process.cpuUsage and /proc/<pid>/stat):"
+    );
+    println!();
+    println!("| sessions | direct: agent / upstream | gate: agent / upstream / gate / log |");
+    println!("|---|---|---|");
+    for r in rows {
+        let (d, g) = (r.direct.cpu, r.gate.cpu);
+        println!(
+            "| {} | {:.3} / {:.3} | {:.3} / {:.3} / {:.3} / {:.3} |",
+            r.label, d[0], d[1], g[0], g[1], g[2], g[3]
+        );
+    }
+    println!();
+    println!(
+        "records: {} gate calls, {} actions and {} outcomes in the log ({} entries in all): \
+         {:.2} records per call; {}",
+        records["gate_calls"],
+        records["actions"],
+        records["outcomes"],
+        records["log_entries"],
+        records["records_per_call"].as_f64().unwrap_or(0.0),
+        if records["ok"].as_bool() == Some(true) {
+            "one action and one outcome per call"
+        } else {
+            "MISMATCH: not one action and one outcome per call"
+        }
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let bin = bin_dir(args.bin_dir.as_deref())?;
+    let everything = args
+        .mcp_dir
+        .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    if !everything.exists() {
+        bail!(
+            "{} is missing: run `npm ci` in {}",
+            everything.display(),
+            args.mcp_dir.display()
+        );
+    }
+    let temp;
+    let dir = match &args.work_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| d.display().to_string())?;
+            d.clone()
+        }
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().to_owned()
+        }
+    };
+    let p = producers(&dir.join("producers"))?;
+    let (log, log_url, vkeys) = start_log(&bin, &dir.join("log"), &p.policy)?;
+    let (_issuer, issuer_url, pki, gate_cert) = start_issuer(&bin, &dir, (&log_url, &vkeys), &p)?;
+    let (auth, pre) = approve(&log_url, &p).await?;
+
+    // The baseline's upstream: server-everything over Streamable HTTP.
+    // Its stdout (a line per request) goes nowhere.
+    let port = free_port()?;
+    let mut cmd = Command::new("node");
+    cmd.arg(&everything)
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null());
+    let (upstream, _) = spawn_stderr_ready(cmd, "listening on port")?;
+    let upstream_url = format!("http://127.0.0.1:{port}/mcp");
+
+    let upstream_table = if args.upstream == "http" {
+        format!("url = {upstream_url:?}")
+    } else {
+        format!(
+            "command = [\"node\", {:?}, \"stdio\"]",
+            everything.display().to_string()
+        )
+    };
+    let config = dir.join("gate.toml");
+    let text = format!(
+        "gate_key = {:?}\n\n[log]\nurl = {log_url:?}\n\n[issuer]\nurl = {issuer_url:?}\n\
+         ca = {:?}\ncert = {:?}\nkey = {:?}\n\n[session]\nauthorization = \"{auth}\"\n\
+         preflight = \"{pre}\"\nagent = \"{AGENT}\"\nmodel = \"bench\"\nversion = \"1\"\n\
+         change_class = \"standard\"\ntargets = [\"everything\"]\n\
+         actions = [\"everything.echo\"]\nttl = \"30m\"\n\n\
+         [[upstream]]\nname = \"everything\"\n{upstream_table}\n",
+        p.gate_key,
+        pki.ca(),
+        gate_cert.0,
+        gate_cert.1,
+    );
+    std::fs::write(&config, text).with_context(|| config.display().to_string())?;
+    let mut cmd = Command::new(bin.join("causeway-gate"));
+    cmd.arg("--config")
+        .arg(&config)
+        .args(["--http", "127.0.0.1:0"])
+        .stdout(Stdio::null());
+    let (gate, line) = spawn_stderr_ready(cmd, "causeway-gate: listening on ")?;
+    let gate_url = line
+        .split_once("listening on ")
+        .map(|(_, u)| u.trim().to_owned())
+        .context("the gate's listening line")?;
+    let gate_pid = gate.0.id();
+    let upstream_pid = upstream.0.id();
+    let mut watched = Watched {
+        upstream: upstream_pid,
+        gate: None,
+        log: log.0.id(),
+        tick_ms: tick_ms(),
+    };
+    let gate_upstream = if args.upstream == "http" {
+        upstream_pid
+    } else {
+        *children(gate_pid)
+            .first()
+            .context("the gate's stdio upstream process")?
+    };
+
+    let mut gate_calls = 0u64;
+    // Warm-up of both paths (JIT of the Node processes, connections); its
+    // gate calls count in the records check.
+    for url in [&upstream_url, &gate_url] {
+        let is_gate = url == &gate_url;
+        let r = run_agent(&args.mcp_dir, url, 200, 4, None, &watched)?;
+        if is_gate {
+            gate_calls += r.calls - r.errors;
+        }
+    }
+
+    let mut rows = Vec::new();
+    let mut plan: Vec<(String, usize, usize, Option<f64>)> = args
+        .sessions
+        .iter()
+        .map(|&s| (s.to_string(), args.calls, s, None))
+        .collect();
+    if args.rate > 0.0 {
+        plan.push((
+            format!("1, paced at {}/s", args.rate),
+            args.paced_calls,
+            1,
+            Some(args.rate),
+        ));
+    }
+    for (label, calls, sessions, rate) in plan {
+        if !args.json {
+            eprintln!(
+                "causeway-gate-bench: {sessions} session(s), {calls} calls, direct then gate"
+            );
+        }
+        watched.upstream = upstream_pid;
+        watched.gate = None;
+        let direct = run_agent(
+            &args.mcp_dir,
+            &upstream_url,
+            calls,
+            sessions,
+            rate,
+            &watched,
+        )?;
+        watched.upstream = gate_upstream;
+        watched.gate = Some(gate_pid);
+        let through = run_agent(&args.mcp_dir, &gate_url, calls, sessions, rate, &watched)?;
+        gate_calls += through.calls - through.errors;
+        rows.push(Row {
+            label,
+            direct,
+            gate: through,
+        });
+    }
+
+    // SIGTERM: the gate writes the outcomes still queued and its closure.
+    drop(gate);
+    let (actions, outcomes, entries) = count_records(&log_url).await?;
+    let records = json!({
+        "gate_calls": gate_calls, "actions": actions, "outcomes": outcomes,
+        "log_entries": entries,
+        "records_per_call": ratio((actions + outcomes) as f64, gate_calls as f64),
+        "ok": actions == gate_calls && outcomes == gate_calls,
+    });
+    if args.json {
+        let rows: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "sessions": r.label, "direct": r.direct.json(), "gate": r.gate.json(),
+                    "ratio": ratio(r.gate.calls_per_s, r.direct.calls_per_s),
+                    "added_p50_ms": r.gate.p50 - r.direct.p50,
+                    "added_p99_ms": r.gate.p99 - r.direct.p99,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({"upstream": args.upstream, "rows": rows, "records": records})
+        );
+    } else {
+        println!(
+            "gate upstream: server-everything over {}; agent: tests/mcp/agent.mjs over Streamable \
+             HTTP\n",
+            args.upstream
+        );
+        print_tables(&rows, &records);
+    }
+    if records["ok"].as_bool() != Some(true) {
+        bail!("the log does not hold one action and one outcome per gate call: {records}");
+    }
+    Ok(())
+}
