@@ -11,6 +11,15 @@ use tonic::transport::Channel;
 
 use crate::{ClientError, TlsSettings, channel};
 
+/// A fresh idempotence key for a credential request: 16 random bytes,
+/// hex. A retry must reuse it; a new request must not.
+pub fn new_request_id() -> String {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 /// What a credential request asks for.
 #[derive(Clone, Debug)]
 pub struct CredentialRequest {

@@ -102,7 +102,7 @@ impl Session {
             .with_context(|| format!("connecting to the issuer at {}", issuer.url))?;
         let issued = client
             .issue(&CredentialRequest {
-                request_id: format!("gate-{name}-{}", hex::encode(rand_bytes())),
+                request_id: format!("gate-{name}-{}", causeway_client::issuer::new_request_id()),
                 authorization: request.authorization,
                 preflight: request.preflight,
                 parent,
@@ -234,16 +234,4 @@ pub async fn credential_record(
             other.kind()
         ),
     }
-}
-
-fn rand_bytes() -> [u8; 8] {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    // Unique per request, not secret: the issuer's idempotence key.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish().to_be_bytes()
 }

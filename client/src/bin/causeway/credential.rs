@@ -5,7 +5,6 @@ use anyhow::Context as _;
 use causeway_client::issuer::{CredentialRequest, IssuerClient};
 use causeway_records::RecordRef;
 use causeway_tlog::merkle::Hash;
-use rand::RngCore as _;
 use serde_json::json;
 
 use crate::args::tls_settings;
@@ -69,11 +68,10 @@ async fn issue(args: IssueArgs) -> anyhow::Result<()> {
             args.key_out.display()
         );
     }
-    let request_id = args.request_id.clone().unwrap_or_else(|| {
-        let mut bytes = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        hex::encode(bytes)
-    });
+    let request_id = args
+        .request_id
+        .clone()
+        .unwrap_or_else(causeway_client::issuer::new_request_id);
     let request = CredentialRequest {
         request_id: request_id.clone(),
         authorization: reference("authorization", &args.authorization)?,
