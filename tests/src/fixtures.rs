@@ -161,6 +161,32 @@ pub async fn add(client: &mut LogClient, entry: (Vec<u8>, Hash)) -> u64 {
     r.entries[0].index
 }
 
+/// Submits alice's authorization of `ticket` (made now, edited by
+/// `edit`) and a verifier's passing issuance pre-flight of it, signed by
+/// `producers`; returns their leaf hashes.
+pub async fn approved(
+    log: &mut LogClient,
+    producers: &crate::Producers,
+    ticket: &str,
+    edit: impl FnOnce(&mut Value),
+) -> (Hash, Hash) {
+    let at = now();
+    let mut a = authorization(at);
+    a["ticket"] = ticket.into();
+    edit(&mut a);
+    let auth = env(Kind::Authorization, a, &producers.approver);
+    let auth_hash = auth.1;
+    add(log, auth).await;
+    let pre = env(
+        Kind::Preflight,
+        preflight(&auth_hash, at),
+        &producers.verifier,
+    );
+    let pre_hash = pre.1;
+    add(log, pre).await;
+    (auth_hash, pre_hash)
+}
+
 /// Submits one entry and asserts it is refused with `code` and a message
 /// containing every one of `needles`.
 pub async fn refused(client: &mut LogClient, entry: Vec<u8>, code: Code, needles: &[&str]) {

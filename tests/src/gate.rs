@@ -10,7 +10,6 @@ use causeway_records::{Envelope, Kind, ProducerKey, Record};
 use causeway_tlog::merkle::Hash;
 use serde_json::Value;
 
-use crate::fixtures::{add, authorization, env, now, preflight};
 use crate::issuer::{Caller, Issuer, write_config};
 use crate::{Pki, Producers, Server};
 
@@ -95,23 +94,11 @@ impl GateDeployment {
     /// alice's authorization of `ticket` with this scope, and a passing
     /// pre-flight of it: their leaf hashes.
     pub async fn approved(&self, ticket: &str, targets: &[&str], actions: &[&str]) -> (Hash, Hash) {
-        let mut log = self.log().await;
-        let at = now();
-        let mut a = authorization(at);
-        a["ticket"] = ticket.into();
-        a["scope"]["targets"] = targets.into();
-        a["scope"]["actions"] = actions.into();
-        let auth = env(Kind::Authorization, a, &self.producers.approver);
-        let auth_hash = auth.1;
-        add(&mut log, auth).await;
-        let pre = env(
-            Kind::Preflight,
-            preflight(&auth_hash, at),
-            &self.producers.verifier,
-        );
-        let pre_hash = pre.1;
-        add(&mut log, pre).await;
-        (auth_hash, pre_hash)
+        crate::fixtures::approved(&mut self.log().await, &self.producers, ticket, |a| {
+            a["scope"]["targets"] = targets.into();
+            a["scope"]["actions"] = actions.into();
+        })
+        .await
     }
 
     /// Writes a gate config named `name`: the log, the gate key, the

@@ -5,7 +5,7 @@
 //! real binaries: out-of-scope and unknown calls, revocation and expiry
 //! mid-session, a sub-agent, `kill -9` of the gate mid-call, the log down.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use causeway_records::Kind;
@@ -48,6 +48,38 @@ fn stdio_upstream_with(journal: &Path, extra: &[String]) -> String {
         .map(|s| format!("{s:?}"))
         .collect();
     upstream_tables(&format!("command = [{}]", command.join(", ")))
+}
+
+/// A deployment with change `ticket` approved for [`TARGETS`] and
+/// [`ACTIONS`], and a gate config (`top`, `ttl`) for it in front of
+/// `upstream.py` over stdio: the deployment, the upstream's journal and
+/// the config.
+async fn stdio_gate(ticket: &str, top: &str, ttl: &str) -> (GateDeployment, PathBuf, PathBuf) {
+    let d = GateDeployment::start();
+    let approved = d.approved(ticket, TARGETS, ACTIONS).await;
+    let journal = d.dir.path().join("journal.jsonl");
+    let config = d.config(
+        "gate",
+        top,
+        approved,
+        TARGETS,
+        ACTIONS,
+        ttl,
+        &stdio_upstream(&journal),
+    );
+    (d, journal, config)
+}
+
+/// The tool names a `{"list": true}` step printed, sorted.
+fn tool_names(line: &Value) -> Vec<&str> {
+    let mut tools: Vec<&str> = line["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    tools.sort_unstable();
+    tools
 }
 
 fn gate_stdio(config: &Path) -> Transport {
@@ -129,14 +161,10 @@ async fn in_scope_calls_are_logged_before_they_are_forwarded_and_the_rest_refuse
     assert_eq!(lines.len(), 7, "{lines:?}");
 
     // tools/list shows only what the scope allows: deploy is hidden.
-    let mut tools: Vec<&str> = lines[0]["tools"]
-        .as_array()
-        .expect("tools")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    tools.sort_unstable();
-    assert_eq!(tools, ["echo", "fail", "git_commit", "slow"]);
+    assert_eq!(
+        tool_names(&lines[0]),
+        ["echo", "fail", "git_commit", "slow"]
+    );
     assert_eq!(lines[1]["ok"], true, "{}", lines[1]);
     assert!(text_of(&lines[1]).contains("hello"), "{}", lines[1]);
     assert_eq!(lines[2]["ok"], true, "{}", lines[2]);
@@ -288,18 +316,7 @@ fn agent_in_background(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_credential_revoked_mid_session_stops_the_next_call() {
-    let d = GateDeployment::start();
-    let approved = d.approved("CHG-300", TARGETS, ACTIONS).await;
-    let journal = d.dir.path().join("journal.jsonl");
-    let config = d.config(
-        "gate",
-        "",
-        approved,
-        TARGETS,
-        ACTIONS,
-        "10m",
-        &stdio_upstream(&journal),
-    );
+    let (d, journal, config) = stdio_gate("CHG-300", "", "10m").await;
     let agent = agent_in_background(
         &config,
         json!([
@@ -332,18 +349,7 @@ async fn a_credential_revoked_mid_session_stops_the_next_call() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn on_violation_revoke_revokes_and_ends_the_session() {
-    let d = GateDeployment::start();
-    let approved = d.approved("CHG-310", TARGETS, ACTIONS).await;
-    let journal = d.dir.path().join("journal.jsonl");
-    let config = d.config(
-        "gate",
-        "on_violation = \"revoke\"",
-        approved,
-        TARGETS,
-        ACTIONS,
-        "10m",
-        &stdio_upstream(&journal),
-    );
+    let (d, journal, config) = stdio_gate("CHG-310", "on_violation = \"revoke\"", "10m").await;
     let run = run_agent_output(
         Agent::Python,
         &gate_stdio(&config),
@@ -384,18 +390,7 @@ async fn on_violation_revoke_revokes_and_ends_the_session() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_credential_stops_the_agent_and_closes_the_session() {
-    let d = GateDeployment::start();
-    let approved = d.approved("CHG-400", TARGETS, ACTIONS).await;
-    let journal = d.dir.path().join("journal.jsonl");
-    let config = d.config(
-        "gate",
-        "",
-        approved,
-        TARGETS,
-        ACTIONS,
-        "4s",
-        &stdio_upstream(&journal),
-    );
+    let (d, journal, config) = stdio_gate("CHG-400", "", "4s").await;
     let run = run_agent_output(
         Agent::Python,
         &gate_stdio(&config),
@@ -481,18 +476,7 @@ async fn a_sub_agent_acts_under_a_delegated_credential_that_traces_to_the_approv
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_of_the_gate_mid_call_leaves_no_call_unrecorded() {
-    let d = GateDeployment::start();
-    let approved = d.approved("CHG-600", TARGETS, ACTIONS).await;
-    let journal = d.dir.path().join("journal.jsonl");
-    let config = d.config(
-        "gate",
-        "",
-        approved,
-        TARGETS,
-        ACTIONS,
-        "10m",
-        &stdio_upstream(&journal),
-    );
+    let (d, journal, config) = stdio_gate("CHG-600", "", "10m").await;
     let agent = agent_in_background(
         &config,
         json!([
@@ -541,18 +525,7 @@ async fn kill_9_of_the_gate_mid_call_leaves_no_call_unrecorded() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_log_down_calls_are_refused_and_never_forwarded() {
-    let d = GateDeployment::start();
-    let approved = d.approved("CHG-700", TARGETS, ACTIONS).await;
-    let journal = d.dir.path().join("journal.jsonl");
-    let config = d.config(
-        "gate",
-        "",
-        approved,
-        TARGETS,
-        ACTIONS,
-        "10m",
-        &stdio_upstream(&journal),
-    );
+    let (d, journal, config) = stdio_gate("CHG-700", "", "10m").await;
     let agent = agent_in_background(
         &config,
         json!([
@@ -615,14 +588,11 @@ async fn a_coding_agent_behind_the_gate_touches_only_the_files_its_approval_name
             {"call": "list_directory", "arguments": {"path": root}},
         ]),
     );
-    let mut tools: Vec<&str> = lines[0]["tools"]
-        .as_array()
-        .expect("tools")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    tools.sort_unstable();
-    assert_eq!(tools, ["read_text_file", "write_file"], "{lines:?}");
+    assert_eq!(
+        tool_names(&lines[0]),
+        ["read_text_file", "write_file"],
+        "{lines:?}"
+    );
     assert!(text_of(&lines[1]).contains("release notes v2"), "{lines:?}");
     refused(&lines[2], "out_of_scope", &["secrets.txt", "scope.targets"]);
     assert!(!text_of(&lines[2]).contains("TOPSECRET"));
@@ -733,15 +703,8 @@ async fn the_readme_coding_agent_config_works_with_the_real_filesystem_and_git_s
             {"call": "read_text_file", "arguments": {"path": format!("{repo_s}/.git/config")}},
         ]),
     );
-    let mut tools: Vec<&str> = lines[0]["tools"]
-        .as_array()
-        .expect("tools")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    tools.sort_unstable();
     assert_eq!(
-        tools,
+        tool_names(&lines[0]),
         [
             "git_add",
             "git_commit",

@@ -16,7 +16,7 @@ use causeway_client::LogClient;
 use causeway_records::{Envelope, Kind, ProducerKey, Record};
 use causeway_tests::audit::{audit_args, with_vkeys};
 use causeway_tests::fixtures::{
-    action, add, authorization, env, now, now_ms, preflight, refused, t,
+    self, action, add, authorization, env, now, now_ms, preflight, refused, t,
 };
 use causeway_tests::issuer::{Caller, Issuer, write_config};
 use causeway_tests::{Pki, Producers, Server, binary, cli};
@@ -162,22 +162,7 @@ impl Deployment {
     /// Submits alice's authorization (made now, edited by `edit`) and a
     /// verifier's passing issuance pre-flight of it.
     async fn approved(&self, ticket: &str, edit: impl FnOnce(&mut Value)) -> (Hash, Hash) {
-        let mut log = self.log().await;
-        let at = now();
-        let mut a = authorization(at);
-        a["ticket"] = ticket.into();
-        edit(&mut a);
-        let auth = env(Kind::Authorization, a, &self.producers.approver);
-        let auth_hash = auth.1;
-        add(&mut log, auth).await;
-        let pre = env(
-            Kind::Preflight,
-            preflight(&auth_hash, at),
-            &self.producers.verifier,
-        );
-        let pre_hash = pre.1;
-        add(&mut log, pre).await;
-        (auth_hash, pre_hash)
+        fixtures::approved(&mut self.log().await, &self.producers, ticket, edit).await
     }
 
     /// The credential records in the log.
