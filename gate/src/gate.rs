@@ -373,28 +373,25 @@ impl Gate {
         e: WriteError,
     ) -> ErrorData {
         match &e {
-            WriteError::Refused { message, .. } if message.contains("revoked") => {
-                session.end(Ended::Revoked(message.clone()));
-                self.refuse(
-                    session,
-                    name,
-                    arguments,
+            // The log refuses a session key's well-formed action with
+            // PERMISSION_DENIED only once the credential has ended: expired
+            // (judged on the gate's clock, as the log judges on its own), or
+            // revoked or closed. Either way the session is over.
+            WriteError::Refused {
+                code: tonic::Code::PermissionDenied,
+                message,
+            } => {
+                let r = if now().is_ok_and(|t| session.expired_at(t)) {
+                    self.expire(session).await;
+                    refusal("expired", format!("call {name:?} refused: {message}"))
+                } else {
+                    session.end(Ended::Revoked(message.clone()));
                     refusal(
                         "revoked",
                         format!("call {name:?} refused: the log refuses the credential: {message}"),
-                    ),
-                )
-                .await
-            }
-            WriteError::Refused { message, .. } if message.contains("expired") => {
-                self.expire(session).await;
-                self.refuse(
-                    session,
-                    name,
-                    arguments,
-                    refusal("expired", format!("call {name:?} refused: {message}")),
-                )
-                .await
+                    )
+                };
+                self.refuse(session, name, arguments, r).await
             }
             _ => ErrorData::new(
                 REFUSED,
