@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Delegate, IssueRequest, OnViolation, Service, SessionSource};
-use crate::mapping::{call_digest, digest};
+use crate::mapping::{call_digest, digest, digest_of};
 use crate::recorder::{Recorder, WriteError};
 use crate::session::{Ended, Session, now};
 use crate::upstream::{Offered, Returned, Upstreams};
@@ -235,7 +235,7 @@ impl Gate {
                 let (status, result_digest, error, answer) = match returned {
                     Ok(Returned::Result(r)) => {
                         let error = r.is_error.unwrap_or(false);
-                        let d = digest(&serde_json::to_value(&r).unwrap_or(Value::Null));
+                        let d = digest_of(&r);
                         let status = if error {
                             OutcomeStatus::Error
                         } else {
@@ -245,7 +245,7 @@ impl Gate {
                         (status, d, class, Ok(r))
                     }
                     Ok(Returned::Error(e)) => {
-                        let d = digest(&serde_json::to_value(&e).unwrap_or(Value::Null));
+                        let d = digest_of(&e);
                         let class = format!("jsonrpc_{}", e.code.0);
                         (OutcomeStatus::Error, d, Some(class), Err(e))
                     }
@@ -254,7 +254,7 @@ impl Gate {
                             format!("upstream {:?} is gone: {e}", offered.map.upstream),
                             None,
                         );
-                        let d = digest(&serde_json::to_value(&e).unwrap_or(Value::Null));
+                        let d = digest_of(&e);
                         (
                             OutcomeStatus::Error,
                             d,

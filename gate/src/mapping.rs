@@ -201,6 +201,12 @@ pub fn digest(value: &Value) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(canonical)))
 }
 
+/// [`digest`] of anything that serializes to JSON (a tool's result, an
+/// error): its JSON form, canonicalized.
+pub fn digest_of(value: &impl serde::Serialize) -> String {
+    digest(&serde_json::to_value(value).unwrap_or(Value::Null))
+}
+
 /// The digest of a refused call, `{"name", "arguments"}`, which the
 /// exception names: there is no action record to point at.
 pub fn call_digest(name: &str, arguments: &Map<String, Value>) -> String {
