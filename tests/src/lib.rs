@@ -633,8 +633,9 @@ pub fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String, String) {
     )
 }
 
-/// `go run tests/interop/<script>` in GOPATH mode against Debian's
-/// golang-golang-x-mod-dev, with its build cache under `cache`.
+/// `go run tests/interop/<script>` in GOPATH mode against Debian's Go
+/// packages (golang-golang-x-mod-dev, golang-google-protobuf-dev,
+/// golang-google-grpc-dev), with its build cache under `cache`.
 pub fn go_command(script: &str, cache: &Path) -> Command {
     let mut cmd = Command::new("go");
     cmd.arg("run")

@@ -1,8 +1,10 @@
 //! Independent implementations check Causeway's output: Go's
 //! golang.org/x/mod (sumdb/note for the Ed25519 checkpoint signature,
 //! sumdb/tlog for inclusion and consistency proofs) and Python's
-//! `cryptography` for the ECDSA P-256 (type 0x02) signature. `.ci/run`
-//! installs golang-go, golang-golang-x-mod-dev and python3-cryptography.
+//! `cryptography` for the ECDSA P-256 (type 0x02) signature. Producers
+//! written from docs/producers.md alone rebuild its vectors (Python) and
+//! write records the log admits (Node, Go). `./run deps` installs what they
+//! need (see `run`).
 
 use std::path::Path;
 use std::process::Command;
@@ -234,6 +236,56 @@ fn python_reproduces_the_producer_vectors_from_the_doc() {
     assert_eq!(out.trim(), "ok 11");
 }
 
+/// Runs a producer program written from docs/producers.md alone against a
+/// live log under the test producer policy, appending the flags both
+/// producers take (`--log HOST:PORT --approver PEM --issuer PEM`), and
+/// checks what it printed (`{"authorization": {"index", "leaf_hash"},
+/// "credential": …, "action": …, "tree_size"}`) against the log: each
+/// record reads back with the leaf hash the program printed and decodes to
+/// the kind it meant, and the log holds exactly those three.
+async fn producer_writes_a_chain(what: &str, mut producer: Command) {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("producers");
+    let policy = causeway_tests::Producers::new().write(&keys);
+    let server = Server::with_policy(&dir.path().join("log"), &policy);
+    let out = producer
+        .args(["--log", server.url.trim_start_matches("http://")])
+        .arg("--approver")
+        .arg(keys.join("approver.pem"))
+        .arg("--issuer")
+        .arg(keys.join("issuer.pem"))
+        .output()
+        .unwrap_or_else(|e| panic!("{what} does not start (./run deps installs it): {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{what} failed: {}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{what} printed no JSON line ({e}): {stdout}"));
+    let mut client = LogClient::connect(&server.url).await.unwrap();
+    for (step, kind) in [
+        ("authorization", causeway_records::Kind::Authorization),
+        ("credential", causeway_records::Kind::Credential),
+        ("action", causeway_records::Kind::Action),
+    ] {
+        let index = written[step]["index"].as_u64().unwrap();
+        let entry = client.entries(index, 1).await.unwrap().pop().unwrap();
+        assert_eq!(
+            causeway_tlog::merkle::leaf_hash(&entry).to_hex(),
+            written[step]["leaf_hash"].as_str().unwrap(),
+            "{what}: {step}"
+        );
+        let record = causeway_records::Envelope::decode(&entry)
+            .unwrap()
+            .record()
+            .unwrap();
+        assert_eq!(record.kind(), kind, "{what}: {step}");
+    }
+    assert_eq!(written["tree_size"], 3, "{what}");
+}
+
 /// A producer written from docs/producers.md alone, in JavaScript with npm's
 /// official `@grpc/grpc-js` and `protobufjs` (tests/producer-node): it
 /// signs an authorization, a credential and an action with Node's crypto,
@@ -249,47 +301,27 @@ async fn a_node_producer_written_from_the_doc_writes_a_chain_to_a_live_log() {
         "{} has no node_modules: run ./run deps (or npm ci --prefix tests/producer-node)",
         fixture.display()
     );
-    let dir = tempfile::tempdir().unwrap();
-    let producers = causeway_tests::Producers::new();
-    let policy = producers.write(&dir.path().join("producers"));
-    let server = Server::with_policy(&dir.path().join("log"), &policy);
-    let out = Command::new("node")
-        .arg(fixture.join("producer.mjs"))
-        .args(["--log", server.url.trim_start_matches("http://")])
+    let mut node = Command::new("node");
+    node.arg(fixture.join("producer.mjs"))
         .arg("--records-proto")
         .arg(root.join("../proto/records/proto"))
         .arg("--log-proto")
-        .arg(root.join("../proto/api/proto"))
-        .arg("--approver")
-        .arg(dir.path().join("producers/approver.pem"))
-        .arg("--issuer")
-        .arg(dir.path().join("producers/issuer.pem"))
-        .output()
-        .expect("node runs (./run deps installs it)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the node producer failed: {}{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let written: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    let mut client = LogClient::connect(&server.url).await.unwrap();
-    for (step, kind) in [
-        ("authorization", causeway_records::Kind::Authorization),
-        ("credential", causeway_records::Kind::Credential),
-        ("action", causeway_records::Kind::Action),
-    ] {
-        let index = written[step]["index"].as_u64().unwrap();
-        let entry = client.entries(index, 1).await.unwrap().pop().unwrap();
-        assert_eq!(
-            causeway_tlog::merkle::leaf_hash(&entry).to_hex(),
-            written[step]["leaf_hash"].as_str().unwrap()
-        );
-        let record = causeway_records::Envelope::decode(&entry)
-            .unwrap()
-            .record()
-            .unwrap();
-        assert_eq!(record.kind(), kind);
-    }
-    assert_eq!(written["tree_size"], 3);
+        .arg(root.join("../proto/api/proto"));
+    producer_writes_a_chain("the node producer", node).await;
+}
+
+/// The same chain from a producer written from docs/producers.md alone in
+/// Go (tests/interop/producer_go.go): the standard library's crypto,
+/// `protowire` to encode each message field by field from the .proto files
+/// and grpc-go with a pass-through codec, so no generated code. Built in
+/// GOPATH mode against Debian's golang-google-protobuf-dev and
+/// golang-google-grpc-dev.
+#[tokio::test]
+async fn a_go_producer_written_from_the_doc_writes_a_chain_to_a_live_log() {
+    let cache = tempfile::tempdir().unwrap();
+    producer_writes_a_chain(
+        "the Go producer",
+        go_command("producer_go.go", cache.path()),
+    )
+    .await;
 }
