@@ -3,7 +3,7 @@
 // against the signed tree hash, TreeHash recomputes the root, and
 // ProveRecord/CheckRecord build and check inclusion proofs from tiles.
 //
-//   GO111MODULE=off GOPATH=/usr/share/gocode go run tiles_go.go <tiles URL> <ed25519 vkey> <index>...
+//	GO111MODULE=off GOPATH=/usr/share/gocode go run tiles_go.go <tiles URL> <ed25519 vkey> <index>...
 //
 // sumdb tile paths carry the tile height ("tile/8/L/N"); C2SP tlog-tiles
 // drops it ("tile/L/N"), otherwise they are the same.

@@ -4,7 +4,8 @@
 // prints "ok <checks>" or exits 1 with the first failure.
 //
 // Run in GOPATH mode against Debian's golang-golang-x-mod-dev:
-//   GO111MODULE=off GOPATH=/usr/share/gocode go run verify_go.go < job.json
+//
+//	GO111MODULE=off GOPATH=/usr/share/gocode go run verify_go.go < job.json
 package main
 
 import (
