@@ -12,6 +12,16 @@ use serde_json::Value;
 
 use crate::{Producers, Server, Tsa, binary};
 
+/// The actions an audit wrote to `out/actions.jsonl`, one per line, in log
+/// order (`report.json` is only the summary).
+pub fn report_actions(out: &Path) -> Vec<Value> {
+    let path = out.join(causeway_client::audit::ACTIONS_FILE);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
+        .collect()
+}
+
 /// Starts a log at `dir` admitting records under `policy` and anchoring
 /// every checkpoint at `tsa` at once (`--tsa-interval 0ms`), so a test
 /// need only wait for the anchor of the size it wrote.

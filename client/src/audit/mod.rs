@@ -37,7 +37,9 @@
 //!   auditor's own evidence store (`causeway audit --state`).
 //! * [`report`]: the report's serde types and their assembly.
 //! * [`verification`]: the report's `verification` section (what the
-//!   caller checked before the analysis) and the whole `report.json`.
+//!   caller checked before the analysis).
+//! * [`files`]: `report.json` (the summary, its long lists cut) and the
+//!   JSON Lines files with the bulk.
 //!
 //! # Thresholds
 //!
@@ -126,6 +128,7 @@
 //! assert!(report.red_flags.is_empty());
 //! ```
 
+pub mod files;
 pub mod flags;
 mod graph;
 pub mod idp;
@@ -140,6 +143,7 @@ mod tests;
 
 use causeway_records::ProducerPolicy;
 
+pub use files::{ACTIONS_FILE, ChainSummary, FINDINGS_FILE, LIST_CAP, ReportFile};
 pub use flags::{FlagKind, RedFlag};
 pub use idp::{IdpReport, IdpStatus};
 pub use index::{CredentialRow, EvidenceIndex, RecordRow, analyze_indexed};
@@ -150,7 +154,7 @@ pub use report::{
     PreflightReport, ReviewReport, Summary,
 };
 pub use thresholds::{ThresholdError, Thresholds, Weekday, WorkingHours};
-pub use verification::{AuditStatus, ReportFile, Verification, WitnessCosignature};
+pub use verification::{AuditStatus, Verification, WitnessCosignature};
 
 /// What [`analyze`] reads.
 #[derive(Clone, Copy, Debug)]

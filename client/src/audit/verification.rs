@@ -4,12 +4,10 @@
 //!
 //! The analysis ([`super::analyze`]) is pure and never sees the network,
 //! so it cannot fill this in: the CLI does, after fetching and checking,
-//! and writes both halves with [`ReportFile`]. The JSON names are a
+//! and writes both halves with [`ReportFile`](super::ReportFile). The JSON names are a
 //! contract, like the rest of the report.
 
 use serde::Serialize;
-
-use super::report::AuditReport;
 
 /// How an audit ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -73,24 +71,11 @@ pub struct Verification {
     pub not_checked: Vec<String>,
 }
 
-/// The whole of `report.json`: the analysis's fields at the top level,
-/// with the `verification` section beside them.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct ReportFile<'a> {
-    /// The analysis.
-    #[serde(flatten)]
-    pub report: &'a AuditReport,
-    /// What was checked before it.
-    pub verification: &'a Verification,
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::audit::{AuditInput, Thresholds, analyze};
-    use causeway_records::ProducerPolicy;
 
     fn sample() -> Verification {
         Verification {
@@ -149,43 +134,5 @@ mod tests {
             assert_eq!(serde_json::to_value(status).unwrap(), json!(word));
             assert_eq!(status.word(), word);
         }
-    }
-
-    /// `report.json` is the report's JSON with `verification` added at the
-    /// top level, as it was when the section was spliced into a `Value`.
-    #[test]
-    fn the_report_file_is_the_report_plus_its_verification() {
-        let policy = ProducerPolicy::parse(
-            r#"
-[[principal]]
-name = "alice@example.com"
-role = "human"
-keys = ["MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEnTrI7D7awnb/YUhk3A7rsObxeI33ICRyBpy+eJf9L2iQt3g50mUSuN3UQAvm+xiBMnzMFqYEcrbMuPbVQI/3ow=="]
-"#,
-        )
-        .unwrap();
-        let thresholds = Thresholds::from_policy(&policy).unwrap();
-        let entries: Vec<(u64, Vec<u8>)> = vec![(0, b"not a record".to_vec())];
-        let report = analyze(&AuditInput {
-            entries: &entries,
-            policy: &policy,
-            thresholds: &thresholds,
-            anchors: &[],
-            now: 1_795_528_800,
-        });
-        let verification = sample();
-        let mut before = serde_json::to_value(&report).unwrap();
-        before["verification"] = serde_json::to_value(&verification).unwrap();
-        let file = ReportFile {
-            report: &report,
-            verification: &verification,
-        };
-        let after = serde_json::to_value(file).unwrap();
-        assert_eq!(after, before);
-        // And byte for byte once pretty-printed, as the CLI writes it.
-        assert_eq!(
-            serde_json::to_string_pretty(&after).unwrap(),
-            serde_json::to_string_pretty(&before).unwrap()
-        );
     }
 }

@@ -4,10 +4,14 @@
 
 use maud::{Markup, html};
 
-use crate::audit::{ActionOutcome, ActionReport, ChainReport, CredentialReport, RedFlag};
+use crate::audit::{
+    ACTIONS_FILE, ActionOutcome, ActionReport, ChainReport, CredentialReport, FINDINGS_FILE,
+    LIST_CAP, RedFlag,
+};
 use causeway_records::{ClosureReason, OutcomeStatus, PreflightVerdict, Stage};
 
 use super::chain_svg;
+use super::sample::{LIST, Row, sample};
 use super::text::{
     Clean, DASH, claimed, clip, dash, duration, kind_words, list, mark, plural, seconds, short,
     validity, when, yes_no,
@@ -108,10 +112,17 @@ pub(super) fn section(page: &mut Page, auth: &ChainReport) -> Markup {
             div.flagnote {
                 p { b.bad { "⚠ " (plural(chain_flags.len() as u64, "red flag", "red flags")) " in this change:" } }
                 ul {
-                    @for f in &chain_flags {
-                        li {
-                            (kind_words(f.kind)) " (" code { (f.kind.as_str()) } "), record "
-                            (page.link(f.record)) ": " (Clean(&f.detail))
+                    @for row in sample(&chain_flags, LIST, |_| false) {
+                        @match row {
+                            Row::Shown(f) => li {
+                                (kind_words(f.kind)) " (" code { (f.kind.as_str()) } "), record "
+                                (page.link(f.record)) ": " (Clean(&f.detail))
+                            },
+                            Row::Omitted(n) => li.muted {
+                                "… " (plural(n as u64, "more red flag", "more red flags"))
+                                ": all are in " a href=(FINDINGS_FILE) { code { (FINDINGS_FILE) } }
+                                " beside this page."
+                            },
                         }
                     }
                 }
@@ -325,23 +336,28 @@ fn records(page: &mut Page, auth: &ChainReport, creds: &[&CredentialReport]) -> 
                     th scope="col" { "Problems" }
                 } }
                 tbody {
-                    @for ex in &auth.exceptions {
-                        @let problems = page.problems(ex.index, ex.valid);
-                        tr {
-                            th scope="row" id=[page.record_id(ex.index)] { "#" (ex.index) }
-                            td {
-                                @if let Some(c) = ex.credential { "credential " (page.link(c)) }
-                                @if ex.credential.is_some() && ex.action.is_some() { ", " }
-                                @if let Some(a) = ex.action { "action " (page.link(a)) }
-                                @if ex.credential.is_none() && ex.action.is_none() { (DASH) }
-                                @if let Some(d) = &ex.call_digest {
-                                    br; small { "refused call " code title=(d) { (clip(d, 23)) } }
-                                }
+                    @for row in sample(&auth.exceptions, LIST, |ex| !ex.valid || !page.flags_of(ex.index).is_empty()) {
+                        @match row {
+                            Row::Omitted(n) => (omitted_row(n, 6, ("more exception", "more exceptions"), REPORT_NOTE)),
+                            Row::Shown(ex) => {
+                                @let problems = page.problems(ex.index, ex.valid);
+                                tr {
+                                    th scope="row" id=[page.record_id(ex.index)] { "#" (ex.index) }
+                                    td {
+                                        @if let Some(c) = ex.credential { "credential " (page.link(c)) }
+                                        @if ex.credential.is_some() && ex.action.is_some() { ", " }
+                                        @if let Some(a) = ex.action { "action " (page.link(a)) }
+                                        @if ex.credential.is_none() && ex.action.is_none() { (DASH) }
+                                        @if let Some(d) = &ex.call_digest {
+                                            br; small { "refused call " code title=(d) { (clip(d, 23)) } }
+                                        }
+                                    }
+                                    td { (Clean(&ex.reason)) }
+                                    td { (when(ex.time)) }
+                                    td.c { (yes_no(ex.revoked)) }
+                                    td { @if let Some(p) = &problems { (p) } }
                             }
-                            td { (Clean(&ex.reason)) }
-                            td { (when(ex.time)) }
-                            td.c { (yes_no(ex.revoked)) }
-                            td { @if let Some(p) = &problems { (p) } }
+                            }
                         }
                     }
                 }
@@ -357,16 +373,21 @@ fn records(page: &mut Page, auth: &ChainReport, creds: &[&CredentialReport]) -> 
                     th scope="col" { "Problems" }
                 } }
                 tbody {
-                    @for o in &auth.outcomes {
-                        @let problems = page.problems(o.index, o.valid);
-                        tr class=[(problems.is_some()).then_some("flagged")] {
-                            th scope="row" id=[page.record_id(o.index)] { "#" (o.index) }
-                            td { (page.link_opt(o.action)) }
-                            td { (status_mark(o.status, o.error.as_deref())) }
-                            td { code.nw title=(o.result_digest) { (clip(&o.result_digest, 23)) } }
-                            td { (when(o.time)) }
-                            td { (Clean(&o.signer)) }
-                            td { @if let Some(p) = &problems { (p) } }
+                    @for row in sample(&auth.outcomes, LIST, |o| !o.valid || o.status != OutcomeStatus::Ok) {
+                        @match row {
+                            Row::Omitted(n) => (omitted_row(n, 7, ("more outcome", "more outcomes"), ACTIONS_NOTE)),
+                            Row::Shown(o) => {
+                                @let problems = page.problems(o.index, o.valid);
+                                tr class=[(problems.is_some()).then_some("flagged")] {
+                                    th scope="row" id=[page.record_id(o.index)] { "#" (o.index) }
+                                    td { (page.link_opt(o.action)) }
+                                    td { (status_mark(o.status, o.error.as_deref())) }
+                                    td { code.nw title=(o.result_digest) { (clip(&o.result_digest, 23)) } }
+                                    td { (when(o.time)) }
+                                    td { (Clean(&o.signer)) }
+                                    td { @if let Some(p) = &problems { (p) } }
+                            }
+                            }
                         }
                     }
                 }
@@ -406,7 +427,30 @@ fn records(page: &mut Page, auth: &ChainReport, creds: &[&CredentialReport]) -> 
     }
 }
 
-/// One table row per action; `with_human` adds who approved it.
+/// Where the rows a list leaves out are: every action (with its outcome)
+/// is in the actions file.
+const ACTIONS_NOTE: &str = ACTIONS_FILE;
+/// Exceptions past the page's are in `report.json` (up to its cap) and the
+/// log; the page says so rather than name a file that lacks some.
+const REPORT_NOTE: &str = "report.json";
+
+/// The row in place of `n` rows a table of `cols` columns leaves out, saying
+/// where they are.
+fn omitted_row(n: usize, cols: usize, (one, many): (&str, &str), file: &str) -> Markup {
+    html! {
+        tr.omitted {
+            td colspan=(cols) {
+                "… " (plural(n as u64, one, many)) " not shown here: see "
+                a href=(file) { code { (file) } } " beside this page"
+                @if file == REPORT_NOTE { " (its first " (LIST_CAP) " per change) or " code { "causeway find" } }
+                "."
+            }
+        }
+    }
+}
+
+/// One table row per action, the first and last and the flagged ones of a
+/// long list ([`sample`]); `with_human` adds who approved it.
 fn action_rows(page: &mut Page, actions: &[&ActionReport], with_human: bool) -> Markup {
     html! {
         table {
@@ -421,40 +465,46 @@ fn action_rows(page: &mut Page, actions: &[&ActionReport], with_human: bool) -> 
                 th scope="col" { "Problems" }
             } }
             tbody {
-                @for a in actions {
-                    // The action's flags as the analysis attached them.
-                    @let flags: Vec<&RedFlag> = a.red_flags.iter().filter_map(|&i| page.flag(i)).collect();
-                    @let problems = page.problems_with(&flags, a.valid);
-                    tr class=[(problems.is_some()).then_some("flagged")] {
-                        th scope="row" id=[page.record_id(a.index)] {
-                            span title={ "leaf hash " (a.leaf_hash) } { "#" (a.index) }
-                        }
-                        td { (when(a.time)) }
-                        td { code { (short(&a.tool, 80)) } }
-                        td { code { (short(&a.target, 120)) } }
-                        td { (short(&a.summary, 160)) }
-                        td {
-                            @if a.delegation_path.is_empty() {
-                                (page.link_opt(a.credential))
-                            }
-                            @for (i, &c) in a.delegation_path.iter().enumerate() {
-                                @if i > 0 { " → " }
-                                (page.link(c))
-                            }
-                        }
-                        @if with_human {
-                            td {
-                                @match (&a.authorized_by, a.authorization.and_then(|i| page.authorization(i))) {
-                                    (Some(_), Some(auth)) => (claimed(&auth.approver.subject, &auth.signer)),
-                                    (Some(by), None) => (Clean(&by.subject)),
-                                    (None, _) => span.bad { "✗ nobody" },
+                @for row in sample(actions, LIST, |a| !a.valid || !a.in_scope || !a.within_lifetime || !a.red_flags.is_empty()) {
+                    @match row {
+                        Row::Omitted(n) => (omitted_row(n, if with_human { 11 } else { 10 }, ("more action", "more actions"), ACTIONS_NOTE)),
+                        Row::Shown(a) => {
+                                @let a = *a;
+                            // The action's flags as the analysis attached them.
+                            @let flags: Vec<&RedFlag> = a.red_flags.iter().filter_map(|&i| page.flag(i)).collect();
+                            @let problems = page.problems_with(&flags, a.valid);
+                            tr class=[(problems.is_some()).then_some("flagged")] {
+                                th scope="row" id=[page.record_id(a.index)] {
+                                    span title={ "leaf hash " (a.leaf_hash) } { "#" (a.index) }
                                 }
-                            }
+                                td { (when(a.time)) }
+                                td { code { (short(&a.tool, 80)) } }
+                                td { code { (short(&a.target, 120)) } }
+                                td { (short(&a.summary, 160)) }
+                                td {
+                                    @if a.delegation_path.is_empty() {
+                                        (page.link_opt(a.credential))
+                                    }
+                                    @for (i, &c) in a.delegation_path.iter().enumerate() {
+                                        @if i > 0 { " → " }
+                                        (page.link(c))
+                                    }
+                                }
+                                @if with_human {
+                                    td {
+                                        @match (&a.authorized_by, a.authorization.and_then(|i| page.authorization(i))) {
+                                            (Some(_), Some(auth)) => (claimed(&auth.approver.subject, &auth.signer)),
+                                            (Some(by), None) => (Clean(&by.subject)),
+                                            (None, _) => span.bad { "✗ nobody" },
+                                        }
+                                    }
+                                }
+                                td.c { (mark(a.in_scope)) }
+                                td.c { (mark(a.within_lifetime)) }
+                                td { (action_outcome(page, a.outcome.as_ref())) }
+                                td { @if let Some(p) = &problems { (p) } }
                         }
-                        td.c { (mark(a.in_scope)) }
-                        td.c { (mark(a.within_lifetime)) }
-                        td { (action_outcome(page, a.outcome.as_ref())) }
-                        td { @if let Some(p) = &problems { (p) } }
+                        }
                     }
                 }
             }

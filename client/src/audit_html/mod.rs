@@ -25,6 +25,8 @@
 //!   thresholds, invalid entries and other records linked to.
 //! * `chain` (one section per authorization) and `chain_svg` (its
 //!   picture).
+//! * `sample`: how much of a long list the page shows (the rest is in
+//!   the JSON Lines files beside it).
 //! * `trust`: the trust basis and how to re-verify; `style`: CSS and the
 //!   script.
 
@@ -32,6 +34,7 @@ mod chain;
 mod chain_svg;
 mod matrix;
 mod red_flags;
+mod sample;
 mod style;
 mod summary;
 mod text;

@@ -6,10 +6,14 @@ use std::collections::BTreeMap;
 
 use maud::{Markup, html};
 
-use crate::audit::{FlagKind, Thresholds};
+use crate::audit::{ACTIONS_FILE, FINDINGS_FILE, FlagKind, Thresholds};
 
 use super::text::{Clean, DASH, clip, dash, kind_words, plural};
 use super::view::{Page, auth_title};
+
+/// The most red flags the table shows; the counts by kind above it are
+/// of all of them.
+const SHOWN: usize = 500;
 
 /// The red flags section.
 pub(super) fn section(page: &mut Page) -> Markup {
@@ -48,7 +52,7 @@ pub(super) fn section(page: &mut Page) -> Markup {
                         }
                     }
                     tbody {
-                        @for (i, f) in flags.iter().enumerate() {
+                        @for (i, f) in flags.iter().enumerate().take(SHOWN) {
                             tr.flagged {
                                 td { (i + 1) }
                                 td {
@@ -70,6 +74,16 @@ pub(super) fn section(page: &mut Page) -> Markup {
                                     }
                                 }
                                 td { (Clean(&f.detail)) }
+                            }
+                        }
+                        @if flags.len() > SHOWN {
+                            tr.omitted {
+                                td colspan="5" {
+                                    "… " (plural((flags.len() - SHOWN) as u64, "more red flag", "more red flags"))
+                                    " not shown here: every red flag is in "
+                                    a href=(FINDINGS_FILE) { code { (FINDINGS_FILE) } }
+                                    " beside this page (one JSON object per line)."
+                                }
                             }
                         }
                     }
@@ -169,7 +183,11 @@ pub(super) fn other_records(page: &mut Page) -> Option<Markup> {
     Some(html! {
         section #other-records {
             h2 { "Other records referred to" }
-            p { "Records named above that are not part of any change shown in this report." }
+            p {
+                "Records named above that no change on this page shows: not part of any change, \
+                or left out of a long list (every action is in "
+                a href=(ACTIONS_FILE) { code { (ACTIONS_FILE) } } ")."
+            }
             table {
                 thead {
                     tr { th scope="col" { "Record" } th scope="col" { "Red flags naming it" } }

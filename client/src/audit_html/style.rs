@@ -29,6 +29,7 @@ thead th{background:var(--bg2)}tfoot th,tfoot td{background:var(--bg2);font-weig
 td.c,th.c{text-align:center;white-space:nowrap}
 .ok{color:var(--ok);font-weight:600}.bad{color:var(--bad);font-weight:600}.warn{color:var(--warn);font-weight:600}
 tr.flagged td,tr.flagged th{background:#fff1f0}
+tr.omitted td{color:var(--muted);font-style:italic;text-align:center;background:var(--bg2)}
 .verdict{border:2px solid var(--line);border-left-width:10px;padding:10px 16px;margin:16px 0;border-radius:4px}
 .verdict.good{border-color:var(--ok)}.verdict.attention{border-color:var(--bad)}
 .verdict.unverified{border-color:var(--warn);background:#fff8e6}

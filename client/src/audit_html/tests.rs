@@ -810,3 +810,58 @@ fn shows_outcomes_and_refused_calls() {
     );
     assert!(html.contains("Returned"), "the actions' outcome column");
 }
+
+/// A change with 100,000 actions and 2,000 red flags renders as a page of
+/// a few hundred KB: its first and last actions and the flagged ones, a
+/// row saying how many were left out and where they are, and the first
+/// red flags with the count of the rest.
+#[test]
+fn a_change_with_many_actions_stays_small() {
+    const N: u64 = 100_000;
+    let mut r = report();
+    r.authorizations.truncate(1);
+    r.actions.clear();
+    r.red_flags.clear();
+    let auth = &mut r.authorizations[0];
+    auth.actions = (0..N).map(|i| 10 + i).collect();
+    auth.red_flags.clear();
+    for i in 0..N {
+        let mut a = action(10 + i, "github.com/acme/pay", Some(1), &[1]);
+        // Every 50th of the middle thousand is outside the scope.
+        if (50_000..51_000).contains(&i) && i % 50 == 0 {
+            a.in_scope = false;
+            a.red_flags = vec![r.red_flags.len()];
+            r.red_flags.push(RedFlag {
+                kind: FlagKind::ActionOutOfScope,
+                record: 10 + i,
+                leaf_hash: a.leaf_hash.clone(),
+                authorization: Some(0),
+                detail: "out of scope".into(),
+            });
+        }
+        r.actions.push(a);
+    }
+    for i in 0..2_000u64 {
+        r.red_flags.push(RedFlag {
+            kind: FlagKind::ActionAfterExpiry,
+            record: 10 + i,
+            leaf_hash: String::new(),
+            authorization: Some(0),
+            detail: "late".into(),
+        });
+    }
+    let html = page(&r, &trust());
+    assert!(html.len() < 1_000_000, "{} bytes", html.len());
+    for shown in [10, 10 + N - 1, 10 + 50_000, 10 + 50_950] {
+        assert!(html.contains(&format!("id=\"record-{shown}\"")), "#{shown}");
+    }
+    assert!(
+        !html.contains("id=\"record-30010\""),
+        "an unflagged middle action is shown"
+    );
+    assert!(html.contains("more actions not shown here"));
+    assert!(html.contains("href=\"actions.jsonl\""));
+    assert!(html.contains("more red flags not shown here"));
+    assert!(html.contains("href=\"findings.jsonl\""));
+    balanced(&html).unwrap();
+}

@@ -10,9 +10,10 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use causeway_client::LogTarget;
+use causeway_client::audit::files::write_jsonl;
 use causeway_client::audit::{
-    AuditInput, AuditStatus as Status, ReportFile, Thresholds, Verification, WitnessCosignature,
-    analyze, analyze_indexed,
+    ACTIONS_FILE, AuditInput, AuditStatus as Status, FINDINGS_FILE, ReportFile, Thresholds,
+    Verification, WitnessCosignature, analyze, analyze_indexed,
 };
 use causeway_client::audit_html::{AnchorSummary, TrustBasis, render};
 use causeway_client::audit_state::{State, StoredCheckpoint, fork};
@@ -452,15 +453,19 @@ async fn audit_from<S: TileSource>(
         checked: facts.checked(),
         not_checked: facts.not_checked(),
     };
-    let value = serde_json::to_value(ReportFile {
-        report: &report,
-        verification: &verification,
-    })?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    std::fs::write(
-        out.join("report.json"),
-        serde_json::to_string_pretty(&value)?,
-    )?;
+    let summary_file = ReportFile::new(&report, &verification);
+    let create = |name: &str| {
+        let path = out.join(name);
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))
+    };
+    let mut report_json = std::io::BufWriter::new(create("report.json")?);
+    serde_json::to_writer_pretty(&mut report_json, &summary_file)?;
+    std::io::Write::flush(&mut report_json)?;
+    write_jsonl(create(ACTIONS_FILE)?, &report.actions)
+        .with_context(|| format!("writing {ACTIONS_FILE}"))?;
+    write_jsonl(create(FINDINGS_FILE)?, &report.red_flags)
+        .with_context(|| format!("writing {FINDINGS_FILE}"))?;
     std::fs::write(
         out.join("index.html"),
         render(&report, &verification, &trust_basis),
@@ -492,18 +497,17 @@ async fn audit_from<S: TileSource>(
         _ => None,
     };
 
-    let flags: Vec<Value> = value["red_flags"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|f| json!({"kind": f["kind"], "record": f["record"], "detail": f["detail"]}))
+    let flags: Vec<Value> = summary_file
+        .red_flags
+        .iter()
+        .map(|f| json!({"kind": f.kind, "record": f.record, "detail": f.detail}))
         .collect();
-    let invalid: Vec<String> = report
+    let invalid: Vec<String> = summary_file
         .invalid
         .iter()
         .map(|i| format!("#{} {}: {}", i.index, i.code, i.reason))
         .collect();
+    let invalid_total = summary_file.invalid_total;
     if json_out {
         println!(
             "{}",
@@ -516,9 +520,11 @@ async fn audit_from<S: TileSource>(
                 "checked": facts.checked(),
                 "not_checked": facts.not_checked(),
                 "witnesses_checked": facts.quorum > 0,
-                "summary": value["summary"],
+                "summary": summary_file.summary,
                 "red_flags": flags,
-                "invalid": value["invalid"],
+                "red_flags_total": summary_file.red_flags_total,
+                "invalid": summary_file.invalid,
+                "invalid_total": summary_file.invalid_total,
                 "out": out.display().to_string(),
                 "state": stored,
             })
@@ -532,10 +538,10 @@ async fn audit_from<S: TileSource>(
             status.word().to_uppercase(),
         );
         if status == Status::Failed {
-            verdict.push_str(&if invalid.len() == 1 {
+            verdict.push_str(&if invalid_total == 1 {
                 "1 entry is not a valid record; ".to_owned()
             } else {
-                format!("{} entries are not valid records; ", invalid.len())
+                format!("{invalid_total} entries are not valid records; ")
             });
         }
         verdict.push_str(&format!("checked {}", facts.checked().join(", ")));
@@ -544,7 +550,7 @@ async fn audit_from<S: TileSource>(
             verdict.push_str(&format!("; NOT checked: {}", not.join(", ")));
         }
         println!("{}", for_terminal(&verdict));
-        println!("{}", value["summary"]);
+        println!("{}", json!(summary_file.summary));
         if flags.is_empty() {
             println!("no red flags");
         }
@@ -556,6 +562,13 @@ async fn audit_from<S: TileSource>(
                     "RED FLAG {} at record {}: {}",
                     f["kind"], f["record"], f["detail"]
                 ))
+            );
+        }
+        let more = summary_file.red_flags_total - flags.len();
+        if more > 0 {
+            println!(
+                "and {more} more red flags: every red flag is in {}",
+                out.join(FINDINGS_FILE).display()
             );
         }
         for i in &invalid {
@@ -577,13 +590,13 @@ async fn audit_from<S: TileSource>(
         Status::Failed => {
             const SHOWN: usize = 10;
             let mut list = invalid[..invalid.len().min(SHOWN)].join("; ");
-            if invalid.len() > SHOWN {
-                list.push_str(&format!("; and {} more", invalid.len() - SHOWN));
+            if invalid_total > SHOWN {
+                list.push_str(&format!("; and {} more", invalid_total - SHOWN));
             }
             bail!(
                 "AUDIT FAILED: INVALID ENTRIES: {} of the log's {size} entries are not valid \
                  records, which the log must refuse (listed under Invalid entries in {}): {list}",
-                invalid.len(),
+                invalid_total,
                 out.join("index.html").display()
             )
         }
