@@ -2,8 +2,9 @@
 //! into the tests' virtualenv, then its pytest suite against a real
 //! `causeway-server` it starts on 127.0.0.1: the producer vectors byte for
 //! byte, every record kind, verified receipts, refusals, duplicates, an
-//! external signer, sessions, and the README's ten-line producer as
-//! written.
+//! external signer, sessions, the README's ten-line producer as written,
+//! and the verifiers of proof bundles (written by the real `causeway prove
+//! bundle`) and of entries read from the log's tiles alone.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,6 +63,7 @@ fn the_python_sdk_suite_passes_against_a_real_log() {
         ])
         .current_dir(workspace())
         .env("CAUSEWAY_SERVER", &server)
+        .env("CAUSEWAY_CLI", binary("causeway"))
         .output()
         .expect("running pytest");
     let report = format!(

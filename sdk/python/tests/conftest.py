@@ -1,6 +1,7 @@
 """A real causeway-server for the SDK's tests, on 127.0.0.1, with a producer
 policy trusting keys made here. The server binary comes from
-$CAUSEWAY_SERVER (the Rust harness, tests/tests/python_sdk.rs, sets it)."""
+$CAUSEWAY_SERVER, the `causeway` CLI (which writes proof bundles) from
+$CAUSEWAY_CLI (the Rust harness, tests/tests/python_sdk.rs, sets both)."""
 
 import base64
 import os
@@ -57,6 +58,7 @@ class Log:
         )
         self.vkeys: list[str] = []
         self.url = ""
+        self.tiles_url = ""
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             line = line.strip()
@@ -65,6 +67,7 @@ class Log:
             if line.startswith("causeway-server ready "):
                 fields = dict(f.split("=", 1) for f in line.split()[2:] if "=" in f)
                 self.url = f"http://{fields['grpc']}"
+                self.tiles_url = f"http://{fields['http']}"
                 break
         if not self.url:
             raise RuntimeError((tmp / "server.stderr").read_text())
