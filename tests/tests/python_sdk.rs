@@ -4,7 +4,8 @@
 //! byte, every record kind, verified receipts, refusals, duplicates, an
 //! external signer, sessions, the README's ten-line producer as written,
 //! and the verifiers of proof bundles (written by the real `causeway prove
-//! bundle`) and of entries read from the log's tiles alone.
+//! bundle`, anchored by a real OpenSSL TSA) and of entries read from the
+//! log's tiles alone (and through a mirror that changes them).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

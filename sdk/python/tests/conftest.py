@@ -6,8 +6,10 @@ $CAUSEWAY_CLI (the Rust harness, tests/tests/python_sdk.rs, sets both)."""
 import base64
 import os
 import subprocess
+import sys
 import threading
 from pathlib import Path
+from typing import Sequence
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -32,7 +34,7 @@ class Key:
 class Log:
     """A running causeway-server."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, extra_args: Sequence[str] = ()) -> None:
         server = os.environ.get("CAUSEWAY_SERVER")
         if not server:
             pytest.fail("set CAUSEWAY_SERVER to the causeway-server binary (cargo build --bins)")
@@ -52,7 +54,7 @@ class Log:
         self.proc = subprocess.Popen(
             [server, "--data-dir", str(tmp / "log"), "--grpc-addr", "127.0.0.1:0",
              "--http-addr", "127.0.0.1:0", "--origin", "test.causeway/log",
-             "--policy", str(tmp / "policy.toml")],
+             "--policy", str(tmp / "policy.toml"), *extra_args],
             stdout=subprocess.PIPE, stderr=open(tmp / "server.stderr", "w"), text=True,
             env={**os.environ, "RUST_LOG": "warn"},
         )
@@ -79,8 +81,49 @@ class Log:
         self.proc.wait()
 
 
+class Tsa:
+    """A real RFC 3161 TSA: OpenSSL's `openssl ts -reply` behind the
+    repository's test fixture, tests/interop/tsa_server.py."""
+
+    def __init__(self, tmp: Path) -> None:
+        script = Path(__file__).resolve().parents[3] / "tests/interop/tsa_server.py"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), str(tmp), "ec"],
+            stdout=subprocess.PIPE, stderr=open(tmp.parent / "tsa.stderr", "w"), text=True,
+        )
+        assert self.proc.stdout is not None
+        ready = self.proc.stdout.readline().split()
+        if not ready or ready[0] != "ready":
+            self.proc.kill()
+            raise RuntimeError((tmp.parent / "tsa.stderr").read_text())
+        fields = dict(f.split("=", 1) for f in ready[1:])
+        self.url = f"http://127.0.0.1:{fields['port']}/"
+        self.roots = Path(fields["roots"])
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
 @pytest.fixture
 def log(tmp_path: Path):
     running = Log(tmp_path)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def anchored_log(tmp_path: Path):
+    """A log that has its checkpoints timestamped by a real TSA as soon as
+    they are published; `.tsa.roots` is the TSA's root certificate."""
+    tsa = Tsa(tmp_path / "tsa")
+    try:
+        running = Log(tmp_path, ["--tsa-url", tsa.url, "--tsa-roots", str(tsa.roots),
+                                 "--tsa-interval", "0ms"])
+    except BaseException:
+        tsa.stop()
+        raise
+    running.tsa = tsa
+    yield running
+    running.stop()
+    tsa.stop()

@@ -1,19 +1,23 @@
 """Verifier.bundle and Verifier.tiles against a real causeway-server: a
 proof bundle the real `causeway prove bundle` wrote verifies (under the
-log's producer policy too); the same bundle with one byte of its record
+log's producer policy too, and with its RFC 3161 anchor under the roots
+of the real TSA that made it); the same bundle with one byte of its record
 changed, or with its checkpoint signed by a key the verifier does not
 know, does not; entries submitted through the SDK verify from the log's
-tiles alone, across a full and a partial tile, and a wrong leaf hash does
-not; the SDK README's verification snippet runs as written."""
+tiles alone, across a full and a partial tile, and a wrong leaf hash, or
+a mirror that changes one byte of a tile or of the checkpoint, does not; the SDK README's verification snippet runs as written."""
 
 import base64
 import datetime as dt
 import hashlib
+import http.server
 import json
 import os
 import re
 import subprocess
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -160,6 +164,30 @@ def test_a_bundle_whose_checkpoint_an_unknown_key_signed_does_not_verify(log, tm
         causeway.Verifier([forger]).bundle(text)
 
 
+def test_an_anchored_bundle_says_when_its_tree_existed_under_the_tsa_roots(anchored_log, tmp_path):
+    log = anchored_log
+    act, _ = chain(log)
+    # The log anchors each published checkpoint; the bundle is proved
+    # against the latest anchored one that covers the record.
+    deadline = time.monotonic() + 30
+    while json.loads(text := prove(log, act.leaf_hash, tmp_path / "action.bundle"))["anchor"] is None:
+        assert time.monotonic() < deadline, "the log did not anchor the record"
+        time.sleep(0.1)
+    roots = log.tsa.roots.read_bytes()
+    report = causeway.Verifier(log.vkeys).bundle(text, tsa_roots=roots)
+    assert report.has_anchor and report.anchor_verified and report.index == act.index
+    anchored_at = dt.datetime.fromisoformat(report.anchored_at.replace("Z", "+00:00"))
+    assert abs(anchored_at - NOW()) < dt.timedelta(minutes=5)
+    assert report.anchor_signer and "CN=" in report.anchor_signer
+    # Without roots the anchor is carried but not verified, and says so.
+    unchecked = causeway.Verifier(log.vkeys).bundle(text)
+    assert unchecked.has_anchor and not unchecked.anchor_verified and unchecked.anchored_at is None
+    # Another TSA's roots do not vouch for this one.
+    other = (ROOT / "testdata/vectors/rfc3161/test_tsa/ts_chain.pem").read_bytes()
+    with pytest.raises(causeway.VerificationError, match="anchor does not verify"):
+        causeway.Verifier(log.vkeys).bundle(text, tsa_roots=other)
+
+
 def test_a_bundle_without_an_anchor_fails_when_tsa_roots_ask_for_one(log, tmp_path):
     act, _ = chain(log)
     text = prove(log, act.leaf_hash, tmp_path / "action.bundle")
@@ -208,6 +236,83 @@ def test_a_wrong_leaf_hash_or_key_does_not_verify_from_the_tiles(log):
     with pytest.raises(causeway.LogError) as unreachable:
         causeway.Verifier(log.vkeys).tiles("http://127.0.0.1:9", timeout=5).checkpoint()
     assert unreachable.value.args[0] == "UNREACHABLE"
+
+
+class HostileMirror:
+    """A tile mirror on 127.0.0.1 that serves the log's tiles, except that
+    `tamper(path, body)` may change a response first."""
+
+    def __init__(self, upstream, tamper):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                with urllib.request.urlopen(upstream + self.path) as r:
+                    body = tamper(self.path, r.read())
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def flip(at):
+    """Flips the last bit of byte `at` of a body."""
+    def change(body):
+        body = bytearray(body)
+        body[at] ^= 0x01
+        return bytes(body)
+    return change
+
+
+@pytest.mark.parametrize("what", ["sibling hash", "leaf hash", "entry", "checkpoint"])
+def test_a_mirror_that_changes_one_byte_of_a_tile_is_caught(log, what):
+    alice = causeway.Producer(log.url, log.keys["alice"].pem, log_vkeys=log.vkeys)
+    receipts = alice.submit(*[approval(f"CHG-H{i}") for i in range(4)])
+    published(causeway.Verifier(log.vkeys).tiles(log.tiles_url), 4)
+    target = receipts[1]
+    # Entry 1's proof starts at entry 0's leaf hash, the first 32 bytes of
+    # the level-0 tile; entry 1's own leaf hash is the next 32.
+    path, change = {
+        "sibling hash": ("/tile/0/000", flip(0)),
+        "leaf hash": ("/tile/0/000", flip(32)),
+        # Each entry of a bundle is a 2-byte big-endian length, then its
+        # bytes: a byte inside entry 1.
+        "entry": ("/tile/entries/000", lambda b: flip(2 + int.from_bytes(b[:2], "big") + 2 + 10)(b)),
+        "checkpoint": ("/checkpoint", lambda b: b.replace(b"\n4\n", b"\n3\n", 1)),
+    }[what]
+    mirror = HostileMirror(log.tiles_url, lambda p, b: change(b) if p.startswith(path) else b)
+    try:
+        tiles = causeway.Verifier(log.vkeys).tiles(mirror.url)
+        with pytest.raises(causeway.VerificationError) as refused:
+            if what == "entry":
+                tiles.entry(target.index)
+            elif what == "checkpoint":
+                tiles.checkpoint()
+            else:
+                tiles.inclusion(target.index, target.leaf_hash)
+        expected = {
+            "sibling hash": "does not lead to the checkpoint's root",
+            "leaf hash": f"leaf {target.index} in the tiles is",
+            "entry": "does not hash to its leaf",
+            "checkpoint": "checkpoint served with the tiles does not verify",
+        }[what]
+        assert expected in str(refused.value)
+        # Without the leaf hash to compare, the changed leaf is still
+        # caught: its proof does not lead to the signed root.
+        if what == "leaf hash":
+            with pytest.raises(causeway.VerificationError, match="does not lead to the checkpoint's root"):
+                tiles.inclusion(target.index)
+    finally:
+        mirror.close()
 
 
 def test_the_sdk_readme_verification_snippet_runs_as_written(log, tmp_path, monkeypatch):
