@@ -4,8 +4,9 @@
 //! byte, every record kind, verified receipts, refusals, duplicates, an
 //! external signer, sessions, the README's ten-line producer as written,
 //! and the verifiers of proof bundles (written by the real `causeway prove
-//! bundle`, anchored by a real OpenSSL TSA) and of entries read from the
-//! log's tiles alone (and through a mirror that changes them).
+//! bundle`, anchored by a real OpenSSL TSA, cosigned by a real witness)
+//! and of entries read from the log's tiles alone (and through a mirror
+//! that changes them).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,6 +66,7 @@ fn the_python_sdk_suite_passes_against_a_real_log() {
         .current_dir(workspace())
         .env("CAUSEWAY_SERVER", &server)
         .env("CAUSEWAY_CLI", binary("causeway"))
+        .env("CAUSEWAY_WITNESS", binary("causeway-witness"))
         .output()
         .expect("running pytest");
     let report = format!(

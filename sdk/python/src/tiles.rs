@@ -50,9 +50,11 @@ impl Tiles {
                 )),
                 other => tile_error(other),
             })?;
-        checked
-            .with_witnesses(&self.witnesses, now)
-            .map_err(|e| VerificationError::new_err(e.to_string()))
+        checked.with_witnesses(&self.witnesses, now).map_err(|e| {
+            VerificationError::new_err(format!(
+                "the checkpoint served with the tiles does not satisfy the witness policy: {e}"
+            ))
+        })
     }
 }
 

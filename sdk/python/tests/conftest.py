@@ -1,9 +1,11 @@
 """A real causeway-server for the SDK's tests, on 127.0.0.1, with a producer
 policy trusting keys made here. The server binary comes from
 $CAUSEWAY_SERVER, the `causeway` CLI (which writes proof bundles) from
-$CAUSEWAY_CLI (the Rust harness, tests/tests/python_sdk.rs, sets both)."""
+$CAUSEWAY_CLI and the witness from $CAUSEWAY_WITNESS (the Rust harness,
+tests/tests/python_sdk.rs, sets them); the TSA is tests/interop/tsa_server.py."""
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -105,6 +107,39 @@ class Tsa:
         self.proc.wait()
 
 
+class Witness:
+    """A running causeway-witness (the binary from $CAUSEWAY_WITNESS)
+    that cosigns for the log keys `logs`."""
+
+    def __init__(self, tmp: Path, logs: Sequence[str]) -> None:
+        binary = os.environ.get("CAUSEWAY_WITNESS")
+        if not binary:
+            pytest.fail("set CAUSEWAY_WITNESS to the causeway-witness binary (cargo build --bins)")
+        args = [binary, "--data-dir", str(tmp), "--addr", "127.0.0.1:0", "--name", "witness.test/w1"]
+        for vkey in logs:
+            args += ["--log", vkey]
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=open(tmp.parent / "witness.stderr", "w"), text=True,
+            env={**os.environ, "RUST_LOG": "warn"},
+        )
+        assert self.proc.stdout is not None
+        fields: dict[str, str] = {}
+        for line in self.proc.stdout:
+            if line.startswith("causeway-witness ready "):
+                fields = dict(f.split("=", 1) for f in line.split()[2:] if "=" in f)
+                break
+        if "vkey" not in fields:
+            self.proc.kill()
+            raise RuntimeError((tmp.parent / "witness.stderr").read_text())
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        self.url = f"http://{fields['addr']}"
+        self.vkey = fields["vkey"]
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
 @pytest.fixture
 def log(tmp_path: Path):
     running = Log(tmp_path)
@@ -127,3 +162,27 @@ def anchored_log(tmp_path: Path):
     yield running
     running.stop()
     tsa.stop()
+
+
+@pytest.fixture
+def witnessed_log(tmp_path: Path):
+    """A log that publishes a checkpoint once its one witness has cosigned
+    it (quorum 1); `.witness.vkey` is the witness's cosignature key. The
+    log's keys are made first (`causeway-server init`), for the witness to
+    trust."""
+    init = subprocess.run(
+        [os.environ.get("CAUSEWAY_SERVER", "causeway-server"), "init", "--data-dir",
+         str(tmp_path / "log"), "--origin", "test.causeway/log", "--json"],
+        capture_output=True, text=True,
+    )
+    assert init.returncode == 0, init.stderr
+    witness = Witness(tmp_path / "witness", json.loads(init.stdout)["vkeys"])
+    try:
+        running = Log(tmp_path, ["--witness", f"{witness.vkey}@{witness.url}", "--witness-quorum", "1"])
+    except BaseException:
+        witness.stop()
+        raise
+    running.witness = witness
+    yield running
+    running.stop()
+    witness.stop()

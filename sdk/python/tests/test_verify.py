@@ -1,7 +1,8 @@
 """Verifier.bundle and Verifier.tiles against a real causeway-server: a
 proof bundle the real `causeway prove bundle` wrote verifies (under the
 log's producer policy too, and with its RFC 3161 anchor under the roots
-of the real TSA that made it); the same bundle with one byte of its record
+of the real TSA that made it, and with the cosignature of the real witness
+that cosigned it); the same bundle with one byte of its record
 changed, or with its checkpoint signed by a key the verifier does not
 know, does not; entries submitted through the SDK verify from the log's
 tiles alone, across a full and a partial tile, and a wrong leaf hash, or
@@ -69,19 +70,25 @@ def prove(log, leaf_hash, out):
     return out.read_text()
 
 
+def ed25519_vkey(name, kind):
+    """A fresh Ed25519 key and its C2SP verifier key under `name`: `kind`
+    0x01 signs notes, 0x04 cosignatures (c2sp.org/signed-note,
+    tlog-cosignature). The key ID is the first 4 bytes of
+    SHA-256(name || 0x0A || kind || public key)."""
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    key_id = hashlib.sha256(name.encode() + b"\n" + bytes([kind]) + public).digest()[:4]
+    typed_key = base64.b64encode(bytes([kind]) + public).decode()
+    return key, key_id, f"{name}+{key_id.hex()}+{typed_key}"
+
+
 def resigned(note):
     """The checkpoint note's body signed, instead of by the log's keys, by
     a fresh Ed25519 key under the log's name: (note, that key's vkey)."""
     body = note.split("\n\n", 1)[0] + "\n"
     name = note.split("\n\n", 1)[1].split(" ")[1]
-    key = Ed25519PrivateKey.generate()
-    public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    # c2sp.org/signed-note: the key ID is the first 4 bytes of
-    # SHA-256(name || 0x0A || 0x01 || public key), 0x01 being Ed25519.
-    key_id = hashlib.sha256(name.encode() + b"\n\x01" + public).digest()[:4]
+    key, key_id, vkey = ed25519_vkey(name, 0x01)
     signature = base64.b64encode(key_id + key.sign(body.encode())).decode()
-    typed_key = base64.b64encode(b"\x01" + public).decode()
-    vkey = f"{name}+{key_id.hex()}+{typed_key}"
     return f"{body}\n\u2014 {name} {signature}\n", vkey
 
 
@@ -186,6 +193,24 @@ def test_an_anchored_bundle_says_when_its_tree_existed_under_the_tsa_roots(ancho
     other = (ROOT / "testdata/vectors/rfc3161/test_tsa/ts_chain.pem").read_bytes()
     with pytest.raises(causeway.VerificationError, match="anchor does not verify"):
         causeway.Verifier(log.vkeys).bundle(text, tsa_roots=other)
+
+
+def test_the_witness_quorum_is_checked_on_bundles_and_tiles(witnessed_log, tmp_path):
+    log = witnessed_log
+    act, _ = chain(log)
+    text = prove(log, act.leaf_hash, tmp_path / "action.bundle")
+    witnessed = causeway.Verifier(log.vkeys, [log.witness.vkey], quorum=1)
+    report = witnessed.bundle(text)
+    assert report.cosigned == (log.witness.vkey,)
+    proved = witnessed.tiles(log.tiles_url).inclusion(act.index, act.leaf_hash)
+    assert proved.checkpoint.size > act.index
+    # A witness that never saw this log: its quorum is not met.
+    _, _, stranger = ed25519_vkey("witness.test/stranger", 0x04)
+    unmet = causeway.Verifier(log.vkeys, [stranger], quorum=1)
+    with pytest.raises(causeway.VerificationError, match="witness policy: .*0 of the required 1"):
+        unmet.bundle(text)
+    with pytest.raises(causeway.VerificationError, match="witness policy: .*0 of the required 1"):
+        unmet.tiles(log.tiles_url).checkpoint()
 
 
 def test_a_bundle_without_an_anchor_fails_when_tsa_roots_ask_for_one(log, tmp_path):
