@@ -153,8 +153,9 @@ class Receipt:
 
 
 class Verifier:
-    """Checks checkpoints and proofs against a log's verifier keys (and,
-    with ``quorum``, its witnesses' cosignatures), offline."""
+    """Checks what a log says against its verifier keys (and, with
+    ``quorum``, its witnesses' cosignatures): checkpoints, proofs and
+    proof bundles offline, entries from the log's tiles (:meth:`tiles`)."""
 
     def __init__(
         self,
@@ -198,7 +199,6 @@ class Verifier:
                 f"the log proves leaf {leaf} at index {receipt.index}, not {receipt.leaf_hash}"
             )
         self.inclusion(receipt.checkpoint_note, receipt.index, leaf, proof)
-
 
     def bundle(
         self,
