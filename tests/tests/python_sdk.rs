@@ -2,8 +2,11 @@
 //! into the tests' virtualenv, then its pytest suite against a real
 //! `causeway-server` it starts on 127.0.0.1: the producer vectors byte for
 //! byte, every record kind, verified receipts, refusals, duplicates, an
-//! external signer, sessions, and the README's ten-line producer as
-//! written.
+//! external signer, sessions, the README's ten-line producer as written,
+//! and the verifiers of proof bundles (written by the real `causeway prove
+//! bundle`, anchored by a real OpenSSL TSA, cosigned by a real witness)
+//! and of entries read from the log's tiles alone (and through a mirror
+//! that changes them).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,6 +65,8 @@ fn the_python_sdk_suite_passes_against_a_real_log() {
         ])
         .current_dir(workspace())
         .env("CAUSEWAY_SERVER", &server)
+        .env("CAUSEWAY_CLI", binary("causeway"))
+        .env("CAUSEWAY_WITNESS", binary("causeway-witness"))
         .output()
         .expect("running pytest");
     let report = format!(

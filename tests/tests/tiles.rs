@@ -1,6 +1,7 @@
 //! The C2SP tlog-tiles HTTP API of the real server: tiles agree with the
 //! signed checkpoints and the gRPC proofs at sizes around tile boundaries,
-//! full tiles never change, entry bundles hold the submitted entries,
+//! full tiles never change, entry bundles hold the submitted entries (and
+//! one entry read from its bundle is checked against its leaf),
 //! malformed paths are refused, and exports can be served statically.
 
 use std::collections::HashMap;
@@ -104,7 +105,14 @@ async fn tiles_match_checkpoints_and_proofs_around_tile_boundaries() {
                 .unwrap();
             assert_eq!(from_tiles, from_grpc.proof, "inclusion {index}/{size}");
             check_inclusion(&head, index, &from_grpc.leaf_hash, &from_tiles).unwrap();
+            // One entry from its bundle, checked against its leaf.
+            assert_eq!(
+                tree.entry(index).await.unwrap(),
+                entry(index),
+                "entry {index}"
+            );
         }
+        assert!(tree.entry(size).await.is_err(), "entry {size} of {size}");
         if let Some(old) = &previous {
             let from_tiles = tree.consistency_proof(old.size()).await.unwrap();
             let (_, from_grpc) = client

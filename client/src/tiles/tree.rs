@@ -6,8 +6,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use causeway_tlog::merkle::{CompactRange, Hash, NodeId, ProofPlan};
-use causeway_tlog::tiles::{self, TileId, fold_perfect, split_hashes, tile_for_node};
+use causeway_tlog::merkle::{CompactRange, Hash, NodeId, ProofPlan, leaf_hash};
+use causeway_tlog::tiles::{
+    self, TileId, TileKind, fold_perfect, split_bundle, split_hashes, tile_for_node, width_at,
+};
 use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::{PARALLEL, TileError, TileSource};
@@ -150,6 +152,43 @@ impl<'a, S: TileSource> TileTree<'a, S> {
     /// If the index is beyond the tree or the tile cannot be fetched.
     pub async fn leaf_hash(&self, index: u64) -> Result<Hash, TileError> {
         Ok(self.nodes(&[NodeId::leaf(index)]).await?[0])
+    }
+
+    /// The entry at `index`, from its entry bundle, checked against the
+    /// leaf hash the hash tiles hold for it: the entry is then the one an
+    /// inclusion proof from these tiles covers.
+    ///
+    /// # Errors
+    /// If the index is beyond the tree, a tile cannot be fetched, the
+    /// bundle is malformed, or its entry does not hash to the leaf.
+    pub async fn entry(&self, index: u64) -> Result<Vec<u8>, TileError> {
+        let bundle = index / tiles::TILE_WIDTH;
+        let width = width_at(TileKind::Entries, bundle, self.size)
+            .filter(|_| index < self.size)
+            .ok_or_else(|| {
+                TileError::Malformed(format!(
+                    "entry {index} is not in the tree of size {}",
+                    self.size
+                ))
+            })?;
+        let tile = TileId::entries(bundle, width);
+        let (bytes, leaf) = futures::try_join!(self.source.fetch(&tile), self.leaf_hash(index))?;
+        let list = split_bundle(&bytes)
+            .map_err(|e| TileError::Malformed(format!("entry bundle {bundle}: {e}")))?;
+        // At most TILE_WIDTH, so the offset fits.
+        let offset = (index % tiles::TILE_WIDTH) as usize;
+        let entry = list.get(offset).ok_or_else(|| {
+            TileError::Mismatch(format!(
+                "entry bundle {bundle} holds {} entries; the tree has {width} there",
+                list.len()
+            ))
+        })?;
+        if leaf_hash(entry) != leaf {
+            return Err(TileError::Mismatch(format!(
+                "entry {index} in bundle {bundle} does not hash to its leaf {leaf} in the hash tiles"
+            )));
+        }
+        Ok(entry.to_vec())
     }
 
     /// The inclusion proof of leaf `index`, computed from tiles.

@@ -5,10 +5,18 @@
 //! following, and checkpoints and proofs are verified by its verifiers.
 //! The Python side (`python/causeway/`) only builds the JSON form and
 //! shapes the API.
+//!
+//! Layout: this file holds the records, signing, the log client and the
+//! checkpoint and proof verifiers; [`bundle`] verifies offline proof
+//! bundles and [`tiles`] verifies from a log's C2SP tiles alone.
+
+mod bundle;
+mod tiles;
 
 use causeway_client::verify::{WitnessPolicy, check_inclusion, verify_checkpoint};
 use causeway_client::{ClientError, LeafRef, LogClient, LogTarget, TlsSettings, submit};
 use causeway_records::{Envelope, EnvelopeSignature, Kind, ProducerKey, Record, key_id, pae};
+use causeway_tlog::checkpoint::Checkpoint;
 use causeway_tlog::merkle::{Hash, leaf_hash};
 use causeway_tlog::note::VerifierKey;
 use pyo3::create_exception;
@@ -20,7 +28,8 @@ create_exception!(
     LogError,
     PyException,
     "The log refused a request or could not be reached: args are (code, message), code the \
-     gRPC status name (\"PERMISSION_DENIED\", ...) or \"UNREACHABLE\"."
+     gRPC status name (\"PERMISSION_DENIED\", ...), \"UNREACHABLE\", or, from a tile \
+     endpoint, the HTTP status as \"HTTP_404\" and so on."
 );
 create_exception!(
     _native,
@@ -29,7 +38,7 @@ create_exception!(
     "A checkpoint, signature or proof does not verify."
 );
 
-fn invalid(e: impl std::fmt::Display) -> PyErr {
+pub(crate) fn invalid(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
@@ -54,11 +63,41 @@ fn log_error(e: &ClientError) -> PyErr {
     LogError::new_err((name, message))
 }
 
+/// An error's message followed by its causes', each once: the Rust
+/// message a VerificationError carries.
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        // Many messages already end with their source's ("proof: {0}").
+        let more = c.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// A verified checkpoint as Python gets it: `(origin, size, root hex,
+/// note)`.
+pub(crate) type CheckpointFacts = (String, u64, String, String);
+
+pub(crate) fn checkpoint_facts(cp: &Checkpoint, note: &str) -> CheckpointFacts {
+    (
+        cp.origin().to_owned(),
+        cp.size(),
+        cp.root().to_hex(),
+        note.to_owned(),
+    )
+}
+
 fn kind(name: &str) -> PyResult<Kind> {
     name.parse().map_err(invalid)
 }
 
-fn hash(hex: &str) -> PyResult<Hash> {
+pub(crate) fn hash(hex: &str) -> PyResult<Hash> {
     Hash::from_hex(hex).map_err(|_| invalid(format!("{hex:?} is not 64 hex digits")))
 }
 
@@ -151,7 +190,7 @@ fn decode(entry: &[u8]) -> PyResult<(String, String)> {
     Ok((record.kind().to_string(), record.to_json().to_string()))
 }
 
-fn keys(texts: &[String]) -> PyResult<Vec<VerifierKey>> {
+pub(crate) fn keys(texts: &[String]) -> PyResult<Vec<VerifierKey>> {
     texts
         .iter()
         .map(|t| VerifierKey::parse(t).map_err(|e| invalid(format!("verifier key {t:?}: {e}"))))
@@ -417,7 +456,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify_note, m)?)?;
     m.add_function(wrap_pyfunction!(verify_inclusion, m)?)?;
     m.add_function(wrap_pyfunction!(verify_signed_note, m)?)?;
+    m.add_function(wrap_pyfunction!(bundle::verify_bundle, m)?)?;
     m.add_class::<Log>()?;
+    m.add_class::<tiles::Tiles>()?;
+    m.add_class::<bundle::VerifiedBundle>()?;
     m.add("LogError", m.py().get_type::<LogError>())?;
     m.add("VerificationError", m.py().get_type::<VerificationError>())?;
     Ok(())

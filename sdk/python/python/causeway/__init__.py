@@ -10,6 +10,10 @@ values and shapes the API::
 
 Times are timezone-aware ``datetime`` objects; references to earlier
 records are their :class:`Receipt` or leaf hash (64 hex digits).
+
+What the log says is checked by a :class:`Verifier`: checkpoints, proofs,
+offline proof bundles (:meth:`Verifier.bundle`) and entries read from the
+log's C2SP tiles alone (:meth:`Verifier.tiles`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import json as _json
+import time as _systime
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence, Union
 
@@ -31,6 +36,10 @@ __all__ = [
     "Checkpoint",
     "Producer",
     "Verifier",
+    "BundleEntry",
+    "BundleReport",
+    "Tiles",
+    "TileInclusion",
     "Session",
     "authorization",
     "preflight",
@@ -71,6 +80,11 @@ def _ref(r: Ref) -> str:
 
 def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
+
+
+def _posix_now() -> int:
+    # What witness cosignatures' dates are checked against.
+    return int(_systime.time())
 
 
 @dataclass(frozen=True)
@@ -139,8 +153,9 @@ class Receipt:
 
 
 class Verifier:
-    """Checks checkpoints and proofs against a log's verifier keys (and,
-    with ``quorum``, its witnesses' cosignatures), offline."""
+    """Checks what a log says against its verifier keys (and, with
+    ``quorum``, its witnesses' cosignatures): checkpoints, proofs and
+    proof bundles offline, entries from the log's tiles (:meth:`tiles`)."""
 
     def __init__(
         self,
@@ -164,10 +179,8 @@ class Verifier:
 
     def checkpoint(self, note: str) -> Checkpoint:
         """Verifies a checkpoint note; raises VerificationError."""
-        import time
-
         origin, size, root = _native.verify_note(
-            note, self.vkeys, self.witness_vkeys, self.quorum, int(time.time())
+            note, self.vkeys, self.witness_vkeys, self.quorum, _posix_now()
         )
         return Checkpoint(origin, size, root, note)
 
@@ -186,6 +199,178 @@ class Verifier:
                 f"the log proves leaf {leaf} at index {receipt.index}, not {receipt.leaf_hash}"
             )
         self.inclusion(receipt.checkpoint_note, receipt.index, leaf, proof)
+
+    def bundle(
+        self,
+        data: str | bytes,
+        *,
+        tsa_roots: bytes | None = None,
+        policy: str | None = None,
+    ) -> BundleReport:
+        """Verifies an offline proof bundle (``causeway-proof-bundle/v1``,
+        the file ``causeway prove bundle`` writes), with no network, as
+        ``causeway verify`` does: its checkpoint with the log's keys and
+        this verifier's witness quorum, every entry's inclusion in it, and
+        that the record is the leaf the bundle names.
+
+        ``tsa_roots`` (PEM or DER certificates of the TSA) also verifies
+        the bundle's RFC 3161 anchor, which must then be present: it
+        proves when the checkpoint existed. ``policy`` (the text of a
+        producer policy TOML file, JWKS inline) also checks every record's
+        signature, authorization and causal references, as of the record's
+        own time.
+
+        Raises VerificationError with the Rust verifier's message when
+        anything does not verify, ValueError when ``tsa_roots`` or
+        ``policy`` cannot be read.
+        """
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            try:
+                text = bytes(data).decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise VerificationError(f"not a proof bundle: not UTF-8 ({e})") from None
+        else:
+            text = data
+        v = _native.verify_bundle(
+            text,
+            self.vkeys,
+            self.witness_vkeys,
+            self.quorum,
+            _posix_now(),
+            None if tsa_roots is None else bytes(tsa_roots),
+            policy,
+        )
+        return BundleReport(
+            index=v.index,
+            leaf_hash=v.leaf_hash,
+            kind=v.kind,
+            checkpoint=Checkpoint(*v.checkpoint),
+            ancestors=tuple(BundleEntry(i, h, k) for i, h, k in v.ancestors),
+            cosigned=tuple(v.cosigned),
+            has_anchor=v.has_anchor,
+            anchor_verified=v.anchored_at is not None,
+            anchored_at=v.anchored_at,
+            anchor_signer=v.anchor_signer,
+            records_verified=v.records_verified,
+        )
+
+    def tiles(self, url: str, *, ca_pem: bytes | None = None, timeout: float = 30.0) -> Tiles:
+        """The log's C2SP tlog-tiles below ``url`` (its HTTP endpoint,
+        e.g. ``http://127.0.0.1:7401``, or a static mirror), verified with
+        this verifier's keys and witness quorum: see :class:`Tiles`.
+        ``ca_pem`` is trusted for an ``https://`` URL besides the system's
+        roots; ``timeout`` (seconds) bounds each request, body included."""
+        return Tiles(self, url, ca_pem=ca_pem, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class BundleEntry:
+    """An entry of a verified proof bundle, proved in its checkpoint."""
+
+    index: int
+    leaf_hash: str
+    kind: str | None
+    """The record kind, or None if the entry is not a record envelope."""
+
+
+@dataclass(frozen=True)
+class BundleReport:
+    """What a verified proof bundle proves: its record (``index``,
+    ``leaf_hash``, ``kind``) and causal ``ancestors`` are entries of the
+    tree of ``checkpoint``."""
+
+    index: int
+    leaf_hash: str
+    kind: str | None
+    checkpoint: Checkpoint
+    ancestors: tuple[BundleEntry, ...]
+    """Every other entry of the bundle, in index order: the records the
+    record references, directly or through each other."""
+    cosigned: tuple[str, ...]
+    """The witnesses (verifier keys) whose cosignatures counted towards
+    the verifier's quorum."""
+    has_anchor: bool
+    """Whether the bundle carries an RFC 3161 anchor, verified or not."""
+    anchor_verified: bool
+    """True when the anchor was verified against ``tsa_roots``."""
+    anchored_at: str | None
+    """The anchor's genTime (RFC 3339), when verified: the checkpoint's
+    tree existed by then."""
+    anchor_signer: str | None
+    """The TSA certificate's subject, when the anchor was verified."""
+    records_verified: bool
+    """True when every record was checked under a producer ``policy``."""
+
+
+@dataclass(frozen=True)
+class TileInclusion:
+    """An entry proved in a checkpoint's tree from tiles alone."""
+
+    index: int
+    leaf_hash: str
+    checkpoint: Checkpoint
+
+
+class Tiles:
+    """A log read through its C2SP tlog-tiles alone: the checkpoint served
+    beside the tiles is verified with the :class:`Verifier`'s keys and
+    witness quorum, and every proof is computed here from the hash tiles,
+    so no proof endpoint of the server is trusted. Each call fetches the
+    latest checkpoint. Make one with :meth:`Verifier.tiles`.
+
+    Raises VerificationError when the checkpoint or the tiles do not
+    verify, LogError (``UNREACHABLE``, or ``HTTP_<status>``) when they
+    cannot be fetched."""
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        url: str,
+        *,
+        ca_pem: bytes | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.url = url
+        self._native = _native.Tiles(
+            url, verifier.vkeys, verifier.witness_vkeys, verifier.quorum, ca_pem, timeout
+        )
+
+    def checkpoint(self) -> Checkpoint:
+        """The latest checkpoint served with the tiles, verified."""
+        return Checkpoint(*self._native.checkpoint(_posix_now()))
+
+    def inclusion(self, index: int, leaf_hash: str | None = None) -> TileInclusion:
+        """Verifies that entry ``index`` is in the latest checkpoint's tree,
+        by an inclusion proof computed from the tiles, and, given
+        ``leaf_hash``, that it is that leaf. (Tiles are addressed by
+        index: they cannot look a leaf up by its hash.)"""
+        cp, leaf = self._native.inclusion(
+            index, None if leaf_hash is None else _ref(leaf_hash), _posix_now()
+        )
+        return TileInclusion(index, leaf, Checkpoint(*cp))
+
+    def receipt(self, receipt: Receipt) -> TileInclusion:
+        """Verifies a receipt's entry from the tiles: its index holds its
+        leaf hash in the latest checkpoint's tree, and that tree extends
+        the receipt's checkpoint."""
+        self.consistency(receipt.checkpoint_note)
+        return self.inclusion(receipt.index, receipt.leaf_hash)
+
+    def entry(self, index: int) -> bytes:
+        """Entry ``index`` (a record's protobuf Envelope) from the log's
+        entry bundle, checked against its leaf in the hash tiles and
+        proved in the latest checkpoint's tree. ``_native.decode`` reads
+        it."""
+        _, data = self._native.entry(index, _posix_now())
+        return bytes(data)
+
+    def consistency(self, old_note: str) -> Checkpoint:
+        """Verifies that the tree of the signed checkpoint ``old_note``
+        (e.g. a receipt's, verified with the same keys) is a prefix of the
+        latest one, by a consistency proof computed from the tiles: the
+        log has not rewritten what it showed then. Returns the latest
+        checkpoint."""
+        return Checkpoint(*self._native.consistency(old_note, _posix_now()))
 
 
 Signer = Callable[[bytes], bytes]
