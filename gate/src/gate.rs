@@ -393,13 +393,38 @@ impl Gate {
                 };
                 self.refuse(session, name, arguments, r).await
             }
-            _ => ErrorData::new(
+            // Busy or restarting: worth a retry.
+            WriteError::Unreachable(_)
+            | WriteError::Refused {
+                code: tonic::Code::Unavailable | tonic::Code::ResourceExhausted,
+                ..
+            } => ErrorData::new(
                 REFUSED,
                 format!(
                     "call {name:?} was not forwarded: the log did not record it ({e}); no tool \
                      call happens unrecorded, retry when the log is reachable"
                 ),
                 Some(json!({"refused": "log_unavailable"})),
+            ),
+            // The log judged the record and said no (e.g. its producer
+            // policy no longer trusts the issuer): a retry gets the same.
+            WriteError::Refused { .. } => ErrorData::new(
+                REFUSED,
+                format!(
+                    "call {name:?} was not forwarded: {e}; no tool call happens unrecorded, and \
+                     retrying will not help: ask the gate's operator to check the log's producer \
+                     policy and the session's credential"
+                ),
+                Some(json!({"refused": "log_refused"})),
+            ),
+            // The log answered for another leaf than the one sent: a log
+            // that misbehaves is not a log to act on.
+            WriteError::WrongAck { .. } => ErrorData::new(
+                REFUSED,
+                format!(
+                    "call {name:?} was not forwarded: {e}; report this to the log's operator"
+                ),
+                Some(json!({"refused": "log_wrong_ack"})),
             ),
         }
     }
