@@ -145,9 +145,17 @@ pub(crate) enum Command {
         /// Only matching records at or before this time (RFC 3339).
         #[arg(long, value_name = "RFC3339")]
         until: Option<String>,
-        /// Print the changes as one JSON array.
-        #[arg(long)]
-        json: bool,
+        /// Also write into DIR the offline proof bundle (`causeway
+        /// verify`) of each matching change's records that close its chain:
+        /// its credentials, pre-flights, exceptions, closures and reviews
+        /// (and the --leaf-hash record), each with its causal ancestors,
+        /// proved now against the log at --log with --vkey. The only part
+        /// of `find` that needs the network.
+        #[arg(long, value_name = "DIR")]
+        bundle: Option<PathBuf>,
+        /// The log, its keys and --json (the log only for --bundle).
+        #[command(flatten)]
+        common: Common,
     },
     /// Checks a proof bundle (`causeway prove bundle`) with no network: the
     /// checkpoint's signatures (--vkey) and witness quorum, every entry's

@@ -158,7 +158,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             leaf_hash,
             since,
             until,
-            json,
+            bundle,
+            common,
         } => {
             use causeway_client::audit_state::find::Key;
             let key = match (ticket, approver, agent, credential, target, leaf_hash) {
@@ -172,7 +173,22 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     "give one of --ticket, --approver, --agent, --credential, --target, --leaf-hash"
                 ),
             };
-            find::find(&state, key, since.as_deref(), until.as_deref(), json)
+            let bundles = match bundle {
+                Some(dir) => Some(find::Bundles {
+                    dir,
+                    log: common.target()?,
+                    keys: log_keys(&common)?,
+                }),
+                None => None,
+            };
+            find::find(
+                &state,
+                key,
+                (since.as_deref(), until.as_deref()),
+                bundles,
+                common.json,
+            )
+            .await
         }
         Command::Verify {
             common,
