@@ -386,3 +386,171 @@ async fn find_bundle_writes_the_changes_proof_bundles_and_they_verify_offline() 
     assert!(!ok, "a bundle naming another leaf verified: {out}");
     assert!(!err.is_empty());
 }
+
+/// The monitor's output lines, read on a thread.
+struct MonitorLines {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<Value>,
+}
+
+impl MonitorLines {
+    /// Starts `causeway monitor --audit` of `server` with `state`, `policy`
+    /// and `--exec exec`, polling every second.
+    fn start(server: &Server, state: &Path, policy: &Path, exec: &str) -> MonitorLines {
+        let mut args = vec![
+            "monitor".to_owned(),
+            "--audit".into(),
+            "--state".into(),
+            state.to_str().unwrap().into(),
+            "--policy".into(),
+            policy.to_str().unwrap().into(),
+            "--tiles".into(),
+            server.tiles_url.clone(),
+            "--log".into(),
+            server.url.clone(),
+            "--interval".into(),
+            "1".into(),
+            "--exec".into(),
+            exec.into(),
+        ];
+        args = with_vkeys(args, &server.vkeys);
+        let mut child = std::process::Command::new(causeway_tests::binary("causeway"))
+            .args(&args)
+            .env_remove("CAUSEWAY_VKEYS")
+            .env_remove("CAUSEWAY_WITNESS_VKEYS")
+            .env_remove("CAUSEWAY_QUORUM")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let v = serde_json::from_str(&line).unwrap_or(Value::String(line));
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        MonitorLines { child, lines }
+    }
+
+    /// The lines up to and including the first that `until` accepts
+    /// (panics after 60 s).
+    fn until(&self, what: &str, until: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => {
+                    let done = until(&v);
+                    seen.push(v);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(_) => panic!("no {what} within 60 s; the monitor printed {seen:#?}"),
+            }
+        }
+    }
+}
+
+impl Drop for MonitorLines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn findings(lines: &[Value]) -> Vec<(String, u64)> {
+    lines
+        .iter()
+        .filter(|l| l["event"] == "finding")
+        .map(|l| {
+            (
+                l["finding"]["kind"].as_str().unwrap().to_owned(),
+                l["finding"]["record"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `causeway monitor --audit` follows a log being written: the clean demo
+/// raises nothing; an out-of-scope action planted while it runs is
+/// reported within seconds, as one JSON line and once through --exec; and
+/// after a restart of the monitor it is not reported again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitor_reports_a_planted_violation_once_across_restarts() {
+    use causeway_records::{Kind, ProducerKey};
+    use causeway_tests::fixtures::{action, add, approved, credential, env, now};
+
+    let dir = tempfile::tempdir().unwrap();
+    let producers = causeway_tests::Producers::new();
+    let policy = producers.write(&dir.path().join("producers"));
+    let server = Server::with_policy(&dir.path().join("log"), &policy);
+    demo(&server, &dir.path().join("producers"), "2");
+    let state = dir.path().join("state");
+    let paged = dir.path().join("paged.jsonl");
+    let exec = format!("cat >> '{}'", paged.display());
+
+    let monitor = MonitorLines::start(&server, &state, &policy, &exec);
+    let first = monitor.until("first audit", |l| l["event"] == "audited");
+    assert_eq!(findings(&first), [], "the clean demo raised {first:#?}");
+
+    // A credential for prod/api, and an action on prod/db under it.
+    let mut log = causeway_client::LogClient::connect(&server.url)
+        .await
+        .unwrap();
+    let (auth, pre) = approved(&mut log, &producers, "CHG-PLANTED", |_| {}).await;
+    let session = ProducerKey::generate(&mut rand::rngs::OsRng);
+    let at = now();
+    let cred = env(
+        Kind::Credential,
+        credential("planted", &auth, &pre, None, &session, at, at + 3600),
+        &producers.issuer,
+    );
+    let cred_hash = cred.1;
+    add(&mut log, cred).await;
+    let mut a = action(&cred_hash, 1, at);
+    a["target"] = "prod/db".into();
+    let planted = add(&mut log, env(Kind::Action, a, &session)).await;
+
+    let mut lines = monitor.until("the planted finding", |l| {
+        l["event"] == "finding" && l["finding"]["record"] == planted
+    });
+    // The round ends (--exec run, the finding marked) with its summary.
+    lines.extend(monitor.until("the end of that round", |l| l["event"] == "audited"));
+    let reported = findings(&lines);
+    assert_eq!(
+        reported,
+        [("action_out_of_scope".to_owned(), planted)],
+        "{lines:#?}"
+    );
+    drop(monitor);
+    let paged_lines = std::fs::read_to_string(&paged).unwrap();
+    assert_eq!(paged_lines.lines().count(), 1, "{paged_lines}");
+    let page: Value = serde_json::from_str(paged_lines.trim()).unwrap();
+    assert_eq!(page["finding"]["record"], planted);
+    assert_eq!(page["finding"]["kind"], "action_out_of_scope");
+
+    // Restarted: it audits again and reports nothing it reported before.
+    let again = MonitorLines::start(&server, &state, &policy, &exec);
+    let lines = again.until("the audit after the restart", |l| l["event"] == "audited");
+    assert_eq!(
+        findings(&lines),
+        [],
+        "reported again after a restart: {lines:#?}"
+    );
+    assert_eq!(lines.last().unwrap()["new_findings"], 0);
+    assert!(
+        lines.last().unwrap()["red_flags"].as_u64() >= Some(1),
+        "{lines:#?}"
+    );
+    drop(again);
+    assert_eq!(std::fs::read_to_string(&paged).unwrap(), paged_lines);
+}

@@ -13,7 +13,9 @@
 //!   [`State`], opening and writing the database.
 //! * [`fork`]: the consistency check and its evidence.
 //! * [`find`]: the causal chains of the changes matching one key.
+//! * [`alerts`]: which findings `causeway monitor --audit` has reported.
 
+pub mod alerts;
 pub mod find;
 pub mod fork;
 

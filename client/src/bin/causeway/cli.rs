@@ -189,6 +189,26 @@ pub(crate) enum Command {
         /// Stop after this many polls (default: run until stopped).
         #[arg(long)]
         rounds: Option<u64>,
+        /// Continuous audit: on every new checkpoint, run `causeway audit
+        /// --state DIR` and print each red flag not reported before as one
+        /// JSON line (`{"event": "finding", ...}`), once, across restarts
+        /// (the state remembers). Needs --state and --policy, and --tiles
+        /// unless the log's tiles are at the default URL.
+        #[arg(long, requires_all = ["state", "policy"])]
+        audit: bool,
+        /// The audit state directory (see `causeway audit --state`).
+        #[arg(long, value_name = "DIR", requires = "audit")]
+        state: Option<PathBuf>,
+        /// The producer policy the audit judges by.
+        #[arg(long, requires = "audit")]
+        policy: Option<PathBuf>,
+        #[command(flatten)]
+        tiles: TilesArg,
+        /// Run this shell command once per new finding, with the finding as
+        /// JSON on stdin (paging, ticketing). A finding whose command fails
+        /// is reported again on the next round.
+        #[arg(long, value_name = "CMD", requires = "audit")]
+        exec: Option<String>,
     },
     /// A human approves a scoped plan: shows the plan file, asks for
     /// confirmation, logs in at the identity provider with the plan's

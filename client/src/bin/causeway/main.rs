@@ -204,14 +204,28 @@ async fn run(command: Command) -> anyhow::Result<()> {
             witness_urls,
             interval,
             rounds,
+            audit,
+            state,
+            policy,
+            tiles,
+            exec,
         } => {
             let trust = trust(&common, true, None)?;
+            let audit = match (audit, state, policy) {
+                (true, Some(state), Some(policy)) => Some(monitor::ContinuousAudit {
+                    args: monitor::audit_args(&common, &tiles, &policy, &state),
+                    state,
+                    exec,
+                }),
+                _ => None,
+            };
             monitor::monitor(
                 &common.target()?,
                 &trust,
                 &witness_urls,
                 std::time::Duration::from_secs(interval),
                 rounds,
+                audit.as_ref(),
             )
             .await
         }
