@@ -421,9 +421,7 @@ impl Gate {
             // that misbehaves is not a log to act on.
             WriteError::WrongAck { .. } => ErrorData::new(
                 REFUSED,
-                format!(
-                    "call {name:?} was not forwarded: {e}; report this to the log's operator"
-                ),
+                format!("call {name:?} was not forwarded: {e}; report this to the log's operator"),
                 Some(json!({"refused": "log_wrong_ack"})),
             ),
         }
