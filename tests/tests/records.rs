@@ -246,6 +246,47 @@ async fn a_chain_with_two_levels_of_delegation_and_every_rejection() {
     assert!(err.to_string().contains("entry 1"), "{err}");
 }
 
+/// A large request is checked on every core at once (admission's cost is
+/// its signature checks), and answered as if checked in order: refused at
+/// its first bad entry, with nothing written; admitted in its order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_batch_is_checked_on_every_core_and_answered_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Producers::new();
+    let server = start(dir.path(), &p);
+    let mut c = LogClient::connect(&server.url).await.unwrap();
+    let (auth, pre) = causeway_tests::fixtures::approved(&mut c, &p, "CHG-BATCH", |_| {}).await;
+    let session = ProducerKey::generate(&mut rand::rngs::OsRng);
+    let t0 = now();
+    let cred = env(
+        Kind::Credential,
+        credential("batch", &auth, &pre, None, &session, t0, t0 + 3600),
+        &p.issuer,
+    );
+    let cred_hash = cred.1;
+    let cred_index = add(&mut c, cred).await;
+    let batch = |seqs: std::ops::Range<u64>| -> Vec<Vec<u8>> {
+        seqs.map(|seq| env(Kind::Action, action(&cred_hash, seq, t0), &session).0)
+            .collect()
+    };
+    let mut bad = batch(0..300);
+    // One bad entry in each core's half: the first by position is named.
+    bad[120] = b"junk".to_vec();
+    bad[170] = b"junk".to_vec();
+    let err = c.add_entries(bad).await.unwrap_err();
+    assert_eq!(err.code(), Some(Code::InvalidArgument), "{err}");
+    assert!(err.to_string().contains("entry 120:"), "{err}");
+    let good = batch(0..300);
+    let leaves: Vec<_> = good.iter().map(|e| leaf_hash(e)).collect();
+    let admitted = c.add_entries(good).await.unwrap().entries;
+    assert_eq!(admitted.len(), 300);
+    // Nothing of the refused request was written: the batch follows the
+    // credential directly.
+    for (i, (a, leaf)) in admitted.iter().zip(&leaves).enumerate() {
+        assert_eq!((a.index, &a.leaf_hash), (cred_index + 1 + i as u64, leaf));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_producers_interleave_chains_and_parents_always_come_first() {
     let dir = tempfile::tempdir().unwrap();

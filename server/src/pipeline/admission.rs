@@ -64,10 +64,19 @@ pub struct Checked {
     pub guard: Option<Guard>,
 }
 
+/// Requests with fewer entries are checked on the calling thread: a
+/// thread's start costs about what a few signature checks do.
+const PARALLEL_FROM: usize = 64;
+
 impl Admission {
     /// Checks every entry of one request against the log's state; the
     /// request is refused as a whole at the first entry that fails, with
     /// the entry's position in the message. Blocks on storage reads.
+    ///
+    /// A large request is split into one contiguous part per core, checked
+    /// at once (signature verification is the cost of admission); the
+    /// answer is the same as checking in order: the first failure by
+    /// position wins.
     ///
     /// # Errors
     /// [`AdmissionError::Rejected`] for the first entry refused;
@@ -85,73 +94,116 @@ impl Admission {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        // Many records of one request reference the same parent (a
-        // session's actions, its credential): read and decode it once.
-        let failure: RefCell<Option<StorageError>> = RefCell::new(None);
-        let mut seen: HashMap<Hash, Option<Referenced>> = HashMap::new();
-        let mut lookup = |hash: &Hash| {
-            seen.entry(*hash)
-                .or_insert_with(|| match lookup(storage, head_size, hash) {
-                    Ok(found) => found,
-                    Err(e) => {
-                        failure.borrow_mut().get_or_insert(e);
-                        None
-                    }
-                })
-                .clone()
+        let part = |range: std::ops::Range<usize>| {
+            check_part(policy, storage, head_size, now, entries, range)
         };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cores == 1 || entries.len() < PARALLEL_FROM {
+            return part(0..entries.len());
+        }
+        let size = entries.len().div_ceil(cores);
+        let parts: Vec<Result<Vec<Checked>, AdmissionError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..entries.len())
+                .step_by(size)
+                .map(|start| {
+                    let range = start..(start + size).min(entries.len());
+                    scope.spawn(move || part(range))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        // Parts are in position order, so the first error is the first
+        // entry refused, as in a check in order.
         let mut checked = Vec::with_capacity(entries.len());
-        for (i, (entry, _)) in entries.iter().enumerate() {
-            let mut missing: Vec<Hash> = Vec::new();
-            let admitted = validate_entry(entry, policy, now, &mut |hash: &Hash| {
-                let found = lookup(hash);
-                if found.is_none() {
-                    missing.push(*hash);
-                }
-                found
-            });
-            // A reference that could not be read is not a reference that
-            // is missing: the producer should retry, not resubmit parents.
-            if let Some(e) = failure.borrow_mut().take() {
-                return Err(AdmissionError::Lookup(e));
-            }
-            let admitted = admitted.map_err(|mut rejection| {
-                // A parent sent in the same request is not yet in the log
-                // when its child is judged: say so, rather than "submit the
-                // parent first" to a producer who just did.
-                let earlier = missing
-                    .iter()
-                    .find_map(|m| entries[..i].iter().position(|(_, leaf)| leaf == m));
-                if let Some(j) = earlier {
-                    rejection.message = format!(
-                        "{}; it is entry {j} of this same request: a record cannot reference \
-                         another entry of its own request. Submit the parent first and wait \
-                         for its acknowledgement, then the child",
-                        rejection.message
-                    );
-                }
-                AdmissionError::Rejected {
-                    index: i,
-                    count: entries.len(),
-                    rejection,
-                }
-            })?;
-            let producer = match admitted.lineage.root() {
-                Some(root) => format!("credential {root}"),
-                None => format!("key {}", admitted.keyid),
-            };
-            checked.push(Checked {
-                submission_id: Some(admitted.submission_id),
-                producer: Some(producer),
-                guard: Some(Guard {
-                    kind: admitted.record.kind(),
-                    lineage: admitted.lineage,
-                    ends: admitted.ends,
-                }),
-            });
+        for p in parts {
+            checked.extend(p?);
         }
         Ok(checked)
     }
+}
+
+/// [`Admission::check`] of the entries at `range` of a request.
+fn check_part(
+    policy: &ProducerPolicy,
+    storage: &dyn Storage,
+    head_size: u64,
+    now: i64,
+    entries: &[(Vec<u8>, Hash)],
+    range: std::ops::Range<usize>,
+) -> Result<Vec<Checked>, AdmissionError> {
+    // Many records of one request reference the same parent (a session's
+    // actions, its credential): read and decode it once per part.
+    let failure: RefCell<Option<StorageError>> = RefCell::new(None);
+    let mut seen: HashMap<Hash, Option<Referenced>> = HashMap::new();
+    let mut lookup = |hash: &Hash| {
+        seen.entry(*hash)
+            .or_insert_with(|| match lookup(storage, head_size, hash) {
+                Ok(found) => found,
+                Err(e) => {
+                    failure.borrow_mut().get_or_insert(e);
+                    None
+                }
+            })
+            .clone()
+    };
+    let mut checked = Vec::with_capacity(range.len());
+    for i in range {
+        let entry = &entries[i].0;
+        let mut missing: Vec<Hash> = Vec::new();
+        let admitted = validate_entry(entry, policy, now, &mut |hash: &Hash| {
+            let found = lookup(hash);
+            if found.is_none() {
+                missing.push(*hash);
+            }
+            found
+        });
+        // A reference that could not be read is not a reference that is
+        // missing: the producer should retry, not resubmit parents.
+        if let Some(e) = failure.borrow_mut().take() {
+            return Err(AdmissionError::Lookup(e));
+        }
+        let admitted = admitted.map_err(|mut rejection| {
+            // A parent sent in the same request is not yet in the log when
+            // its child is judged: say so, rather than "submit the parent
+            // first" to a producer who just did.
+            let earlier = missing
+                .iter()
+                .find_map(|m| entries[..i].iter().position(|(_, leaf)| leaf == m));
+            if let Some(j) = earlier {
+                rejection.message = format!(
+                    "{}; it is entry {j} of this same request: a record cannot reference \
+                     another entry of its own request. Submit the parent first and wait for \
+                     its acknowledgement, then the child",
+                    rejection.message
+                );
+            }
+            AdmissionError::Rejected {
+                index: i,
+                count: entries.len(),
+                rejection,
+            }
+        })?;
+        let producer = match admitted.lineage.root() {
+            Some(root) => format!("credential {root}"),
+            None => format!("key {}", admitted.keyid),
+        };
+        checked.push(Checked {
+            submission_id: Some(admitted.submission_id),
+            producer: Some(producer),
+            guard: Some(Guard {
+                kind: admitted.record.kind(),
+                lineage: admitted.lineage,
+                ends: admitted.ends,
+            }),
+        });
+    }
+    Ok(checked)
 }
 
 /// The record at `hash`, if that leaf is in the durable log and decodes.
