@@ -1,5 +1,10 @@
 //! What the benchmark binaries share: starting the real binaries and
-//! waiting for their `ready` line.
+//! waiting for their `ready` line; and the MCP ends of
+//! `causeway-gate-bench`, its fast upstream ([`echo_mcp`]) and its fast
+//! agent ([`mcp_agent`]).
+
+pub mod echo_mcp;
+pub mod mcp_agent;
 
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};

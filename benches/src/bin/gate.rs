@@ -4,26 +4,29 @@
 //! Starts, from release binaries on loopback: a records-mode
 //! `causeway-server` whose producer policy trusts a `gate` principal, a
 //! `causeway-issuer` behind mutual TLS, then writes an approval and its
-//! passing pre-flight. The upstream is npm's reference
-//! `@modelcontextprotocol/server-everything` (its `echo` tool), served over
-//! Streamable HTTP for the baseline; `causeway-gate --http 127.0.0.1:0`
-//! sits in front of an `everything` upstream of its own (stdio by default,
-//! or the same HTTP process with `--upstream http`), with only `echo` in
-//! the session's scope.
+//! passing pre-flight. The upstream (`--upstream-server`) is
+//! `causeway-echo-mcp` (an `rmcp` server with one `echo` tool, the fast
+//! default) or npm's reference `@modelcontextprotocol/server-everything`
+//! (its `echo` tool), served over Streamable HTTP for the baseline;
+//! `causeway-gate --http 127.0.0.1:0` sits in front of an upstream of its
+//! own of the same kind (stdio by default, or the same HTTP process with
+//! `--upstream http`), with only `echo` in the session's scope.
 //!
-//! For each session count S the same agent (`tests/mcp/agent.mjs`, the
-//! official TypeScript SDK client, over Streamable HTTP) makes `--calls`
-//! calls with S concurrent sessions, first straight to the upstream (the
-//! baseline), then through the gate; then one paced row at `--rate` calls
-//! per second from one session. It prints calls/s, p50/p99 of both, the
-//! ratio and the latency the gate adds, the CPU each process spent per
-//! call, and checks afterwards that the log holds one `action` and one
-//! `outcome` for every call that went through the gate.
+//! For each session count S the same agent (`--agent`: the `rmcp`
+//! Streamable HTTP client of `causeway_bench::mcp_agent`, in this process,
+//! by default; or `tests/mcp/agent.mjs`, the official TypeScript SDK
+//! client) makes `--calls` calls with S concurrent sessions, first straight
+//! to the upstream (the baseline), then through the gate; then one paced
+//! row at `--rate` calls per second from one session. It prints calls/s,
+//! p50/p99 of both, the ratio and the latency the gate adds, the CPU each
+//! process spent per call, and checks afterwards that the log holds one
+//! `action` and one `outcome` for every call that went through the gate.
 //!
 //! ```text
 //! cargo build --release -p causeway-server -p causeway-issuer -p causeway-gate -p causeway-bench
-//! (cd tests/mcp && npm ci)
 //! target/release/causeway-gate-bench       # --calls 2000 --sessions 1,16,64 --rate 100
+//! (cd tests/mcp && npm ci)                 # for the real-SDK row:
+//! target/release/causeway-gate-bench --agent node --upstream-server everything
 //! ```
 
 use std::io::{BufRead as _, BufReader};
@@ -32,7 +35,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
-use causeway_bench::{Process, bin_dir, field, spawn_ready};
+use causeway_bench::{Process, bin_dir, field, mcp_agent, spawn_ready};
 use causeway_client::LogClient;
 use causeway_client::demo::rfc3339;
 use causeway_records::{Envelope, Kind, ProducerKey, Record};
@@ -50,7 +53,8 @@ struct Args {
     #[arg(long)]
     bin_dir: Option<PathBuf>,
     /// The MCP fixture directory with `agent.mjs` and its `node_modules`
-    /// (`npm ci` done).
+    /// (`npm ci` done); used by `--agent node` and `--upstream-server
+    /// everything`.
     #[arg(long, default_value_os_t = causeway_tests::mcp::fixture_dir())]
     mcp_dir: PathBuf,
     /// Calls per row (each of direct and gate), across all sessions.
@@ -65,10 +69,18 @@ struct Args {
     /// Calls of the paced row.
     #[arg(long, default_value_t = 1000)]
     paced_calls: usize,
-    /// How the gate reaches its upstream: `stdio` (a server-everything
-    /// child of its own) or `http` (the baseline's HTTP server).
+    /// How the gate reaches its upstream: `stdio` (a child of its own of
+    /// the same server) or `http` (the baseline's HTTP server).
     #[arg(long, default_value = "stdio", value_parser = ["stdio", "http"])]
     upstream: String,
+    /// The agent: `rust` (an `rmcp` client in this process) or `node`
+    /// (`tests/mcp/agent.mjs`, the official TypeScript SDK).
+    #[arg(long, default_value = "rust", value_parser = ["rust", "node"])]
+    agent: String,
+    /// The upstream MCP server: `echo` (`causeway-echo-mcp`, next to the
+    /// other binaries) or `everything` (npm's server-everything).
+    #[arg(long, default_value = "echo", value_parser = ["echo", "everything"])]
+    upstream_server: String,
     /// Where the log, the keys and the configs go (default: a temporary
     /// directory, removed at the end).
     #[arg(long)]
@@ -78,8 +90,10 @@ struct Args {
     json: bool,
 }
 
-/// The upstream's tool the agent calls, and its arguments.
+/// The upstream's tool the agent calls (both servers have it).
 const TOOL: &str = "echo";
+/// Its arguments.
+const MESSAGE: &str = "causeway-gate-bench";
 /// The session's agent id.
 const AGENT: &str = "agent://bench/gate";
 
@@ -208,9 +222,10 @@ fn start_issuer(
     Ok((process, format!("https://{}", addr.trim()), pki, gate_cert))
 }
 
-/// Writes alice's approval of the bench change (only `everything.echo` on
-/// target `everything`) and its passing pre-flight; their leaf hashes.
-async fn approve(log_url: &str, p: &Producers) -> anyhow::Result<(String, String)> {
+/// Writes alice's approval of the bench change (only `<server>.echo` on
+/// target `<server>`, the gate's name of the upstream) and its passing
+/// pre-flight; their leaf hashes.
+async fn approve(log_url: &str, p: &Producers, server: &str) -> anyhow::Result<(String, String)> {
     let mut log = LogClient::connect(log_url).await?;
     let t0 = now();
     let auth = signed(
@@ -221,8 +236,8 @@ async fn approve(log_url: &str, p: &Producers) -> anyhow::Result<(String, String
                       "authenticated_at": rfc3339(t0 - 60)},
             "plan": {"objective": "gate bench", "method": "bench", "test_approach": "bench",
                      "backout": "none"},
-            "scope": {"change_class": "standard", "targets": ["everything"],
-                      "actions": ["everything.echo"]},
+            "scope": {"change_class": "standard", "targets": [server],
+                      "actions": [format!("{server}.{TOOL}")]},
             "ticket": "CHG-GATE-BENCH",
             "not_before": rfc3339(t0 - 60), "not_after": rfc3339(t0 + 7200),
             "time": rfc3339(t0),
@@ -356,31 +371,94 @@ impl Watched {
     }
 }
 
-/// Runs `agent.mjs --bench` against `url`.
-fn run_agent(
-    mcp_dir: &Path,
+/// Who makes the calls.
+enum Agent {
+    /// `causeway_bench::mcp_agent`, in this process.
+    Rust,
+    /// `agent.mjs` of this fixture directory, a process per run.
+    Node(PathBuf),
+}
+
+impl Agent {
+    fn describe(&self) -> &'static str {
+        match self {
+            Agent::Rust => "the rmcp client of causeway_bench::mcp_agent (in the bench process)",
+            Agent::Node(_) => "tests/mcp/agent.mjs (the official TypeScript SDK)",
+        }
+    }
+}
+
+/// Runs the agent against `url`: `calls` calls from `sessions` sessions,
+/// paced at `rate` if given.
+async fn run_agent(
+    agent: &Agent,
     url: &str,
-    calls: usize,
-    sessions: usize,
-    rate: Option<f64>,
+    (calls, sessions, rate): (usize, usize, Option<f64>),
     watched: &Watched,
 ) -> anyhow::Result<Run> {
+    let before = watched.sample();
+    let (figures, agent_cpu_ms) = match agent {
+        Agent::Rust => {
+            let mut arguments = serde_json::Map::new();
+            arguments.insert("message".into(), MESSAGE.into());
+            let load = mcp_agent::Load {
+                calls,
+                sessions,
+                rate,
+            };
+            let own = std::process::id();
+            let cpu0 = cpu_ms(own, watched.tick_ms);
+            let figures = mcp_agent::run(url, TOOL, arguments, &load)
+                .await
+                .with_context(|| format!("the rmcp agent against {url}"))?;
+            (figures, cpu_ms(own, watched.tick_ms) - cpu0)
+        }
+        Agent::Node(mcp_dir) => run_node_agent(mcp_dir, url, (calls, sessions, rate))?,
+    };
+    let after = watched.sample();
+    let per = |ms: f64| {
+        if figures.calls > 0 {
+            ms / figures.calls as f64
+        } else {
+            0.0
+        }
+    };
+    Ok(Run {
+        calls: figures.calls,
+        errors: figures.errors,
+        calls_per_s: figures.calls_per_s,
+        p50: figures.p50_ms,
+        p99: figures.p99_ms,
+        cpu: [
+            per(agent_cpu_ms),
+            per(after[0] - before[0]),
+            per(after[1] - before[1]),
+            per(after[2] - before[2]),
+        ],
+    })
+}
+
+/// Runs `agent.mjs --bench` against `url`; its figures and the CPU ms it
+/// reports for itself.
+fn run_node_agent(
+    mcp_dir: &Path,
+    url: &str,
+    (calls, sessions, rate): (usize, usize, Option<f64>),
+) -> anyhow::Result<(mcp_agent::Figures, f64)> {
     let mut cmd = Command::new("node");
     cmd.arg(mcp_dir.join("agent.mjs"))
         .args(["--http", url])
         .args(["--bench", &calls.to_string()])
         .args(["--concurrency", &sessions.to_string()])
         .args(["--call", TOOL])
-        .args(["--arguments", r#"{"message":"causeway-gate-bench"}"#]);
+        .args(["--arguments", &json!({ "message": MESSAGE }).to_string()]);
     if let Some(r) = rate {
         cmd.args(["--rate", &r.to_string()]);
     }
-    let before = watched.sample();
     let out = cmd
         .stdin(Stdio::null())
         .output()
         .context("starting node tests/mcp/agent.mjs")?;
-    let after = watched.sample();
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         bail!(
@@ -392,21 +470,17 @@ fn run_agent(
     let v: Value = serde_json::from_str(stdout.trim())
         .with_context(|| format!("agent.mjs printed {stdout:?}"))?;
     let num = |k: &str| v[k].as_f64().with_context(|| format!("no {k} in {v}"));
-    let calls = num("calls")? as u64;
-    let per = |ms: f64| if calls > 0 { ms / calls as f64 } else { 0.0 };
-    Ok(Run {
-        calls,
-        errors: num("errors")? as u64,
-        calls_per_s: num("calls_per_s")?,
-        p50: num("p50_ms")?,
-        p99: num("p99_ms")?,
-        cpu: [
-            per(num("cpu_ms")?),
-            per(after[0] - before[0]),
-            per(after[1] - before[1]),
-            per(after[2] - before[2]),
-        ],
-    })
+    Ok((
+        mcp_agent::Figures {
+            calls: num("calls")? as u64,
+            errors: num("errors")? as u64,
+            seconds: num("seconds")?,
+            p50_ms: num("p50_ms")?,
+            p99_ms: num("p99_ms")?,
+            calls_per_s: num("calls_per_s")?,
+        },
+        num("cpu_ms")?,
+    ))
 }
 
 /// A row: the same load straight to the upstream and through the gate.
@@ -478,7 +552,8 @@ fn print_tables(rows: &[Row], records: &Value) {
     }
     println!();
     println!(
-        "CPU ms per call (user + system, from the agent's process.cpuUsage and /proc/<pid>/stat):"
+        "CPU ms per call (user + system; the Node agent's from its process.cpuUsage, the rest \
+         from /proc/<pid>/stat, the Rust agent's being the whole bench process):"
     );
     println!();
     println!("| sessions | direct: agent / upstream | gate: agent / upstream / gate / log |");
@@ -511,16 +586,26 @@ fn print_tables(rows: &[Row], records: &Value) {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let bin = bin_dir(args.bin_dir.as_deref())?;
-    let everything = args
-        .mcp_dir
-        .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    if !everything.exists() {
-        bail!(
-            "{} is missing: run `npm ci` in {}",
-            everything.display(),
-            args.mcp_dir.display()
-        );
-    }
+    let fixture = |rel: &str| -> anyhow::Result<PathBuf> {
+        let path = args.mcp_dir.join(rel);
+        if !path.exists() {
+            bail!(
+                "{} is missing: run `npm ci` in {}",
+                path.display(),
+                args.mcp_dir.display()
+            );
+        }
+        Ok(path)
+    };
+    let agent = if args.agent == "node" {
+        fixture("node_modules/@modelcontextprotocol/sdk")?;
+        Agent::Node(args.mcp_dir.clone())
+    } else {
+        Agent::Rust
+    };
+    // The gate's name of the upstream: also the scope's target, and the
+    // prefix of its action.
+    let server = args.upstream_server.as_str();
     let temp;
     let dir = match &args.work_dir {
         Some(d) => {
@@ -535,35 +620,53 @@ async fn main() -> anyhow::Result<()> {
     let p = producers(&dir.join("producers"))?;
     let (log, log_url, vkeys) = start_log(&bin, &dir.join("log"), &p.policy)?;
     let (_issuer, issuer_url, pki, gate_cert) = start_issuer(&bin, &dir, (&log_url, &vkeys), &p)?;
-    let (auth, pre) = approve(&log_url, &p).await?;
+    let (auth, pre) = approve(&log_url, &p, server).await?;
 
-    // The baseline's upstream: server-everything over Streamable HTTP.
-    // Its stdout (a line per request) goes nowhere.
-    let port = free_port()?;
-    let mut cmd = Command::new("node");
-    cmd.arg(&everything)
-        .arg("streamableHttp")
-        .env("PORT", port.to_string())
-        .stdout(Stdio::null());
-    let (upstream, _) = spawn_stderr_ready(cmd, "listening on port")?;
-    let upstream_url = format!("http://127.0.0.1:{port}/mcp");
+    // The baseline's upstream, over Streamable HTTP, and the command that
+    // starts the gate's own on stdio.
+    let (upstream, upstream_url, stdio_command) = if server == "echo" {
+        let echo = bin.join("causeway-echo-mcp");
+        let mut cmd = Command::new(&echo);
+        cmd.args(["--http", "127.0.0.1:0"]);
+        let (process, line) = spawn_stderr_ready(cmd, "causeway-echo-mcp: listening on ")?;
+        let url = line
+            .split_once("listening on ")
+            .map(|(_, u)| u.trim().to_owned())
+            .context("causeway-echo-mcp's listening line")?;
+        (process, url, vec![echo.display().to_string()])
+    } else {
+        let everything =
+            fixture("node_modules/@modelcontextprotocol/server-everything/dist/index.js")?;
+        // Its stdout (a line per request) goes nowhere.
+        let port = free_port()?;
+        let mut cmd = Command::new("node");
+        cmd.arg(&everything)
+            .arg("streamableHttp")
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null());
+        let (process, _) = spawn_stderr_ready(cmd, "listening on port")?;
+        let command = ["node", &everything.display().to_string(), "stdio"].map(str::to_owned);
+        (
+            process,
+            format!("http://127.0.0.1:{port}/mcp"),
+            command.to_vec(),
+        )
+    };
 
     let upstream_table = if args.upstream == "http" {
         format!("url = {upstream_url:?}")
     } else {
-        format!(
-            "command = [\"node\", {:?}, \"stdio\"]",
-            everything.display().to_string()
-        )
+        let quoted: Vec<String> = stdio_command.iter().map(|c| format!("{c:?}")).collect();
+        format!("command = [{}]", quoted.join(", "))
     };
     let config = dir.join("gate.toml");
     let text = format!(
         "gate_key = {:?}\n\n[log]\nurl = {log_url:?}\n\n[issuer]\nurl = {issuer_url:?}\n\
          ca = {:?}\ncert = {:?}\nkey = {:?}\n\n[session]\nauthorization = \"{auth}\"\n\
          preflight = \"{pre}\"\nagent = \"{AGENT}\"\nmodel = \"bench\"\nversion = \"1\"\n\
-         change_class = \"standard\"\ntargets = [\"everything\"]\n\
-         actions = [\"everything.echo\"]\nttl = \"30m\"\n\n\
-         [[upstream]]\nname = \"everything\"\n{upstream_table}\n",
+         change_class = \"standard\"\ntargets = [\"{server}\"]\n\
+         actions = [\"{server}.{TOOL}\"]\nttl = \"30m\"\n\n\
+         [[upstream]]\nname = \"{server}\"\n{upstream_table}\n",
         p.gate_key,
         pki.ca(),
         gate_cert.0,
@@ -601,7 +704,7 @@ async fn main() -> anyhow::Result<()> {
     // gate calls count in the records check.
     for url in [&upstream_url, &gate_url] {
         let is_gate = url == &gate_url;
-        let r = run_agent(&args.mcp_dir, url, 200, 4, None, &watched)?;
+        let r = run_agent(&agent, url, (200, 4, None), &watched).await?;
         if is_gate {
             gate_calls += r.calls - r.errors;
         }
@@ -629,17 +732,11 @@ async fn main() -> anyhow::Result<()> {
         }
         watched.upstream = upstream_pid;
         watched.gate = None;
-        let direct = run_agent(
-            &args.mcp_dir,
-            &upstream_url,
-            calls,
-            sessions,
-            rate,
-            &watched,
-        )?;
+        let load = (calls, sessions, rate);
+        let direct = run_agent(&agent, &upstream_url, load, &watched).await?;
         watched.upstream = gate_upstream;
         watched.gate = Some(gate_pid);
-        let through = run_agent(&args.mcp_dir, &gate_url, calls, sessions, rate, &watched)?;
+        let through = run_agent(&agent, &gate_url, load, &watched).await?;
         gate_calls += through.calls - through.errors;
         rows.push(Row {
             label,
@@ -671,13 +768,19 @@ async fn main() -> anyhow::Result<()> {
             .collect();
         println!(
             "{}",
-            json!({"upstream": args.upstream, "rows": rows, "records": records})
+            json!({"upstream": args.upstream, "upstream_server": server, "agent": args.agent,
+                   "rows": rows, "records": records})
         );
     } else {
         println!(
-            "gate upstream: server-everything over {}; agent: tests/mcp/agent.mjs over Streamable \
-             HTTP\n",
-            args.upstream
+            "gate upstream: {} over {}; agent: {} over Streamable HTTP\n",
+            if server == "echo" {
+                "causeway-echo-mcp (rmcp)"
+            } else {
+                "server-everything (Node)"
+            },
+            args.upstream,
+            agent.describe(),
         );
         print_tables(&rows, &records);
     }
