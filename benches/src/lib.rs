@@ -1,5 +1,9 @@
 //! What the benchmark binaries share: starting the real binaries and
-//! waiting for their `ready` line.
+//! waiting for their `ready` line, measuring a child's run ([`rusage`]),
+//! and the verification ceiling ([`limit`]).
+
+pub mod limit;
+pub mod rusage;
 
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
