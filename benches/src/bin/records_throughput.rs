@@ -260,7 +260,7 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(
         &policy,
         format!(
-            "[[principal]]\nname = \"alice\"\nrole = \"human\"\nkeys = [\"{}\"]\n\n\
+            "max_past_skew = \"3h\"\n\n[[principal]]\nname = \"alice@example.com\"\nrole = \"human\"\nkeys = [\"{}\"]\n\n\
              [[principal]]\nname = \"verifier\"\nrole = \"verifier\"\nkeys = [\"{}\"]\n\n\
              [[principal]]\nname = \"issuer\"\nrole = \"issuer\"\nkeys = [\"{}\"]\n",
             b64(&keys[0]),
