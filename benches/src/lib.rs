@@ -1,10 +1,13 @@
 //! What the benchmark binaries share: starting the real binaries and
-//! waiting for their `ready` line; and the MCP ends of
+//! waiting for their `ready` line; measuring a child's run ([`rusage`])
+//! and the verification ceiling ([`limit`]); and the MCP ends of
 //! `causeway-gate-bench`, its fast upstream ([`echo_mcp`]) and its fast
 //! agent ([`mcp_agent`]).
 
 pub mod echo_mcp;
+pub mod limit;
 pub mod mcp_agent;
+pub mod rusage;
 
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};

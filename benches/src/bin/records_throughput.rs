@@ -8,7 +8,9 @@
 //! run, the very same bytes to a log with `--accept opaque`. A third run
 //! repeats records mode with OpenTelemetry on: every submission traced,
 //! spans and metrics exported over OTLP/gRPC to a collector in this
-//! process, which counts what it receives.
+//! process, which counts what it receives. Last, with no log running, the
+//! limit: ECDSA P-256 verifications/s on every core, with the
+//! implementation records are verified with (`causeway_bench::limit`).
 //!
 //! ```text
 //! cargo build --release -p causeway-server -p causeway-bench
@@ -44,6 +46,9 @@ struct Args {
     /// Concurrent clients.
     #[arg(long, default_value_t = 4)]
     clients: usize,
+    /// How long the verification limit is measured, in seconds.
+    #[arg(long, default_value_t = 5)]
+    limit_secs: u64,
 }
 
 /// Starts the server on `data` and returns it with its gRPC URL.
@@ -255,7 +260,7 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(
         &policy,
         format!(
-            "[[principal]]\nname = \"alice\"\nrole = \"human\"\nkeys = [\"{}\"]\n\n\
+            "max_past_skew = \"3h\"\n\n[[principal]]\nname = \"alice@example.com\"\nrole = \"human\"\nkeys = [\"{}\"]\n\n\
              [[principal]]\nname = \"verifier\"\nrole = \"verifier\"\nkeys = [\"{}\"]\n\n\
              [[principal]]\nname = \"issuer\"\nrole = \"issuer\"\nkeys = [\"{}\"]\n",
             b64(&keys[0]),
@@ -297,6 +302,11 @@ async fn main() -> anyhow::Result<()> {
     let traced = load(&url, &parents, &actions, args.batch, args.clients).await?;
     drop(traced_log);
     let spans = sink.spans.load(std::sync::atomic::Ordering::Relaxed);
+    // Measured with no log running, so it is the machine's ceiling.
+    let limit = causeway_bench::limit::verify_limit(
+        causeway_bench::limit::Implementation::Ring,
+        Duration::from_secs(args.limit_secs),
+    )?;
 
     let rate = |d: Duration| actions.len() as f64 / d.as_secs_f64();
     println!(
@@ -319,6 +329,14 @@ async fn main() -> anyhow::Result<()> {
         "| records + OpenTelemetry: every call traced, OTLP export ({spans} spans received) | {:.0} | {:.2} |",
         rate(traced),
         rate(traced) / rate(baseline)
+    );
+    println!("\n| limit | per second |");
+    println!("|---|---|");
+    println!("{}", limit.row());
+    println!(
+        "| records mode, records/s ({:.2}x the limit) | {:.0} |",
+        rate(admitted) / limit.per_second,
+        rate(admitted)
     );
     Ok(())
 }
