@@ -20,6 +20,16 @@ export function fail(message) {
   process.exit(1);
 }
 
+// The Set-Cookie lines of a joined `set-cookie` header value, for a Node
+// whose fetch lacks Headers#getSetCookie (Debian 12's nodejs 18.20 is
+// built without it). Fetch joins the lines with ", "; a comma starts a new
+// cookie only where "name=" follows it, never inside an Expires date
+// ("Thu, 01 Jan 1970 ...").
+function splitSetCookie(joined) {
+  if (!joined) return [];
+  return joined.split(/,(?=\s*[^;,=\s]+=)/).map((line) => line.trim());
+}
+
 // A cookie jar for one origin (the IdP): name -> { value, path }, with
 // RFC 6265 path matching and deletion by Max-Age=0 / past Expires.
 export class CookieJar {
@@ -29,7 +39,7 @@ export class CookieJar {
   store(response) {
     const lines = typeof response.headers.getSetCookie === 'function'
       ? response.headers.getSetCookie()
-      : fail('this Node has no Headers#getSetCookie (need Node 18.14 or later)');
+      : splitSetCookie(response.headers.get('set-cookie'));
     for (const line of lines) {
       const [pair, ...attrs] = line.split(';');
       const eq = pair.indexOf('=');
