@@ -12,7 +12,7 @@ use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
 
 /// About the size of a signed action envelope's payload.
-const MESSAGE_BYTES: usize = 300;
+pub const MESSAGE_BYTES: usize = 300;
 
 /// Distinct messages each thread cycles through, so no verification is a
 /// repeat of the one before it.

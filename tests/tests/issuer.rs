@@ -523,6 +523,10 @@ async fn delegation_is_signed_by_the_parent_and_stays_within_it() {
     let mut child = request("child", &auth, &pre, "agent://deploy/helper");
     child.parent = parent.credential.clone();
     child.scope.as_mut().unwrap().actions = vec!["read-logs".into()];
+    // Well inside the parent's 600 s: the parent's clock started first, so
+    // an equal ttl outlives it by the seconds the test took (a busy
+    // machine's fresh-root run was refused "at most 599s").
+    child.ttl_seconds = 300;
     let mut wide = child.clone();
     wide.request_id = "child-wide".into();
     wide.scope.as_mut().unwrap().targets = vec!["prod/api".into()];
