@@ -67,6 +67,65 @@ pub fn field(line: &str, name: &str) -> anyhow::Result<String> {
         .with_context(|| format!("no {name} in {line:?}"))
 }
 
+/// A records-mode `causeway-server` on loopback ports: its gRPC and tile
+/// URLs and its note verifier keys; stopped on drop.
+pub struct RecordsLog {
+    /// The server.
+    pub process: Process,
+    /// `http://` + its gRPC address.
+    pub grpc: String,
+    /// `http://` + its tile (HTTP) address.
+    pub tiles: String,
+    /// The `vkey` lines it printed.
+    pub vkeys: Vec<String>,
+}
+
+/// Starts `bin/causeway-server` with its data in `dir`, as `origin`, under
+/// the producer policy `policy`, and waits for its `ready` line.
+///
+/// # Errors
+/// If it cannot start, or exits before it is ready.
+pub fn records_log(
+    bin: &Path,
+    dir: &Path,
+    origin: &str,
+    policy: &Path,
+) -> anyhow::Result<RecordsLog> {
+    let mut child = Command::new(bin.join("causeway-server"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+        .args(["--origin", origin])
+        .arg("--policy")
+        .arg(policy)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting causeway-server")?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let process = Process(child);
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut vkeys = Vec::new();
+    for line in lines.by_ref() {
+        let line = line?;
+        if let Some(v) = line.strip_prefix("vkey ") {
+            vkeys.push(v.to_owned());
+        } else if let Some(rest) = line.strip_prefix("causeway-server ready ") {
+            let grpc = field(rest, "grpc=")?;
+            let http = field(rest, "http=")?;
+            // Keep draining its stdout so it never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok(RecordsLog {
+                process,
+                grpc: format!("http://{grpc}"),
+                tiles: format!("http://{http}"),
+                vkeys,
+            });
+        }
+    }
+    bail!("causeway-server exited before it was ready")
+}
+
 /// Where the binaries under test are: `flag` (a `--bin-dir`) if given,
 /// else the directory of the running benchmark.
 ///

@@ -16,7 +16,6 @@
 //! target/release/causeway-audit-bench        # --actions 100000,1000000 --humans 5 --changes 50
 //! ```
 
-use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,7 +24,7 @@ use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use causeway_bench::limit::{Implementation, VerifyLimit, verify_limit};
 use causeway_bench::rusage::{Measured, wait_measured};
-use causeway_bench::{Process, field};
+use causeway_bench::{RecordsLog, records_log};
 use causeway_client::LogClient;
 use causeway_client::demo::rfc3339;
 use causeway_records::{Envelope, Kind, ProducerKey, Record};
@@ -384,49 +383,6 @@ fn policy(keys: &Keys) -> String {
     p
 }
 
-/// The running log: gRPC and tile URLs and its verifier keys.
-struct Log {
-    _process: Process,
-    grpc: String,
-    tiles: String,
-    vkeys: Vec<String>,
-}
-
-fn start_log(bins: &Path, dir: &Path, policy: &Path) -> anyhow::Result<Log> {
-    let mut child = Command::new(bins.join("causeway-server"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
-        .args(["--origin", "bench.causeway/audit"])
-        .arg("--policy")
-        .arg(policy)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting causeway-server")?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let process = Process(child);
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let mut vkeys = Vec::new();
-    for line in lines.by_ref() {
-        let line = line?;
-        if let Some(v) = line.strip_prefix("vkey ") {
-            vkeys.push(v.to_owned());
-        } else if let Some(rest) = line.strip_prefix("causeway-server ready ") {
-            let grpc = field(rest, "grpc=")?;
-            let http = field(rest, "http=")?;
-            std::thread::spawn(move || lines.for_each(drop));
-            return Ok(Log {
-                _process: process,
-                grpc: format!("http://{grpc}"),
-                tiles: format!("http://{http}"),
-                vkeys,
-            });
-        }
-    }
-    bail!("causeway-server exited before it was ready")
-}
-
 /// Writes `staged` stage by stage, each in `batch`-sized AddEntries
 /// calls spread over `clients` connections; returns the time taken.
 async fn write(
@@ -471,7 +427,7 @@ async fn write(
 /// Everything the benchmark's children need.
 struct Ctx {
     causeway: PathBuf,
-    log: Log,
+    log: RecordsLog,
     policy: PathBuf,
     work: PathBuf,
 }
@@ -639,7 +595,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let policy = work.join("policy.toml");
     std::fs::write(&policy, self::policy(&keys))?;
-    let log = start_log(&bins, &work.join("log"), &policy)?;
+    let log = records_log(&bins, &work.join("log"), "bench.causeway/audit", &policy)?;
     let ctx = Ctx {
         causeway: bins.join("causeway"),
         log,

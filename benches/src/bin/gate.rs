@@ -35,7 +35,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
-use causeway_bench::{Process, bin_dir, field, mcp_agent, spawn_ready};
+use causeway_bench::{Process, RecordsLog, bin_dir, mcp_agent, records_log, spawn_ready};
 use causeway_client::LogClient;
 use causeway_client::demo::rfc3339;
 use causeway_records::{Envelope, Kind, ProducerKey, Record};
@@ -155,40 +155,6 @@ fn producers(dir: &Path) -> anyhow::Result<Producers> {
         issuer_key: dir.join("issuer.pem"),
         gate_key: dir.join("gate.pem"),
     })
-}
-
-/// Starts the records log; returns it, its gRPC URL and its vkeys.
-fn start_log(
-    bin: &Path,
-    dir: &Path,
-    policy: &Path,
-) -> anyhow::Result<(Process, String, Vec<String>)> {
-    let mut child = Command::new(bin.join("causeway-server"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
-        .args(["--origin", "bench.causeway/gate"])
-        .arg("--policy")
-        .arg(policy)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting causeway-server")?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let process = Process(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let mut vkeys = Vec::new();
-    for line in lines.by_ref() {
-        let line = line?;
-        if let Some(v) = line.strip_prefix("vkey ") {
-            vkeys.push(v.to_owned());
-        } else if let Some(rest) = line.strip_prefix("causeway-server ready ") {
-            let grpc = field(rest, "grpc=")?;
-            std::thread::spawn(move || lines.for_each(drop));
-            return Ok((process, format!("http://{grpc}"), vkeys));
-        }
-    }
-    bail!("causeway-server exited before it was ready")
 }
 
 /// Starts `causeway-issuer` for `log_url` behind mutual TLS; the gate's
@@ -618,7 +584,12 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let p = producers(&dir.join("producers"))?;
-    let (log, log_url, vkeys) = start_log(&bin, &dir.join("log"), &p.policy)?;
+    let RecordsLog {
+        process: log,
+        grpc: log_url,
+        vkeys,
+        ..
+    } = records_log(&bin, &dir.join("log"), "bench.causeway/gate", &p.policy)?;
     let (_issuer, issuer_url, pki, gate_cert) = start_issuer(&bin, &dir, (&log_url, &vkeys), &p)?;
     let (auth, pre) = approve(&log_url, &p, server).await?;
 
